@@ -1,0 +1,50 @@
+# Everything runs inside .venv, created on first use from requirements.txt.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARTISAN := $(PY) artisan
+QUEUE ?= default
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup migrate test bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+.env:
+	cp .env.example .env
+
+setup: $(VENV)/.installed .env ## Create .venv, .env with a fresh APP_KEY, and the SQLite tables
+	@grep -qE '^APP_KEY=.+' .env || $(ARTISAN) key:generate
+	@$(ARTISAN) migrate
+
+migrate: $(VENV)/.installed .env ## Run the database migrations
+	$(ARTISAN) migrate
+
+test: $(VENV)/.installed ## Run the whole test suite
+	$(PY) -m pytest $(ARGS)
+
+bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS)
+	$(PY) -m bench $(ARGS)
+
+queue-work: setup ## Start a worker (QUEUE=high,default to choose queues)
+	$(ARTISAN) queue:work --queue=$(QUEUE) $(ARGS)
+
+queue-work-emails: setup ## Start a worker on the emails queue
+	$(ARTISAN) queue:work --queue=emails $(ARGS)
+
+queue-failed: setup ## List failed jobs
+	$(ARTISAN) queue:failed
+
+queue-retry-failed: setup ## Retry all failed jobs
+	$(ARTISAN) queue:retry all
+
+queue-restart: setup ## Ask running workers to exit after their current job
+	$(ARTISAN) queue:restart

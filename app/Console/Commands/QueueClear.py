@@ -1,0 +1,37 @@
+"""queue:clear: delete every pending job of a queue."""
+from __future__ import annotations
+
+from cleo.helpers import argument, option
+
+from app.Console.Command import Command, UsageError, stdin_is_tty
+from app.Queue.QueueManager import manager
+
+
+class QueueClearCommand(Command):
+    name = "queue:clear"
+    description = "Delete all jobs of a queue (asks first unless --force)"
+    arguments = [argument("connection", "The connection (default: QUEUE_CONNECTION)", optional=True)]
+    options = [
+        option("queue", None, "The queue to clear (comma list allowed)", flag=False),
+        option("force", None, "Do not ask for confirmation"),
+    ]
+
+    def run_command(self) -> int:
+        qm = manager()
+        connection = self.argument("connection") or qm.default_connection
+        config = qm.connection_config(connection)
+        queues = self.list_option("queue") or [str(config.get("queue", "default"))]
+        if not self.option("force"):
+            if not stdin_is_tty():
+                raise UsageError("refusing to clear without confirmation; pass --force")
+            if not self.confirm(f"Delete every job of [{', '.join(queues)}] on [{connection}]?", False):
+                self.line("Cancelled.")
+                return 1
+        driver = qm.connection(connection)
+        total = 0
+        with self.progress(len(queues)) as advance:
+            for name in queues:
+                total += driver.clear(name)
+                advance(1)
+        self.line(f"<info>Cleared {total} job(s) from [{', '.join(queues)}] on [{connection}].</info>")
+        return 0

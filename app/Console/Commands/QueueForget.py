@@ -1,0 +1,20 @@
+"""queue:forget: delete a failed job record."""
+from __future__ import annotations
+
+from cleo.helpers import argument
+
+from app.Console.Command import Command, UsageError
+from app.Queue.QueueManager import manager
+
+
+class QueueForgetCommand(Command):
+    name = "queue:forget"
+    description = "Delete a failed job by uuid (or row id)"
+    arguments = [argument("id", "The failed job's uuid or id")]
+
+    def run_command(self) -> int:
+        ident = str(self.argument("id"))
+        if not manager().failed.forget(ident):
+            raise UsageError(f"No failed job matches the ID [{ident}].")
+        self.line("<info>Failed job deleted successfully.</info>")
+        return 0

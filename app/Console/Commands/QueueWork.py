@@ -1,0 +1,92 @@
+"""queue:work: start a worker on one connection's queues."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cleo.helpers import argument, option
+
+from app.Console.Command import Command, UsageError
+from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
+from app.Queue.QueueManager import manager
+from app.Queue.Worker import Worker
+from app.Queue.WorkerOptions import WorkerOptions
+
+
+class QueueWorkCommand(Command):
+    name = "queue:work"
+    description = "Process jobs from the queues, in strict priority order"
+    arguments = [argument("connection", "The connection to work (default: QUEUE_CONNECTION)", optional=True)]
+    options = [
+        option("queue", None, "Comma-separated queues, highest priority first", flag=False, default=""),
+        option("once", None, "Process only the next job, then exit"),
+        option("stop-when-empty", None, "Exit when no job is available"),
+        option("max-jobs", None, "Exit after this many jobs (0: no limit)", flag=False, default="0"),
+        option("max-time", None, "Exit after this many seconds (0: no limit)", flag=False, default="0"),
+        option("memory", None, "Exit when RSS passes this many MB", flag=False, default="128"),
+        option("sleep", None, "Seconds to wait when no job is available", flag=False, default="3"),
+        option("rest", None, "Seconds to rest between jobs", flag=False, default="0"),
+        option("timeout", None, "Seconds a job may run (a job's own timeout wins)", flag=False, default="60"),
+        option("tries", None, "Attempts before a job fails (a job's own max_tries wins; 0: unlimited)", flag=False, default="3"),
+        option("backoff", None, "Seconds before a retry; a comma list gives one per attempt", flag=False, default="0"),
+        option("name", None, "The worker's name (shown by monitoring)", flag=False, default="default"),
+        option("permissions", None, "Comma-separated permissions granted to this worker", flag=False, default=""),
+    ]
+
+    def gather_options(self) -> WorkerOptions:
+        """Convert the (string) options into WorkerOptions, rejecting bad values."""
+        try:
+            backoff = tuple(int(b) for b in self.list_option("backoff")) or (0,)
+        except ValueError:
+            raise UsageError(f"--backoff must be whole seconds, e.g. 10 or 1,5,30; got {self.option('backoff')!r}") from None
+        if any(b < 0 for b in backoff):
+            raise UsageError("--backoff must not be negative")
+        permissions = tuple(self.list_option("permissions")) or tuple(manager().config.get("worker_permissions", ()))
+        return WorkerOptions(
+            name=str(self.option("name") or "default"),
+            backoff=backoff,
+            memory=self.int_option("memory", 128),
+            timeout=self.float_option("timeout", 60),
+            sleep=self.float_option("sleep", 3),
+            rest=self.float_option("rest", 0),
+            max_tries=self.int_option("tries", 3),
+            stop_when_empty=bool(self.option("stop-when-empty")),
+            max_jobs=self.int_option("max-jobs", 0),
+            max_time=self.float_option("max-time", 0),
+            once=bool(self.option("once")),
+            permissions=permissions,
+        )
+
+    def run_command(self) -> int:
+        options = self.gather_options()
+        qm = manager()
+        connection = self.argument("connection") or qm.default_connection
+        config = qm.connection_config(connection)
+        queues = self.list_option("queue") or [str(config.get("queue", "default"))]
+        qm.codec  # fail now on a missing or bad APP_KEY, not at the first job
+        driver = qm.connection(connection)
+        driver.sizes(queues[0])  # fail now on missing tables or an unreachable server
+        qm.worker_permissions = options.permissions  # type: ignore[attr-defined]
+        if not self.io.is_quiet():
+            self.line(f"<info>Processing jobs</info> from [{', '.join(queues)}] on [{connection}]. Stop with Ctrl-C.")
+            self._echo_jobs()
+        worker = Worker(qm, options)
+        if options.once:
+            worker.run_next_job(connection, queues)
+            return 0
+        return worker.daemon(connection, queues)
+
+    def _echo_jobs(self) -> None:
+        events = manager().events
+
+        def show(label: str, tag: str) -> Any:
+            def write(event: Any) -> None:
+                name = event.envelope.get("displayName", "?") if event.envelope else "?"
+                stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {name} {event.envelope.get('uuid', '')}")
+            return write
+
+        events.listen(JobProcessing, show("RUNNING", "comment"))
+        events.listen(JobProcessed, show("DONE", "info"))
+        events.listen(JobReleased, show("RELEASED", "comment"))
+        events.listen(JobFailed, show("FAILED", "error"))

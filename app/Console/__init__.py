@@ -1,0 +1,1 @@
+"""The artisan console: a cleo Application with one command per file."""

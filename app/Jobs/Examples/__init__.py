@@ -1,0 +1,1 @@
+"""Example jobs from the seed documents; dispatchable and runnable as they are."""

@@ -1,0 +1,219 @@
+"""The Job base class: jobs declare their policy as attributes and do their work in `handle`."""
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from app.Jobs.JobState import JobState, JobStatus
+from app.Queue.support.time import seconds_until
+
+if TYPE_CHECKING:
+    from app.Models.JobBatch import JobBatch
+
+
+class _Hybrid:
+    """A method that works on the class (build the job from args, then act) and on an instance."""
+
+    def __init__(self, on_class: Callable[..., Any], on_instance: Callable[..., Any]) -> None:
+        self.on_class, self.on_instance = on_class, on_instance
+        functools.update_wrapper(self, on_instance)
+
+    def __get__(self, obj: Any, owner: type) -> Callable[..., Any]:
+        if obj is None:
+            return functools.partial(self.on_class, owner)
+        return functools.partial(self.on_instance, obj)
+
+
+class _Delay:
+    """`self.delay = 30` in __init__ (seed style) sets the delay; `job.delay(30)` is the fluent call."""
+
+    def __set__(self, obj: Job, value: Any) -> None:
+        seconds_until(value)  # validate early
+        obj.__dict__["_delay"] = value
+
+    def __get__(self, obj: Job | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj._set_delay
+
+
+class Job:
+    """Base class of every queued job."""
+
+    # Policy, overridable as class attributes or per instance in __init__.
+    queue: str | None = None
+    connection: str | None = None
+    max_tries: int | None = None          # attempts before failing permanently (worker --tries when None)
+    timeout: float | None = None          # seconds one attempt may run (worker --timeout when None)
+    backoff: int | Sequence[int] | None = None  # seconds before a retry; a list gives one per attempt
+    retry_after: int | Sequence[int] | None = None  # the seed's name for backoff
+    retry_until: datetime | Callable[[], datetime] | None = None
+    max_exceptions: int | None = None
+    fail_on_timeout: bool = False
+    priority: int = 0
+    delay = _Delay()
+
+    # Runtime state, set on the worker; never serialised.
+    job_id: str | None = None
+    attempts: int = 0
+    batch_id: str | None = None
+    chain_id: str | None = None
+    _delay: Any = 0
+    _released: float | None = None
+    _deleted: bool = False
+    _failed_with: BaseException | None = None
+
+    def __init__(self) -> None:
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        """Reset the per-run flags (called for new and for restored instances)."""
+        d = self.__dict__
+        d["_released"] = None
+        d["_deleted"] = False
+        d["_failed_with"] = None
+
+    # -- what subclasses write --------------------------------------------------------
+    def handle(self) -> Any:
+        """Do the job's work (may be `async def`)."""
+        raise TypeError(f"{type(self).__name__} must define handle()")
+
+    def failed(self, exception: BaseException) -> None:
+        """Called once when the job fails permanently."""
+
+    def tags(self) -> Sequence[str]:
+        """Tags shown by monitoring."""
+        return []
+
+    # -- fluent configuration -----------------------------------------------------------
+    def on_queue(self, name: str) -> Job:
+        """Send this job to queue `name`."""
+        self.queue = name
+        return self
+
+    def on_connection(self, name: str) -> Job:
+        """Send this job through connection `name`."""
+        self.connection = name
+        return self
+
+    def _set_delay(self, when: float | timedelta | datetime | date) -> Job:
+        seconds_until(when)
+        self.__dict__["_delay"] = when
+        return self
+
+    def delay_until(self, when: float | timedelta | datetime | date) -> Job:
+        """Make the job available only after `when` (seconds, timedelta or datetime)."""
+        return self._set_delay(when)
+
+    def with_priority(self, priority: int) -> Job:
+        """Run before lower-priority jobs of the same queue (higher runs first)."""
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise TypeError(f"priority must be an int, got {priority!r}")
+        self.priority = priority
+        return self
+
+    def delay_seconds(self) -> float:
+        """Seconds from now until the job may run."""
+        return seconds_until(self._delay)
+
+    # -- dispatching ----------------------------------------------------------------------
+    def _dispatch_instance(self) -> str | None:
+        from app.Queue.QueueManager import manager
+
+        return manager().push(self)
+
+    def _dispatch_class(cls, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[misc]
+        return cls(*args, **kwargs)._dispatch_instance()
+
+    dispatch = _Hybrid(_dispatch_class, _dispatch_instance)
+
+    def _dispatch_if_instance(self, condition: Any) -> str | None:
+        return self._dispatch_instance() if _truth(condition) else None
+
+    def _dispatch_if_class(cls, condition: Any, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[misc]
+        return cls(*args, **kwargs)._dispatch_instance() if _truth(condition) else None
+
+    dispatch_if = _Hybrid(_dispatch_if_class, _dispatch_if_instance)
+
+    def _dispatch_unless_instance(self, condition: Any) -> str | None:
+        return None if _truth(condition) else self._dispatch_instance()
+
+    def _dispatch_unless_class(cls, condition: Any, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[misc]
+        return None if _truth(condition) else cls(*args, **kwargs)._dispatch_instance()
+
+    dispatch_unless = _Hybrid(_dispatch_unless_class, _dispatch_unless_instance)
+
+    def _dispatch_now_instance(self) -> Any:
+        from app.Queue.JobRunner import run_now
+
+        return run_now(self)
+
+    def _dispatch_now_class(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        return cls(*args, **kwargs)._dispatch_now_instance()
+
+    dispatch_now = _Hybrid(_dispatch_now_class, _dispatch_now_instance)
+
+    # -- inside handle --------------------------------------------------------------------
+    def release(self, delay: float | timedelta | datetime = 0) -> None:
+        """Put the job back on its queue to run again after `delay` (counts as an attempt)."""
+        self.__dict__["_released"] = seconds_until(delay)
+
+    def fail(self, exception: BaseException | str | None = None) -> None:
+        """Fail the job permanently now, without further retries."""
+        if exception is None:
+            exception = RuntimeError("job marked as failed")
+        elif isinstance(exception, str):
+            exception = RuntimeError(exception)
+        self.__dict__["_failed_with"] = exception
+
+    def delete(self) -> None:
+        """Remove the job from the queue without running it again."""
+        self.__dict__["_deleted"] = True
+
+    def set_progress(self, percent: float) -> None:
+        """Record progress (0–100) for `Job.status(job_id)`."""
+        if not 0 <= float(percent) <= 100:
+            raise ValueError(f"progress must be between 0 and 100, got {percent}")
+        if self.job_id:
+            from app.Queue.QueueManager import manager
+
+            manager().statuses.update(self.job_id, progress=float(percent))
+
+    def batch(self) -> JobBatch | None:
+        """The batch this job belongs to, if any."""
+        if not self.batch_id:
+            return None
+        from app.Models.JobBatch import JobBatch
+
+        return JobBatch.find(self.batch_id)
+
+    # -- state ---------------------------------------------------------------------------------
+    @staticmethod
+    def status(job_id: str) -> JobStatus | None:
+        """Get the job's state, attempts and progress (None when unknown or expired)."""
+        from app.Queue.QueueManager import manager
+
+        return manager().statuses.get(job_id)
+
+    @property
+    def is_released(self) -> bool:
+        return self._released is not None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self._deleted
+
+    @property
+    def has_failed(self) -> bool:
+        return self._failed_with is not None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self.job_id}>"
+
+
+def _truth(condition: Any) -> bool:
+    return bool(condition() if callable(condition) else condition)
+
+
+__all__ = ["Job", "JobState", "JobStatus"]

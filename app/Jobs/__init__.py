@@ -1,0 +1,1 @@
+"""The job side: Job base class, contracts, batches, chains, rate limits, middleware."""

@@ -1,0 +1,1 @@
+"""The cache store behind statuses, flags, locks and counters."""

@@ -1,0 +1,168 @@
+"""Jobs in the `jobs` table: one short transaction per claim, leases renewed by the worker.
+
+SQLite serialises writers (every transaction starts with BEGIN IMMEDIATE), so a claim
+is a plain SELECT + UPDATE. MySQL/MariaDB claim with `FOR UPDATE SKIP LOCKED`.
+"""
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence, TypeVar
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from app.Queue.contracts import PushItem, QueueSizes
+from app.Queue.database.connection import translate_errors
+from app.Queue.database.tables import jobs
+from app.Queue.support.time import now
+
+T = TypeVar("T")
+
+# MySQL/MariaDB error codes worth retrying: deadlock found, lock wait timeout.
+RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+
+
+def _available_at(delay: float) -> int:
+    t = now()
+    return math.ceil(t + delay) if delay > 0 else int(t)
+
+
+@dataclass
+class DatabaseJob:
+    """A row reserved by one worker; `token` (reserved_by) proves the reservation is still ours."""
+
+    driver: DatabaseQueue
+    id: int
+    payload: str
+    attempts: int
+    queue: str
+    token: str
+    retry_after: float
+    connection_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connection_name = self.driver.connection_name
+
+    def _mine(self) -> Any:
+        return and_(jobs.c.id == self.id, jobs.c.reserved_by == self.token)
+
+    def delete(self) -> bool:
+        return self.driver._write(lambda c: c.execute(delete(jobs).where(self._mine())).rowcount > 0)
+
+    def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
+        values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
+        if undo_attempt:  # released by a rate limit before running: the attempt does not count
+            values["attempts"] = jobs.c.attempts - 1
+        return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(**values)).rowcount > 0)
+
+    def renew(self) -> bool:
+        t = int(now())
+        return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(reserved_at=t)).rowcount > 0)
+
+
+class DatabaseQueue:
+    """QueueDriver over SQLAlchemy Core."""
+
+    def __init__(self, connection_name: str, engine: Engine, retry_after: Callable[[str], float]) -> None:
+        self.connection_name = connection_name
+        self.engine = engine
+        self.retry_after = retry_after
+        self._url = str(engine.url)
+        self._skip_locked: bool | None = None
+
+    # -- writes -----------------------------------------------------------------------
+    def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
+        row = self._row(PushItem(payload, queue, delay, priority))
+        self._write(lambda c: c.execute(insert(jobs).values(**row)))
+
+    def bulk(self, items: Sequence[PushItem]) -> None:
+        if not items:
+            return
+        rows = [self._row(i) for i in items]
+        self._write(lambda c: c.execute(insert(jobs), rows))
+
+    @staticmethod
+    def _row(item: PushItem) -> dict[str, Any]:
+        return dict(queue=item.queue, payload=item.payload, attempts=0, priority=int(item.priority),
+                    reserved_at=None, reserved_by=None, available_at=_available_at(item.delay), created_at=int(now()))
+
+    def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
+        lease = float(self.retry_after(queue))
+        return self._write(lambda c: self._claim(c, queue, worker_id, lease))
+
+    def _claim(self, conn: Connection, queue: str, worker_id: str, lease: float) -> DatabaseJob | None:
+        t = int(now())
+        query = (
+            select(jobs.c.id, jobs.c.payload, jobs.c.attempts)
+            .where(jobs.c.queue == queue)
+            .where(or_(and_(jobs.c.reserved_at.is_(None), jobs.c.available_at <= t), jobs.c.reserved_at <= t - lease))
+            .order_by(jobs.c.priority.desc(), jobs.c.id)
+            .limit(1)
+        )
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=self._supports_skip_locked(conn))
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+        conn.execute(update(jobs).where(jobs.c.id == row.id).values(reserved_at=t, reserved_by=token, attempts=row.attempts + 1))
+        return DatabaseJob(self, row.id, row.payload, row.attempts + 1, queue, token, lease)
+
+    def clear(self, queue: str) -> int:
+        return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)
+
+    # -- reads ------------------------------------------------------------------------
+    def sizes(self, queue: str) -> QueueSizes:
+        t = int(now())
+        lease = float(self.retry_after(queue))
+        free = jobs.c.reserved_at.is_(None) | (jobs.c.reserved_at <= t - lease)
+        query = select(
+            func.coalesce(func.sum(case((and_(free, jobs.c.available_at <= t), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(free, jobs.c.available_at > t), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((~free, 1), else_=0)), 0),
+        ).where(jobs.c.queue == queue)
+        with translate_errors(self._url), self.engine.connect() as conn:
+            pending, delayed, reserved = conn.execute(query).one()
+        return QueueSizes(int(pending), int(delayed), int(reserved))
+
+    def queues(self) -> list[str]:
+        with translate_errors(self._url), self.engine.connect() as conn:
+            return sorted(r[0] for r in conn.execute(select(jobs.c.queue).distinct()))
+
+    def reserved(self, queue: str | None = None) -> list[dict[str, Any]]:
+        """List held reservations (who holds what since when), for monitoring."""
+        query = select(jobs.c.id, jobs.c.queue, jobs.c.reserved_by, jobs.c.reserved_at, jobs.c.attempts).where(jobs.c.reserved_at.is_not(None))
+        if queue:
+            query = query.where(jobs.c.queue == queue)
+        with translate_errors(self._url), self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` in one transaction, retrying MySQL deadlocks and lock-wait timeouts."""
+        for attempt in range(6):
+            try:
+                with translate_errors(self._url), self.engine.begin() as conn:
+                    return fn(conn)
+            except OperationalError as exc:
+                code = getattr(exc.orig, "args", [None])[0]
+                if code not in RETRYABLE_MYSQL_ERRORS or attempt == 5:
+                    raise
+                time.sleep(0.005 * (2**attempt))
+        raise AssertionError("unreachable")
+
+    def _supports_skip_locked(self, conn: Connection) -> bool:
+        if self._skip_locked is None:
+            version = conn.dialect.server_version_info or (0,)
+            if conn.dialect.name in ("mysql", "mariadb") and getattr(conn.dialect, "is_mariadb", False):
+                self._skip_locked = tuple(version[:2]) >= (10, 6)
+            else:
+                self._skip_locked = tuple(version[:3]) >= (8, 0, 1)
+        return self._skip_locked

@@ -1,0 +1,1 @@
+"""Queue drivers: sync (in-process), database (SQLite, MySQL/MariaDB), redis."""

@@ -1,0 +1,78 @@
+"""Permanently failed jobs in the `failed_jobs` table."""
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app.Queue.contracts import FailedJobRecord
+from app.Queue.database.connection import translate_errors
+from app.Queue.database.tables import failed_jobs
+from app.Queue.support.time import now, now_int
+
+
+class DatabaseFailedJobProvider:
+    """FailedJobProvider over SQL; `log` is idempotent per uuid so a retried failure is one row."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._url = str(engine.url)
+
+    def log(self, connection: str, queue: str, payload: str, exception: str, uuid: str) -> None:
+        row = dict(uuid=uuid, connection=connection, queue=queue, payload=payload, exception=exception, failed_at=now_int())
+        with translate_errors(self._url):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(failed_jobs.insert().values(**row))
+            except IntegrityError:
+                with self.engine.begin() as conn:  # same uuid failed again after a retry: keep the newest
+                    conn.execute(failed_jobs.update().where(failed_jobs.c.uuid == uuid).values(**row))
+
+    def all(self, queue: str | None = None) -> list[FailedJobRecord]:
+        query = select(failed_jobs).order_by(failed_jobs.c.id.desc())
+        if queue:
+            query = query.where(failed_jobs.c.queue == queue)
+        with translate_errors(self._url), self.engine.connect() as conn:
+            return [self._record(r) for r in conn.execute(query)]
+
+    def ids(self, queue: str | None = None) -> list[str]:
+        """List uuids, oldest first (for retry all)."""
+        query = select(failed_jobs.c.uuid).order_by(failed_jobs.c.id)
+        if queue:
+            query = query.where(failed_jobs.c.queue == queue)
+        with translate_errors(self._url), self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
+
+    def find(self, ident: str) -> FailedJobRecord | None:
+        with translate_errors(self._url), self.engine.connect() as conn:
+            row = conn.execute(select(failed_jobs).where(self._match(ident))).first()
+        return self._record(row) if row else None
+
+    def forget(self, ident: str) -> bool:
+        with translate_errors(self._url), self.engine.begin() as conn:
+            return conn.execute(delete(failed_jobs).where(self._match(ident))).rowcount > 0
+
+    def flush(self, older_than_hours: float | None = None) -> int:
+        query = delete(failed_jobs)
+        if older_than_hours is not None:
+            query = query.where(failed_jobs.c.failed_at <= now() - older_than_hours * 3600)
+        with translate_errors(self._url), self.engine.begin() as conn:
+            return conn.execute(query).rowcount
+
+    def count(self, queue: str | None = None) -> int:
+        query = select(func.count()).select_from(failed_jobs)
+        if queue:
+            query = query.where(failed_jobs.c.queue == queue)
+        with translate_errors(self._url), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _match(ident: str):  # type: ignore[no-untyped-def]
+        ident = str(ident)
+        if ident.isdigit():
+            return (failed_jobs.c.uuid == ident) | (failed_jobs.c.id == int(ident))
+        return failed_jobs.c.uuid == ident
+
+    @staticmethod
+    def _record(row) -> FailedJobRecord:  # type: ignore[no-untyped-def]
+        return FailedJobRecord(row.id, row.uuid, row.connection, row.queue, row.payload, row.exception, float(row.failed_at))

@@ -1,0 +1,27 @@
+"""Push failed jobs back onto their queues (queue:retry, the dashboard)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    from app.Queue.QueueManager import QueueManager
+
+
+def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Callable[[str], None],
+                 advance: Callable[[int], None] = lambda n=1: None) -> int:
+    """Re-queue each failed job (fresh attempts) and forget its record; returns how many."""
+    from app.Jobs.JobState import JobState
+
+    done = 0
+    for ident in idents:
+        record = manager.failed.find(ident)
+        if record is None:
+            on_missing(ident)
+            advance(1)
+            continue
+        manager.connection(record.connection).push(record.payload, record.queue)
+        manager.statuses.mark(record.uuid, JobState.PENDING)
+        manager.failed.forget(record.uuid)
+        done += 1
+        advance(1)
+    return done

@@ -1,0 +1,88 @@
+"""A background thread that renews the current job's lease and ends a job that ignores its timeout."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Callable
+
+from app.Queue.contracts import ReservedJob
+
+log = logging.getLogger("queue.worker")
+
+
+class Heartbeat:
+    """Renew the lease every third of retry_after; past the hard deadline, call `on_hard_timeout` and exit."""
+
+    def __init__(self, on_hard_timeout: Callable[[ReservedJob], None], exit_code: int = 1) -> None:
+        self._on_hard_timeout = on_hard_timeout
+        self._exit_code = exit_code
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._job: ReservedJob | None = None
+        self._hard_deadline: float | None = None
+        self._next_renew = 0.0
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def watch(self, job: ReservedJob, hard_deadline: float | None) -> None:
+        """Start watching `job` (monotonic hard deadline, or None for no limit)."""
+        with self._lock:
+            self._job = job
+            self._hard_deadline = hard_deadline
+            self._next_renew = time.monotonic() + max(0.05, job.retry_after / 3)
+        self._ensure_thread()
+        self._wake.set()
+
+    def clear(self) -> None:
+        """Stop watching (the job finished)."""
+        with self._lock:
+            self._job = None
+            self._hard_deadline = None
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="queue-heartbeat", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped:
+            with self._lock:
+                job, deadline, renew_at = self._job, self._hard_deadline, self._next_renew
+            if job is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            t = time.monotonic()
+            if deadline is not None and t >= deadline:
+                self._kill(job)
+                return
+            if t >= renew_at:
+                self._renew(job)
+                continue
+            wake_at = min(renew_at, deadline) if deadline is not None else renew_at
+            self._wake.wait(max(0.01, wake_at - t))
+            self._wake.clear()
+
+    def _renew(self, job: ReservedJob) -> None:
+        try:
+            if not job.renew():
+                log.warning("lost the reservation of a job on %s; another worker may run it", job.queue)
+        except Exception:  # a failed renewal is retried next interval; the job keeps running
+            log.exception("could not renew the job's lease")
+        with self._lock:
+            if self._job is job:
+                self._next_renew = time.monotonic() + max(0.05, job.retry_after / 3)
+
+    def _kill(self, job: ReservedJob) -> None:
+        try:
+            self._on_hard_timeout(job)
+        except Exception:
+            log.exception("could not record the timed-out job; its lease will return it to the queue")
+        finally:
+            os._exit(self._exit_code)

@@ -1,0 +1,116 @@
+"""Call a job's handle (sync or async) inside its middleware onion, under a soft timeout."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import signal
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from app.Queue.errors import JobTimeoutError
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+
+
+def middleware_of(job: Job) -> list[Any]:
+    """Collect the job's middleware: a stack set in __init__, or what a `middleware()` method returns."""
+    source = getattr(job, "middleware", None)
+    if source is None:
+        return []
+    if inspect.ismethod(source):
+        source = source()
+    if source is None:
+        return []
+    return list(source)
+
+
+class JobRunner:
+    """Run jobs; async handles share one event loop per runner."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, job: Job, timeout: float | None = None) -> Any:
+        """Run `job.handle` through its middleware; raise JobTimeoutError after `timeout` seconds."""
+        core: Callable[[Job], Any] = functools.partial(self._call_handle, timeout=timeout)
+        pipeline = functools.reduce(
+            lambda nxt, mw: functools.partial(_call_middleware, mw, nxt), reversed(middleware_of(job)), core
+        )
+        # Async handles are bounded by asyncio.wait_for; SIGALRM inside a running loop would corrupt it.
+        alarm = None if inspect.iscoroutinefunction(job.handle) else timeout
+        with soft_timeout(alarm, job):
+            return pipeline(job)
+
+    def _call_handle(self, job: Job, timeout: float | None) -> Any:
+        result = job.handle()
+        if inspect.isawaitable(result):
+            result = self._await(result, timeout, job)
+        return result
+
+    def _await(self, awaitable: Any, timeout: float | None, job: Job) -> Any:
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+
+        async def guarded() -> Any:
+            try:
+                return await asyncio.wait_for(awaitable, timeout) if timeout else await awaitable
+            except asyncio.TimeoutError:
+                raise JobTimeoutError(f"{type(job).__name__} timed out after {_fmt(timeout)} s") from None
+
+        return self._loop.run_until_complete(guarded())
+
+    def run_callback(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a hook such as `failed(exc)`, awaiting it when it is async."""
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+            result = self._loop.run_until_complete(result)
+        return result
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+
+
+def _call_middleware(middleware: Any, nxt: Callable[[Job], Any], job: Job) -> Any:
+    return middleware.handle(job, nxt)
+
+
+def _fmt(seconds: float | None) -> str:
+    return f"{seconds:g}" if seconds is not None else "?"
+
+
+@contextmanager
+def soft_timeout(seconds: float | None, job: Job) -> Iterator[None]:
+    """Raise JobTimeoutError inside the job after `seconds` (SIGALRM; main thread only)."""
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum: int, frame: Any) -> None:
+        raise JobTimeoutError(f"{type(job).__name__} timed out after {_fmt(seconds)} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_now(job: Job) -> Any:
+    """Run a job in this process, bypassing the queue (dispatch_now); errors propagate."""
+    if not job.job_id:
+        job.job_id = str(uuid.uuid4())
+    job.attempts = 1
+    runner = JobRunner()
+    try:
+        return runner.run(job, job.timeout)
+    finally:
+        runner.close()

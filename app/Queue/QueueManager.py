@@ -1,0 +1,393 @@
+"""Resolve queue connections and push jobs to them.
+
+`queue` (an instance) and the module-level `dispatch`, `define_queue` are what
+user code imports. The manager is the project's one registry: tests reset it.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from app.Queue.contracts import CacheStore, PushItem, QueueDriver
+from app.Queue.errors import ConfigurationError, QueueFullError
+from app.Queue.events import EventDispatcher, JobQueued
+from app.Queue.QueueDefinition import QueueDefinition
+from app.Queue.QueueStats import QueueStats
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.Jobs.Job import Job
+    from app.Queue.FailedJobs import DatabaseFailedJobProvider
+    from app.Queue.JobStatuses import StatusRepository
+    from app.Queue.Payload import PayloadCodec
+
+Connector = Callable[["QueueManager", str, Mapping[str, Any]], QueueDriver]
+PushGuard = Callable[["Job", str, str], bool]
+
+
+def _sync_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
+    from app.Queue.Drivers.SyncQueue import SyncQueue
+
+    return SyncQueue(name, manager)
+
+
+def _database_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
+    from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
+
+    default = float(config.get("retry_after", 30))
+    return DatabaseQueue(name, manager.engine(config.get("url")), lambda q: manager.retry_after(q, default))
+
+
+def _redis_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
+    from app.Queue.Drivers.RedisQueue import RedisQueue
+
+    default = float(config.get("retry_after", 30))
+    return RedisQueue(name, config, lambda q: manager.retry_after(q, default))
+
+
+DEFAULT_CONNECTORS: dict[str, Connector] = {
+    "sync": _sync_connector,
+    "database": _database_connector,
+    "redis": _redis_connector,
+}
+
+
+class _OnManager:
+    """A method callable on the class too, where it acts on the process's manager (seed style)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, owner: type) -> Callable[..., Any]:
+        target = obj if obj is not None else manager()
+        return self.fn.__get__(target, owner)
+
+
+class QueueManager:
+    """Lazily builds drivers, stores and the payload codec from config/queue.py."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self._explicit_config = config
+        self.events = EventDispatcher()
+        self.push_guards: list[PushGuard] = []
+        self.reset()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def reset(self, config: Mapping[str, Any] | None = None) -> None:
+        """Forget connections, definitions and listeners, and re-read configuration (tests)."""
+        for driver in getattr(self, "_connections", {}).values():
+            driver.close()
+        for engine in getattr(self, "_engines", {}).values():
+            engine.dispose()
+        self._config: Mapping[str, Any] | None = config or self._explicit_config
+        self._connections: dict[str, QueueDriver] = {}
+        self._engines: dict[str, Engine] = {}
+        self._connectors: dict[str, Connector] = dict(DEFAULT_CONNECTORS)
+        self.definitions: dict[str, QueueDefinition] = {}
+        self.events = EventDispatcher()
+        self.push_guards = []
+        self._codec: PayloadCodec | None = None
+        self._cache: CacheStore | None = None
+        self._failed: DatabaseFailedJobProvider | None = None
+        self._statuses: StatusRepository | None = None
+        self._booted = False
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        if self._config is None:
+            from config.queue import settings
+
+            self._config = settings()
+        self._boot()
+        return self._config
+
+    def _boot(self) -> None:
+        """Load queue definitions from config/queue.py and the built-in listeners, once."""
+        if self._booted:
+            return
+        self._booted = True
+        import importlib
+        import sys
+
+        if "config.queue" in sys.modules:
+            importlib.reload(sys.modules["config.queue"])  # re-run define_queue calls after a reset
+        else:
+            importlib.import_module("config.queue")
+        from app.Queue.bootstrap import register_listeners
+
+        register_listeners(self)
+
+    def add_connector(self, driver: str, connector: Connector) -> None:
+        """Register a driver factory by name."""
+        self._connectors[driver] = connector
+
+    # -- resolution ----------------------------------------------------------------------
+    @property
+    def default_connection(self) -> str:
+        return str(self.config["default"])
+
+    def connection_config(self, name: str | None = None) -> Mapping[str, Any]:
+        name = name or self.default_connection
+        connections = self.config["connections"]
+        if name not in connections:
+            raise ConfigurationError(
+                f"unknown queue connection {name!r}; configured: {', '.join(sorted(connections))} (QUEUE_CONNECTION / config/queue.py)"
+            )
+        return connections[name]
+
+    def connection(self, name: str | None = None) -> QueueDriver:
+        """Get (and cache) the driver for connection `name` (default: QUEUE_CONNECTION)."""
+        name = name or self.default_connection
+        if name not in self._connections:
+            cfg = self.connection_config(name)
+            driver = cfg.get("driver", name)
+            if driver not in self._connectors:
+                raise ConfigurationError(f"connection {name!r} uses unknown driver {driver!r}")
+            self._connections[name] = self._connectors[driver](self, name, cfg)
+        return self._connections[name]
+
+    def engine(self, url: str | None = None) -> Engine:
+        """Get the shared SQLAlchemy engine for `url` (default: config/database.py)."""
+        from app.Queue.database.connection import make_engine
+        from config.database import database_url
+
+        url = url or database_url()
+        if url not in self._engines:
+            self._engines[url] = make_engine(url)
+        return self._engines[url]
+
+    @property
+    def codec(self) -> PayloadCodec:
+        if self._codec is None:
+            from app.Queue.Payload import PayloadCodec
+            from config.app import app_key, previous_keys
+
+            self._codec = PayloadCodec(app_key(), self.config["allowed_job_modules"], previous_keys(), self._encrypter())
+        return self._codec
+
+    def _encrypter(self) -> Any:
+        try:
+            from app.Jobs.Encrypter import Encrypter
+        except ImportError:
+            return None
+        from config.app import app_key, previous_keys
+
+        return Encrypter(app_key(), previous_keys(), self)
+
+    @property
+    def cache(self) -> CacheStore:
+        if self._cache is None:
+            self._cache = self._make_cache()
+        return self._cache
+
+    def _make_cache(self) -> CacheStore:
+        store = self.config.get("cache_store", "database")
+        if store == "redis":
+            from app.Queue.Cache.RedisStore import RedisStore
+
+            return RedisStore.from_config(self.connection_config("redis"))
+        from app.Queue.Cache.DatabaseStore import DatabaseStore
+
+        return DatabaseStore(self.engine())
+
+    @property
+    def failed(self) -> DatabaseFailedJobProvider:
+        if self._failed is None:
+            from app.Queue.FailedJobs import DatabaseFailedJobProvider
+
+            if self.config.get("failed", {}).get("driver") == "redis":
+                from app.Queue.Drivers.RedisFailedJobs import RedisFailedJobProvider
+
+                self._failed = RedisFailedJobProvider.from_config(self.connection_config("redis"))  # type: ignore[assignment]
+            else:
+                self._failed = DatabaseFailedJobProvider(self.engine())
+        return self._failed
+
+    @property
+    def statuses(self) -> StatusRepository:
+        if self._statuses is None:
+            from app.Queue.JobStatuses import StatusRepository
+
+            self._statuses = StatusRepository(self.cache, float(self.config.get("status_ttl", 86400)))
+        return self._statuses
+
+    # -- queue definitions ----------------------------------------------------------------
+    def define_queue(self, name: str, **options: Any) -> QueueDefinition:
+        """Declare settings for one queue (connection, limits, retry_after, encryption)."""
+        definition = QueueDefinition(name, **options)
+        self.definitions[name] = definition
+        return definition
+
+    def retry_after(self, queue: str, default: float) -> float:
+        """Lease length for `queue`: its definition's retry_after, else the connection's."""
+        definition = self.definitions.get(queue)
+        return float(definition.retry_after) if definition and definition.retry_after else default
+
+    # -- pushing -------------------------------------------------------------------------------
+    def _target(self, job: Job, queue: str | None, connection: str | None) -> tuple[str, str]:
+        queue_name = queue or job.queue
+        conn = connection or job.connection
+        if conn is None and queue_name and queue_name in self.definitions:
+            conn = self.definitions[queue_name].connection
+        conn = conn or self.default_connection
+        queue_name = queue_name or str(self.connection_config(conn).get("queue", "default"))
+        return queue_name, conn
+
+    def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> tuple[str, str, PushItem] | None:
+        from app.Jobs.Job import Job
+
+        if not isinstance(job, Job):
+            raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
+        queue_name, conn = self._target(job, queue, connection)
+        self.connection_config(conn)  # unknown connection: fail before anything is stored
+        for guard in self.push_guards:
+            if not guard(job, queue_name, conn):
+                return None
+        extra = job._payload_extra() if hasattr(job, "_payload_extra") else None
+        job_uuid, payload = self.codec.create(job, queue_name, conn, extra)
+        seconds = job.delay_seconds() if delay is None else delay
+        return job_uuid, conn, PushItem(payload, queue_name, seconds, int(job.priority or 0))
+
+    def _check_capacity(self, queue: str, connection: str, adding: int) -> None:
+        definition = self.definitions.get(queue)
+        if definition and definition.max_jobs is not None:
+            current = self.connection(connection).sizes(queue).total
+            if current + adding > definition.max_jobs:
+                raise QueueFullError(
+                    f"queue {queue!r} is full: {current} jobs stored, max_jobs={definition.max_jobs} (define_queue)"
+                )
+
+    def push(self, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
+        """Queue one job; returns its uuid, or None when a guard (unique lock) refused it."""
+        return self._push(job, queue, connection, None)
+
+    def later(self, delay: Any, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
+        """Queue a job to run after `delay` (seconds, timedelta or datetime)."""
+        from app.Queue.support.time import seconds_until
+
+        return self._push(job, queue, connection, seconds_until(delay))
+
+    def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        prepared = self._prepare(job, queue, connection, delay)
+        if prepared is None:
+            return None
+        job_uuid, conn, item = prepared
+        self._check_capacity(item.queue, conn, 1)
+        driver = self.connection(conn)
+        job.job_id = job_uuid
+        self._mark_pending(driver, job_uuid)
+        driver.push(item.payload, item.queue, item.delay, item.priority)
+        self._queued(job, job_uuid, item.queue, conn)
+        return job_uuid
+
+    def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
+        """Queue many jobs with as few round trips as each driver allows; returns their uuids."""
+        jobs = list(jobs)
+        prepared = [self._prepare(j, queue, connection, None) for j in jobs]
+        groups: dict[str, list[PushItem]] = {}
+        for p in prepared:
+            if p is not None:
+                groups.setdefault(p[1], []).append(p[2])
+        for conn, items in groups.items():
+            for q in {i.queue for i in items}:
+                self._check_capacity(q, conn, sum(1 for i in items if i.queue == q))
+        ids: list[str | None] = []
+        for job, p in zip(jobs, prepared):
+            job.job_id = p[0] if p else None
+            ids.append(p[0] if p else None)
+        for conn, items in groups.items():
+            driver = self.connection(conn)
+            if getattr(driver, "runs_inline", False):
+                for job, p in zip(jobs, prepared):
+                    if p is not None and p[1] == conn:
+                        driver.push(p[2].payload, p[2].queue, p[2].delay, p[2].priority)
+                continue
+            self._mark_pending_many(driver, [p[0] for p in prepared if p and p[1] == conn])
+            driver.bulk(items)
+        for job, p in zip(jobs, prepared):
+            if p is not None:
+                self._queued(job, p[0], p[2].queue, p[1])
+        return ids
+
+    def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:
+        if getattr(driver, "runs_inline", False):
+            return
+        from app.Jobs.JobState import JobState
+
+        self.statuses.mark(job_uuid, JobState.PENDING)
+
+    def _mark_pending_many(self, driver: QueueDriver, uuids: Sequence[str]) -> None:
+        put_many = getattr(self.statuses, "mark_pending_many", None)
+        if put_many is not None:
+            put_many(uuids)
+            return
+        for job_uuid in uuids:
+            self._mark_pending(driver, job_uuid)
+
+    def _queued(self, job: Job, job_uuid: str, queue: str, connection: str) -> None:
+        if self.events.has_listeners(JobQueued):
+            self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
+
+    # -- reading -------------------------------------------------------------------------------
+    def size(self, queue: str | None = None, connection: str | None = None) -> int:
+        """Count pending + delayed + reserved jobs (Laravel's size)."""
+        conn = connection or self.default_connection
+        return self.connection(conn).sizes(queue or str(self.connection_config(conn).get("queue", "default"))).total
+
+    @_OnManager
+    def get_stats(self, queue: str | None = None, connection: str | None = None) -> QueueStats:
+        """Pending, delayed, reserved and failed counts of one queue."""
+        conn = connection or (self.definitions[queue].connection if queue in self.definitions else None) or self.default_connection
+        name = queue or str(self.connection_config(conn).get("queue", "default"))
+        sizes = self.connection(conn).sizes(name)
+        return QueueStats(name, conn, sizes.pending, sizes.delayed, sizes.reserved, self.failed.count(name))
+
+    # -- async twins -----------------------------------------------------------------------------
+    async def apush(self, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
+        return await asyncio.to_thread(self.push, job, queue, connection)
+
+    async def alater(self, delay: Any, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
+        return await asyncio.to_thread(self.later, delay, job, queue, connection)
+
+    async def abulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
+        return await asyncio.to_thread(self.bulk, list(jobs), queue, connection)
+
+    async def asize(self, queue: str | None = None, connection: str | None = None) -> int:
+        return await asyncio.to_thread(self.size, queue, connection)
+
+    # -- class-level conveniences (seed: QueueManager.rate_limit / QueueManager.get_stats) -------------
+    @staticmethod
+    def rate_limit(queue: str, max_jobs: int, per_seconds: float) -> QueueDefinition:
+        """Limit how many jobs of `queue` start per window, across all workers."""
+        current = manager()
+        definition = current.definitions.get(queue) or current.define_queue(queue)
+        updated = QueueDefinition(**{**definition.__dict__, "rate_limit_enabled": True,
+                                     "rate_limit_max": max_jobs, "rate_limit_window": per_seconds})
+        current.definitions[queue] = updated
+        return updated
+
+
+_manager = QueueManager()
+queue = _manager
+
+
+def manager() -> QueueManager:
+    """Get the process's queue manager."""
+    return _manager
+
+
+def dispatch(job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
+    """Queue `job` (seed helper); returns its uuid."""
+    return _manager.push(job, queue, connection)
+
+
+async def adispatch(job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
+    """Queue `job` from asyncio code."""
+    return await _manager.apush(job, queue, connection)
+
+
+def define_queue(name: str, **options: Any) -> QueueDefinition:
+    """Declare settings for one queue; call it in config/queue.py so every process sees it."""
+    return _manager.define_queue(name, **options)

@@ -1,0 +1,64 @@
+"""The retry rules of one job, read from its envelope with the worker's options as defaults."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from app.Queue.support.time import now
+from app.Queue.WorkerOptions import WorkerOptions
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """max_tries 0 means unlimited; retry_until (unix seconds) replaces max_tries when set."""
+
+    max_tries: int
+    timeout: float
+    backoff: tuple[int, ...]
+    max_exceptions: int | None
+    retry_until: float | None
+    fail_on_timeout: bool
+
+    @classmethod
+    def resolve(cls, envelope: Mapping[str, Any], options: WorkerOptions, queue_max_attempts: int | None = None) -> RetryPolicy:
+        """Let the job's own settings win over the queue definition, then over the worker's options."""
+        max_tries = envelope.get("maxTries")
+        if max_tries is None:
+            max_tries = queue_max_attempts if queue_max_attempts is not None else options.max_tries
+        timeout = envelope.get("timeout")
+        backoff = envelope.get("backoff")
+        if backoff is None:
+            backoff_t = tuple(options.backoff)
+        elif isinstance(backoff, (list, tuple)):
+            backoff_t = tuple(int(b) for b in backoff) or (0,)
+        else:
+            backoff_t = (int(backoff),)
+        return cls(
+            max_tries=int(max_tries),
+            timeout=float(options.timeout if timeout is None else timeout),
+            backoff=backoff_t,
+            max_exceptions=envelope.get("maxExceptions"),
+            retry_until=envelope.get("retryUntil"),
+            fail_on_timeout=bool(envelope.get("failOnTimeout")),
+        )
+
+    def backoff_for(self, attempts: int) -> int:
+        """Seconds to wait before the next attempt: the list entry for this attempt, or its last."""
+        index = min(max(attempts, 1), len(self.backoff)) - 1
+        return max(0, self.backoff[index])
+
+    def already_exceeded(self, attempts: int) -> str | None:
+        """Say why the job must fail before running (too many attempts, retry_until passed)."""
+        if self.retry_until is not None:
+            if now() > self.retry_until:
+                return "has passed its retry_until time"
+            return None
+        if self.max_tries > 0 and attempts > self.max_tries:
+            return f"has been attempted too many times ({attempts - 1} of max_tries={self.max_tries})"
+        return None
+
+    def will_exceed(self, attempts: int) -> bool:
+        """Tell whether a failure of this attempt is the last one allowed."""
+        if self.retry_until is not None:
+            return now() >= self.retry_until
+        return self.max_tries > 0 and attempts >= self.max_tries

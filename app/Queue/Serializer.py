@@ -1,0 +1,161 @@
+"""Turn job attributes into JSON-safe values and back, without pickle.
+
+Plain JSON types pass through; other supported types become tagged objects
+`{"__t": tag, ...}`. Classes (nested jobs, enums, serialisable objects) are
+resolved only from the allowed module prefixes.
+"""
+from __future__ import annotations
+
+import base64
+import enum
+import importlib
+import uuid
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+from app.Queue.errors import InvalidPayloadError, SerializationError
+
+TAG = "__t"
+
+
+def class_path(cls: type) -> str:
+    """Name a class as `module:Qualname`."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def module_allowed(module: str, allowed: Sequence[str]) -> bool:
+    """Match whole package prefixes: `app` and `app.` allow `app.Jobs.X`, not `application.X`."""
+    for prefix in allowed:
+        base = prefix.rstrip(".")
+        if base and (module == base or module.startswith(base + ".")):
+            return True
+    return False
+
+
+def resolve_class(path: str, allowed: Sequence[str], base: type | None = None) -> type:
+    """Load `module:Qualname` when the module is allowed and the class subclasses `base`."""
+    module_name, sep, qualname = path.partition(":")
+    if not sep or not module_name or not qualname:
+        raise InvalidPayloadError(f"bad class reference {path!r}; expected 'module:ClassName'")
+    if not module_allowed(module_name, allowed):
+        raise InvalidPayloadError(
+            f"class {path!r} is outside the allowed job modules {list(allowed)} (QUEUE_ALLOWED_JOB_MODULES)"
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidPayloadError(f"cannot load class {path!r}: {exc}") from None
+    if not isinstance(obj, type) or (base is not None and not issubclass(obj, base)):
+        wanted = base.__name__ if base else "a class"
+        raise InvalidPayloadError(f"{path!r} is not a subclass of {wanted}")
+    return obj
+
+
+class Serializer:
+    """Encode and decode attribute values; `job_base` is the Job class for nested jobs."""
+
+    def __init__(self, allowed_modules: Sequence[str], job_base: type, job_encoder: Callable[[Any], dict], job_decoder: Callable[[dict], Any]) -> None:
+        self.allowed = tuple(allowed_modules)
+        self.job_base = job_base
+        self._encode_job = job_encoder
+        self._decode_job = job_decoder
+
+    # -- encoding -----------------------------------------------------------------
+    def encode(self, value: Any, path: str) -> Any:
+        """Make `value` JSON-safe; `path` names the attribute in error messages."""
+        if value is None or isinstance(value, (str, bool, int)):
+            return value
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                return {TAG: "float", "v": repr(value)}
+            return value
+        if isinstance(value, list):
+            return [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return self._encode_dict(value, path)
+        return self._encode_tagged(value, path)
+
+    def _encode_dict(self, value: dict, path: str) -> Any:
+        if all(isinstance(k, str) for k in value) and TAG not in value:
+            return {k: self.encode(v, f"{path}.{k}") for k, v in value.items()}
+        return {TAG: "dict", "v": [[self.encode(k, f"{path}<key>"), self.encode(v, f"{path}[{k!r}]")] for k, v in value.items()]}
+
+    def _encode_tagged(self, value: Any, path: str) -> Any:  # noqa: C901 - a flat type switch
+        if isinstance(value, self.job_base):
+            return {TAG: "job", "v": self._encode_job(value)}
+        if isinstance(value, enum.Enum):
+            return {TAG: "enum", "cls": class_path(type(value)), "v": self.encode(value.value, path)}
+        if isinstance(value, datetime):
+            return {TAG: "datetime", "v": value.isoformat()}
+        if isinstance(value, date):
+            return {TAG: "date", "v": value.isoformat()}
+        if isinstance(value, time):
+            return {TAG: "time", "v": value.isoformat()}
+        if isinstance(value, timedelta):
+            return {TAG: "timedelta", "v": value.total_seconds()}
+        if isinstance(value, Decimal):
+            return {TAG: "decimal", "v": str(value)}
+        if isinstance(value, uuid.UUID):
+            return {TAG: "uuid", "v": str(value)}
+        if isinstance(value, (bytes, bytearray)):
+            return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
+        if isinstance(value, tuple):
+            return {TAG: "tuple", "v": [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+        if isinstance(value, (set, frozenset)):
+            items = [self.encode(v, f"{path}{{}}") for v in value]
+            return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
+        to_payload = getattr(type(value), "to_payload", None)
+        if callable(to_payload) and callable(getattr(type(value), "from_payload", None)):
+            return {TAG: "obj", "cls": class_path(type(value)), "v": self.encode(value.to_payload(), path)}
+        raise SerializationError(
+            f"attribute {path!r} holds a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
+            "queued; store JSON types, datetime, date, Decimal, UUID, Enum, set, tuple, bytes or a Job instead"
+        )
+
+    # -- decoding -----------------------------------------------------------------
+    def decode(self, value: Any) -> Any:
+        """Rebuild a value made by `encode`."""
+        if isinstance(value, list):
+            return [self.decode(v) for v in value]
+        if isinstance(value, dict):
+            tag = value.get(TAG)
+            if tag is None:
+                return {k: self.decode(v) for k, v in value.items()}
+            return self._decode_tagged(tag, value)
+        return value
+
+    def _decode_tagged(self, tag: str, value: dict) -> Any:  # noqa: C901 - a flat type switch
+        v = value.get("v")
+        if tag == "dict":
+            return {self._hashable(self.decode(k)): self.decode(item) for k, item in v}
+        if tag == "job":
+            return self._decode_job(v)
+        if tag == "enum":
+            cls = resolve_class(value["cls"], self.allowed, enum.Enum)
+            return cls(self.decode(v))
+        if tag == "obj":
+            cls = resolve_class(value["cls"], self.allowed)
+            return cls.from_payload(self.decode(v))
+        simple: dict[str, Callable[[Any], Any]] = {
+            "datetime": datetime.fromisoformat,
+            "date": date.fromisoformat,
+            "time": time.fromisoformat,
+            "timedelta": lambda s: timedelta(seconds=s),
+            "decimal": Decimal,
+            "uuid": uuid.UUID,
+            "bytes": lambda s: base64.b64decode(s),
+            "float": float,
+            "tuple": lambda items: tuple(self.decode(i) for i in items),
+            "set": lambda items: {self._hashable(self.decode(i)) for i in items},
+            "frozenset": lambda items: frozenset(self._hashable(self.decode(i)) for i in items),
+        }
+        if tag not in simple:
+            raise InvalidPayloadError(f"unknown value tag {tag!r} in payload")
+        return simple[tag](v)
+
+    @staticmethod
+    def _hashable(value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value

@@ -1,0 +1,331 @@
+"""The worker: reserve the next job, run it under a lease and a timeout, then ack, release or fail it."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from app.Jobs.JobState import JobState
+from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob
+from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
+from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStopping
+from app.Queue.Heartbeat import Heartbeat
+from app.Queue.JobRunner import JobRunner
+from app.Queue.Payload import peek_uuid
+from app.Queue.RetryPolicy import RetryPolicy
+from app.Queue.support.time import now
+from app.Queue.WorkerOptions import StopReason, WorkerOptions
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.worker")
+
+RESTART_KEY = "queue:restart"
+FLAG_CHECK_INTERVAL = 1.0  # seconds between reads of the restart and pause flags
+
+
+def paused_key(connection: str, queue: str) -> str:
+    return f"queue:paused:{connection}:{queue}"
+
+
+def exception_text(exc: BaseException) -> str:
+    """Format an exception for failed_jobs: first line `Type: message`, then the traceback."""
+    return f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc))
+
+
+class Worker:
+    """Process jobs from one connection's queues in strict priority order."""
+
+    def __init__(self, manager: QueueManager, options: WorkerOptions | None = None,
+                 sleeper: Callable[[float], None] | None = None) -> None:
+        self.manager = manager
+        self.options = options or WorkerOptions()
+        self.worker_id = f"{self.options.name}@{socket.gethostname()}:{os.getpid()}"
+        self.runner = JobRunner()
+        self.heartbeat = Heartbeat(self._on_hard_timeout)
+        self.should_quit = False
+        self.jobs_processed = 0
+        self._wake = threading.Event()
+        self._sleeper = sleeper
+        self._current: tuple[ReservedJob, Job, dict[str, Any], RetryPolicy] | None = None
+        self._prefetched: ReservedJob | None = None
+        self._flags_checked_at = 0.0
+        self._restart_at_start: Any = None
+        self._restart_now: Any = None
+        self._paused: set[str] = set()
+
+    # -- the loop -------------------------------------------------------------------------
+    def daemon(self, connection: str, queues: Sequence[str]) -> int:
+        """Work until a stop condition; returns the process exit status."""
+        driver = self.manager.connection(connection)
+        self._listen_for_signals()
+        self._restart_at_start = self._restart_now = self.manager.cache.get(RESTART_KEY)
+        started = time.monotonic()
+        while True:
+            active = self._active_queues(connection, queues)
+            job = self._get_next_job(driver, active) if active else None
+            if job is not None:
+                self._run_job(connection, job, active)
+            elif not active:
+                self._sleep(self.options.sleep)
+            stop = self._stop_if_necessary(job is not None, started)
+            if stop is not None:
+                return self._stop(*stop)
+            if job is None and active and not isinstance(driver, BlockingPop):
+                self._sleep(self.options.sleep)
+            elif job is not None and self.options.rest > 0:
+                self._sleep(self.options.rest)
+
+    def run_next_job(self, connection: str, queues: Sequence[str]) -> bool:
+        """Process one job if any is available (`--once`); True when one ran."""
+        driver = self.manager.connection(connection)
+        job = self._get_next_job(driver, list(queues), block=False)
+        if job is None:
+            return False
+        self.process(connection, job)
+        return True
+
+    def _get_next_job(self, driver: QueueDriver, queues: Sequence[str], block: bool = True) -> ReservedJob | None:
+        """Get the next job from the first queue that has one."""
+        if self._prefetched is not None:
+            job, self._prefetched = self._prefetched, None
+            return job
+        if block and isinstance(driver, BlockingPop):
+            return driver.pop_blocking(queues, self.worker_id, self.options.sleep)
+        for name in queues:
+            job = driver.pop(name, self.worker_id)
+            if job is not None:
+                return job
+        return None
+
+    def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
+        self.process(connection, job, prefetch_from=queues)
+        self.jobs_processed += 1
+
+    def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
+        """Determine if the worker should stop, and with which status."""
+        o = self.options
+        checks: list[tuple[bool, int, StopReason]] = [
+            (self.should_quit, 0, StopReason.INTERRUPTED),
+            (self._restart_requested(), 0, StopReason.RESTART),
+            (self._memory_exceeded(), 12, StopReason.MEMORY),
+            (o.once, 0, StopReason.ONCE),
+            (o.max_jobs > 0 and self.jobs_processed >= o.max_jobs, 0, StopReason.MAX_JOBS),
+            (o.max_time > 0 and time.monotonic() - started >= o.max_time, 0, StopReason.MAX_TIME),
+            (o.stop_when_empty and not ran_job, 0, StopReason.EMPTY),
+        ]
+        for hit, status, reason in checks:
+            if hit:
+                return status, reason
+        return None
+
+    def _stop(self, status: int, reason: StopReason) -> int:
+        if self._prefetched is not None:
+            self._prefetched.release(0)
+            self._prefetched = None
+        self.heartbeat.stop()
+        self.runner.close()
+        self.manager.events.dispatch(WorkerStopping(status, str(reason)))
+        log.info("worker %s stopping: %s", self.worker_id, reason)
+        return status
+
+    # -- one job --------------------------------------------------------------------------
+    def process(self, connection: str, reserved: ReservedJob, prefetch_from: Sequence[str] = ()) -> None:
+        """Decode, guard, run and settle one reserved job; never lets a job's error escape."""
+        started = time.monotonic()
+        try:
+            envelope = self.manager.codec.parse(reserved.payload)
+            job = self.manager.codec.restore(envelope)
+        except Exception as exc:  # poison: record it and go on to the next job
+            self._fail_undecodable(reserved, exc)
+            return
+        job.attempts = reserved.attempts
+        definition = self.manager.definitions.get(reserved.queue)
+        policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
+        why = policy.already_exceeded(reserved.attempts)
+        if why:
+            self._fail(reserved, job, envelope, MaxAttemptsExceededError(f"{type(job).__name__} {why}"), started)
+            return
+        wait = self._gate_delay(job, envelope)
+        if wait is not None:
+            reserved.release(wait, undo_attempt=True)  # type: ignore[call-arg]
+            return
+        self._run_attempt(reserved, job, envelope, policy, started, prefetch_from)
+
+    def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
+                     started: float, prefetch_from: Sequence[str]) -> None:
+        self.manager.statuses.mark(job.job_id or "", JobState.PROCESSING, reserved.attempts)
+        self.manager.events.dispatch(JobProcessing(job, envelope, reserved.attempts))
+        self._current = (reserved, job, envelope, policy)
+        hard = started + policy.timeout + self.options.hard_timeout_grace if policy.timeout > 0 else None
+        self.heartbeat.watch(reserved, hard)
+        try:
+            result = self.runner.run(job, policy.timeout or None)
+        except Exception as exc:
+            self.heartbeat.clear()
+            self._handle_exception(reserved, job, envelope, policy, exc, started)
+        except BaseException:
+            self.heartbeat.clear()
+            reserved.release(0)  # SystemExit/KeyboardInterrupt from job code: hand the job back, then stop
+            raise
+        else:
+            self.heartbeat.clear()
+            self._settle_success(reserved, job, envelope, started, result, prefetch_from)
+        finally:
+            self._current = None
+
+    def _settle_success(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], started: float,
+                        result: Any, prefetch_from: Sequence[str]) -> None:
+        if job.has_failed:
+            self._fail(reserved, job, envelope, job._failed_with or RuntimeError("failed"), started)
+            return
+        if job.is_released and not job.is_deleted:
+            self._release(reserved, job, envelope, job._released or 0.0, None)
+            return
+        self._ack(reserved, prefetch_from)
+        self.manager.statuses.mark(job.job_id or "", JobState.COMPLETED, reserved.attempts)
+        self.manager.events.dispatch(JobProcessed(job, envelope, reserved.attempts, time.monotonic() - started, result))
+
+    def _ack(self, reserved: ReservedJob, prefetch_from: Sequence[str]) -> None:
+        """Delete the finished job; a driver that can also reserve the next job does both in one call."""
+        combined = getattr(reserved, "delete_and_pop", None)
+        if combined is not None and prefetch_from and not self.should_quit and not self.options.once:
+            self._prefetched = combined(prefetch_from, self.worker_id)
+        elif not reserved.delete():
+            log.warning("job on %s finished after its reservation was lost; it may run again", reserved.queue)
+
+    def _handle_exception(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
+                          exc: Exception, started: float) -> None:
+        """Fail the job if it will exceed its limits, else release it with backoff."""
+        if job.has_failed:
+            self._fail(reserved, job, envelope, job._failed_with or exc, started)
+            return
+        if job.is_deleted:
+            reserved.delete()
+            return
+        if self._should_fail(job, policy, exc, reserved.attempts):
+            self._fail(reserved, job, envelope, exc, started)
+            return
+        delay = job._released if job.is_released else policy.backoff_for(reserved.attempts)
+        self._release(reserved, job, envelope, float(delay or 0), exc)
+
+    def _should_fail(self, job: Job, policy: RetryPolicy, exc: Exception, attempts: int) -> bool:
+        if isinstance(exc, JobTimeoutError) and policy.fail_on_timeout:
+            return True
+        if policy.max_exceptions:
+            count = self.manager.cache.increment(f"job-exceptions:{job.job_id}", 1, 7 * 86400)
+            if count >= policy.max_exceptions:
+                return True
+        from app.Queue.errors import AuthorizationError
+
+        return isinstance(exc, AuthorizationError) or policy.will_exceed(attempts)
+
+    def _release(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], delay: float, exc: BaseException | None) -> None:
+        reserved.release(delay)
+        self.manager.statuses.mark(job.job_id or "", JobState.RETRYING, reserved.attempts,
+                                   error=f"{type(exc).__name__}: {exc}" if exc else None)
+        self.manager.events.dispatch(JobReleased(job, envelope, reserved.attempts, delay, exc))
+
+    def _fail(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], exc: BaseException, started: float) -> None:
+        """Record the job in failed_jobs, remove it, then call its failed() once."""
+        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job.job_id or "")
+        reserved.delete()
+        self.manager.statuses.mark(job.job_id or "", JobState.FAILED, reserved.attempts, error=f"{type(exc).__name__}: {exc}")
+        try:
+            self.runner.run_callback(job.failed, exc)
+        except Exception:
+            log.exception("failed() of %s raised", type(job).__name__)
+        self.manager.events.dispatch(JobFailed(job, envelope, exc, time.monotonic() - started, reserved.attempts))
+
+    def _fail_undecodable(self, reserved: ReservedJob, exc: Exception) -> None:
+        if not isinstance(exc, InvalidPayloadError):
+            exc = InvalidPayloadError(f"cannot decode job payload: {type(exc).__name__}: {exc}")
+        job_uuid = peek_uuid(reserved.payload) or str(uuid.uuid4())
+        log.error("refusing job on %s: %s", reserved.queue, exc)
+        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job_uuid)
+        reserved.delete()
+        self.manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue}, exc))
+
+    def _gate_delay(self, job: Job, envelope: dict[str, Any]) -> float | None:
+        """Ask the registered gates (rate limits) whether the job must wait; returns seconds or None."""
+        for gate in getattr(self.manager, "run_gates", ()):
+            wait = gate(job, envelope)
+            if wait is not None:
+                return wait
+        return None
+
+    def _on_hard_timeout(self, reserved: ReservedJob) -> None:
+        """The job ignored its soft timeout: settle it from the heartbeat thread, then the process exits."""
+        current = self._current
+        if current is None or current[0] is not reserved:
+            return
+        _, job, envelope, policy = current
+        exc = JobTimeoutError(f"{type(job).__name__} timed out after {policy.timeout:g} s and did not stop; the worker exited")
+        log.error("%s", exc)
+        if policy.fail_on_timeout or policy.will_exceed(reserved.attempts):
+            self._fail(reserved, job, envelope, exc, time.monotonic())
+        else:
+            self._release(reserved, job, envelope, float(policy.backoff_for(reserved.attempts)), exc)
+
+    # -- flags, signals, memory -------------------------------------------------------------
+    def _active_queues(self, connection: str, queues: Sequence[str]) -> list[str]:
+        self._refresh_flags(connection, queues)
+        return [q for q in queues if q not in self._paused]
+
+    def _refresh_flags(self, connection: str, queues: Sequence[str]) -> None:
+        t = time.monotonic()
+        if t - self._flags_checked_at < FLAG_CHECK_INTERVAL:
+            return
+        self._flags_checked_at = t
+        cache = self.manager.cache
+        many = getattr(cache, "many", None)
+        keys = [paused_key(connection, q) for q in queues]
+        values = many(keys) if many else {k: cache.get(k) for k in keys}
+        self._paused = {q for q, k in zip(queues, keys) if values.get(k)}
+        self._restart_now = cache.get(RESTART_KEY)
+
+    def _restart_requested(self) -> bool:
+        return self._restart_now is not None and self._restart_now != self._restart_at_start
+
+    def _memory_exceeded(self) -> bool:
+        return self.options.memory > 0 and rss_mb() >= self.options.memory
+
+    def _listen_for_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def _quit(signum: int, frame: Any) -> None:
+            self.should_quit = True
+            self._wake.set()
+
+        signal.signal(signal.SIGTERM, _quit)
+        signal.signal(signal.SIGINT, _quit)
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds <= 0 or self.should_quit:
+            return
+        if self._sleeper is not None:
+            self._sleeper(seconds)
+            return
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB (Linux /proc; falls back to peak RSS)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,1 @@
+"""The queue side: manager, drivers, payloads, worker, failed jobs."""

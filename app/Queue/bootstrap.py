@@ -1,0 +1,17 @@
+"""Wire the built-in listeners (batches, chains, unique locks, metrics) into a manager."""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.Queue.QueueManager import QueueManager
+
+# Each module exposes `register(manager)`; one line per feature keeps the wiring in one place.
+LISTENER_MODULES: tuple[str, ...] = ()
+
+
+def register_listeners(manager: QueueManager) -> None:
+    """Call `register(manager)` of every built-in feature module."""
+    for module_name in LISTENER_MODULES:
+        importlib.import_module(module_name).register(manager)

@@ -1,0 +1,139 @@
+"""Small Protocols every queue driver and store implements; behaviour is defined once here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSizes:
+    """Counts of one queue: ready now, waiting for their time, held by workers."""
+
+    pending: int
+    delayed: int
+    reserved: int
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.delayed + self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class PushItem:
+    """One job for `bulk`: the signed payload and where/when it goes."""
+
+    payload: str
+    queue: str
+    delay: float = 0.0
+    priority: int = 0
+
+
+class ReservedJob(Protocol):
+    """A job a worker holds under a lease; only the holder of the reservation may ack it."""
+
+    payload: str
+    attempts: int
+    queue: str
+    connection_name: str
+    retry_after: float  # lease length in seconds; the worker renews every third of it
+
+    def delete(self) -> bool:
+        """Remove the job after it finished; False when the reservation was lost."""
+
+    def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
+        """Put the job back to run after `delay` seconds; `undo_attempt` un-counts this reservation."""
+
+    def renew(self) -> bool:
+        """Extend the lease by the queue's retry_after; False when the reservation was lost."""
+
+
+class QueueDriver(Protocol):
+    """Storage of jobs for one connection."""
+
+    connection_name: str
+
+    def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
+        """Store one job, available after `delay` seconds."""
+
+    def bulk(self, items: Sequence[PushItem]) -> None:
+        """Store many jobs in as few round trips as the store allows."""
+
+    def pop(self, queue: str, worker_id: str) -> ReservedJob | None:
+        """Reserve the next available job of `queue` (highest priority, then oldest)."""
+
+    def sizes(self, queue: str) -> QueueSizes:
+        """Count pending, delayed and reserved jobs."""
+
+    def clear(self, queue: str) -> int:
+        """Delete every job of `queue`; returns how many."""
+
+    def queues(self) -> list[str]:
+        """Name the queues that currently hold jobs."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@runtime_checkable
+class BlockingPop(Protocol):
+    """Optional: a driver that can wait for a job without polling (Redis)."""
+
+    def pop_blocking(self, queues: Sequence[str], worker_id: str, timeout: float) -> ReservedJob | None:
+        """Reserve the next job of the first non-empty queue, waiting up to `timeout` seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJobRecord:
+    """A row of failed_jobs."""
+
+    id: int | str
+    uuid: str
+    connection: str
+    queue: str
+    payload: str
+    exception: str
+    failed_at: float
+
+
+class FailedJobProvider(Protocol):
+    """Where permanently failed jobs are recorded (failed_jobs table, or a Redis list)."""
+
+    def log(self, connection: str, queue: str, payload: str, exception: str, uuid: str) -> None:
+        """Record a failed job (idempotent per uuid)."""
+
+    def all(self, queue: str | None = None) -> list[FailedJobRecord]:
+        """List failed jobs, newest first."""
+
+    def find(self, ident: str) -> FailedJobRecord | None:
+        """Find by uuid or row id."""
+
+    def forget(self, ident: str) -> bool:
+        """Delete one record."""
+
+    def flush(self, older_than_hours: float | None = None) -> int:
+        """Delete all records (or those older than N hours)."""
+
+
+class CacheStore(Protocol):
+    """Shared key/value store for status, flags, locks and counters (Redis or the cache tables)."""
+
+    def get(self, key: str) -> Any | None:
+        """Read a value (None when missing or expired)."""
+
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Write a JSON-able value, expiring after `ttl` seconds."""
+
+    def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        """Write only if absent (atomic); True when written."""
+
+    def forget(self, key: str) -> None:
+        """Delete a key."""
+
+    def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Atomically add to a counter, creating it (with `ttl`) when absent."""
+
+
+class Connector(Protocol):
+    """Builds a driver from a connection's config."""
+
+    def __call__(self, name: str, config: Mapping[str, Any]) -> QueueDriver: ...

@@ -1,0 +1,1 @@
+"""SQLAlchemy Core tables, engine and migrator."""

@@ -1,0 +1,88 @@
+"""Create SQLAlchemy engines: SQLite tuned for several worker processes, MySQL with a pool."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
+
+SQLITE_BUSY_TIMEOUT = 60
+
+
+def make_engine(url: str) -> Engine:
+    """Build an engine; SQLite transactions take the write lock up front (BEGIN IMMEDIATE)."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=5, max_overflow=10)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Autocommit at the driver level so that we emit BEGIN ourselves (pysqlite's
+        # deferred BEGIN would let two workers both read, then deadlock on upgrade).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def describe(url: str) -> str:
+    """Say where a database is, without its password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite file {parsed.database}"
+    return f"{parsed.get_backend_name()} at {parsed.host}:{parsed.port or 3306}/{parsed.database}"
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """Tell whether a database error means the queue tables were never migrated."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or "doesn't exist" in text or "1146" in text
+
+
+@contextlib.contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn driver errors about missing tables or unreachable servers into one-line queue errors."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        if is_missing_table(exc):
+            raise MissingTablesError(describe(url)) from exc
+        if _is_unreachable(exc):
+            raise ConnectionUnavailableError(
+                f"cannot connect to the database ({describe(url)}): {_first_line(exc)}; check DB_HOST, DB_PORT and that the server is running"
+            ) from exc
+        raise
+    except DBAPIError as exc:
+        if _is_unreachable(exc):
+            raise ConnectionUnavailableError(f"cannot connect to the database ({describe(url)}): {_first_line(exc)}") from exc
+        raise
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        s in text
+        for s in ("can't connect", "unable to open database", "connection refused", "access denied", "unknown database", "lost connection")
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0]

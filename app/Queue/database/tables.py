@@ -1,0 +1,82 @@
+"""The queue's tables as SQLAlchemy Core; Alembic migrations mirror these."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects import mysql
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# MEDIUMTEXT on MySQL: TEXT caps at 64 KiB, too small for bulky payloads.
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("queue", String(191), nullable=False),
+    Column("payload", LongText, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("reserved_at", BigInteger, nullable=True),
+    Column("reserved_by", String(191), nullable=True),
+    Column("available_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # Serves the claim query: equality on queue, then priority DESC, id ASC.
+    Index("ix_jobs_queue_priority_id", "queue", "priority", "id"),
+    Index("ix_jobs_queue_reserved_at", "queue", "reserved_at"),
+)
+
+failed_jobs = Table(
+    "failed_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("uuid", String(64), nullable=False, unique=True),
+    Column("connection", String(191), nullable=False),
+    Column("queue", String(191), nullable=False),
+    Column("payload", LongText, nullable=False),
+    Column("exception", LongText, nullable=False),
+    Column("failed_at", BigInteger, nullable=False),
+    Index("ix_failed_jobs_failed_at", "failed_at"),
+)
+
+job_batches = Table(
+    "job_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(191), nullable=False),
+    Column("total_jobs", Integer, nullable=False),
+    Column("pending_jobs", Integer, nullable=False),
+    Column("failed_jobs", Integer, nullable=False),
+    Column("failed_job_ids", LongText, nullable=False),
+    Column("options", LongText, nullable=True),
+    Column("cancelled_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+)
+
+cache = Table(
+    "cache",
+    metadata,
+    Column("key", String(191), primary_key=True),
+    Column("value", LongText, nullable=False),
+    Column("expiration", BigInteger, nullable=False),
+    Index("ix_cache_expiration", "expiration"),
+)
+
+cache_locks = Table(
+    "cache_locks",
+    metadata,
+    Column("key", String(191), primary_key=True),
+    Column("owner", String(191), nullable=False),
+    Column("expiration", BigInteger, nullable=False),
+    Index("ix_cache_locks_expiration", "expiration"),
+)
+
+QUEUE_TABLES = ("jobs", "failed_jobs", "job_batches", "cache", "cache_locks")

@@ -1,0 +1,92 @@
+"""Worker and queue lifecycle events (frozen dataclasses) and the tiny dispatcher that sends them.
+
+Batches, chains, unique locks and metrics listen to these instead of living in the worker.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+
+
+@dataclass(frozen=True, slots=True)
+class JobQueued:
+    job: Job
+    uuid: str
+    queue: str
+    connection: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobProcessing:
+    job: Job
+    envelope: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobProcessed:
+    """The job finished its attempt without error (completed, deleted, or skipped by middleware)."""
+
+    job: Job
+    envelope: dict[str, Any]
+    attempts: int
+    runtime: float
+    result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobReleased:
+    job: Job
+    envelope: dict[str, Any]
+    attempts: int
+    delay: float
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed:
+    """The job failed permanently; `job` is None when the payload could not be decoded."""
+
+    job: Job | None
+    envelope: dict[str, Any]
+    exception: BaseException
+    runtime: float = 0.0
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStopping:
+    status: int
+    reason: str
+
+
+Listener = Callable[[Any], None]
+
+
+@dataclass
+class EventDispatcher:
+    """Send events to listeners registered per event class."""
+
+    listeners: dict[type, list[Listener]] = field(default_factory=lambda: defaultdict(list))
+
+    def listen(self, event_type: type, listener: Listener) -> None:
+        """Call `listener(event)` for every event of `event_type`."""
+        if listener not in self.listeners[event_type]:
+            self.listeners[event_type].append(listener)
+
+    def forget(self, event_type: type, listener: Listener) -> None:
+        """Stop calling `listener`."""
+        if listener in self.listeners.get(event_type, []):
+            self.listeners[event_type].remove(listener)
+
+    def dispatch(self, event: Any) -> None:
+        """Call the listeners of `event`'s class in registration order."""
+        for listener in self.listeners.get(type(event), ()):
+            listener(event)
+
+    def has_listeners(self, event_type: type) -> bool:
+        return bool(self.listeners.get(event_type))

@@ -1,0 +1,1 @@
+"""Plain settings read from the environment and `.env` when a process starts."""

@@ -1,0 +1,55 @@
+"""Queue settings, in Laravel's shape: connections, failed-job storage, cache store.
+
+Queue definitions (`define_queue`, `QueueManager.rate_limit`) belong at the bottom of
+this file, so every process (dispatcher and worker) loads them when it starts.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from config.env import env, env_int
+
+
+def settings() -> dict[str, Any]:
+    """Build the queue configuration from the environment."""
+    retry_after = env_int("QUEUE_RETRY_AFTER", 30)
+    redis_db = env_int("REDIS_DB", 0)
+    return {
+        "default": env("QUEUE_CONNECTION", "database"),
+        "connections": {
+            "sync": {"driver": "sync"},
+            "database": {
+                "driver": "database",
+                "table": "jobs",
+                "queue": "default",
+                "retry_after": retry_after,
+            },
+            "redis": {
+                "driver": "redis",
+                "host": env("REDIS_HOST", "127.0.0.1"),
+                "port": env_int("REDIS_PORT", 6379),
+                "db": redis_db,
+                "password": env("REDIS_PASSWORD") or None,
+                "queue": "default",
+                "prefix": env("QUEUE_PREFIX", "queues:"),
+                "retry_after": retry_after,
+                "block_for": float(env("REDIS_BLOCK_FOR", "5") or 5),
+            },
+        },
+        "failed": {"driver": env("QUEUE_FAILED_DRIVER", "database"), "table": "failed_jobs"},
+        "cache_store": env("CACHE_STORE") or ("redis" if env("QUEUE_CONNECTION") == "redis" else "database"),
+        "allowed_job_modules": [
+            m.strip() for m in (env("QUEUE_ALLOWED_JOB_MODULES", "app.") or "").split(",") if m.strip()
+        ],
+        "status_ttl": env_int("QUEUE_STATUS_TTL", 86400),
+        "worker_permissions": [
+            p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()
+        ],
+    }
+
+
+# Queue definitions. Examples:
+#
+# from app.Queue.QueueManager import define_queue, QueueManager
+# define_queue("emails", connection="database", max_attempts=5, retry_after=300)
+# QueueManager.rate_limit("emails", max_jobs=1000, per_seconds=3600)

@@ -1,0 +1,41 @@
+"""create jobs table
+
+Revision ID: 0001_create_jobs_table
+Revises:
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+revision = "0001_create_jobs_table"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "jobs",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("queue", sa.String(191), nullable=False),
+        sa.Column("payload", LongText, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("reserved_at", sa.BigInteger, nullable=True),
+        sa.Column("reserved_by", sa.String(191), nullable=True),
+        sa.Column("available_at", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_jobs_queue_priority_id", "jobs", ["queue", "priority", "id"])
+    op.create_index("ix_jobs_queue_reserved_at", "jobs", ["queue", "reserved_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_jobs_queue_reserved_at", table_name="jobs")
+    op.drop_index("ix_jobs_queue_priority_id", table_name="jobs")
+    op.drop_table("jobs")
