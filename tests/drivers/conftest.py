@@ -1,0 +1,42 @@
+"""The backend fixture: every test in tests/drivers runs once per driver on a real store.
+
+Each entry of BACKEND_SETUP prepares the environment for one backend and returns a Backend.
+Servers (redis-server, mariadbd) are started by session fixtures in tests/servers.py and
+skipped with an install hint when the binary is missing (never skipped under CI=true).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+from app.Queue.QueueManager import QueueManager
+
+
+@dataclass
+class Backend:
+    """A configured store: `connection` is the queue connection name tests push to."""
+
+    name: str
+    connection: str
+    manager: QueueManager
+    env: dict[str, str]
+
+    def driver(self) -> Any:
+        return self.manager.connection(self.connection)
+
+
+def _sqlite(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    return Backend("sqlite", "database", qm, {})
+
+
+BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.MonkeyPatch], Backend]] = {
+    "sqlite": _sqlite,
+}
+BACKENDS = list(BACKEND_SETUP)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    return BACKEND_SETUP[request.param](request, queue_env, monkeypatch)
