@@ -109,6 +109,9 @@ class Worker:
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
         self.process(connection, job, prefetch_from=queues)
         self.jobs_processed += 1
+        if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
+            # a restart sent while this job ran must stop the worker before it takes another job
+            self._restart_now = self.manager.cache.get(RESTART_KEY)
 
     def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
         """Determine if the worker should stop, and with which status."""
