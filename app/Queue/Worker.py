@@ -87,6 +87,7 @@ class Worker:
     def run_next_job(self, connection: str, queues: Sequence[str]) -> bool:
         """Process one job if any is available (`--once`); True when one ran."""
         driver = self.manager.connection(connection)
+        self._listen_for_signals()  # SIGTERM during the job lets it finish, as in daemon mode
         job = self._get_next_job(driver, list(queues), block=False)
         if job is None:
             return False
@@ -241,6 +242,8 @@ class Worker:
         """Record the job in failed_jobs, remove it, then call its failed() once."""
         self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job.job_id or "")
         reserved.delete()
+        if envelope.get("maxExceptions"):  # a retry from failed_jobs starts counting exceptions afresh
+            self.manager.cache.forget(f"job-exceptions:{job.job_id}")
         self.manager.statuses.mark(job.job_id or "", JobState.FAILED, reserved.attempts, error=f"{type(exc).__name__}: {exc}")
         try:
             self.runner.run_callback(job.failed, exc)

@@ -104,3 +104,30 @@ def test_heartbeat_renews_the_lease_so_a_long_job_is_not_handed_to_another_worke
         stop(proc)
     assert read_lines(witness) == [f"start long {job_id} 1", f"done long {job_id} 1"]
     assert job_rows(queue_env) == []
+
+
+def test_sigterm_while_idle_exits_0_promptly(queue_env, tmp_path):
+    log = tmp_path / "worker.log"
+    proc = start_worker(["--sleep=5"], log=log)
+    try:
+        assert wait_until(lambda: log.exists() and "Processing jobs" in log.read_text(), 15)
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - started < 2
+    finally:
+        stop(proc)
+
+
+def test_sigterm_during_a_once_job_finishes_it(queue_env, witness, tmp_path):
+    job_id = SleepJob.dispatch(str(witness), 1.0, "once")
+    proc = start_worker(["--once"], log=tmp_path / "worker.log")
+    try:
+        assert wait_until(has_line(witness, "start once"), 15)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        stop(proc)
+    assert read_lines(witness) == [f"start once {job_id} 1", f"done once {job_id} 1"]
+    assert job_rows(queue_env) == []

@@ -193,3 +193,18 @@ def test_status_is_retrying_after_a_release_then_failed(queue_env, witness):
 def test_set_progress_rejects_values_outside_0_to_100(witness):
     with pytest.raises(ValueError):
         ProgressJob(str(witness)).set_progress(101)
+
+
+@freeze_time(T0)
+def test_seed_style_self_delay_in_init_delays_the_job(queue_env, witness):
+    from tests.fixtures.core_jobs import SeedDelayJob
+
+    SeedDelayJob.dispatch(str(witness))
+    assert job_rows(queue_env)[0]["available_at"] == int(T0.timestamp()) + 30
+
+
+def test_dispatch_now_awaits_an_async_handle_and_returns_its_result(queue_env):
+    from tests.fixtures.core_jobs import AsyncResultJob
+
+    assert AsyncResultJob.dispatch_now() == "async result 1"
+    assert job_rows(queue_env) == []

@@ -1,7 +1,7 @@
 """The worker (DESIGN §5) in this process on SQLite: order, delays, retries, failure, hooks, timeouts."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from freezegun import freeze_time
@@ -11,8 +11,8 @@ from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.core_helpers import failed_rows, job_rows, work
 from tests.fixtures.core_jobs import (
-    AsyncFailingJob, AsyncSlowJob, BackoffJob, ControlJob, MaxExceptionsJob, PlainFailJob, RetryAfterAliasJob,
-    RetryUntilJob, SlowJob, TaggedRecordJob,
+    AsyncFailingJob, AsyncSlowJob, BackoffJob, ControlJob, DeadlineJob, MaxExceptionsJob, PlainFailJob,
+    ReleaseThenRaiseJob, RetryAfterAliasJob, RetryUntilJob, SlowJob, TaggedRecordJob,
 )
 from tests.fixtures.jobs import AsyncRecordJob, FailingJob, FlakyJob, RecordJob
 
@@ -233,3 +233,40 @@ def test_rest_pauses_between_jobs(queue_env, witness):
     RecordJob.dispatch(str(witness))
     Worker(queue_env, WorkerOptions(rest=0.25, sleep=0, stop_when_empty=True, memory=0), sleeper=slept.append).daemon("database", ["default"])
     assert slept == [0.25, 0.25]
+
+
+def test_releases_do_not_count_towards_max_exceptions(queue_env, witness):
+    ReleaseThenRaiseJob.dispatch(str(witness), releases=3)
+    work(queue_env)
+    assert read_lines(witness) == [f"attempt {i}" for i in range(1, 6)] + ["failed exception at 5"]
+
+
+def test_a_retried_job_gets_a_fresh_max_exceptions_count(queue_env, witness):
+    from app.Queue.FailedRetrier import retry_failed
+
+    job_id = MaxExceptionsJob.dispatch(str(witness))
+    work(queue_env)
+    assert retry_failed(queue_env, [job_id], on_missing=lambda i: None) == 1
+    work(queue_env)
+    assert read_lines(witness) == ["attempt 1", "attempt 2", "failed exception 2"] * 2
+
+
+def test_retry_until_datetime_attribute_stops_retries_once_passed(queue_env, witness):
+    with freeze_time(T0) as clock:
+        DeadlineJob.dispatch(str(witness), (T0 + timedelta(seconds=5)).replace(tzinfo=None))
+        work(queue_env, max_tries=1, backoff=(3,))  # retry_until replaces the worker's tries
+        clock.tick(3)
+        work(queue_env, max_tries=1, backoff=(3,))
+        assert read_lines(witness) == ["attempt 1", "attempt 2"] and len(job_rows(queue_env)) == 1
+        clock.tick(3)
+        work(queue_env, max_tries=1, backoff=(3,))
+    assert read_lines(witness) == ["attempt 1", "attempt 2", "failed MaxAttemptsExceededError"]
+    assert job_rows(queue_env) == []
+
+
+def test_define_queue_max_attempts_is_the_default_tries_for_that_queue(queue_env, witness):
+    queue_env.define_queue("limited", max_attempts=2)
+    PlainFailJob(str(witness)).on_queue("limited").dispatch()
+    work(queue_env, ["limited"], max_tries=5)
+    assert read_lines(witness) == ["attempt 1", "attempt 2"]
+    assert len(failed_rows(queue_env)) == 1
