@@ -1,7 +1,10 @@
 """Helpers shared by the core lifecycle tests: run an in-process worker, read the tables."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+import signal
+from typing import Any, Iterator, Sequence
+
+import pytest
 
 from sqlalchemy import select
 
@@ -27,3 +30,12 @@ def job_rows(qm: Any) -> list[dict[str, Any]]:
 def failed_rows(qm: Any) -> list[dict[str, Any]]:
     with qm.engine().connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(failed_jobs).order_by(failed_jobs.c.id))]
+
+
+@pytest.fixture(autouse=True)
+def keep_signal_handlers() -> Iterator[None]:
+    """In-process workers install SIGTERM/SIGINT handlers; give pytest its own back afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)

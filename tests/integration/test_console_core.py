@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from app.Jobs.Job import Job, JobState
 from tests.conftest import read_lines
-from tests.core_helpers import failed_rows, job_rows, work
+from tests.core_helpers import failed_rows, job_rows, keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.fixtures.core_jobs import ControlJob
 from tests.fixtures.jobs import RecordJob
 from tests.support import artisan

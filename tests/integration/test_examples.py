@@ -11,7 +11,7 @@ from app.Jobs.Examples.ProcessDataJob import ProcessDataJob
 from app.Jobs.Examples.SendEmailJob import SendEmailJob
 from app.Jobs.Job import Job, JobState
 from app.Queue.events import JobProcessed
-from tests.core_helpers import job_rows, work
+from tests.core_helpers import job_rows, keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.support import artisan
 
 

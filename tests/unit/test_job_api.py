@@ -12,7 +12,7 @@ from app.Jobs.Job import Job, JobState
 from app.Queue.errors import ConfigurationError, QueueFullError
 from app.Queue.QueueManager import QueueManager, adispatch, dispatch, manager
 from tests.conftest import read_lines
-from tests.core_helpers import failed_rows, job_rows, work
+from tests.core_helpers import failed_rows, job_rows, keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.fixtures.core_jobs import ControlJob, ListTagsJob, PolicyJob, ProgressJob, SeedStyleJob
 from tests.fixtures.jobs import FailingJob, RecordJob
 

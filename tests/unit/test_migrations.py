@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from app.Queue.database import migrator
 from app.Queue.database.connection import make_engine
 from config.env import BASE_DIR
-from tests.core_helpers import work
+from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.support import artisan
 
 COLUMNS = {
