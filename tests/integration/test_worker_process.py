@@ -131,3 +131,16 @@ def test_sigterm_during_a_once_job_finishes_it(queue_env, witness, tmp_path):
         stop(proc)
     assert read_lines(witness) == [f"start once {job_id} 1", f"done once {job_id} 1"]
     assert job_rows(queue_env) == []
+
+
+def test_cli_tries_and_backoff_are_defaults_for_jobs_without_their_own(queue_env, witness):
+    from tests.fixtures.core_jobs import PlainFailJob
+
+    first = PlainFailJob.dispatch(str(witness))
+    assert artisan("queue:work", "--tries=1", "--stop-when-empty", "--sleep=0.1").returncode == 0
+    assert [r["uuid"] for r in failed_rows(queue_env)] == [first]
+    PlainFailJob.dispatch(str(witness))
+    before = int(time.time())
+    assert artisan("queue:work", "--tries=3", "--backoff=4,9", "--stop-when-empty", "--sleep=0.1").returncode == 0
+    (row,) = job_rows(queue_env)
+    assert row["attempts"] == 1 and before + 4 <= row["available_at"] <= int(time.time()) + 5  # ceil(now + 4)
