@@ -208,3 +208,14 @@ def test_dispatch_now_awaits_an_async_handle_and_returns_its_result(queue_env):
 
     assert AsyncResultJob.dispatch_now() == "async result 1"
     assert job_rows(queue_env) == []
+
+
+def test_size_and_stats_read_a_defined_queue_on_its_own_connection(queue_env, witness, monkeypatch):
+    monkeypatch.setenv("QUEUE_CONNECTION", "sync")
+    queue_env.reset()
+    queue_env.define_queue("stored", connection="database")
+    RecordJob(str(witness)).on_queue("stored").dispatch()
+    assert read_lines(witness) == []  # stored, not run inline
+    assert queue_env.size("stored") == 1
+    assert queue_env.get_stats("stored").pending == 1
+    assert asyncio.run(queue_env.asize("stored")) == 1
