@@ -145,15 +145,15 @@ class Worker:
     def process(self, connection: str, reserved: ReservedJob, prefetch_from: Sequence[str] = ()) -> None:
         """Decode, guard, run and settle one reserved job; never lets a job's error escape."""
         started = time.monotonic()
+        definition = self.manager.definitions.get(reserved.queue)
         try:
             envelope = self.manager.codec.parse(reserved.payload)
             job = self.manager.codec.restore(envelope)
+            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
         except Exception as exc:  # poison: record it and go on to the next job
             self._fail_undecodable(reserved, exc)
             return
         job.attempts = reserved.attempts
-        definition = self.manager.definitions.get(reserved.queue)
-        policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
         why = policy.already_exceeded(reserved.attempts)
         if why:
             self._fail(reserved, job, envelope, MaxAttemptsExceededError(f"{type(job).__name__} {why}"), started)

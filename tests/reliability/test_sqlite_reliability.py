@@ -87,6 +87,9 @@ def test_poison_rows_go_to_failed_jobs_execute_nothing_and_the_worker_goes_on(qu
         "signed os:system": sign(compact(_envelope("os:system", marker)), key),
         "forged signature": forged,
         "not a Job": sign(compact(_envelope("tests.fixtures.core_jobs:NotAJob", marker)), key),
+        "signed, bad policy": sign(compact({**_envelope("tests.fixtures.jobs:RecordJob", marker), "maxTries": "many"}), key),
+        "signed, bad value tag": sign(compact({**_envelope("tests.fixtures.jobs:RecordJob", marker),
+                                               "data": {"path": {"__t": "enum", "cls": "os:system", "v": 1}}}), key),
     }
     for payload in poison.values():
         _insert_raw(queue_env, payload)
@@ -100,10 +103,12 @@ def test_poison_rows_go_to_failed_jobs_execute_nothing_and_the_worker_goes_on(qu
     assert not (tmp_path / "pwned").exists()
     assert job_rows(queue_env) == []
     first_lines = [r["exception"].splitlines()[0] for r in failed_rows(queue_env)]
-    assert len(first_lines) == 5 and all(l.startswith("InvalidPayloadError: ") for l in first_lines)
+    assert len(first_lines) == 7 and all(l.startswith("InvalidPayloadError: ") for l in first_lines)
     assert "not signed" in first_lines[0]
     assert "not signed" in first_lines[1]
     assert "outside the allowed job modules" in first_lines[2]
     assert "signature does not match" in first_lines[3]
     assert "not a subclass of Job" in first_lines[4]
-    assert len({r["uuid"] for r in failed_rows(manager())}) == 5
+    assert "maxTries" in first_lines[5] or "many" in first_lines[5]
+    assert "outside the allowed job modules" in first_lines[6]
+    assert len({r["uuid"] for r in failed_rows(manager())}) == 7
