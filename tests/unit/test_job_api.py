@@ -219,3 +219,22 @@ def test_size_and_stats_read_a_defined_queue_on_its_own_connection(queue_env, wi
     assert queue_env.size("stored") == 1
     assert queue_env.get_stats("stored").pending == 1
     assert asyncio.run(queue_env.asize("stored")) == 1
+
+
+def test_status_is_kept_for_queue_status_ttl_then_forgotten(queue_env, witness, monkeypatch):
+    monkeypatch.setenv("QUEUE_STATUS_TTL", "600")
+    queue_env.reset()
+    with freeze_time(T0) as clock:
+        job_id = RecordJob.dispatch(str(witness))
+        clock.tick(599)
+        assert Job.status(job_id).state is JobState.PENDING
+        clock.tick(2)
+        assert Job.status(job_id) is None
+    monkeypatch.delenv("QUEUE_STATUS_TTL")
+    queue_env.reset()
+    with freeze_time(T0) as clock:
+        default_id = RecordJob.dispatch(str(witness))
+        clock.tick(86399)
+        assert Job.status(default_id) is not None
+        clock.tick(2)
+        assert Job.status(default_id) is None
