@@ -144,3 +144,16 @@ def test_cli_tries_and_backoff_are_defaults_for_jobs_without_their_own(queue_env
     assert artisan("queue:work", "--tries=3", "--backoff=4,9", "--stop-when-empty", "--sleep=0.1").returncode == 0
     (row,) = job_rows(queue_env)
     assert row["attempts"] == 1 and before + 4 <= row["available_at"] <= int(time.time()) + 5  # ceil(now + 4)
+
+
+def test_cli_timeout_max_time_and_memory_options(queue_env, witness):
+    job_id = SleepJob.dispatch(str(witness), 5, "slow")
+    started = time.monotonic()
+    result = artisan("queue:work", "--timeout=0.5", "--tries=1", "--max-time=1.5", "--sleep=0.1")
+    assert result.returncode == 0, result.stderr
+    assert 1.5 <= time.monotonic() - started < 5
+    (failed,) = failed_rows(queue_env)
+    assert failed["uuid"] == job_id and failed["exception"].startswith("JobTimeoutError: SleepJob timed out after 0.5 s")
+    queued = [TaggedRecordJob.dispatch(str(witness), f"m{i}") for i in range(2)]
+    over = artisan("queue:work", "--memory=1", "--sleep=0.1")
+    assert over.returncode == 12 and len(job_rows(queue_env)) == len(queued) - 1
