@@ -5,7 +5,6 @@ import base64
 import importlib
 import shutil
 import sys
-from pathlib import Path
 
 from sqlalchemy import inspect
 
