@@ -45,21 +45,22 @@ def test_a_sigkilled_worker_loses_nothing_the_job_runs_again_after_the_lease(que
 
 
 def test_two_workers_on_one_sqlite_file_never_run_a_job_twice(queue_env, witness, tmp_path):
-    ids = queue_env.bulk([RecordJob(str(witness), "w") for _ in range(500)])
-    workers = [start_worker(["--sleep=0.1", "--stop-when-empty", f"--name=w{i}"], log=tmp_path / f"w{i}.log")
-               for i in range(2)]
+    logs = [tmp_path / f"w{i}.log" for i in range(2)]
+    workers = [start_worker(["--sleep=0.1", f"--name=w{i}"], log=log) for i, log in enumerate(logs)]
     try:
-        for proc in workers:
-            assert proc.wait(60) == 0
+        # both must be polling before the jobs arrive, so that they really compete
+        assert wait_until(lambda: all(l.exists() and "Processing jobs" in l.read_text() for l in logs), 20)
+        ids = queue_env.bulk([RecordJob(str(witness), "w") for _ in range(500)])
+        assert wait_until(lambda: len(read_lines(witness)) >= 500, 60)
+        time.sleep(0.3)  # a job run twice would show up as a late extra line
     finally:
-        for proc in workers:
-            stop(proc)
+        assert [stop(proc) for proc in workers] == [0, 0]
     ran = Counter(line.split()[1] for line in read_lines(witness))
     assert set(ran) == set(ids) and max(ran.values()) == 1
     assert all(line.endswith(" 1") for line in read_lines(witness))
     assert job_rows(queue_env) == [] and failed_rows(queue_env) == []
-    done = [(tmp_path / f"w{i}.log").read_text().count("DONE") for i in range(2)]
-    assert sum(done) == 500 and min(done) > 0, done  # both workers really competed
+    done = [log.read_text().count("DONE") for log in logs]
+    assert sum(done) == 500 and min(done) > 0, done
 
 
 def _insert_raw(qm, payload: str) -> None:
