@@ -129,3 +129,10 @@ def test_queue_clear_deletes_one_queue_only_with_force(queue_env, witness):
     assert [r["queue"] for r in job_rows(queue_env)] == ["b"]
     default = artisan("queue:clear", "database", "--force")
     assert default.returncode == 0 and "Cleared 0" in default.stdout
+
+
+def test_queue_retry_all_with_nothing_failed_is_not_an_error(queue_env):
+    result = artisan("queue:retry", "all")
+    assert result.returncode == 0 and "No failed jobs" in result.stdout
+    missing = artisan("queue:retry")
+    assert missing.returncode == 1 and "'all'" in missing.stderr
