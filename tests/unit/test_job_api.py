@@ -121,6 +121,7 @@ def test_get_stats_counts_reserved_and_failed(queue_env, witness):
     assert reserved is not None
     stats = queue_env.get_stats("default")
     assert (stats.pending, stats.reserved, stats.processing) == (1, 1, 1)
+    assert queue_env.size("default") == 2  # size counts reserved jobs too (Laravel)
     queue_env.failed.log("database", "default", reserved.payload, "RuntimeError: x", "u-1")
     assert queue_env.get_stats("default").failed == 1
 

@@ -270,3 +270,13 @@ def test_define_queue_max_attempts_is_the_default_tries_for_that_queue(queue_env
     work(queue_env, ["limited"], max_tries=5)
     assert read_lines(witness) == ["attempt 1", "attempt 2"]
     assert len(failed_rows(queue_env)) == 1
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_a_job_can_dispatch_follow_up_jobs_from_handle(queue_env, witness, use_async):
+    from tests.fixtures.core_jobs import FanOutJob
+
+    FanOutJob.dispatch(str(witness), use_async)
+    work(queue_env)
+    (line,) = read_lines(witness)
+    assert line.startswith("child-async " if use_async else "child-sync ")
