@@ -112,3 +112,16 @@ def test_make_job_writes_a_skeleton_that_imports_dispatches_and_runs(queue_env):
         for cached in (BASE_DIR / "app" / "Jobs" / "__pycache__").glob(f"{name}.*"):
             cached.unlink()
         sys.modules.pop(f"app.Jobs.{name}", None)
+
+
+def test_database_location_comes_from_db_database_or_the_seed_alias(monkeypatch, tmp_path):
+    from config import env as env_mod
+    from config.database import database_url
+
+    monkeypatch.setenv("DB_DATABASE", "storage/database.sqlite")
+    env_mod.reload()
+    assert database_url() == f"sqlite:///{BASE_DIR / 'storage' / 'database.sqlite'}"
+    monkeypatch.delenv("DB_DATABASE")
+    monkeypatch.setenv("DB_NAME", str(tmp_path / "seed.sqlite"))
+    env_mod.reload()
+    assert database_url() == f"sqlite:///{tmp_path / 'seed.sqlite'}"
