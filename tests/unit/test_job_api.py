@@ -239,3 +239,16 @@ def test_status_is_kept_for_queue_status_ttl_then_forgotten(queue_env, witness, 
         assert Job.status(default_id) is not None
         clock.tick(2)
         assert Job.status(default_id) is None
+
+
+def test_dispatch_from_many_threads_stores_every_job_once(queue_env, witness):
+    from concurrent.futures import ThreadPoolExecutor
+
+    queue_env.reset()  # let the threads race to build the engine, codec and driver
+
+    def dispatch_some(i: int) -> list[str]:
+        return [RecordJob.dispatch(str(witness), str(i)) for _ in range(25)]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = [job_id for chunk in pool.map(dispatch_some, range(8)) for job_id in chunk]
+    assert len(set(ids)) == 200 and len(job_rows(queue_env)) == 200
