@@ -63,6 +63,16 @@ def _timestamp(value: Any) -> float | None:
     raise SerializationError(f"retry_until must be a datetime, got {type(value).__name__}")
 
 
+def _tags(job: Job) -> list[str]:
+    """Read tags from a `tags()` method or a plain `tags` attribute (a job may use the name for data)."""
+    tags = job.tags
+    if callable(tags):
+        tags = tags()
+    if isinstance(tags, str):
+        return [tags]
+    return [str(t) for t in tags or ()]
+
+
 class PayloadCodec:
     """Create, verify and decode payloads under one APP_KEY (plus previous keys for rotation)."""
 
@@ -124,7 +134,7 @@ class PayloadCodec:
             "retryUntil": _timestamp(retry_until),
             "failOnTimeout": bool(job.fail_on_timeout),
             "priority": int(job.priority or 0),
-            "tags": list(job.tags()),
+            "tags": _tags(job),
             "createdAt": now(),
             "data": encoded["data"],
         }

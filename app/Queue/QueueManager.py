@@ -331,15 +331,20 @@ class QueueManager:
             self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
 
     # -- reading -------------------------------------------------------------------------------
+    def _queue_connection(self, queue: str | None, connection: str | None) -> str:
+        """The connection a queue lives on: explicit, else its define_queue connection, else the default."""
+        defined = self.definitions[queue].connection if queue in self.definitions else None
+        return connection or defined or self.default_connection
+
     def size(self, queue: str | None = None, connection: str | None = None) -> int:
         """Count pending + delayed + reserved jobs (Laravel's size)."""
-        conn = connection or self.default_connection
+        conn = self._queue_connection(queue, connection)
         return self.connection(conn).sizes(queue or str(self.connection_config(conn).get("queue", "default"))).total
 
     @_OnManager
     def get_stats(self, queue: str | None = None, connection: str | None = None) -> QueueStats:
         """Pending, delayed, reserved and failed counts of one queue."""
-        conn = connection or (self.definitions[queue].connection if queue in self.definitions else None) or self.default_connection
+        conn = self._queue_connection(queue, connection)
         name = queue or str(self.connection_config(conn).get("queue", "default"))
         sizes = self.connection(conn).sizes(name)
         return QueueStats(name, conn, sizes.pending, sizes.delayed, sizes.reserved, self.failed.count(name))

@@ -66,6 +66,8 @@ class Serializer:
     # -- encoding -----------------------------------------------------------------
     def encode(self, value: Any, path: str) -> Any:
         """Make `value` JSON-safe; `path` names the attribute in error messages."""
+        if isinstance(value, enum.Enum):  # before the scalars: IntEnum and StrEnum are ints and strs
+            return self._encode_tagged(value, path)
         if value is None or isinstance(value, (str, bool, int)):
             return value
         if isinstance(value, float):

@@ -88,6 +88,7 @@ class Worker:
     def run_next_job(self, connection: str, queues: Sequence[str]) -> bool:
         """Process one job if any is available (`--once`); True when one ran."""
         driver = self.manager.connection(connection)
+        self._listen_for_signals()  # SIGTERM during the job lets it finish, as in daemon mode
         job = self._get_next_job(driver, list(queues), block=False)
         if job is None:
             return False
@@ -110,6 +111,9 @@ class Worker:
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
         self.process(connection, job, prefetch_from=queues)
         self.jobs_processed += 1
+        if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
+            # a restart sent while this job ran must stop the worker before it takes another job
+            self._restart_now = self.manager.cache.get(RESTART_KEY)
 
     def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
         """Determine if the worker should stop, and with which status."""
@@ -143,15 +147,15 @@ class Worker:
     def process(self, connection: str, reserved: ReservedJob, prefetch_from: Sequence[str] = ()) -> None:
         """Decode, guard, run and settle one reserved job; never lets a job's error escape."""
         started = time.monotonic()
+        definition = self.manager.definitions.get(reserved.queue)
         try:
             envelope = self.manager.codec.parse(reserved.payload)
             job = self.manager.codec.restore(envelope)
+            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
         except Exception as exc:  # poison: record it and go on to the next job
             self._fail_undecodable(reserved, exc)
             return
         job.attempts = reserved.attempts
-        definition = self.manager.definitions.get(reserved.queue)
-        policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
         why = policy.already_exceeded(reserved.attempts)
         if why:
             self._fail(reserved, job, envelope, MaxAttemptsExceededError(f"{type(job).__name__} {why}"), started)
@@ -240,6 +244,8 @@ class Worker:
         """Record the job in failed_jobs, remove it, then call its failed() once."""
         self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job.job_id or "")
         reserved.delete()
+        if envelope.get("maxExceptions"):  # a retry from failed_jobs starts counting exceptions afresh
+            self.manager.cache.forget(f"job-exceptions:{job.job_id}")
         self.manager.statuses.mark(job.job_id or "", JobState.FAILED, reserved.attempts, error=f"{type(exc).__name__}: {exc}")
         try:
             self.runner.run_callback(job.failed, exc)

@@ -35,6 +35,9 @@ class QueueRetryCommand(Command):
         else:
             targets = ids + [i for r in self.option("range") or [] for i in parse_range(r)]
         if not targets:
+            if "all" in ids:  # `make queue-retry-failed` on a clean system is not an error
+                self.line("No failed jobs.")
+                return 0
             if ids or self.option("range"):
                 raise UsageError("no failed job matches")
             if self.option("queue"):
