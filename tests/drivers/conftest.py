@@ -1,7 +1,7 @@
 """The backend fixture: every test in tests/drivers runs once per driver on a real store.
 
 Each entry of BACKEND_SETUP prepares the environment for one backend and returns a Backend.
-Servers (redis-server, mariadbd) are started by session fixtures in tests/servers.py and
+Servers (redis-server, mariadbd) are started by session fixtures in tests/servers_*.py and
 skipped with an install hint when the binary is missing (never skipped under CI=true).
 """
 from __future__ import annotations
@@ -31,8 +31,17 @@ def _sqlite(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytes
     return Backend("sqlite", "database", qm, {})
 
 
+def _mariadb(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    from tests.servers_mariadb import use_mariadb
+
+    server = request.getfixturevalue("mariadb_server")
+    env = use_mariadb(server, request.getfixturevalue("mariadb_database"), monkeypatch)
+    return Backend("mariadb", "database", qm, env)
+
+
 BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.MonkeyPatch], Backend]] = {
     "sqlite": _sqlite,
+    "mariadb": _mariadb,
 }
 BACKENDS = list(BACKEND_SETUP)
 
