@@ -7,6 +7,7 @@ A missing binary skips the tests with an install hint, except under CI, where it
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -144,18 +145,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[MariaDBServer]:
-    """Start a private MariaDB for the session and remove it afterwards."""
+class MariaDBMissing(RuntimeError):
+    """mariadbd or mariadb-install-db is not on this machine."""
+
+
+@contextlib.contextmanager
+def running_mariadb() -> Iterator[MariaDBServer]:
+    """Install, start and finally stop and delete a private MariaDB (also used by the benchmarks)."""
     mariadbd, install_db = _binary("mariadbd", "mysqld"), _binary("mariadb-install-db", "mysql_install_db")
     if mariadbd is None or install_db is None:
-        _skip_or_fail(INSTALL_HINT)
+        raise MariaDBMissing(INSTALL_HINT)
     tmp = Path(tempfile.mkdtemp(prefix="queue-mariadb-"))
     proc: subprocess.Popen[bytes] | None = None
     try:
-        _install(install_db, tmp / "data")  # type: ignore[arg-type]
+        _install(install_db, tmp / "data")
         port = _free_port()
-        proc = _start(mariadbd, tmp, port)  # type: ignore[arg-type]
+        proc = _start(mariadbd, tmp, port)
         _wait_ready(proc, port, tmp / "error.log")
         _create_user(port)
         yield MariaDBServer("127.0.0.1", port, USER, PASSWORD, str(tmp / "mysqld.sock"), tmp / "data")
@@ -163,6 +168,16 @@ def mariadb_server() -> Iterator[MariaDBServer]:
         if proc is not None:
             _stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """Start a private MariaDB for the session; skip (fail under CI) when it is not installed."""
+    try:
+        with running_mariadb() as server:
+            yield server
+    except MariaDBMissing as exc:
+        _skip_or_fail(str(exc))
 
 
 TEST_DATABASE = "queue_tests"
