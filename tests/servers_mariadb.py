@@ -41,8 +41,9 @@ class MariaDBServer:
     def connect(self, database: str | None = None, **kwargs: Any) -> Any:
         import pymysql
 
+        kwargs.setdefault("autocommit", True)
         return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                               database=database, autocommit=True, **kwargs)
+                               database=database, **kwargs)
 
     def url(self, database: str) -> str:
         return f"mysql+pymysql://{self.user}:{quote_plus(self.password)}@{self.host}:{self.port}/{database}?charset=utf8mb4"

@@ -123,7 +123,8 @@ class DatabaseStore:
     def flush_prefix(self, prefix: str) -> int:
         """Delete every key starting with `prefix`."""
         with translate_errors(self._url), self.engine.begin() as conn:
-            return conn.execute(delete(cache).where(cache.c.key.like(self._key(prefix).replace("%", r"\%") + "%"))).rowcount
+            # autoescape: `_` and `%` in a prefix are literal characters, not LIKE wildcards.
+            return conn.execute(delete(cache).where(cache.c.key.startswith(self._key(prefix), autoescape=True))).rowcount
 
     def _maybe_prune(self, conn: Any) -> None:
         if random.randrange(PRUNE_LOTTERY) == 0:

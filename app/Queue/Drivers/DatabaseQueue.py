@@ -211,9 +211,12 @@ class DatabaseQueue:
 
     def _supports_skip_locked(self, conn: Connection) -> bool:
         if self._skip_locked is None:
-            version = conn.dialect.server_version_info or (0,)
-            if conn.dialect.name in ("mysql", "mariadb") and getattr(conn.dialect, "is_mariadb", False):
-                self._skip_locked = tuple(version[:2]) >= (10, 6)
-            else:
-                self._skip_locked = tuple(version[:3]) >= (8, 0, 1)
+            dialect = conn.dialect
+            self._skip_locked = skip_locked_supported(bool(getattr(dialect, "is_mariadb", False)),
+                                                      tuple(dialect.server_version_info or (0,)))
         return self._skip_locked
+
+
+def skip_locked_supported(is_mariadb: bool, version: tuple[int, ...]) -> bool:
+    """Tell whether the server has `FOR UPDATE SKIP LOCKED` (MariaDB 10.6, MySQL 8.0.1)."""
+    return version[:2] >= (10, 6) if is_mariadb else version[:3] >= (8, 0, 1)
