@@ -39,6 +39,7 @@ _CLAIM = (
     .order_by(jobs.c.priority.desc(), jobs.c.id)
     .limit(1)
 )
+_INSERT = insert(jobs)
 _RESERVE = update(jobs).where(jobs.c.id == bindparam("b_id")).values(
     reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by"), attempts=bindparam("b_attempts"))
 _DELETE_MINE = delete(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by"))
@@ -113,13 +114,13 @@ class DatabaseQueue:
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
         row = self._row(PushItem(payload, queue, delay, priority))
-        self._write(lambda c: c.execute(insert(jobs).values(**row)))
+        self._write(lambda c: c.execute(_INSERT, row))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         if not items:
             return
         rows = [self._row(i) for i in items]
-        self._write(lambda c: c.execute(insert(jobs), rows))
+        self._write(lambda c: c.execute(_INSERT, rows))
 
     @staticmethod
     def _row(item: PushItem) -> dict[str, Any]:
