@@ -43,6 +43,24 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(mariadb_server: MariaDBS
         engine.dispose()
 
 
+def test_migrated_schema_matches_the_tables_the_code_uses(mariadb_server: MariaDBServer, mariadb_database: str):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from app.Queue.database.tables import metadata
+
+    engine = make_engine(mariadb_server.url(mariadb_database))
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    # Alembic cannot compare the `priority DESC` expression; SHOW INDEX above checks that index.
+    ignored = {("remove_table", migrator.VERSION_TABLE), ("remove_index", "ix_jobs_queue_priority_id"),
+               ("add_index", "ix_jobs_queue_priority_id")}
+    assert [d for d in diffs if (d[0], d[1].name) not in ignored] == []
+
+
 def test_failed_job_is_logged_once_per_uuid_and_found_by_uuid_or_id(maria: QueueManager):
     failed = maria.failed
     assert isinstance(failed, DatabaseFailedJobProvider)
