@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote_plus
@@ -37,6 +37,15 @@ class MariaDBServer:
     password: str
     socket: str
     datadir: Path
+    binary: str = ""
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def restart(self) -> None:
+        """Stop the server cleanly and start it again on the same port and data (clients lose their connections)."""
+        if self.process is not None:
+            _stop(self.process)
+        self.process = _start(self.binary, self.datadir.parent, self.port)
+        _wait_ready(self.process, self.port, self.datadir.parent / "error.log")
 
     def connect(self, database: str | None = None, **kwargs: Any) -> Any:
         import pymysql
@@ -157,17 +166,18 @@ def running_mariadb() -> Iterator[MariaDBServer]:
     if mariadbd is None or install_db is None:
         raise MariaDBMissing(INSTALL_HINT)
     tmp = Path(tempfile.mkdtemp(prefix="queue-mariadb-"))
-    proc: subprocess.Popen[bytes] | None = None
+    server: MariaDBServer | None = None
     try:
         _install(install_db, tmp / "data")
         port = _free_port()
-        proc = _start(mariadbd, tmp, port)
-        _wait_ready(proc, port, tmp / "error.log")
+        server = MariaDBServer("127.0.0.1", port, USER, PASSWORD, str(tmp / "mysqld.sock"), tmp / "data", mariadbd,
+                               _start(mariadbd, tmp, port))
+        _wait_ready(server.process, port, tmp / "error.log")  # type: ignore[arg-type]
         _create_user(port)
-        yield MariaDBServer("127.0.0.1", port, USER, PASSWORD, str(tmp / "mysqld.sock"), tmp / "data")
+        yield server
     finally:
-        if proc is not None:
-            _stop(proc)
+        if server is not None and server.process is not None:
+            _stop(server.process)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -168,3 +168,28 @@ def test_wrong_password_and_missing_tables_are_clear_errors(maria: QueueManager,
     maria.reset()
     with pytest.raises(MissingTablesError, match="artisan migrate"):
         maria.connection("database").push('"x"', "default")
+
+
+@pytest.mark.slow
+def test_driver_and_stores_carry_on_after_the_server_restarts(monkeypatch: pytest.MonkeyPatch, queue_env: QueueManager):
+    """Pooled connections die with the server; the pool must notice (pre-ping) and reconnect."""
+    from tests.servers_mariadb import running_mariadb
+
+    with running_mariadb() as server:
+        server.create_database("queue_restart")
+        for key, value in {**server.env("queue_restart"), "CACHE_STORE": "database"}.items():
+            monkeypatch.setenv(key, value)
+        from config import env as env_mod
+
+        env_mod.reload()
+        queue_env.reset()
+        migrator.upgrade(queue_env.engine())
+        driver = queue_env.connection("database")
+        driver.push('"before"', "default")
+        queue_env.cache.put("k", 1)
+        server.restart()
+        assert driver.pop("default", "w").payload == '"before"'
+        driver.push('"after"', "default")
+        assert queue_env.cache.get("k") == 1
+        assert driver.sizes("default").total == 2
+        queue_env.reset()
