@@ -1,7 +1,7 @@
 """The backend fixture: every test in tests/drivers runs once per driver on a real store.
 
 Each entry of BACKEND_SETUP prepares the environment for one backend and returns a Backend.
-Servers (redis-server, mariadbd) are started by session fixtures in tests/servers_*.py and
+Servers (redis-server, mariadbd) are started by session fixtures in tests/servers.py and
 skipped with an install hint when the binary is missing (never skipped under CI=true).
 """
 from __future__ import annotations

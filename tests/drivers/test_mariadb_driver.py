@@ -182,3 +182,17 @@ def test_lock_wait_timeout_is_retried_inside_the_driver(driver: DatabaseQueue, m
         holder.close()
         driver.engine.dispose()
     assert driver.lock_retries >= 1
+
+
+def test_worker_stopping_after_max_jobs_hands_back_the_prefetched_job_unused(maria: QueueManager, witness):
+    from app.Queue.Worker import Worker
+    from app.Queue.WorkerOptions import WorkerOptions
+    from tests.conftest import read_lines
+    from tests.fixtures.jobs import RecordJob
+
+    first, second = (RecordJob(str(witness), tag).dispatch() for tag in ("a", "b"))
+    assert Worker(maria, WorkerOptions(max_jobs=1, sleep=0.01)).daemon("database", ["default"]) == 0
+    assert read_lines(witness) == [f"a {first} 1"]
+    left = maria.connection("database").pop("default", WORKER)
+    assert left is not None and left.attempts == 1  # the reservation made ahead of time was un-counted
+    assert second in left.payload
