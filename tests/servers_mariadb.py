@@ -93,11 +93,13 @@ def _skip_or_fail(message: str) -> None:
 
 
 def _install(install_db: str, datadir: Path) -> None:
-    subprocess.run(
-        [install_db, "--no-defaults", "--auth-root-authentication-method=normal", f"--datadir={datadir}",
-         "--user=root", "--skip-test-db", "--skip-name-resolve"],
-        check=True, capture_output=True, timeout=120,
-    )
+    args = [install_db, "--no-defaults", "--auth-root-authentication-method=normal", f"--datadir={datadir}",
+            "--skip-test-db", "--skip-name-resolve"]
+    if os.geteuid() == 0:  # mariadbd refuses to run as root unless told to
+        args.append("--user=root")
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"mariadb-install-db failed ({done.returncode}):\n{(done.stdout + done.stderr)[-2000:]}")
 
 
 def _start(mariadbd: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
@@ -106,7 +108,7 @@ def _start(mariadbd: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
         f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={tmp / 'mysqld.pid'}",
         f"--log-error={tmp / 'error.log'}", "--skip-name-resolve", "--skip-log-bin",
         "--performance-schema=OFF", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
-        # A throwaway server: no fsync per commit (the tests kill workers, never the server).
+        # A throwaway server: no fsync per commit (tests kill workers, and stop the server only cleanly).
         "--innodb-flush-log-at-trx-commit=2", "--max-connections=300",
     ]
     if os.geteuid() == 0:
