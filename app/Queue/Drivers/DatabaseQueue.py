@@ -1,7 +1,9 @@
 """Jobs in the `jobs` table: one short transaction per claim, leases renewed by the worker.
 
 SQLite serialises writers (every transaction starts with BEGIN IMMEDIATE), so a claim
-is a plain SELECT + UPDATE. MySQL/MariaDB claim with `FOR UPDATE SKIP LOCKED`.
+is a plain SELECT + UPDATE. MySQL/MariaDB claim with `FOR UPDATE SKIP LOCKED` (plain
+`FOR UPDATE` on older servers), walking the claim index so only passed rows are locked.
+A finished job is deleted in the same transaction that claims the next one.
 """
 from __future__ import annotations
 
@@ -205,8 +207,9 @@ class DatabaseQueue:
                     raise
                 self.lock_retries += 1
                 log.debug("retrying a queue transaction after MySQL error %s", code)
-                # InnoDB rolled the whole transaction back; back off with jitter so the
-                # same two transactions do not collide again.
+                # The whole transaction was rolled back (by InnoDB on a deadlock, by the
+                # context manager on a lock-wait timeout), so rerunning fn is safe. Jitter
+                # keeps the same two transactions from colliding again.
                 time.sleep(random.uniform(0.5, 1.5) * 0.005 * (2**attempt))
         raise AssertionError("unreachable")
 
