@@ -13,6 +13,7 @@ from app.Queue.Drivers.DatabaseQueue import CLAIM_INDEX, DatabaseQueue, skip_loc
 from app.Queue.QueueManager import QueueManager
 from app.Queue.support.time import now
 from tests.servers_mariadb import MariaDBServer, use_mariadb
+from tests.support import wait_until
 
 WORKER = "test-worker"
 
@@ -34,6 +35,16 @@ def driver(maria: QueueManager) -> DatabaseQueue:
 def _claim_params(d: DatabaseQueue, queue: str = "default") -> dict[str, Any]:
     t = int(now())
     return {"queue": queue, "now": t, "expired": t - float(d.retry_after(queue))}
+
+
+def _lock_waits(server: MariaDBServer) -> int:
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("is_mariadb, version, expected", [
@@ -79,7 +90,7 @@ def test_a_claim_held_open_does_not_block_other_workers(driver: DatabaseQueue):
         held = conn.execute(driver._claim_statement(conn), _claim_params(driver)).first()
         started = time.monotonic()
         other = driver.pop("default", WORKER)
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 5.0  # a plain FOR UPDATE would wait 50 s here
         assert other is not None and other.id != held.id
 
 
@@ -148,7 +159,7 @@ def test_deadlock_in_a_claim_is_retried_inside_the_driver(driver: DatabaseQueue,
         cur.execute("UPDATE jobs SET created_at = created_at + 1 WHERE id >= %s", (next_id,))
         worker = threading.Thread(target=lambda: result.update(next=mine.delete_and_pop(["default"], WORKER)))
         worker.start()
-        time.sleep(0.5)  # the worker deleted its job and now waits for "next"
+        assert wait_until(lambda: _lock_waits(mariadb_server) > 0, 10)  # the worker now waits for "next"
         cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (mine.id,))  # closes the cycle
         other.commit()
     other.close()
@@ -171,10 +182,11 @@ def test_lock_wait_timeout_is_retried_inside_the_driver(driver: DatabaseQueue, m
     try:
         with holder.cursor() as cur:
             cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (job.id,))
-        releaser = threading.Timer(1.6, holder.commit)
+        # Let go of the row only after the driver hit a lock-wait timeout and started over.
+        releaser = threading.Thread(target=lambda: (wait_until(lambda: driver.lock_retries > 0, 20), holder.commit()))
         releaser.start()
         assert job.delete() is True
-        releaser.join()
+        releaser.join(30)
     finally:
         with admin.cursor() as cur:
             cur.execute("SET GLOBAL innodb_lock_wait_timeout = 50")
