@@ -193,3 +193,31 @@ def test_driver_and_stores_carry_on_after_the_server_restarts(monkeypatch: pytes
         assert queue_env.cache.get("k") == 1
         assert driver.sizes("default").total == 2
         queue_env.reset()
+
+
+@pytest.mark.timeout(60)
+def test_cache_write_blocked_past_the_lock_wait_timeout_is_retried(maria: QueueManager, mariadb_server: MariaDBServer,
+                                                                    mariadb_database: str):
+    from tests.support import wait_until
+
+    store = maria.cache
+    store.put("status:x", {"state": "pending"})
+    maria.engine().dispose()
+    admin = mariadb_server.connect()
+    with admin.cursor() as cur:
+        cur.execute("SET GLOBAL innodb_lock_wait_timeout = 1")  # new pooled connections wait 1 s
+    holder = mariadb_server.connect(mariadb_database, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT `key` FROM cache WHERE `key` = 'status:x' FOR UPDATE")
+        releaser = threading.Thread(target=lambda: (wait_until(lambda: store.lock_retries > 0, 20), holder.commit()))
+        releaser.start()
+        store.put("status:x", {"state": "completed"})
+        releaser.join(30)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SET GLOBAL innodb_lock_wait_timeout = 50")
+        admin.close()
+        holder.close()
+        maria.engine().dispose()
+    assert store.lock_retries >= 1 and store.get("status:x") == {"state": "completed"}

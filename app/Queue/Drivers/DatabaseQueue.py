@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import logging
 import math
-import random
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.database.connection import translate_errors
+from app.Queue.database.connection import run_transaction, translate_errors
 from app.Queue.database.tables import jobs
 from app.Queue.support.time import now
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
 
-# MySQL/MariaDB error codes worth retrying: deadlock found, lock wait timeout.
-RETRYABLE_MYSQL_ERRORS = (1213, 1205)
-RETRY_LIMIT = 8
 CLAIM_INDEX = "ix_jobs_queue_priority_id"
 
 # Hot-path statements are built once: SQLAlchemy then only binds parameters per call.
@@ -197,21 +191,10 @@ class DatabaseQueue:
     # -- plumbing -----------------------------------------------------------------------
     def _write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in one transaction, retrying MySQL deadlocks and lock-wait timeouts."""
-        for attempt in range(RETRY_LIMIT):
-            try:
-                with translate_errors(self._url), self.engine.begin() as conn:
-                    return fn(conn)
-            except OperationalError as exc:
-                code = getattr(exc.orig, "args", [None])[0]
-                if code not in RETRYABLE_MYSQL_ERRORS or attempt == RETRY_LIMIT - 1:
-                    raise
-                self.lock_retries += 1
-                log.debug("retrying a queue transaction after MySQL error %s", code)
-                # The whole transaction was rolled back (by InnoDB on a deadlock, by the
-                # context manager on a lock-wait timeout), so rerunning fn is safe. Jitter
-                # keeps the same two transactions from colliding again.
-                time.sleep(random.uniform(0.5, 1.5) * 0.005 * (2**attempt))
-        raise AssertionError("unreachable")
+        return run_transaction(self.engine, fn, self._count_retry)
+
+    def _count_retry(self, _code: int) -> None:
+        self.lock_retries += 1
 
     def _supports_skip_locked(self, conn: Connection) -> bool:
         if self._skip_locked is None:

@@ -2,15 +2,25 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import logging
+import random
+import time
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 
+T = TypeVar("T")
+log = logging.getLogger("queue.database")
+
 SQLITE_BUSY_TIMEOUT = 60
+# MySQL/MariaDB errors after which rerunning the transaction is the documented remedy:
+# deadlock found (1213), lock wait timeout (1205).
+RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+RETRY_LIMIT = 8
 
 
 def make_engine(url: str) -> Engine:
@@ -51,6 +61,27 @@ def _mysql_engine(url: str) -> Engine:
     """
     return create_engine(url, isolation_level="READ COMMITTED", pool_reset_on_return=None, pool_pre_ping=True,
                          pool_recycle=3600, pool_size=5, max_overflow=10)
+
+
+def run_transaction(engine: Engine, fn: Callable[[Connection], T], on_retry: Callable[[int], None] | None = None) -> T:
+    """Run `fn` in one transaction, rerunning it after a MySQL deadlock or lock-wait timeout."""
+    url = str(engine.url)
+    for attempt in range(RETRY_LIMIT):
+        try:
+            with translate_errors(url), engine.begin() as conn:
+                return fn(conn)
+        except OperationalError as exc:
+            code = getattr(exc.orig, "args", [None])[0]
+            if code not in RETRYABLE_MYSQL_ERRORS or attempt == RETRY_LIMIT - 1:
+                raise
+            if on_retry is not None:
+                on_retry(code)
+            log.debug("retrying a transaction after MySQL error %s", code)
+            # The whole transaction was rolled back (by InnoDB on a deadlock, by the context
+            # manager on a lock-wait timeout), so rerunning fn is safe. Jitter keeps the same
+            # two transactions from colliding again.
+            time.sleep(random.uniform(0.5, 1.5) * 0.005 * (2**attempt))
+    raise AssertionError("unreachable")
 
 
 def describe(url: str) -> str:
