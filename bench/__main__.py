@@ -39,7 +39,13 @@ def bench_sqlite(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -
                       worker_args=["--sleep=0.01"], rss_marks=rss_marks)
 
 
-DRIVERS = {"sqlite": bench_sqlite}
+def bench_mariadb(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
+    from bench.mariadb import bench_mariadb as run
+
+    return run(tmp, sizes, rss_marks)
+
+
+DRIVERS = {"sqlite": bench_sqlite, "mariadb": bench_mariadb}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,17 @@ def _sqlite(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytes
     return Backend("sqlite", "database", qm, {})
 
 
+def _mariadb(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    from tests.servers_mariadb import use_mariadb
+
+    server = request.getfixturevalue("mariadb_server")
+    env = use_mariadb(server, request.getfixturevalue("mariadb_database"), monkeypatch)
+    return Backend("mariadb", "database", qm, env)
+
+
 BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.MonkeyPatch], Backend]] = {
     "sqlite": _sqlite,
+    "mariadb": _mariadb,
 }
 BACKENDS = list(BACKEND_SETUP)
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.Queue.database.connection import translate_errors
+from app.Queue.database.connection import run_transaction, translate_errors
 from app.Queue.database.tables import cache
 from app.Queue.support.time import now
 
@@ -18,13 +18,14 @@ PRUNE_LOTTERY = 200  # one write in N deletes expired rows, so the table does no
 
 
 class DatabaseStore:
-    """A CacheStore over SQL; every operation is one short transaction."""
+    """A CacheStore over SQL; every operation is one short transaction (rerun after a MySQL deadlock)."""
 
     def __init__(self, engine: Engine, prefix: str = "") -> None:
         self.engine = engine
         self.prefix = prefix
         self._url = str(engine.url)
         self._upsert_stmt: Any = None
+        self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -58,9 +59,12 @@ class DatabaseStore:
         if not items:
             return
         rows = [{"key": self._key(k), "value": json.dumps(v), "expiration": self._expiry(ttl)} for k, v, ttl in items]
-        with translate_errors(self._url), self.engine.begin() as conn:
+
+        def upsert(conn: Any) -> None:
             conn.execute(self._upsert(conn.dialect.name), rows)
             self._maybe_prune(conn)
+
+        run_transaction(self.engine, upsert, self._count_retry)
 
     def _upsert(self, dialect: str) -> Any:
         if self._upsert_stmt is None:
@@ -79,32 +83,32 @@ class DatabaseStore:
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         payload, exp, k = json.dumps(value), self._expiry(ttl), self._key(key)
-        with translate_errors(self._url):
-            try:
-                with self.engine.begin() as conn:
-                    # An expired row counts as absent: take it over in place.
-                    taken = conn.execute(
-                        update(cache).where(cache.c.key == k, cache.c.expiration <= now()).values(value=payload, expiration=exp)
-                    ).rowcount
-                    if not taken:
-                        conn.execute(cache.insert().values(key=k, value=payload, expiration=exp))
-                return True
-            except IntegrityError:
-                return False
+
+        def take(conn: Any) -> None:
+            # An expired row counts as absent: take it over in place.
+            taken = conn.execute(
+                update(cache).where(cache.c.key == k, cache.c.expiration <= now()).values(value=payload, expiration=exp)
+            ).rowcount
+            if not taken:
+                conn.execute(cache.insert().values(key=k, value=payload, expiration=exp))
+
+        try:
+            run_transaction(self.engine, take, self._count_retry)
+            return True
+        except IntegrityError:
+            return False
 
     def forget(self, key: str) -> None:
-        with translate_errors(self._url), self.engine.begin() as conn:
-            conn.execute(delete(cache).where(cache.c.key == self._key(key)))
+        k = self._key(key)
+        run_transaction(self.engine, lambda conn: conn.execute(delete(cache).where(cache.c.key == k)), self._count_retry)
 
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         k = self._key(key)
-        with translate_errors(self._url):
-            for _ in range(5):
-                try:
-                    with self.engine.begin() as conn:
-                        return self._increment_in(conn, k, amount, ttl)
-                except IntegrityError:
-                    continue  # another process created the row first; update it now
+        for _ in range(5):
+            try:
+                return run_transaction(self.engine, lambda conn: self._increment_in(conn, k, amount, ttl), self._count_retry)
+            except IntegrityError:
+                continue  # another process created the row first; update it now
         raise RuntimeError(f"could not increment cache key {key!r}")
 
     def _increment_in(self, conn: Any, k: str, amount: int, ttl: float | None) -> int:
@@ -122,8 +126,12 @@ class DatabaseStore:
 
     def flush_prefix(self, prefix: str) -> int:
         """Delete every key starting with `prefix`."""
-        with translate_errors(self._url), self.engine.begin() as conn:
-            return conn.execute(delete(cache).where(cache.c.key.like(self._key(prefix).replace("%", r"\%") + "%"))).rowcount
+        # autoescape: `_` and `%` in a prefix are literal characters, not LIKE wildcards.
+        query = delete(cache).where(cache.c.key.startswith(self._key(prefix), autoescape=True))
+        return run_transaction(self.engine, lambda conn: conn.execute(query).rowcount, self._count_retry)
+
+    def _count_retry(self, _code: int) -> None:
+        self.lock_retries += 1
 
     def _maybe_prune(self, conn: Any) -> None:
         if random.randrange(PRUNE_LOTTERY) == 0:

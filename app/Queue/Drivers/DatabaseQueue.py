@@ -1,29 +1,44 @@
 """Jobs in the `jobs` table: one short transaction per claim, leases renewed by the worker.
 
 SQLite serialises writers (every transaction starts with BEGIN IMMEDIATE), so a claim
-is a plain SELECT + UPDATE. MySQL/MariaDB claim with `FOR UPDATE SKIP LOCKED`.
+is a plain SELECT + UPDATE. MySQL/MariaDB claim with `FOR UPDATE SKIP LOCKED` (plain
+`FOR UPDATE` on older servers), walking the claim index so only passed rows are locked.
+A finished job is deleted in the same transaction that claims the next one.
 """
 from __future__ import annotations
 
+import logging
 import math
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.database.connection import translate_errors
+from app.Queue.database.connection import run_transaction, translate_errors
 from app.Queue.database.tables import jobs
 from app.Queue.support.time import now
 
 T = TypeVar("T")
+log = logging.getLogger("queue.database")
 
-# MySQL/MariaDB error codes worth retrying: deadlock found, lock wait timeout.
-RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+CLAIM_INDEX = "ix_jobs_queue_priority_id"
+
+# Hot-path statements are built once: SQLAlchemy then only binds parameters per call.
+_CLAIM = (
+    select(jobs.c.id, jobs.c.payload, jobs.c.attempts)
+    .where(jobs.c.queue == bindparam("queue"))
+    .where(or_(and_(jobs.c.reserved_at.is_(None), jobs.c.available_at <= bindparam("now")),
+               jobs.c.reserved_at <= bindparam("expired")))
+    .order_by(jobs.c.priority.desc(), jobs.c.id)
+    .limit(1)
+)
+_INSERT = insert(jobs)
+_RESERVE = update(jobs).where(jobs.c.id == bindparam("b_id")).values(
+    reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by"), attempts=bindparam("b_attempts"))
+_DELETE_MINE = delete(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by"))
 
 
 def _available_at(delay: float) -> int:
@@ -51,7 +66,23 @@ class DatabaseJob:
         return and_(jobs.c.id == self.id, jobs.c.reserved_by == self.token)
 
     def delete(self) -> bool:
-        return self.driver._write(lambda c: c.execute(delete(jobs).where(self._mine())).rowcount > 0)
+        return self.driver._write(self._delete_in)
+
+    def _delete_in(self, conn: Connection) -> bool:
+        return conn.execute(_DELETE_MINE, {"b_id": self.id, "b_by": self.token}).rowcount > 0
+
+    def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
+        """Delete this finished job and reserve the next one in the same transaction (one commit per job)."""
+        outcome: list[bool] = []
+
+        def both(conn: Connection) -> DatabaseJob | None:
+            outcome[:] = [self._delete_in(conn)]
+            return self.driver._claim_first(conn, queues, worker_id)
+
+        following = self.driver._write(both)
+        if not outcome[0]:
+            log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
+        return following
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
@@ -73,17 +104,19 @@ class DatabaseQueue:
         self.retry_after = retry_after
         self._url = str(engine.url)
         self._skip_locked: bool | None = None
+        self._claim_stmt: Any = None
+        self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
         row = self._row(PushItem(payload, queue, delay, priority))
-        self._write(lambda c: c.execute(insert(jobs).values(**row)))
+        self._write(lambda c: c.execute(_INSERT, row))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         if not items:
             return
         rows = [self._row(i) for i in items]
-        self._write(lambda c: c.execute(insert(jobs), rows))
+        self._write(lambda c: c.execute(_INSERT, rows))
 
     @staticmethod
     def _row(item: PushItem) -> dict[str, Any]:
@@ -91,26 +124,37 @@ class DatabaseQueue:
                     reserved_at=None, reserved_by=None, available_at=_available_at(item.delay), created_at=int(now()))
 
     def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
-        lease = float(self.retry_after(queue))
-        return self._write(lambda c: self._claim(c, queue, worker_id, lease))
+        return self._write(lambda c: self._claim_first(c, [queue], worker_id))
 
     def _claim(self, conn: Connection, queue: str, worker_id: str, lease: float) -> DatabaseJob | None:
         t = int(now())
-        query = (
-            select(jobs.c.id, jobs.c.payload, jobs.c.attempts)
-            .where(jobs.c.queue == queue)
-            .where(or_(and_(jobs.c.reserved_at.is_(None), jobs.c.available_at <= t), jobs.c.reserved_at <= t - lease))
-            .order_by(jobs.c.priority.desc(), jobs.c.id)
-            .limit(1)
-        )
-        if conn.dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=self._supports_skip_locked(conn))
-        row = conn.execute(query).first()
+        row = conn.execute(self._claim_statement(conn), {"queue": queue, "now": t, "expired": t - lease}).first()
         if row is None:
             return None
         token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-        conn.execute(update(jobs).where(jobs.c.id == row.id).values(reserved_at=t, reserved_by=token, attempts=row.attempts + 1))
+        conn.execute(_RESERVE, {"b_id": row.id, "b_at": t, "b_by": token, "b_attempts": row.attempts + 1})
         return DatabaseJob(self, row.id, row.payload, row.attempts + 1, queue, token, lease)
+
+    def _claim_first(self, conn: Connection, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
+        """Claim from the first of `queues` that has an available job."""
+        for queue in queues:
+            job = self._claim(conn, queue, worker_id, float(self.retry_after(queue)))
+            if job is not None:
+                return job
+        return None
+
+    def _claim_statement(self, conn: Connection) -> Any:
+        """The claim SELECT for this server, built once (SKIP LOCKED where the server has it)."""
+        if self._claim_stmt is None:
+            stmt = _CLAIM
+            if conn.dialect.name != "sqlite":
+                # The hint pins the plan that walks the index in claim order and locks only
+                # the rows it passes; a filesort plan would lock every candidate row.
+                stmt = stmt.with_hint(jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mysql").with_hint(
+                    jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mariadb")
+                stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(conn))
+            self._claim_stmt = stmt
+        return self._claim_stmt
 
     def clear(self, queue: str) -> int:
         return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)
@@ -147,22 +191,19 @@ class DatabaseQueue:
     # -- plumbing -----------------------------------------------------------------------
     def _write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in one transaction, retrying MySQL deadlocks and lock-wait timeouts."""
-        for attempt in range(6):
-            try:
-                with translate_errors(self._url), self.engine.begin() as conn:
-                    return fn(conn)
-            except OperationalError as exc:
-                code = getattr(exc.orig, "args", [None])[0]
-                if code not in RETRYABLE_MYSQL_ERRORS or attempt == 5:
-                    raise
-                time.sleep(0.005 * (2**attempt))
-        raise AssertionError("unreachable")
+        return run_transaction(self.engine, fn, self._count_retry)
+
+    def _count_retry(self, _code: int) -> None:
+        self.lock_retries += 1
 
     def _supports_skip_locked(self, conn: Connection) -> bool:
         if self._skip_locked is None:
-            version = conn.dialect.server_version_info or (0,)
-            if conn.dialect.name in ("mysql", "mariadb") and getattr(conn.dialect, "is_mariadb", False):
-                self._skip_locked = tuple(version[:2]) >= (10, 6)
-            else:
-                self._skip_locked = tuple(version[:3]) >= (8, 0, 1)
+            dialect = conn.dialect
+            self._skip_locked = skip_locked_supported(bool(getattr(dialect, "is_mariadb", False)),
+                                                      tuple(dialect.server_version_info or (0,)))
         return self._skip_locked
+
+
+def skip_locked_supported(is_mariadb: bool, version: tuple[int, ...]) -> bool:
+    """Tell whether the server has `FOR UPDATE SKIP LOCKED` (MariaDB 10.6, MySQL 8.0.1)."""
+    return version[:2] >= (10, 6) if is_mariadb else version[:3] >= (8, 0, 1)

@@ -31,7 +31,8 @@ jobs = Table(
     # Serves the claim query in index order: equality on queue, then priority DESC, id ASC
     # (an ascending priority column would make SQLite sort every candidate row per claim).
     Index("ix_jobs_queue_priority_id", "queue", text("priority DESC"), "id"),
-    Index("ix_jobs_queue_reserved_at", "queue", "reserved_at"),
+    # Covers sizes() (pending / delayed / reserved counts) so monitoring reads no payloads.
+    Index("ix_jobs_queue_reserved_at_available_at", "queue", "reserved_at", "available_at"),
 )
 
 failed_jobs = Table(

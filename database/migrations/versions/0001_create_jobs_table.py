@@ -33,10 +33,11 @@ def upgrade() -> None:
     )
     # priority DESC so the claim query (ORDER BY priority DESC, id) walks the index without sorting.
     op.create_index("ix_jobs_queue_priority_id", "jobs", ["queue", sa.text("priority DESC"), "id"])
-    op.create_index("ix_jobs_queue_reserved_at", "jobs", ["queue", "reserved_at"])
+    # Covers the sizes() counts, so monitoring and max-size checks read no payloads.
+    op.create_index("ix_jobs_queue_reserved_at_available_at", "jobs", ["queue", "reserved_at", "available_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_jobs_queue_reserved_at", table_name="jobs")
+    op.drop_index("ix_jobs_queue_reserved_at_available_at", table_name="jobs")
     op.drop_index("ix_jobs_queue_priority_id", table_name="jobs")
     op.drop_table("jobs")

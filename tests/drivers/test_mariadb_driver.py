@@ -1,0 +1,213 @@
+"""MySQL/MariaDB specifics of the database driver: SKIP LOCKED claims, the claim plan, lock retries."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from app.Queue.contracts import PushItem
+from app.Queue.Drivers.DatabaseQueue import CLAIM_INDEX, DatabaseQueue, skip_locked_supported
+from app.Queue.QueueManager import QueueManager
+from app.Queue.support.time import now
+from tests.servers_mariadb import MariaDBServer, use_mariadb
+from tests.support import wait_until
+
+WORKER = "test-worker"
+
+
+@pytest.fixture
+def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: QueueManager,
+          monkeypatch: pytest.MonkeyPatch) -> QueueManager:
+    use_mariadb(mariadb_server, mariadb_database, monkeypatch)
+    return queue_env
+
+
+@pytest.fixture
+def driver(maria: QueueManager) -> DatabaseQueue:
+    d = maria.connection("database")
+    assert isinstance(d, DatabaseQueue) and d.engine.dialect.name == "mysql"
+    return d
+
+
+def _claim_params(d: DatabaseQueue, queue: str = "default") -> dict[str, Any]:
+    t = int(now())
+    return {"queue": queue, "now": t, "expired": t - float(d.retry_after(queue))}
+
+
+def _waiting_claims(server: MariaDBServer) -> int:
+    """Count claim queries that have been running (that is, waiting for a row lock) for 0.3 s."""
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            # INNODB_TRX.trx_state does not always say LOCK WAIT on MariaDB 10.11; the processlist does not lie.
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                        "WHERE INFO LIKE '%%FOR UPDATE%%' AND TIME_MS > 300 AND ID <> CONNECTION_ID()")
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("is_mariadb, version, expected", [
+    (True, (10, 5, 22), False), (True, (10, 6, 0), True), (True, (11, 4, 2), True),
+    (False, (5, 7, 44), False), (False, (8, 0, 0), False), (False, (8, 0, 1), True), (False, (8, 4, 0), True),
+])
+def test_skip_locked_is_used_only_where_the_server_has_it(is_mariadb, version, expected):
+    assert skip_locked_supported(is_mariadb, version) is expected
+
+
+def test_claim_on_this_server_uses_skip_locked_and_the_claim_index(driver: DatabaseQueue):
+    with driver.engine.connect() as conn:
+        sql = str(driver._claim_statement(conn).compile(dialect=conn.dialect))
+    assert "FOR UPDATE SKIP LOCKED" in sql and f"FORCE INDEX ({CLAIM_INDEX})" in sql
+
+
+def test_claim_walks_the_index_in_order_and_locks_only_rows_it_passes(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                                       mariadb_database: str):
+    driver.bulk([PushItem('"x"', "default", delay=60 if i % 3 == 0 else 0, priority=i % 2) for i in range(3000)])
+    driver.bulk([PushItem('"y"', "other") for _ in range(1000)])
+    with driver.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE TABLE jobs")
+        stmt = driver._claim_statement(conn)
+        compiled = stmt.compile(dialect=conn.dialect)
+        plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", {**compiled.params, **_claim_params(driver)}).mappings().one()
+        assert plan["key"] == CLAIM_INDEX and "filesort" not in (plan["Extra"] or "").lower()
+        conn.commit()
+        with conn.begin():  # hold a claim open and ask InnoDB how many rows it locked
+            assert conn.execute(stmt, _claim_params(driver)).first() is not None
+            watcher = mariadb_server.connect(mariadb_database)
+            with watcher.cursor() as cur:
+                cur.execute("SELECT MAX(trx_rows_locked) FROM information_schema.INNODB_TRX")
+                (rows_locked,) = cur.fetchone()
+            watcher.close()
+    assert rows_locked <= 3
+
+
+@pytest.mark.timeout(30)
+def test_a_claim_held_open_does_not_block_other_workers(driver: DatabaseQueue):
+    for i in range(3):
+        driver.push(f'"{i}"', "default")
+    with driver.engine.connect() as conn, conn.begin():
+        held = conn.execute(driver._claim_statement(conn), _claim_params(driver)).first()
+        started = time.monotonic()
+        other = driver.pop("default", WORKER)
+        assert time.monotonic() - started < 5.0  # a plain FOR UPDATE would wait 50 s here
+        assert other is not None and other.id != held.id
+
+
+def test_concurrent_workers_never_claim_the_same_job(driver: DatabaseQueue):
+    driver.bulk([PushItem(f'"{i}"', "default") for i in range(400)])
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        while (job := driver.pop("default", name)) is not None:
+            with lock:
+                claimed.append(job.id)
+            job.delete()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(claimed) == 400 and len(set(claimed)) == 400
+
+
+def test_delete_and_pop_deletes_this_job_and_reserves_the_next_in_one_step(driver: DatabaseQueue):
+    for i in range(2):
+        driver.push(f'"{i}"', "default")
+    first = driver.pop("default", WORKER)
+    following = first.delete_and_pop(["empty", "default"], WORKER)
+    assert following is not None and following.payload == '"1"' and following.attempts == 1
+    sizes = driver.sizes("default")
+    assert (sizes.pending, sizes.reserved) == (0, 1)
+    assert following.delete_and_pop(["default"], WORKER) is None
+    assert driver.sizes("default").total == 0
+
+
+def test_delete_and_pop_after_a_lost_lease_warns_and_leaves_the_new_holder_alone(driver: DatabaseQueue,
+                                                                                 caplog: pytest.LogCaptureFixture):
+    from freezegun import freeze_time
+
+    with freeze_time() as clock:
+        driver.push('"x"', "default")
+        stale = driver.pop("default", WORKER)
+        clock.tick(stale.retry_after + 1)
+        fresh = driver.pop("default", "other-worker")
+        with caplog.at_level(logging.WARNING, logger="queue.database"):
+            assert stale.delete_and_pop(["default"], WORKER) is None
+        assert "reservation was lost" in caplog.text
+        assert fresh.delete() is True
+
+
+@pytest.mark.timeout(60)
+def test_deadlock_in_a_claim_is_retried_inside_the_driver(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                           mariadb_database: str):
+    """Force a real InnoDB deadlock between a finishing worker and another transaction."""
+    driver._skip_locked, driver._claim_stmt = False, None  # plain FOR UPDATE waits, so it can deadlock
+    driver.push('"mine"', "default")
+    driver.push('"next"', "default")
+    driver.bulk([PushItem('"ballast"', "ballast") for _ in range(50)])
+    mine = driver.pop("default", WORKER)
+    other = mariadb_server.connect(mariadb_database, autocommit=False)
+    result: dict[str, Any] = {}
+    with other.cursor() as cur:
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")  # lock only the rows named
+        cur.execute("SELECT id FROM jobs WHERE payload = %s", ('"next"',))
+        (next_id,) = cur.fetchone()
+        # The other transaction is heavier (51 rows), so InnoDB picks the driver's as the victim.
+        cur.execute("UPDATE jobs SET created_at = created_at + 1 WHERE id >= %s", (next_id,))
+        worker = threading.Thread(target=lambda: result.update(next=mine.delete_and_pop(["default"], WORKER)))
+        worker.start()
+        assert wait_until(lambda: _waiting_claims(mariadb_server) > 0, 10)  # the worker now waits for "next"
+        cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (mine.id,))  # closes the cycle
+        other.commit()
+    other.close()
+    worker.join(30)
+    assert driver.lock_retries >= 1
+    assert result["next"] is not None and result["next"].payload == '"next"'
+    assert driver.sizes("default").total == 1
+
+
+@pytest.mark.timeout(60)
+def test_lock_wait_timeout_is_retried_inside_the_driver(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                         mariadb_database: str):
+    driver.push('"x"', "default")
+    job = driver.pop("default", WORKER)
+    driver.engine.dispose()
+    admin = mariadb_server.connect()
+    with admin.cursor() as cur:
+        cur.execute("SET GLOBAL innodb_lock_wait_timeout = 1")  # new pooled connections wait 1 s
+    holder = mariadb_server.connect(mariadb_database, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (job.id,))
+        # Let go of the row only after the driver hit a lock-wait timeout and started over.
+        releaser = threading.Thread(target=lambda: (wait_until(lambda: driver.lock_retries > 0, 20), holder.commit()))
+        releaser.start()
+        assert job.delete() is True
+        releaser.join(30)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SET GLOBAL innodb_lock_wait_timeout = 50")
+        admin.close()
+        holder.close()
+        driver.engine.dispose()
+    assert driver.lock_retries >= 1
+
+
+def test_worker_stopping_after_max_jobs_hands_back_the_prefetched_job_unused(maria: QueueManager, witness):
+    from app.Queue.Worker import Worker
+    from app.Queue.WorkerOptions import WorkerOptions
+    from tests.conftest import read_lines
+    from tests.fixtures.jobs import RecordJob
+
+    first, second = (RecordJob(str(witness), tag).dispatch() for tag in ("a", "b"))
+    assert Worker(maria, WorkerOptions(max_jobs=1, sleep=0.01)).daemon("database", ["default"]) == 0
+    assert read_lines(witness) == [f"a {first} 1"]
+    left = maria.connection("database").pop("default", WORKER)
+    assert left is not None and left.attempts == 1  # the reservation made ahead of time was un-counted
+    assert second in left.payload

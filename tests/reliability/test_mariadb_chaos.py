@@ -1,0 +1,123 @@
+"""Invariants 1 and 2 on MariaDB with real worker processes: SIGKILL chaos, and 8 workers racing."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from app.Queue.QueueManager import QueueManager
+from tests.conftest import read_lines
+from tests.fixtures.jobs import RecordJob, SleepJob
+from tests.servers_mariadb import MariaDBServer, use_mariadb
+from tests.support import start_worker, stop
+
+pytestmark = pytest.mark.slow
+
+JOBS = 2000
+DEADLINE = 60.0
+
+
+@pytest.fixture
+def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: QueueManager,
+          monkeypatch: pytest.MonkeyPatch) -> tuple[QueueManager, dict[str, str]]:
+    return queue_env, use_mariadb(mariadb_server, mariadb_database, monkeypatch)
+
+
+def _table_counts(qm: QueueManager) -> tuple[int, int]:
+    with qm.engine().connect() as conn:
+        jobs = conn.exec_driver_sql("SELECT COUNT(*) FROM jobs").scalar_one()
+        failed = conn.exec_driver_sql("SELECT COUNT(*) FROM failed_jobs").scalar_one()
+    return int(jobs), int(failed)
+
+
+def _done_ids(witness: Path) -> Counter[str]:
+    return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("done "))
+
+
+def _escaped_errors(logs: list[Path]) -> list[str]:
+    """Lines of worker output that show an error reaching the worker (none may)."""
+    words = ("Traceback", "Deadlock", "Lock wait timeout", "OperationalError", "Error:")
+    return [line for log in logs if log.exists() for line in log.read_text(errors="replace").splitlines()
+            if any(w in line for w in words)]
+
+
+def _kill_one_per_second(workers: list[subprocess.Popen[bytes]], spawn, witness: Path) -> int:
+    """SIGKILL one worker each second and start a replacement, until every job is done."""
+    kills, started = 0, time.monotonic()
+    while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE:
+        time.sleep(1.0)
+        victim = workers.pop(0)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        kills += 1
+        workers.append(spawn())
+    return kills
+
+
+def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(maria, witness: Path, tmp_path: Path):
+    qm, env = maria
+    ids = set(qm.bulk([SleepJob(str(witness), 0.02, "c") for _ in range(JOBS)]))
+    env = {**env, "QUEUE_RETRY_AFTER": "3"}
+    spawned = iter(range(1000))
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return start_worker(["database", "--sleep=0.2", "--tries=0", f"--name=c{next(spawned)}"], env=env,
+                            log=tmp_path / "workers.log")
+
+    workers = [spawn() for _ in range(4)]
+    started = time.monotonic()
+    try:
+        kills = _kill_one_per_second(workers, spawn, witness)
+        while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE + 10:
+            time.sleep(0.2)  # the last victims' jobs come back when their 3 s leases expire
+    finally:
+        for proc in workers:
+            stop(proc)
+    done = _done_ids(witness)
+    duplicates = sum(done.values()) - len(done)
+    interrupted = sum(1 for line in read_lines(witness) if line.startswith("start ")) - sum(done.values())
+    print(f"\nmariadb chaos: {JOBS} jobs, 4 workers, {kills} SIGKILLs, {len(done)} completed, "
+          f"{duplicates} duplicate completions, {interrupted} runs cut short, {time.monotonic() - started:.1f} s")
+    assert set(done) == ids
+    assert duplicates <= kills
+    assert _table_counts(qm) == (0, 0)
+
+
+def test_eight_workers_never_run_a_job_twice_and_no_deadlock_escapes(maria, witness: Path, tmp_path: Path,
+                                                                     mariadb_server: MariaDBServer):
+    qm, env = maria
+    deadlocks_before = _server_deadlocks(mariadb_server)
+    ids = set(qm.bulk([RecordJob(str(witness), "r") for _ in range(JOBS)]))
+    logs = [tmp_path / f"w{i}.log" for i in range(8)]
+    workers = [start_worker(["database", "--sleep=0.05", "--stop-when-empty", f"--name=w{i}"], env=env, log=logs[i])
+               for i in range(8)]
+    started = time.monotonic()
+    try:
+        codes = [proc.wait(DEADLINE) for proc in workers]
+    finally:
+        for proc in workers:
+            stop(proc)
+    ran = Counter(line.split()[1] for line in read_lines(witness))
+    per_worker = [log.read_text().count("DONE") if log.exists() else 0 for log in logs]
+    print(f"\nmariadb 8 workers: {JOBS} jobs in {time.monotonic() - started:.1f} s, per worker {per_worker}, "
+          f"server deadlocks {_server_deadlocks(mariadb_server) - deadlocks_before} (all retried inside the driver)")
+    assert codes == [0] * 8
+    assert set(ran) == ids and max(ran.values()) == 1
+    assert all(line.endswith(" 1") for line in read_lines(witness))
+    assert _escaped_errors(logs) == []
+    assert _table_counts(qm) == (0, 0)
+
+
+def _server_deadlocks(server: MariaDBServer) -> int:
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return int(row[1]) if row else 0
