@@ -31,8 +31,16 @@ def _sqlite(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytes
     return Backend("sqlite", "database", qm, {})
 
 
+def _redis(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    from tests.servers_redis import use_redis
+
+    env = use_redis(request.getfixturevalue("redis_server"), monkeypatch)
+    return Backend("redis", "redis", qm, env)
+
+
 BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.MonkeyPatch], Backend]] = {
     "sqlite": _sqlite,
+    "redis": _redis,
 }
 BACKENDS = list(BACKEND_SETUP)
 

@@ -1,0 +1,119 @@
+"""Cache store on Redis: status, flags, locks and counters shared by every process.
+
+Values are stored as `"<expiry>|<json>"` with the expiry taken from Python's clock
+(app/Queue/support/time.py), so expiry obeys freezegun like every other time rule;
+a server TTL slightly longer than the logical one only reclaims memory.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from app.Queue import LuaScripts
+from app.Queue.Drivers.RedisConnection import make_client, translate_errors
+from app.Queue.support.time import now
+
+GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
+
+
+def _decode(raw: str | None, t: float) -> Any | None:
+    if raw is None:
+        return None
+    expiry, _, body = raw.partition("|")
+    if expiry and float(expiry) <= t:
+        return None
+    return json.loads(body)
+
+
+class RedisStore:
+    """A CacheStore over redis-py; add and increment are Lua scripts, atomic across processes."""
+
+    def __init__(self, client: Any, prefix: str = "cache:", config: Mapping[str, Any] | None = None) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.config = dict(config or {})
+        self._add = client.register_script(LuaScripts.CACHE_ADD)
+        self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RedisStore:
+        """Build the store for a `connections.redis` config; keys live under `<QUEUE_PREFIX>cache:`."""
+        prefix = str(config.get("cache_prefix") or f"{config.get('prefix') or 'queues:'}cache:")
+        return cls(make_client(config), prefix, config)
+
+    def key(self, key: str) -> str:
+        """The Redis key that holds cache key `key`."""
+        return self.prefix + key
+
+    @staticmethod
+    def _stored(value: Any, ttl: float | None, t: float) -> tuple[str, int | None]:
+        """Encode a value with its expiry; returns (stored text, server TTL in ms or None)."""
+        body = json.dumps(value)
+        if ttl is None:
+            return "|" + body, None
+        return f"{t + ttl!r}|{body}", max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS
+
+    def get(self, key: str) -> Any | None:
+        with translate_errors(self.config):
+            raw = self.client.get(self.key(key))
+        return _decode(raw, now())
+
+    def many(self, keys: list[str]) -> dict[str, Any]:
+        """Read several keys in one round trip; absent and expired keys are left out."""
+        if not keys:
+            return {}
+        with translate_errors(self.config):
+            raws = self.client.mget([self.key(k) for k in keys])
+        t = now()
+        values = {k: _decode(raw, t) for k, raw in zip(keys, raws)}
+        return {k: v for k, v in values.items() if v is not None}
+
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        stored, px = self._stored(value, ttl, now())
+        with translate_errors(self.config):
+            self.client.set(self.key(key), stored, px=px)
+
+    def put_many(self, values: Mapping[str, Any], ttl: float | None = None) -> None:
+        """Write several keys in one round trip (pipelined)."""
+        t = now()
+        with translate_errors(self.config):
+            pipe = self.client.pipeline(transaction=False)
+            for key, value in values.items():
+                stored, px = self._stored(value, ttl, t)
+                pipe.set(self.key(key), stored, px=px)
+            pipe.execute()
+
+    def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        t = now()
+        stored, px = self._stored(value, ttl, t)
+        with translate_errors(self.config):
+            return bool(self._add(keys=[self.key(key)], args=[repr(t), stored, "" if px is None else px]))
+
+    def forget(self, key: str) -> None:
+        with translate_errors(self.config):
+            self.client.delete(self.key(key))
+
+    def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        t = now()
+        expiry, px = ("", "") if ttl is None else (repr(t + ttl), max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS)
+        with translate_errors(self.config):
+            return int(self._increment(keys=[self.key(key)], args=[repr(t), int(amount), expiry, px]))
+
+    def flush_prefix(self, prefix: str) -> int:
+        """Delete every key starting with `prefix`."""
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.key(prefix)) + "*"
+        deleted = 0
+        with translate_errors(self.config):
+            batch: list[str] = []
+            for name in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(name)
+                if len(batch) >= 500:
+                    deleted += int(self.client.delete(*batch))
+                    batch.clear()
+            if batch:
+                deleted += int(self.client.delete(*batch))
+        return deleted
+
+    def close(self) -> None:
+        self.client.close()
