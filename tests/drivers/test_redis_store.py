@@ -124,3 +124,11 @@ def test_failed_job_goes_to_the_redis_list_without_a_database(redis_env, queue_e
     record = queue_env.failed.find(job_id)
     assert record is not None and record.exception.startswith("RuntimeError: boom")
     assert Job.status(job_id).state is JobState.FAILED
+
+
+def test_put_many_writes_every_entry_with_its_ttl(store: RedisStore):
+    with freeze_time() as clock:
+        store.put_many([("a", 1, None), ("b", {"x": 2}, 5)])
+        assert store.many(["a", "b"]) == {"a": 1, "b": {"x": 2}}
+        clock.tick(6)
+        assert store.many(["a", "b"]) == {"a": 1}

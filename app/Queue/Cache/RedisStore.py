@@ -74,12 +74,14 @@ class RedisStore:
         with translate_errors(self.config):
             self.client.set(self.key(key), stored, px=px)
 
-    def put_many(self, values: Mapping[str, Any], ttl: float | None = None) -> None:
-        """Write several keys in one round trip (pipelined)."""
+    def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
+        """Write several (key, value, ttl) entries in one round trip (pipelined)."""
+        if not items:
+            return
         t = now()
         with translate_errors(self.config):
             pipe = self.client.pipeline(transaction=False)
-            for key, value in values.items():
+            for key, value, ttl in items:
                 stored, px = self._stored(value, ttl, t)
                 pipe.set(self.key(key), stored, px=px)
             pipe.execute()
