@@ -39,7 +39,13 @@ def bench_sqlite(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -
                       worker_args=["--sleep=0.01"], rss_marks=rss_marks)
 
 
-DRIVERS = {"sqlite": bench_sqlite}
+def bench_redis(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
+    from bench.redis_bench import bench_redis as run
+
+    return run(tmp, sizes, rss_marks, base_env(tmp))
+
+
+DRIVERS = {"sqlite": bench_sqlite, "redis": bench_redis}
 
 
 def main(argv: list[str] | None = None) -> int:

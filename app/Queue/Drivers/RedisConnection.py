@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping
+import threading
+from typing import Any, Iterator, Mapping, Sequence
 
 import redis
 
@@ -48,3 +49,44 @@ def translate_errors(config: Mapping[str, Any]) -> Iterator[None]:
             f"cannot connect to Redis at {where(config)}: {_reason(exc)}; "
             "check REDIS_HOST/REDIS_PORT and that redis-server is running"
         ) from exc
+
+
+class FastLane:
+    """Send commands on one connection kept for the thread that made it (the worker's hot path).
+
+    redis-py's per-command path (pool checkout with a socket poll, retry wrapper, observability
+    hooks) costs about as much Python time as a no-op job; a held connection skips it. Other
+    threads, and any connection error, go through the full client, whose retries ride out a restart.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._owner = threading.get_ident()
+        self._conn: Any = None
+
+    def execute(self, *args: Any) -> Any:
+        """Run one command and return its reply."""
+        if threading.get_ident() != self._owner:
+            return self.client.execute_command(*args)
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self.client.connection_pool.get_connection()
+        try:
+            conn.send_command(*args)
+            return conn.read_response()
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.close()
+            return self.client.execute_command(*args)
+
+    def script(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run a registered script by its sha, loading it on first use."""
+        try:
+            return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return script(keys=keys, args=args)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
+            self.client.connection_pool.release(conn)

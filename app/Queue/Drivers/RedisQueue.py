@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.Drivers.RedisConnection import make_client, translate_errors
+from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
 from app.Queue.support.time import now
 
 BULK_CHUNK = 1000  # jobs per PUSH call: bounded script runtime and argument size
@@ -65,14 +65,14 @@ class RedisJob:
     def delete(self) -> bool:
         """Remove the finished job; False when the reservation was lost."""
         with translate_errors(self.driver.config):
-            return bool(self.driver.client.zrem(self.driver.keys(self.queue).reserved, self.record))
+            return bool(self.driver.lane.execute("ZREM", self.driver.keys(self.queue).reserved, self.record))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
         t = now()
         args = [t, t + delay if delay > 0 else 0, self.record, 1 if undo_attempt else 0]
         with translate_errors(self.driver.config):
-            return bool(self.driver._release(keys=self.driver.keys(self.queue).for_pop, args=args))
+            return bool(self.driver.lane.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
 
     def renew(self) -> bool:
         """Extend the lease by retry_after; False when the reservation was lost."""
@@ -93,6 +93,7 @@ class RedisQueue:
         self.retry_after = retry_after
         self.prefix = str(config.get("prefix") or "queues:")
         self.client = make_client(config)
+        self.lane = FastLane(self.client)
         self._keys: dict[str, QueueKeys] = {}
         self._push = self.client.register_script(LuaScripts.PUSH)
         self._pop = self.client.register_script(LuaScripts.POP)
@@ -114,7 +115,7 @@ class RedisQueue:
         k = self.keys(queue)
         t = now()
         with translate_errors(self.config):
-            self._push(keys=[k.pending, k.delayed, k.notify, k.seq], args=[t, t + delay if delay > 0 else 0, int(priority), payload])
+            self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one PUSH call per queue and chunk, all in one pipeline."""
@@ -147,7 +148,7 @@ class RedisQueue:
         lease = float(self.retry_after(queue))
         t = now()
         with translate_errors(self.config):
-            reply = self._pop(keys=self.keys(queue).for_pop, args=[t, t + lease, _holder(worker_id)])
+            reply = self.lane.script(self._pop, self.keys(queue).for_pop, [t, t + lease, _holder(worker_id)])
         if reply[0] is not None:
             return RedisJob(self, queue, reply[0], lease), None
         return None, float(reply[1]) if reply[1] is not None else None
@@ -160,7 +161,7 @@ class RedisQueue:
         lease = float(self.retry_after(job.queue))
         t = now()
         with translate_errors(self.config):
-            reply = self._delete_and_pop(keys=self.keys(job.queue).for_pop, args=[t, t + lease, _holder(worker_id), job.record])
+            reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_pop, [t, t + lease, _holder(worker_id), job.record])
         if reply[1] is not None:
             return RedisJob(self, job.queue, reply[1], lease)
         return self._pop_first(queues[1:], worker_id)[0] if len(queues) > 1 else None
@@ -228,6 +229,7 @@ class RedisQueue:
         return out
 
     def close(self) -> None:
+        self.lane.close()
         self.client.close()
 
 
