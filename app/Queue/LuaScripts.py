@@ -195,6 +195,17 @@ if ARGV[3] == '' then redis.call('set', KEYS[1], ARGV[2]) else redis.call('set',
 return 1
 """
 
+CACHE_PUT_MANY = """
+-- Write several cache values in one call (bulk status records).
+-- KEYS the cache keys
+-- ARGV pairs per key: stored value "<expiry>|<json>", server TTL in ms ("" = none)
+for i, key in ipairs(KEYS) do
+  local px = ARGV[i * 2]
+  if px == '' then redis.call('set', key, ARGV[i * 2 - 1]) else redis.call('set', key, ARGV[i * 2 - 1], 'PX', px) end
+end
+return #KEYS
+"""
+
 CACHE_INCREMENT = """
 -- Add to a counter; an absent or expired counter starts from zero with a new expiry.
 -- KEYS[1] cache key

@@ -11,10 +11,11 @@ import math
 from typing import Any, Mapping
 
 from app.Queue import LuaScripts
-from app.Queue.Drivers.RedisConnection import make_client, translate_errors
+from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
 from app.Queue.support.time import now
 
 GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
+PUT_MANY_CHUNK = 1000  # entries per script call: bounded script runtime
 
 
 def _decode(raw: str | None, t: float) -> Any | None:
@@ -33,8 +34,10 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self.config = dict(config or {})
+        self.lane = FastLane(client)
         self._add = client.register_script(LuaScripts.CACHE_ADD)
         self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
+        self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisStore:
@@ -56,7 +59,7 @@ class RedisStore:
 
     def get(self, key: str) -> Any | None:
         with translate_errors(self.config):
-            raw = self.client.get(self.key(key))
+            raw = self.lane.execute("GET", self.key(key))
         return _decode(raw, now())
 
     def many(self, keys: list[str]) -> dict[str, Any]:
@@ -72,25 +75,29 @@ class RedisStore:
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         stored, px = self._stored(value, ttl, now())
         with translate_errors(self.config):
-            self.client.set(self.key(key), stored, px=px)
+            if px is None:
+                self.lane.execute("SET", self.key(key), stored)
+            else:
+                self.lane.execute("SET", self.key(key), stored, "PX", px)
 
     def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
-        """Write several (key, value, ttl) entries in one round trip (pipelined)."""
-        if not items:
-            return
+        """Write several (key, value, ttl) entries with one script call per PUT_MANY_CHUNK entries."""
         t = now()
         with translate_errors(self.config):
-            pipe = self.client.pipeline(transaction=False)
-            for key, value, ttl in items:
-                stored, px = self._stored(value, ttl, t)
-                pipe.set(self.key(key), stored, px=px)
-            pipe.execute()
+            for start in range(0, len(items), PUT_MANY_CHUNK):
+                keys: list[str] = []
+                args: list[Any] = []
+                for key, value, ttl in items[start:start + PUT_MANY_CHUNK]:
+                    stored, px = self._stored(value, ttl, t)
+                    keys.append(self.prefix + key)
+                    args += (stored, "" if px is None else px)
+                self.lane.script(self._put_many, keys, args)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         t = now()
         stored, px = self._stored(value, ttl, t)
         with translate_errors(self.config):
-            return bool(self._add(keys=[self.key(key)], args=[repr(t), stored, "" if px is None else px]))
+            return bool(self.lane.script(self._add, [self.key(key)], [repr(t), stored, "" if px is None else px]))
 
     def forget(self, key: str) -> None:
         with translate_errors(self.config):
@@ -100,7 +107,7 @@ class RedisStore:
         t = now()
         expiry, px = ("", "") if ttl is None else (repr(t + ttl), max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS)
         with translate_errors(self.config):
-            return int(self._increment(keys=[self.key(key)], args=[repr(t), int(amount), expiry, px]))
+            return int(self.lane.script(self._increment, [self.key(key)], [repr(t), int(amount), expiry, px]))
 
     def flush_prefix(self, prefix: str) -> int:
         """Delete every key starting with `prefix`."""
@@ -118,4 +125,5 @@ class RedisStore:
         return deleted
 
     def close(self) -> None:
+        self.lane.close()
         self.client.close()
