@@ -130,7 +130,7 @@ class Worker:
 
     def _stop(self, status: int, reason: StopReason) -> int:
         if self._prefetched is not None:
-            self._prefetched.release(0)
+            self._prefetched.release(0, undo_attempt=True)  # reserved ahead, never started
             self._prefetched = None
         self.heartbeat.stop()
         self.runner.close()

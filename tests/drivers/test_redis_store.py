@@ -132,3 +132,11 @@ def test_put_many_writes_every_entry_with_its_ttl(store: RedisStore):
         assert store.many(["a", "b"]) == {"a": 1, "b": {"x": 2}}
         clock.tick(6)
         assert store.many(["a", "b"]) == {"a": 1}
+
+
+def test_a_job_fetched_ahead_by_a_stopping_worker_goes_back_without_using_an_attempt(redis_env, queue_env: QueueManager, witness):
+    first, second = RecordJob.dispatch(str(witness), "a"), RecordJob.dispatch(str(witness), "b")
+    Worker(queue_env, WorkerOptions(max_jobs=1, sleep=0.1)).daemon("redis", ["default"])  # acks the first, fetches the second
+    assert read_lines(witness) == [f"a {first} 1"]
+    job = queue_env.connection("redis").pop("default", "w")
+    assert job is not None and job.attempts == 1 and second in job.payload
