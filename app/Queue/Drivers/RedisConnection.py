@@ -7,6 +7,11 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import redis
 
+try:
+    from hiredis import pack_command as _pack
+except ImportError:  # pure-Python redis-py still works, a little slower
+    _pack = None
+
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 
 
@@ -72,7 +77,10 @@ class FastLane:
         if conn is None:
             conn = self._conn = self.client.connection_pool.get_connection()
         try:
-            conn.send_command(*args)
+            if _pack is not None:
+                conn.send_packed_command([_pack(args)])
+            else:
+                conn.send_command(*args)
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
             self.close()
