@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -10,7 +11,7 @@ import redis
 try:
     from hiredis import pack_command as _pack
 except ImportError:  # pure-Python redis-py still works, a little slower
-    _pack = None
+    _pack = None  # type: ignore[assignment]
 
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 
@@ -67,14 +68,16 @@ class FastLane:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._owner = threading.get_ident()
+        self._pid = os.getpid()
         self._conn: Any = None
 
     def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
         if threading.get_ident() != self._owner:
-            return self.client.execute_command(*args)
-        conn = self._conn
-        if conn is None:
+            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        conn, pid = self._conn, os.getpid()
+        if conn is None or pid != self._pid:  # after a fork the parent's socket is not ours to use or close
+            self._pid = pid
             conn = self._conn = self.client.connection_pool.get_connection()
         try:
             if _pack is not None:
@@ -84,7 +87,7 @@ class FastLane:
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
             self.close()
-            return self.client.execute_command(*args)
+            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
     def script(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a registered script by its sha, loading it on first use."""

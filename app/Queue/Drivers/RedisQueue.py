@@ -185,7 +185,8 @@ class RedisQueue:
             job, wake = self._pop_first(queues, worker_id)
             if job is not None:
                 if woke_on is not None and woke_on != self.keys(job.queue).notify:
-                    self.client.rpush(woke_on, 1)  # we took a higher-priority job: pass the token on
+                    with translate_errors(self.config):
+                        self.client.rpush(woke_on, 1)  # we took a higher-priority job: pass the token on
                 return job
             if budget <= 0:
                 return None
@@ -193,7 +194,7 @@ class RedisQueue:
             wait = max(wait, 0.001)  # BLPOP 0 would block forever
             started = time.monotonic()
             with translate_errors(self.config):
-                woke = self.client.blpop(notify, timeout=wait)
+                woke: Any = self.client.blpop(notify, timeout=wait)
             # A timed-out wait spends its whole length (freezegun may stop the monotonic clock).
             budget -= wait if woke is None else time.monotonic() - started
             woke_on = woke[0] if woke is not None else None
@@ -221,7 +222,7 @@ class RedisQueue:
     def reserved(self, queue: str) -> list[dict[str, Any]]:
         """List held reservations of `queue` (holder, attempts, lease expiry), for monitoring."""
         with translate_errors(self.config):
-            rows = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
+            rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
         out = []
         for record, expiry in rows:
             seq, _prio, attempts, holder, _payload = record.split("|", 4)
