@@ -83,23 +83,30 @@ end
 """
 
 PUSH = _HELPERS + """
--- Push jobs (one or many) to a queue.
+-- Push jobs (one or many, at most ~1,000 per call) to a queue, with one ZADD per set.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter
 -- ARGV[1] now (unix seconds); then triples: available_at (0 = now), priority, payload
 local n = (#ARGV - 1) / 3
 local first = next_seq(KEYS[4], n) - n
-local ready = 0
+local now = tonumber(ARGV[1])
+local ready, later, tokens = {}, {}, {}
 for i = 0, n - 1 do
-  local at, prio, payload = tonumber(ARGV[2 + i * 3]), ARGV[3 + i * 3], ARGV[4 + i * 3]
-  local rec = record(pad(first + i + 1), prio, 0, '', payload)
-  if at > tonumber(ARGV[1]) then
-    redis.call('zadd', KEYS[2], at, rec)
+  local at, prio = tonumber(ARGV[2 + i * 3]), ARGV[3 + i * 3]
+  local rec = record(pad(first + i + 1), prio, 0, '', ARGV[4 + i * 3])
+  if at > now then
+    later[#later + 1] = at
+    later[#later + 1] = rec
   else
-    redis.call('zadd', KEYS[1], -tonumber(prio), rec)
-    ready = ready + 1
+    ready[#ready + 1] = -tonumber(prio)
+    ready[#ready + 1] = rec
+    tokens[#tokens + 1] = 1
   end
 end
-for _ = 1, ready do redis.call('rpush', KEYS[3], 1) end
+if #later > 0 then redis.call('zadd', KEYS[2], unpack(later)) end
+if #ready > 0 then
+  redis.call('zadd', KEYS[1], unpack(ready))
+  redis.call('rpush', KEYS[3], unpack(tokens))
+end
 return n
 """
 
