@@ -108,6 +108,14 @@ def test_blocking_pop_returns_none_after_its_timeout(driver: RedisQueue):
     assert 0.15 < time.monotonic() - started < 2
 
 
+def test_block_for_caps_one_blocking_wait(redis_env, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("REDIS_BLOCK_FOR", "0.2")
+    queue_env.reset()
+    started = time.monotonic()
+    assert queue_env.connection("redis").pop_blocking(["default"], WORKER, timeout=30) is None
+    assert time.monotonic() - started < 5
+
+
 def test_blocking_pop_wakes_when_a_delayed_job_comes_due(driver: RedisQueue):
     driver.push('"soon"', "default", delay=0.3)
     started = time.monotonic()

@@ -92,6 +92,7 @@ class RedisQueue:
         self.config = dict(config)
         self.retry_after = retry_after
         self.prefix = str(config.get("prefix") or "queues:")
+        self.block_for = float(config.get("block_for") or 0)
         self.client = make_client(config)
         self.lane = FastLane(self.client)
         self._keys: dict[str, QueueKeys] = {}
@@ -177,8 +178,14 @@ class RedisQueue:
         return None, wake
 
     def pop_blocking(self, queues: Sequence[str], worker_id: str, timeout: float) -> RedisJob | None:
-        """Reserve from the first non-empty queue, blocking on the notify lists (BLPOP) up to `timeout`."""
+        """Reserve from the first non-empty queue, blocking on the notify lists (BLPOP) up to `timeout`.
+
+        The connection's `block_for` (REDIS_BLOCK_FOR, seconds) caps one call's wait, so a worker
+        started with a long --sleep still looks at its stop and restart flags that often.
+        """
         budget = max(float(timeout), 0.0)
+        if self.block_for > 0:
+            budget = min(budget, self.block_for)
         notify = [self.keys(q).notify for q in queues]
         woke_on: str | None = None
         while True:
