@@ -149,7 +149,7 @@ def test_delete_and_pop_respects_queue_order_when_the_job_came_from_a_later_queu
     assert job.delete_and_pop(["high", "low"], WORKER).payload == '"high"'
 
 
-def test_stale_holder_cannot_ack_through_delete_and_pop(driver: RedisQueue):
+def test_stale_holder_cannot_ack_through_delete_and_pop(driver: RedisQueue, caplog: pytest.LogCaptureFixture):
     with freeze_time() as clock:
         driver.push('"x"', "default")
         stale = driver.pop("default", WORKER)
@@ -157,6 +157,7 @@ def test_stale_holder_cannot_ack_through_delete_and_pop(driver: RedisQueue):
         fresh = driver.pop("default", "w2")
         assert stale.delete_and_pop(["default"], WORKER) is None
         assert driver.sizes("default").reserved == 1
+        assert "reservation was lost" in caplog.text
         assert stale.renew() is False
         assert fresh.delete() is True
 

@@ -15,6 +15,7 @@ inside it; the payload is handed back byte for byte.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -23,6 +24,8 @@ from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
 from app.Queue.support.time import now
+
+log = logging.getLogger("queue.redis")
 
 BULK_CHUNK = 1000  # jobs per PUSH call: bounded script runtime and argument size
 
@@ -163,6 +166,8 @@ class RedisQueue:
         t = now()
         with translate_errors(self.config):
             reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_pop, [t, t + lease, _holder(worker_id), job.record])
+        if not reply[0]:
+            log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
         if reply[1] is not None:
             return RedisJob(self, job.queue, reply[1], lease)
         return self._pop_first(queues[1:], worker_id)[0] if len(queues) > 1 else None
