@@ -6,6 +6,7 @@ import time
 
 import pytest
 from freezegun import freeze_time
+from redis.crc import key_slot
 
 from app.Queue import LuaScripts
 from app.Queue.Drivers.RedisQueue import RedisQueue
@@ -40,7 +41,9 @@ def test_every_key_of_a_queue_carries_its_hash_tag(driver: RedisQueue, redis_ser
     driver.push('"waiting"', "default")
     keys = set(redis_server.client().keys("*"))
     assert {"queues:{default}", "queues:{default}:delayed", "queues:{default}:reserved", "queues:{default}:notify"} <= keys
-    assert all(k.startswith("queues:{default}") for k in keys if "cache:" not in k)
+    queue_keys = [k for k in keys if "cache:" not in k]
+    assert all(k.startswith("queues:{default}") for k in queue_keys)
+    assert len({key_slot(k.encode()) for k in queue_keys}) == 1  # one Redis Cluster slot per queue
 
 
 def test_queue_prefix_is_configurable(redis_server: RedisServer, redis_env, queue_env: QueueManager, monkeypatch):
@@ -74,7 +77,7 @@ def test_scripts_are_documented_and_registered_per_driver(driver: RedisQueue, qu
 
 
 def test_attempts_are_kept_beside_the_payload_which_comes_back_unchanged(driver: RedisQueue):
-    payload = '{"signed":"bytes ✓","signature":"abc"}'
+    payload = '{"signed":"bytes ✓ | with | pipes","signature":"abc"}'
     driver.push(payload, "default")
     for attempt in (1, 2, 3):
         job = driver.pop("default", WORKER)

@@ -140,3 +140,21 @@ def test_a_job_fetched_ahead_by_a_stopping_worker_goes_back_without_using_an_att
     assert read_lines(witness) == [f"a {first} 1"]
     job = queue_env.connection("redis").pop("default", "w")
     assert job is not None and job.attempts == 1 and second in job.payload
+
+
+def test_pipelined_put_is_seen_by_this_thread_at_once_and_by_others_after_sync(store: RedisStore, redis_server: RedisServer):
+    for i in range(50):
+        store.put(f"p{i}", i)
+        assert store.get(f"p{i}") == i  # same connection, in order
+    store.put("last", "v")
+    store.lane.sync()
+    assert redis_server.client().get(store.key("last")) == '|"v"'
+
+
+def test_put_from_another_thread_is_written_synchronously(store: RedisStore, redis_server: RedisServer):
+    import threading
+
+    thread = threading.Thread(target=store.put, args=("t", 1))
+    thread.start()
+    thread.join(5)
+    assert redis_server.client().get(store.key("t")) == "|1"

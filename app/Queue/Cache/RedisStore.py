@@ -1,5 +1,8 @@
 """Cache store on Redis: status, flags, locks and counters shared by every process.
 
+`put` is pipelined (FastLane.send): it returns once the write is sent, and every later
+call of this store in the same thread reads its reply first, so reads see the write.
+
 Values are stored as `"<expiry>|<json>"` with the expiry taken from Python's clock
 (app/Queue/support/time.py), so expiry obeys freezegun like every other time rule;
 a server TTL slightly longer than the logical one only reclaims memory.
@@ -67,7 +70,7 @@ class RedisStore:
         if not keys:
             return {}
         with translate_errors(self.config):
-            raws = self.client.mget([self.key(k) for k in keys])
+            raws = self.lane.execute("MGET", *[self.key(k) for k in keys])
         t = now()
         values = {k: _decode(raw, t) for k, raw in zip(keys, raws)}
         return {k: v for k, v in values.items() if v is not None}
@@ -76,9 +79,9 @@ class RedisStore:
         stored, px = self._stored(value, ttl, now())
         with translate_errors(self.config):
             if px is None:
-                self.lane.execute("SET", self.key(key), stored)
+                self.lane.send("SET", self.key(key), stored)
             else:
-                self.lane.execute("SET", self.key(key), stored, "PX", px)
+                self.lane.send("SET", self.key(key), stored, "PX", px)
 
     def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
         """Write several (key, value, ttl) entries with one script call per PUT_MANY_CHUNK entries."""
@@ -101,7 +104,7 @@ class RedisStore:
 
     def forget(self, key: str) -> None:
         with translate_errors(self.config):
-            self.client.delete(self.key(key))
+            self.lane.execute("DEL", self.key(key))
 
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         t = now()
@@ -114,6 +117,7 @@ class RedisStore:
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.key(prefix)) + "*"
         deleted = 0
         with translate_errors(self.config):
+            self.lane.sync()
             batch: list[str] = []
             for name in self.client.scan_iter(match=pattern, count=1000):
                 batch.append(name)
