@@ -204,3 +204,14 @@ def test_unreachable_server_is_one_clear_line_naming_host_and_port(redis_server:
     assert out.returncode == 1
     assert "Traceback" not in text and len(text.splitlines()) == 1
     assert "cannot connect to Redis at 127.0.0.1:1" in text and "REDIS_HOST/REDIS_PORT" in text
+
+
+def test_bulk_over_several_chunks_and_queues_keeps_order_and_priority(driver: RedisQueue):
+    from app.Queue.contracts import PushItem
+
+    items = [PushItem(f'"a{i}"', "a") for i in range(2500)] + [PushItem('"b"', "b"), PushItem('"urgent"', "a", priority=5)]
+    driver.bulk(items)
+    assert (driver.sizes("a").pending, driver.sizes("b").pending) == (2501, 1)
+    assert driver.pop("a", WORKER).payload == '"urgent"'
+    assert [driver.pop("a", WORKER).payload for _ in range(2500)] == [f'"a{i}"' for i in range(2500)]
+    assert driver.client.llen(driver.keys("a").notify) == 0  # one wake-up token per ready job, all consumed
