@@ -215,3 +215,16 @@ def test_bulk_over_several_chunks_and_queues_keeps_order_and_priority(driver: Re
     assert driver.pop("a", WORKER).payload == '"urgent"'
     assert [driver.pop("a", WORKER).payload for _ in range(2500)] == [f'"a{i}"' for i in range(2500)]
     assert driver.client.llen(driver.keys("a").notify) == 0  # one wake-up token per ready job, all consumed
+
+
+def test_blocking_pop_on_several_queues_wakes_on_a_push_to_any_of_them(driver: RedisQueue, queue_env: QueueManager):
+    got: list[object] = []
+    thread = threading.Thread(target=lambda: got.append(driver.pop_blocking(["high", "low"], WORKER, timeout=10)))
+    thread.start()
+    time.sleep(0.3)
+    pusher = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+    pushed_at = time.monotonic()
+    pusher.push('"low"', "low")
+    thread.join(10)
+    pusher.close()
+    assert got and got[0].payload == '"low"' and time.monotonic() - pushed_at < 1.0  # type: ignore[attr-defined]
