@@ -45,7 +45,14 @@ def bench_mariadb(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) 
     return run(tmp, sizes, rss_marks)
 
 
-DRIVERS = {"sqlite": bench_sqlite, "mariadb": bench_mariadb}
+
+def bench_redis(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
+    from bench.redis_bench import bench_redis as run
+
+    return run(tmp, sizes, rss_marks, base_env(tmp))
+
+
+DRIVERS = {"sqlite": bench_sqlite, "redis": bench_redis, "mariadb": bench_mariadb}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ class Heartbeat:
         self._next_renew = 0.0
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._sleeping_until = 0.0  # when the thread's current wait ends (monotonic)
 
     def watch(self, job: ReservedJob, hard_deadline: float | None) -> None:
         """Start watching `job` (monotonic hard deadline, or None for no limit)."""
@@ -32,8 +33,12 @@ class Heartbeat:
             self._job = job
             self._hard_deadline = hard_deadline
             self._next_renew = time.monotonic() + max(0.05, job.retry_after / 3)
+            due = self._next_renew if hard_deadline is None else min(self._next_renew, hard_deadline)
+            # Waking the thread for every job costs a GIL hand-off; only wake it when it would sleep past `due`.
+            must_wake = due < self._sleeping_until
         self._ensure_thread()
-        self._wake.set()
+        if must_wake:
+            self._wake.set()
 
     def clear(self) -> None:
         """Stop watching (the job finished)."""
@@ -52,21 +57,22 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stopped:
+            t = time.monotonic()
             with self._lock:
                 job, deadline, renew_at = self._job, self._hard_deadline, self._next_renew
-            if job is None:
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
-            t = time.monotonic()
-            if deadline is not None and t >= deadline:
+                if job is None:
+                    wait = 1.0
+                else:
+                    wait = max(0.01, (min(renew_at, deadline) if deadline is not None else renew_at) - t)
+                # Set under the same lock that watch() checks, so a new job never waits on a stale plan.
+                self._sleeping_until = t + wait
+            if job is not None and deadline is not None and t >= deadline:
                 self._kill(job)
                 return
-            if t >= renew_at:
+            if job is not None and t >= renew_at:
                 self._renew(job)
                 continue
-            wake_at = min(renew_at, deadline) if deadline is not None else renew_at
-            self._wake.wait(max(0.01, wake_at - t))
+            self._wake.wait(wait)
             self._wake.clear()
 
     def _renew(self, job: ReservedJob) -> None:

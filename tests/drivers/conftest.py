@@ -39,9 +39,17 @@ def _mariadb(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pyte
     return Backend("mariadb", "database", qm, env)
 
 
+def _redis(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    from tests.servers_redis import use_redis
+
+    env = use_redis(request.getfixturevalue("redis_server"), monkeypatch)
+    return Backend("redis", "redis", qm, env)
+
+
 BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.MonkeyPatch], Backend]] = {
     "sqlite": _sqlite,
     "mariadb": _mariadb,
+    "redis": _redis,
 }
 BACKENDS = list(BACKEND_SETUP)
 

@@ -1,0 +1,133 @@
+"""Cache store on Redis: status, flags, locks and counters shared by every process.
+
+`put` is pipelined (FastLane.send): it returns once the write is sent, and every later
+call of this store in the same thread reads its reply first, so reads see the write.
+
+Values are stored as `"<expiry>|<json>"` with the expiry taken from Python's clock
+(app/Queue/support/time.py), so expiry obeys freezegun like every other time rule;
+a server TTL slightly longer than the logical one only reclaims memory.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from app.Queue import LuaScripts
+from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
+from app.Queue.support.time import now
+
+GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
+PUT_MANY_CHUNK = 1000  # entries per script call: bounded script runtime
+
+
+def _decode(raw: str | None, t: float) -> Any | None:
+    if raw is None:
+        return None
+    expiry, _, body = raw.partition("|")
+    if expiry and float(expiry) <= t:
+        return None
+    return json.loads(body)
+
+
+class RedisStore:
+    """A CacheStore over redis-py; add and increment are Lua scripts, atomic across processes."""
+
+    def __init__(self, client: Any, prefix: str = "cache:", config: Mapping[str, Any] | None = None) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.config = dict(config or {})
+        self.lane = FastLane(client)
+        self._add = client.register_script(LuaScripts.CACHE_ADD)
+        self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
+        self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RedisStore:
+        """Build the store for a `connections.redis` config; keys live under `<QUEUE_PREFIX>cache:`."""
+        prefix = str(config.get("cache_prefix") or f"{config.get('prefix') or 'queues:'}cache:")
+        return cls(make_client(config), prefix, config)
+
+    def key(self, key: str) -> str:
+        """The Redis key that holds cache key `key`."""
+        return self.prefix + key
+
+    @staticmethod
+    def _stored(value: Any, ttl: float | None, t: float) -> tuple[str, int | None]:
+        """Encode a value with its expiry; returns (stored text, server TTL in ms or None)."""
+        body = json.dumps(value)
+        if ttl is None:
+            return "|" + body, None
+        return f"{t + ttl!r}|{body}", max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS
+
+    def get(self, key: str) -> Any | None:
+        with translate_errors(self.config):
+            raw = self.lane.execute("GET", self.key(key))
+        return _decode(raw, now())
+
+    def many(self, keys: list[str]) -> dict[str, Any]:
+        """Read several keys in one round trip; absent and expired keys are left out."""
+        if not keys:
+            return {}
+        with translate_errors(self.config):
+            raws = self.lane.execute("MGET", *[self.key(k) for k in keys])
+        t = now()
+        values = {k: _decode(raw, t) for k, raw in zip(keys, raws)}
+        return {k: v for k, v in values.items() if v is not None}
+
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        stored, px = self._stored(value, ttl, now())
+        with translate_errors(self.config):
+            if px is None:
+                self.lane.send("SET", self.key(key), stored)
+            else:
+                self.lane.send("SET", self.key(key), stored, "PX", px)
+
+    def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
+        """Write several (key, value, ttl) entries with one script call per PUT_MANY_CHUNK entries."""
+        t = now()
+        with translate_errors(self.config):
+            for start in range(0, len(items), PUT_MANY_CHUNK):
+                keys: list[str] = []
+                args: list[Any] = []
+                for key, value, ttl in items[start:start + PUT_MANY_CHUNK]:
+                    stored, px = self._stored(value, ttl, t)
+                    keys.append(self.prefix + key)
+                    args += (stored, "" if px is None else px)
+                self.lane.script(self._put_many, keys, args)
+
+    def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        t = now()
+        stored, px = self._stored(value, ttl, t)
+        with translate_errors(self.config):
+            return bool(self.lane.script(self._add, [self.key(key)], [repr(t), stored, "" if px is None else px]))
+
+    def forget(self, key: str) -> None:
+        with translate_errors(self.config):
+            self.lane.execute("DEL", self.key(key))
+
+    def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        t = now()
+        expiry, px = ("", "") if ttl is None else (repr(t + ttl), max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS)
+        with translate_errors(self.config):
+            return int(self.lane.script(self._increment, [self.key(key)], [repr(t), int(amount), expiry, px]))
+
+    def flush_prefix(self, prefix: str) -> int:
+        """Delete every key starting with `prefix`."""
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.key(prefix)) + "*"
+        deleted = 0
+        with translate_errors(self.config):
+            self.lane.sync()
+            batch: list[str] = []
+            for name in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(name)
+                if len(batch) >= 500:
+                    deleted += int(self.client.delete(*batch))
+                    batch.clear()
+            if batch:
+                deleted += int(self.client.delete(*batch))
+        return deleted
+
+    def close(self) -> None:
+        self.lane.close()
+        self.client.close()

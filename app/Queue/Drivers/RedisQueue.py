@@ -1,0 +1,255 @@
+"""Jobs in Redis: one Lua script per operation, leases in a zset, blocking waits on a notify list.
+
+Keys of queue `name` (all share the literal hash tag `{name}`, so one queue lives in one
+Redis Cluster slot): `{prefix}{name}` pending zset, `:delayed` zset scored by available_at,
+`:reserved` zset scored by lease expiry, `:notify` list of wake-up tokens (one per ready
+job) for BLPOP, and `:seq` the counter that orders jobs.
+
+Priority: pending is a zset scored by -priority whose members start with a zero-padded
+sequence number, so ZPOPMIN returns the highest priority first and FIFO within one
+priority in O(log n), with one key per queue whatever priorities are used (a list per
+priority would need keys not known in advance, which KEYS cannot declare).
+
+Attempts live in the record header beside the signed payload (see LuaScripts), never
+inside it; the payload is handed back byte for byte.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from app.Queue import LuaScripts
+from app.Queue.contracts import PushItem, QueueSizes
+from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
+from app.Queue.support.time import now
+
+log = logging.getLogger("queue.redis")
+
+BULK_CHUNK = 1000  # jobs per PUSH call: bounded script runtime and argument size
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The Redis keys of one queue."""
+
+    pending: str
+    delayed: str
+    reserved: str
+    notify: str
+    seq: str
+
+    @classmethod
+    def of(cls, prefix: str, queue: str) -> QueueKeys:
+        base = f"{prefix}{{{queue}}}"
+        return cls(base, f"{base}:delayed", f"{base}:reserved", f"{base}:notify", f"{base}:seq")
+
+    @property
+    def for_pop(self) -> list[str]:
+        return [self.pending, self.delayed, self.reserved, self.notify, self.seq]
+
+
+class RedisJob:
+    """A reserved job; its record (with the reservation's sequence number) proves it is still ours."""
+
+    __slots__ = ("driver", "queue", "record", "payload", "attempts", "retry_after", "connection_name")
+
+    def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float) -> None:
+        _seq, _prio, attempts, _holder, payload = record.split("|", 4)
+        self.driver = driver
+        self.queue = queue
+        self.record = record
+        self.payload = payload
+        self.attempts = int(attempts)
+        self.retry_after = retry_after
+        self.connection_name = driver.connection_name
+
+    def delete(self) -> bool:
+        """Remove the finished job; False when the reservation was lost."""
+        with translate_errors(self.driver.config):
+            return bool(self.driver.lane.execute("ZREM", self.driver.keys(self.queue).reserved, self.record))
+
+    def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
+        """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
+        t = now()
+        args = [t, t + delay if delay > 0 else 0, self.record, 1 if undo_attempt else 0]
+        with translate_errors(self.driver.config):
+            return bool(self.driver.lane.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
+
+    def renew(self) -> bool:
+        """Extend the lease by retry_after; False when the reservation was lost."""
+        with translate_errors(self.driver.config):
+            return bool(self.driver._renew(keys=[self.driver.keys(self.queue).reserved], args=[now() + self.retry_after, self.record]))
+
+    def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> RedisJob | None:
+        """Delete this job and reserve the next one in one round trip when its queue comes first."""
+        return self.driver.delete_and_pop(self, queues, worker_id)
+
+
+class RedisQueue:
+    """QueueDriver and BlockingPop over redis-py; scripts are registered per instance."""
+
+    def __init__(self, connection_name: str, config: Mapping[str, Any], retry_after: Callable[[str], float]) -> None:
+        self.connection_name = connection_name
+        self.config = dict(config)
+        self.retry_after = retry_after
+        self.prefix = str(config.get("prefix") or "queues:")
+        self.block_for = float(config.get("block_for") or 0)
+        self.client = make_client(config)
+        self.lane = FastLane(self.client)
+        self._keys: dict[str, QueueKeys] = {}
+        self._push = self.client.register_script(LuaScripts.PUSH)
+        self._pop = self.client.register_script(LuaScripts.POP)
+        self._delete_and_pop = self.client.register_script(LuaScripts.DELETE_AND_POP)
+        self._release = self.client.register_script(LuaScripts.RELEASE)
+        self._renew = self.client.register_script(LuaScripts.RENEW)
+        self._size = self.client.register_script(LuaScripts.SIZE)
+        self._clear = self.client.register_script(LuaScripts.CLEAR)
+
+    def keys(self, queue: str) -> QueueKeys:
+        """Get the keys of `queue` (cached)."""
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = QueueKeys.of(self.prefix, queue)
+        return keys
+
+    # -- writes -----------------------------------------------------------------------
+    def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
+        k = self.keys(queue)
+        t = now()
+        with translate_errors(self.config):
+            self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
+
+    def bulk(self, items: Sequence[PushItem]) -> None:
+        """Push many jobs: one PUSH call per queue and chunk, all in one pipeline."""
+        if not items:
+            return
+        t = now()
+        by_queue: dict[str, list[Any]] = {}
+        for item in items:
+            by_queue.setdefault(item.queue, []).extend((t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload))
+        with translate_errors(self.config):
+            pipe = self.client.pipeline(transaction=False)
+            for queue, flat in by_queue.items():
+                k = self.keys(queue)
+                for start in range(0, len(flat), BULK_CHUNK * 3):
+                    self._push(keys=[k.pending, k.delayed, k.notify, k.seq], args=[t, *flat[start:start + BULK_CHUNK * 3]], client=pipe)
+            pipe.execute()
+
+    def clear(self, queue: str) -> int:
+        k = self.keys(queue)
+        with translate_errors(self.config):
+            return int(self._clear(keys=[k.pending, k.delayed, k.reserved, k.notify]))
+
+    # -- reservations -------------------------------------------------------------------
+    def pop(self, queue: str, worker_id: str) -> RedisJob | None:
+        """Reserve the next available job of `queue` (highest priority, then oldest)."""
+        return self._pop_one(queue, worker_id)[0]
+
+    def _pop_one(self, queue: str, worker_id: str) -> tuple[RedisJob | None, float | None]:
+        """Reserve one job, or say when the next delayed job or lease comes due."""
+        lease = float(self.retry_after(queue))
+        t = now()
+        with translate_errors(self.config):
+            reply = self.lane.script(self._pop, self.keys(queue).for_pop, [t, t + lease, _holder(worker_id)])
+        if reply[0] is not None:
+            return RedisJob(self, queue, reply[0], lease), None
+        return None, float(reply[1]) if reply[1] is not None else None
+
+    def delete_and_pop(self, job: RedisJob, queues: Sequence[str], worker_id: str) -> RedisJob | None:
+        """Ack `job` and reserve the next job; one script call when `job`'s queue is the first queue."""
+        if not queues or queues[0] != job.queue:
+            job.delete()
+            return self._pop_first(queues, worker_id)[0]
+        lease = float(self.retry_after(job.queue))
+        t = now()
+        with translate_errors(self.config):
+            reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_pop, [t, t + lease, _holder(worker_id), job.record])
+        if not reply[0]:
+            log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
+        if reply[1] is not None:
+            return RedisJob(self, job.queue, reply[1], lease)
+        return self._pop_first(queues[1:], worker_id)[0] if len(queues) > 1 else None
+
+    def _pop_first(self, queues: Sequence[str], worker_id: str) -> tuple[RedisJob | None, float | None]:
+        wake: float | None = None
+        for queue in queues:
+            job, due = self._pop_one(queue, worker_id)
+            if job is not None:
+                return job, None
+            if due is not None and (wake is None or due < wake):
+                wake = due
+        return None, wake
+
+    def pop_blocking(self, queues: Sequence[str], worker_id: str, timeout: float) -> RedisJob | None:
+        """Reserve from the first non-empty queue, blocking on the notify lists (BLPOP) up to `timeout`.
+
+        The connection's `block_for` (REDIS_BLOCK_FOR, seconds) caps one call's wait, so a worker
+        started with a long --sleep still looks at its stop and restart flags that often.
+        """
+        budget = max(float(timeout), 0.0)
+        if self.block_for > 0:
+            budget = min(budget, self.block_for)
+        notify = [self.keys(q).notify for q in queues]
+        woke_on: str | None = None
+        while True:
+            job, wake = self._pop_first(queues, worker_id)
+            if job is not None:
+                if woke_on is not None and woke_on != self.keys(job.queue).notify:
+                    with translate_errors(self.config):
+                        self.client.rpush(woke_on, 1)  # we took a higher-priority job: pass the token on
+                return job
+            if budget <= 0:
+                return None
+            wait = budget if wake is None else min(budget, max(wake - now(), 0.0) + 0.001)
+            wait = max(wait, 0.001)  # BLPOP 0 would block forever
+            started = time.monotonic()
+            with translate_errors(self.config):
+                woke: Any = self.client.blpop(notify, timeout=wait)
+            # A timed-out wait spends its whole length (freezegun may stop the monotonic clock).
+            budget -= wait if woke is None else time.monotonic() - started
+            woke_on = woke[0] if woke is not None else None
+
+    # -- reads ----------------------------------------------------------------------------
+    def sizes(self, queue: str) -> QueueSizes:
+        k = self.keys(queue)
+        with translate_errors(self.config):
+            pending, delayed, reserved = self._size(keys=[k.pending, k.delayed, k.reserved], args=[now()])
+        return QueueSizes(int(pending), int(delayed), int(reserved))
+
+    def queues(self) -> list[str]:
+        """Name the queues that hold jobs (pending, delayed or reserved)."""
+        names: set[str] = set()
+        start = len(self.prefix) + 1
+        with translate_errors(self.config):
+            for key in self.client.scan_iter(match=f"{_glob_escape(self.prefix)}{{*", count=1000):
+                body = key[start:]
+                for suffix in ("}", "}:delayed", "}:reserved"):
+                    if body.endswith(suffix):
+                        names.add(body[: -len(suffix)])
+                        break
+        return sorted(names)
+
+    def reserved(self, queue: str) -> list[dict[str, Any]]:
+        """List held reservations of `queue` (holder, attempts, lease expiry), for monitoring."""
+        with translate_errors(self.config):
+            rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
+        out = []
+        for record, expiry in rows:
+            seq, _prio, attempts, holder, _payload = record.split("|", 4)
+            out.append({"id": seq, "queue": queue, "reserved_by": holder, "attempts": int(attempts), "expires_at": expiry})
+        return out
+
+    def close(self) -> None:
+        self.lane.close()
+        self.client.close()
+
+
+def _holder(worker_id: str) -> str:
+    return worker_id.replace("|", "/")
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+

@@ -1,0 +1,265 @@
+"""Every Lua script of the Redis driver, one documented constant per operation.
+
+Records are strings `"<seq>|<priority>|<attempts>|<holder>|<payload>"`: the signed payload
+travels untouched after four header fields, so attempts never rewrite signed bytes.
+`seq` comes from the queue's `:seq` counter and is fresh each time a job enters the
+pending or delayed set, so it doubles as the reservation token: a worker whose lease
+expired holds a member that no longer exists, and its ZREM/ZADD XX simply fail.
+
+The pending set is a zset scored by -priority; members of equal score sort
+lexicographically, and `seq` is zero-padded to 15 digits, so ZPOPMIN yields the highest
+priority first and the oldest first within a priority.
+
+Every key a script touches is passed in KEYS (all share the queue's `{name}` hash tag);
+time is always ARGV from Python's clock, never Redis TIME.
+"""
+from __future__ import annotations
+
+# Shared Lua helpers, prepended to the scripts that move records between sets.
+_HELPERS = """
+local function split(rec)
+  local a = string.find(rec, '|', 1, true)
+  local b = string.find(rec, '|', a + 1, true)
+  local c = string.find(rec, '|', b + 1, true)
+  local d = string.find(rec, '|', c + 1, true)
+  return string.sub(rec, 1, a - 1), tonumber(string.sub(rec, a + 1, b - 1)),
+         tonumber(string.sub(rec, b + 1, c - 1)), string.sub(rec, d + 1)
+end
+local function record(seq, prio, attempts, holder, payload)
+  return seq .. '|' .. prio .. '|' .. attempts .. '|' .. holder .. '|' .. payload
+end
+local function next_seq(key, n)
+  return redis.call('incrby', key, n or 1)
+end
+local function pad(n)
+  return string.format('%015d', n)
+end
+local function sync_notify(pending, notify)
+  -- keep one wake-up token per ready job: trim extras, top up a short list (bounded)
+  local ready = redis.call('zcard', pending)
+  local tokens = redis.call('llen', notify)
+  if tokens > ready then
+    if ready == 0 then redis.call('del', notify) else redis.call('ltrim', notify, 0, ready - 1) end
+  elseif tokens < ready then
+    for _ = 1, math.min(ready - tokens, 16) do redis.call('rpush', notify, 1) end
+  end
+end
+local function migrate(pending, delayed, reserved, notify, seqkey, now)
+  local due = redis.call('zrangebyscore', delayed, '-inf', now, 'LIMIT', 0, 500)
+  for _, rec in ipairs(due) do
+    local _, prio = split(rec)
+    redis.call('zadd', pending, -prio, rec)
+    redis.call('zrem', delayed, rec)
+  end
+  local expired = redis.call('zrangebyscore', reserved, '-inf', now, 'LIMIT', 0, 500)
+  for _, rec in ipairs(expired) do
+    local _, prio, attempts, payload = split(rec)
+    redis.call('zrem', reserved, rec)
+    redis.call('zadd', pending, -prio, record(pad(next_seq(seqkey)), prio, attempts, '', payload))
+  end
+  if #due + #expired > 0 then
+    for _ = 1, #due + #expired do redis.call('rpush', notify, 1) end
+  end
+end
+local function reserve(pending, reserved, notify, expiry, holder)
+  local popped = redis.call('zpopmin', pending)
+  if popped[1] == nil then return false end
+  local seq, prio, attempts, payload = split(popped[1])
+  local rec = record(seq, prio, attempts + 1, holder, payload)
+  redis.call('zadd', reserved, expiry, rec)
+  sync_notify(pending, notify)
+  return rec
+end
+local function next_wake(delayed, reserved)
+  -- the earliest time a delayed job becomes due or a lease expires (for the blocking wait)
+  local d = redis.call('zrange', delayed, 0, 0, 'WITHSCORES')
+  local r = redis.call('zrange', reserved, 0, 0, 'WITHSCORES')
+  local t = false
+  if d[2] then t = tonumber(d[2]) end
+  if r[2] and (not t or tonumber(r[2]) < t) then t = tonumber(r[2]) end
+  if t then return tostring(t) end
+  return false
+end
+"""
+
+PUSH = _HELPERS + """
+-- Push jobs (one or many, at most ~1,000 per call) to a queue, with one ZADD per set.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter
+-- ARGV[1] now (unix seconds); then triples: available_at (0 = now), priority, payload
+local n = (#ARGV - 1) / 3
+local first = next_seq(KEYS[4], n) - n
+local now = tonumber(ARGV[1])
+local ready, later, tokens = {}, {}, {}
+for i = 0, n - 1 do
+  local at, prio = tonumber(ARGV[2 + i * 3]), ARGV[3 + i * 3]
+  local rec = record(pad(first + i + 1), prio, 0, '', ARGV[4 + i * 3])
+  if at > now then
+    later[#later + 1] = at
+    later[#later + 1] = rec
+  else
+    ready[#ready + 1] = -tonumber(prio)
+    ready[#ready + 1] = rec
+    tokens[#tokens + 1] = 1
+  end
+end
+if #later > 0 then redis.call('zadd', KEYS[2], unpack(later)) end
+if #ready > 0 then
+  redis.call('zadd', KEYS[1], unpack(ready))
+  redis.call('rpush', KEYS[3], unpack(tokens))
+end
+return n
+"""
+
+POP = _HELPERS + """
+-- Migrate due delayed and expired reserved jobs, then reserve the next job.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
+-- ARGV[1] now (unix seconds), ARGV[2] lease expiry (unix seconds), ARGV[3] holder (worker id)
+-- Returns {reserved record} or {false, next wake-up time or false}
+migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
+local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3])
+if rec then return {rec} end
+return {false, next_wake(KEYS[2], KEYS[3])}
+"""
+
+DELETE_AND_POP = _HELPERS + """
+-- Delete a finished reservation (only if still ours), then reserve the next job of the same queue.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
+-- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] the finished reserved record
+-- Returns {1 or 0 (deleted), reserved record or false, next wake-up time or false}
+local deleted = redis.call('zrem', KEYS[3], ARGV[4])
+migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
+local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3])
+if rec then return {deleted, rec} end
+return {deleted, false, next_wake(KEYS[2], KEYS[3])}
+"""
+
+RELEASE = _HELPERS + """
+-- Put a reserved job back (only if still ours), pending now or delayed until ARGV[2].
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
+-- ARGV[1] now, ARGV[2] available_at, ARGV[3] the reserved record, ARGV[4] 1 to un-count this attempt
+-- Returns 1 when released, 0 when the reservation was lost
+if redis.call('zrem', KEYS[3], ARGV[3]) == 0 then return 0 end
+local _, prio, attempts, payload = split(ARGV[3])
+if ARGV[4] == '1' then attempts = math.max(attempts - 1, 0) end
+local rec = record(pad(next_seq(KEYS[5])), prio, attempts, '', payload)
+if tonumber(ARGV[2]) > tonumber(ARGV[1]) then
+  redis.call('zadd', KEYS[2], ARGV[2], rec)
+else
+  redis.call('zadd', KEYS[1], -prio, rec)
+  redis.call('rpush', KEYS[4], 1)
+end
+return 1
+"""
+
+RENEW = """
+-- Extend a lease, only while the reservation is still ours.
+-- KEYS[1] reserved zset
+-- ARGV[1] new lease expiry (unix seconds), ARGV[2] the reserved record
+-- Returns 1 when renewed, 0 when the reservation was lost
+if redis.call('zscore', KEYS[1], ARGV[2]) then
+  redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+SIZE = """
+-- Count one queue's jobs: ready now, delayed (not yet due), reserved (lease live).
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset
+-- ARGV[1] now (unix seconds)
+-- Due delayed jobs and expired leases count as pending: the next pop makes them so.
+local due = redis.call('zcount', KEYS[2], '-inf', ARGV[1])
+local expired = redis.call('zcount', KEYS[3], '-inf', ARGV[1])
+local pending = redis.call('zcard', KEYS[1]) + due + expired
+local delayed = redis.call('zcard', KEYS[2]) - due
+local reserved = redis.call('zcard', KEYS[3]) - expired
+return {pending, delayed, reserved}
+"""
+
+CLEAR = """
+-- Delete every job of a queue; returns how many there were.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list
+local n = redis.call('zcard', KEYS[1]) + redis.call('zcard', KEYS[2]) + redis.call('zcard', KEYS[3])
+redis.call('del', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return n
+"""
+
+# -- cache store ------------------------------------------------------------------------------
+# Cache values are "<expiry>|<json>" with the expiry in Python's unix seconds ("" = forever), so
+# expiry follows the one clock (freezegun); the server TTL (PX) only garbage-collects.
+
+CACHE_ADD = """
+-- Write a value only if the key is absent or expired.
+-- KEYS[1] cache key
+-- ARGV[1] now (unix seconds), ARGV[2] stored value "<expiry>|<json>", ARGV[3] server TTL in ms ("" = none)
+-- Returns 1 when written, 0 when a live value exists
+local cur = redis.call('get', KEYS[1])
+if cur then
+  local exp = string.sub(cur, 1, string.find(cur, '|', 1, true) - 1)
+  if exp == '' or tonumber(exp) > tonumber(ARGV[1]) then return 0 end
+end
+if ARGV[3] == '' then redis.call('set', KEYS[1], ARGV[2]) else redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+"""
+
+CACHE_PUT_MANY = """
+-- Write several cache values in one call (bulk status records).
+-- KEYS the cache keys
+-- ARGV pairs per key: stored value "<expiry>|<json>", server TTL in ms ("" = none)
+for i, key in ipairs(KEYS) do
+  local px = ARGV[i * 2]
+  if px == '' then redis.call('set', key, ARGV[i * 2 - 1]) else redis.call('set', key, ARGV[i * 2 - 1], 'PX', px) end
+end
+return #KEYS
+"""
+
+CACHE_INCREMENT = """
+-- Add to a counter; an absent or expired counter starts from zero with a new expiry.
+-- KEYS[1] cache key
+-- ARGV[1] now (unix seconds), ARGV[2] amount, ARGV[3] expiry for a new counter ("" = forever),
+-- ARGV[4] server TTL in ms for a new counter ("" = none)
+-- Returns the new value
+local cur = redis.call('get', KEYS[1])
+if cur then
+  local bar = string.find(cur, '|', 1, true)
+  local exp = string.sub(cur, 1, bar - 1)
+  if exp == '' or tonumber(exp) > tonumber(ARGV[1]) then
+    local value = tonumber(string.sub(cur, bar + 1)) + tonumber(ARGV[2])
+    redis.call('set', KEYS[1], exp .. '|' .. string.format('%d', value), 'KEEPTTL')
+    return value
+  end
+end
+local value = tonumber(ARGV[2])
+local stored = ARGV[3] .. '|' .. string.format('%d', value)
+if ARGV[4] == '' then redis.call('set', KEYS[1], stored) else redis.call('set', KEYS[1], stored, 'PX', ARGV[4]) end
+return value
+"""
+
+# -- failed jobs (when no database is configured) ---------------------------------------------
+
+FAILED_LOG = """
+-- Record a failed job once per uuid (a repeated failure replaces the record, keeping its id).
+-- KEYS[1] records hash (uuid -> json), KEYS[2] order zset (uuid scored by id), KEYS[3] id counter
+-- ARGV[1] uuid, ARGV[2] record json
+-- Returns the record's id
+local id = redis.call('zscore', KEYS[2], ARGV[1])
+if not id then
+  id = redis.call('incr', KEYS[3])
+  redis.call('zadd', KEYS[2], id, ARGV[1])
+end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+return tonumber(id)
+"""
+
+FAILED_FORGET = """
+-- Delete failed-job records.
+-- KEYS[1] records hash, KEYS[2] order zset
+-- ARGV uuids
+-- Returns how many were deleted
+local n = 0
+for _, uuid in ipairs(ARGV) do
+  n = n + redis.call('hdel', KEYS[1], uuid)
+  redis.call('zrem', KEYS[2], uuid)
+end
+return n
+"""

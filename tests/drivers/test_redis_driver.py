@@ -1,0 +1,230 @@
+"""Redis-specific behaviour of the queue driver: keys, scripts, blocking pops, reservations, errors."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from freezegun import freeze_time
+from redis.crc import key_slot
+
+from app.Queue import LuaScripts
+from app.Queue.Drivers.RedisQueue import RedisQueue
+from app.Queue.QueueManager import QueueManager
+from tests.servers_redis import RedisServer, use_redis
+from tests.support import artisan
+
+WORKER = "w1"
+
+
+@pytest.fixture
+def redis_env(redis_server: RedisServer, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    return use_redis(redis_server, monkeypatch)
+
+
+@pytest.fixture
+def driver(redis_env: dict[str, str], queue_env: QueueManager) -> RedisQueue:
+    d = queue_env.connection("redis")
+    assert isinstance(d, RedisQueue)
+    return d
+
+
+def _evalsha_calls(client) -> int:  # type: ignore[no-untyped-def]
+    stats = client.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+def test_every_key_of_a_queue_carries_its_hash_tag(driver: RedisQueue, redis_server: RedisServer):
+    driver.push('"now"', "default")
+    driver.push('"later"', "default", delay=60)
+    driver.pop("default", WORKER)
+    driver.push('"waiting"', "default")
+    keys = set(redis_server.client().keys("*"))
+    assert {"queues:{default}", "queues:{default}:delayed", "queues:{default}:reserved", "queues:{default}:notify"} <= keys
+    queue_keys = [k for k in keys if "cache:" not in k]
+    assert all(k.startswith("queues:{default}") for k in queue_keys)
+    assert len({key_slot(k.encode()) for k in queue_keys}) == 1  # one Redis Cluster slot per queue
+
+
+def test_queue_prefix_is_configurable(redis_server: RedisServer, redis_env, queue_env: QueueManager, monkeypatch):
+    monkeypatch.setenv("QUEUE_PREFIX", "app1:")
+    queue_env.reset()
+    queue_env.connection("redis").push('"x"', "emails")
+    assert "app1:{emails}" in redis_server.client().keys("app1:*")
+
+
+def test_each_operation_is_one_script_call(driver: RedisQueue, redis_server: RedisServer):
+    client = redis_server.client()
+    driver.push('"x"', "default")  # loads the scripts once (EVALSHA falls back to SCRIPT LOAD)
+    driver.pop("default", WORKER).release(0)
+    driver.pop("default", WORKER).delete()
+    client.config_resetstat()
+    driver.push('"y"', "default")
+    job = driver.pop("default", WORKER)
+    assert _evalsha_calls(client) == 2
+    assert job.release(0) is True
+    assert _evalsha_calls(client) == 3
+
+
+def test_scripts_are_documented_and_registered_per_driver(driver: RedisQueue, queue_env: QueueManager):
+    for name in ("PUSH", "POP", "DELETE_AND_POP", "RELEASE", "RENEW", "SIZE", "CLEAR"):
+        body = getattr(LuaScripts, name)
+        header = body.split('"""')[0] if '"""' in body else body
+        assert "-- KEYS[1]" in header, name
+    other = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+    assert other._pop is not driver._pop and other._pop.sha == driver._pop.sha
+    other.close()
+
+
+def test_attempts_are_kept_beside_the_payload_which_comes_back_unchanged(driver: RedisQueue):
+    payload = '{"signed":"bytes ✓ | with | pipes","signature":"abc"}'
+    driver.push(payload, "default")
+    for attempt in (1, 2, 3):
+        job = driver.pop("default", WORKER)
+        assert (job.payload, job.attempts) == (payload, attempt)
+        job.release(0)
+
+
+def test_blocking_pop_wakes_soon_after_a_push(driver: RedisQueue, queue_env: QueueManager):
+    result: dict[str, float | object] = {}
+
+    def wait() -> None:
+        job = driver.pop_blocking(["default"], WORKER, timeout=10)
+        result["job"], result["at"] = job, time.monotonic()
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.3)  # the waiter is now blocked in BLPOP
+    pusher = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+    pushed_at = time.monotonic()
+    pusher.push('"wake"', "default")
+    thread.join(10)
+    pusher.close()
+    latency = float(result["at"]) - pushed_at  # type: ignore[arg-type]
+    print(f"blocking pop woke {latency * 1000:.2f} ms after the push")
+    assert result["job"].payload == '"wake"' and latency < 1.0  # type: ignore[union-attr]
+
+
+def test_blocking_pop_returns_none_after_its_timeout(driver: RedisQueue):
+    started = time.monotonic()
+    assert driver.pop_blocking(["default"], WORKER, timeout=0.2) is None
+    assert 0.15 < time.monotonic() - started < 2
+
+
+def test_block_for_caps_one_blocking_wait(redis_env, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("REDIS_BLOCK_FOR", "0.2")
+    queue_env.reset()
+    started = time.monotonic()
+    assert queue_env.connection("redis").pop_blocking(["default"], WORKER, timeout=30) is None
+    assert time.monotonic() - started < 5
+
+
+def test_blocking_pop_wakes_when_a_delayed_job_comes_due(driver: RedisQueue):
+    driver.push('"soon"', "default", delay=0.3)
+    started = time.monotonic()
+    job = driver.pop_blocking(["default"], WORKER, timeout=10)
+    assert job is not None and job.payload == '"soon"' and time.monotonic() - started < 2
+
+
+def test_blocking_pop_takes_queues_in_strict_order(driver: RedisQueue):
+    driver.push('"low"', "low")
+    driver.push('"high"', "high")
+    assert driver.pop_blocking(["high", "low"], WORKER, timeout=1).payload == '"high"'
+    assert driver.pop_blocking(["high", "low"], WORKER, timeout=1).payload == '"low"'
+
+
+def test_delete_and_pop_acks_and_reserves_the_next_job(driver: RedisQueue):
+    driver.push('"1"', "default")
+    driver.push('"2"', "default")
+    first = driver.pop("default", WORKER)
+    second = first.delete_and_pop(["default"], WORKER)
+    assert second is not None and second.payload == '"2"'
+    assert (driver.sizes("default").reserved, driver.sizes("default").pending) == (1, 0)
+    assert second.delete_and_pop(["default"], WORKER) is None
+    assert driver.sizes("default").total == 0
+
+
+def test_delete_and_pop_respects_queue_order_when_the_job_came_from_a_later_queue(driver: RedisQueue):
+    driver.push('"low"', "low")
+    job = driver.pop("low", WORKER)
+    driver.push('"high"', "high")
+    driver.push('"low2"', "low")
+    assert job.delete_and_pop(["high", "low"], WORKER).payload == '"high"'
+
+
+def test_stale_holder_cannot_ack_through_delete_and_pop(driver: RedisQueue, caplog: pytest.LogCaptureFixture):
+    with freeze_time() as clock:
+        driver.push('"x"', "default")
+        stale = driver.pop("default", WORKER)
+        clock.tick(stale.retry_after + 1)
+        fresh = driver.pop("default", "w2")
+        assert stale.delete_and_pop(["default"], WORKER) is None
+        assert driver.sizes("default").reserved == 1
+        assert "reservation was lost" in caplog.text
+        assert stale.renew() is False
+        assert fresh.delete() is True
+
+
+def test_released_and_expired_jobs_keep_their_priority(driver: RedisQueue):
+    with freeze_time() as clock:
+        driver.push('"low"', "default", priority=0)
+        driver.push('"high"', "default", priority=9)
+        high = driver.pop("default", WORKER)
+        high.release(5)
+        clock.tick(6)
+        assert driver.pop("default", WORKER).payload == '"high"'
+        clock.tick(high.retry_after + 1)  # the lease of that second reservation expires
+        assert driver.pop("default", WORKER).payload == '"high"'
+
+
+def test_many_workers_never_share_a_reservation(driver: RedisQueue, queue_env: QueueManager):
+    driver.bulk([__import__("app.Queue.contracts", fromlist=["PushItem"]).PushItem(f'"{i}"', "race") for i in range(400)])
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def drain(name: str) -> None:
+        d = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+        while (job := d.pop("race", name)) is not None:
+            with lock:
+                seen.append(job.payload)
+            job.delete()
+        d.close()
+
+    threads = [threading.Thread(target=drain, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(seen) == sorted(f'"{i}"' for i in range(400))
+
+
+def test_unreachable_server_is_one_clear_line_naming_host_and_port(redis_server: RedisServer):
+    out = artisan("queue:work", "redis", "--once", env={"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1", "QUEUE_CONNECTION": "redis"})
+    text = (out.stdout + out.stderr).strip()
+    assert out.returncode == 1
+    assert "Traceback" not in text and len(text.splitlines()) == 1
+    assert "cannot connect to Redis at 127.0.0.1:1" in text and "REDIS_HOST/REDIS_PORT" in text
+
+
+def test_bulk_over_several_chunks_and_queues_keeps_order_and_priority(driver: RedisQueue):
+    from app.Queue.contracts import PushItem
+
+    items = [PushItem(f'"a{i}"', "a") for i in range(2500)] + [PushItem('"b"', "b"), PushItem('"urgent"', "a", priority=5)]
+    driver.bulk(items)
+    assert (driver.sizes("a").pending, driver.sizes("b").pending) == (2501, 1)
+    assert driver.pop("a", WORKER).payload == '"urgent"'
+    assert [driver.pop("a", WORKER).payload for _ in range(2500)] == [f'"a{i}"' for i in range(2500)]
+    assert driver.client.llen(driver.keys("a").notify) == 0  # one wake-up token per ready job, all consumed
+
+
+def test_blocking_pop_on_several_queues_wakes_on_a_push_to_any_of_them(driver: RedisQueue, queue_env: QueueManager):
+    got: list[object] = []
+    thread = threading.Thread(target=lambda: got.append(driver.pop_blocking(["high", "low"], WORKER, timeout=10)))
+    thread.start()
+    time.sleep(0.3)
+    pusher = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+    pushed_at = time.monotonic()
+    pusher.push('"low"', "low")
+    thread.join(10)
+    pusher.close()
+    assert got and got[0].payload == '"low"' and time.monotonic() - pushed_at < 1.0  # type: ignore[attr-defined]

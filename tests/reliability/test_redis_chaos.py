@@ -1,0 +1,127 @@
+"""Invariant 1 on Redis with real worker processes: SIGKILLed workers, and a restarted AOF server."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from app.Queue.QueueManager import QueueManager
+from tests.conftest import read_lines
+from tests.fixtures.jobs import RecordJob, SleepJob
+from tests.servers_redis import RedisServer, use_redis
+from tests.support import start_worker, stop
+
+pytestmark = pytest.mark.slow
+
+JOBS = 2000
+DEADLINE = 45.0
+
+
+def _done_ids(witness: Path) -> Counter[str]:
+    return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("done "))
+
+
+def _kill_one_per_second(workers: list[subprocess.Popen[bytes]], spawn: Callable[[], subprocess.Popen[bytes]],
+                         witness: Path) -> int:
+    """SIGKILL one worker each second and start a replacement, until every job is done."""
+    kills, started = 0, time.monotonic()
+    while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE:
+        time.sleep(1.0)
+        victim = workers.pop(0)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        kills += 1
+        workers.append(spawn())
+    return kills
+
+
+def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(
+        redis_server: RedisServer, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch, witness: Path, tmp_path: Path):
+    env = {**use_redis(redis_server, monkeypatch), "QUEUE_RETRY_AFTER": "3"}
+    ids = set(queue_env.bulk([SleepJob(str(witness), 0.01, "c") for _ in range(JOBS)]))
+    spawned = iter(range(1000))
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return start_worker(["redis", "--queue=default", "--sleep=1", "--tries=0", f"--name=c{next(spawned)}"],
+                            env=env, log=tmp_path / "workers.log")
+
+    workers = [spawn() for _ in range(4)]
+    started = time.monotonic()
+    try:
+        kills = _kill_one_per_second(workers, spawn, witness)
+        while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE + 10:
+            time.sleep(0.2)  # the last victims' jobs come back when their 3 s leases expire
+    finally:
+        for proc in workers:
+            stop(proc)
+    done = _done_ids(witness)
+    duplicates = sum(done.values()) - len(done)
+    cut_short = sum(1 for line in read_lines(witness) if line.startswith("start ")) - sum(done.values())
+    print(f"\nredis chaos: {JOBS} jobs, 4 workers, {kills} SIGKILLs, {len(done)} completed, "
+          f"{duplicates} duplicate completions, {cut_short} runs cut short, {time.monotonic() - started:.1f} s")
+    assert set(done) == ids
+    assert duplicates <= kills
+    assert queue_env.size("default", "redis") == 0
+
+
+class _Pusher(threading.Thread):
+    """Dispatch a job every few ms and remember when each successful push returned."""
+
+    def __init__(self, witness: Path) -> None:
+        super().__init__(daemon=True)
+        self.witness, self.pushed, self.errors = witness, [], 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            try:
+                job_id = RecordJob.dispatch(str(self.witness), "p")
+                self.pushed.append((time.monotonic(), job_id))
+            except Exception:
+                self.errors += 1  # the server is down; a push that raised is not counted as pushed
+            time.sleep(0.005)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_jobs_pushed_a_second_before_an_aof_server_restart_are_not_lost(
+        sig: int, redis_factory, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch, witness: Path, tmp_path: Path):
+    server: RedisServer = redis_factory("--appendonly", "yes", "--appendfsync", "everysec")
+    env = {**use_redis(server, monkeypatch), "QUEUE_RETRY_AFTER": "3"}
+    args = ["redis", "--queue=default", "--sleep=1", "--tries=0"]
+    workers = [start_worker(args, env=env, log=tmp_path / "workers.log") for _ in range(2)]
+    pusher = _Pusher(witness)
+    pusher.start()
+    try:
+        time.sleep(2.5)
+        restarted_at = time.monotonic()
+        server.stop(sig)
+        time.sleep(0.3)
+        server.start()
+        time.sleep(1.0)
+        pusher.halt.set()
+        pusher.join(15)
+        must_survive = {job_id for at, job_id in pusher.pushed if at < restarted_at - 1.0}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not must_survive <= _ran(witness):
+            workers = [w if w.poll() is None else start_worker(args, env=env, log=tmp_path / "workers.log") for w in workers]
+            time.sleep(0.2)
+    finally:
+        pusher.halt.set()
+        for proc in workers:
+            stop(proc)
+    ran = _ran(witness)
+    late = {job_id for at, job_id in pusher.pushed if at >= restarted_at - 1.0}
+    print(f"\nredis {signal.Signals(sig).name} restart: {len(pusher.pushed)} pushed ({pusher.errors} pushes refused while down), "
+          f"{len(must_survive)} pushed >1 s before: all must run, {len(must_survive - ran)} lost; "
+          f"{len(late - ran)} of {len(late)} later pushes lost")
+    assert must_survive and must_survive <= ran
+
+
+def _ran(witness: Path) -> set[str]:
+    return {line.split()[1] for line in read_lines(witness)}
