@@ -7,9 +7,8 @@
 
     QueueManager.rate_limit("emails", max_jobs=1000, per_seconds=3600)
 
-Windows are fixed and start at the first hit (Laravel's limiter): a counter created
-with a TTL of the window by an atomic increment; the first `max_attempts` hits of a
-window pass. The worker asks before it runs a job (`manager.run_gates`); a job over a
+Windows are fixed and start at the first hit (Laravel's limiter); the first
+`max_attempts` hits of a window pass (an atomic increment of the window's counter). The worker asks before it runs a job (`manager.run_gates`); a job over a
 limit is released until its window frees, without using up an attempt. Several limits
 are checked in order and the first refusal stops the check, so a refused job can have
 used a slot of an earlier limit (never more jobs than allowed, sometimes fewer).
@@ -17,7 +16,6 @@ Limits apply on the database and redis connections; `sync` runs jobs at once.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,30 +67,57 @@ class RateLimited:
 
 
 class Limiter:
-    """Fixed-window hit counters in a CacheStore (Laravel's RateLimiter)."""
+    """Fixed-window hit counters in a CacheStore (Laravel's RateLimiter, with exact windows).
+
+    `<key>:timer` holds the end of the open window. The first hit after it ends opens the
+    next one: `add("<key>:after:<old end>")` lets exactly one process choose the new end,
+    and every hit of that window increments `<key>:<end>`. Windows are judged with the one
+    clock (`now()`), so they are exact on every store and freezegun moves them; store TTLs
+    (twice the window) only collect garbage.
+    """
 
     def __init__(self, cache: CacheStore) -> None:
         self.cache = cache
 
+    def _window_end(self, key: str, decay: float) -> float | None:
+        """End of the open window, opening one when none is; None if a race left it unclear."""
+        t = now()
+        end = self.cache.get(f"{key}:timer")
+        if end is not None and t < float(end):
+            return float(end)
+        claim, new_end = f"{key}:after:{end}", t + decay
+        if self.cache.add(claim, new_end, 2 * decay):
+            self.cache.put(f"{key}:timer", new_end, 2 * decay)
+            return new_end
+        winner = self.cache.get(claim)  # another process opened this window a moment ago
+        return float(winner) if winner is not None and float(winner) > t else None
+
+    @staticmethod
+    def _counter(key: str, end: float) -> str:
+        return f"{key}:{end:.6f}"
+
     def hit(self, key: str, decay: float) -> int:
-        """Count one hit; the first hit of a window opens it for `decay` seconds."""
-        hits = self.cache.increment(key, 1, decay)
-        if hits == 1:  # only the opener of a window records when it ends
-            self.cache.put(f"{key}:timer", math.ceil(now() + decay), decay)
-        return hits
+        """Count one hit in the open window (opening one for `decay` seconds if needed)."""
+        end = self._window_end(key, decay)
+        if end is None:
+            return 2**31  # unclear for a moment: count as over any limit, the caller retries shortly
+        return self.cache.increment(self._counter(key, end), 1, 2 * decay)
 
     def attempts(self, key: str) -> int:
-        """Hits counted in the current window."""
-        return int(self.cache.get(key) or 0)
+        """Hits counted in the open window (0 when none is open)."""
+        end = self.cache.get(f"{key}:timer")
+        if end is None or now() >= float(end):
+            return 0
+        return int(self.cache.get(self._counter(key, float(end))) or 0)
 
     def too_many_attempts(self, key: str, max_attempts: int) -> bool:
-        """Tell whether the current window is used up."""
+        """Tell whether the open window is used up."""
         return self.attempts(key) >= max_attempts
 
     def available_in(self, key: str) -> float:
-        """Seconds until the current window ends."""
+        """Seconds until the open window ends (at least MIN_WAIT)."""
         end = self.cache.get(f"{key}:timer")
-        return max(MIN_WAIT, float(end) - now()) if end is not None else 1.0
+        return max(MIN_WAIT, float(end) - now()) if end is not None else MIN_WAIT
 
     def attempt(self, key: str, max_attempts: int, decay: float) -> float | None:
         """Take a slot: None when allowed, else seconds until the window frees."""
@@ -101,9 +126,10 @@ class Limiter:
         return self.available_in(key)
 
     def clear(self, key: str) -> None:
-        """Reset a counter."""
-        self.cache.forget(key)
-        self.cache.forget(f"{key}:timer")
+        """End the open window now, so the next hit opens a fresh one."""
+        end = self.cache.get(f"{key}:timer")
+        if end is not None and now() < float(end):
+            self.cache.put(f"{key}:timer", now(), 2 * max(1.0, float(end) - now()))
 
 
 class RateLimitGate:
