@@ -8,7 +8,8 @@
     QueueManager.rate_limit("emails", max_jobs=1000, per_seconds=3600)
 
 Windows are fixed and start at the first hit (Laravel's limiter); the first
-`max_attempts` hits of a window pass (an atomic increment of the window's counter). The worker asks before it runs a job (`manager.run_gates`); a job over a
+`max_attempts` hits of a window pass (an atomic increment of the window's counter).
+The worker asks before it runs a job (`manager.run_gates`); a job over a
 limit is released until its window frees, without using up an attempt. Several limits
 are checked in order and the first refusal stops the check, so a refused job can have
 used a slot of an earlier limit (never more jobs than allowed, sometimes fewer).
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 MIN_WAIT = 0.25  # seconds; never release a limited job for less than this
+SKEW_MARGIN = 0.1  # seconds added to a wait, so a job comes back after its window, not at its edge
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +117,9 @@ class Limiter:
         return self.attempts(key) >= max_attempts
 
     def available_in(self, key: str) -> float:
-        """Seconds until the open window ends (at least MIN_WAIT)."""
+        """Seconds until the open window ends, plus SKEW_MARGIN (at least MIN_WAIT)."""
         end = self.cache.get(f"{key}:timer")
-        return max(MIN_WAIT, float(end) - now()) if end is not None else MIN_WAIT
+        return max(MIN_WAIT, float(end) - now() + SKEW_MARGIN) if end is not None else MIN_WAIT
 
     def attempt(self, key: str, max_attempts: int, decay: float) -> float | None:
         """Take a slot: None when allowed, else seconds until the window frees."""
