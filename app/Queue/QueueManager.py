@@ -199,16 +199,11 @@ class QueueManager:
 
     @property
     def locks(self) -> LockStore:
-        """Owned locks (unique jobs, WithoutOverlapping) in the same store as the cache."""
+        """Owned locks (unique jobs, WithoutOverlapping), kept in the cache's store (CACHE_STORE)."""
         if self._locks is None:
-            if self.config.get("cache_store", "database") == "redis":
-                from app.Queue.Cache.RedisLocks import RedisLocks
+            from app.Queue.Cache.Locks import make_lock_store
 
-                self._locks = RedisLocks.from_config(self.connection_config("redis"))
-            else:
-                from app.Queue.Cache.Locks import DatabaseLocks
-
-                self._locks = DatabaseLocks(self.engine())
+            self._locks = make_lock_store(self)
         return self._locks
 
     @property

@@ -7,7 +7,7 @@ freezegun moves lock expiry together with everything else.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Engine
@@ -16,6 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import cache_locks
 from app.Queue.support.time import now
+
+if TYPE_CHECKING:
+    from app.Queue.QueueManager import QueueManager
 
 FOREVER = 2**62
 
@@ -93,3 +96,12 @@ class DatabaseLocks:
             query = query.where(cache_locks.c.key.like(like_prefix(self.prefix), escape="\\"))
         with translate_errors(self._url), self.engine.begin() as conn:
             return conn.execute(query).rowcount
+
+
+def make_lock_store(manager: QueueManager) -> LockStore:
+    """Build the lock store where the cache lives: Redis when CACHE_STORE=redis, else cache_locks."""
+    if manager.config.get("cache_store", "database") == "redis":
+        from app.Queue.Cache.RedisLocks import RedisLocks
+
+        return RedisLocks.from_config(manager.connection_config("redis"))
+    return DatabaseLocks(manager.engine())
