@@ -69,3 +69,16 @@ def test_dispatch_now_checks_permissions_too(queue_env, witness):
 def test_encrypted_job_runs_on_the_sync_connection(queue_env, witness):
     SecretJob(witness, "x").on_connection("sync").dispatch()
     assert read_lines(witness) == ["secret x"]
+
+
+def test_async_secure_job_is_checked_and_still_awaited(queue_env, witness):
+    from tests.fixtures.feature_jobs import AsyncReportJob
+
+    queue_env.worker_permissions = ()
+    AsyncReportJob.dispatch(str(witness))
+    work(queue_env)
+    assert queue_env.failed.all()[0].exception.startswith("AuthorizationError")
+    queue_env.worker_permissions = ("reports",)
+    AsyncReportJob.dispatch(str(witness))
+    work(queue_env)
+    assert read_lines(witness) == ["async report"]

@@ -7,11 +7,13 @@ so Redis evicts abandoned locks on its own. Equivalent to SET NX PX, plus the cl
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import contextlib
+from typing import Any, Iterator, Mapping
 
 import redis
 
 from app.Queue.Cache.Locks import FOREVER
+from app.Queue.errors import ConnectionUnavailableError
 from app.Queue.support.time import now
 
 EVICTION_MARGIN_MS = 60_000  # Redis drops a lock this long after its app-clock expiry
@@ -77,6 +79,18 @@ class RedisLocks:
         )
         return cls(client, str(config.get("prefix", "queues:")))
 
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn an unreachable server into one clear line."""
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            kwargs = self.client.connection_pool.connection_kwargs
+            raise ConnectionUnavailableError(
+                f"cannot reach Redis at {kwargs.get('host')}:{kwargs.get('port')} for locks ({exc}); "
+                "check REDIS_HOST/REDIS_PORT or set CACHE_STORE=database"
+            ) from exc
+
     def acquire(self, key: str, owner: str, ttl: float | None) -> bool:
         t_ms = int(now() * 1000)
         if ttl is None:
@@ -84,24 +98,29 @@ class RedisLocks:
         else:
             expires = t_ms + int(ttl * 1000)
             evict = int(ttl * 1000) + EVICTION_MARGIN_MS
-        return bool(self._acquire(keys=[self.prefix + key], args=[owner, expires, t_ms, evict]))
+        with self._errors():
+            return bool(self._acquire(keys=[self.prefix + key], args=[owner, expires, t_ms, evict]))
 
     def release(self, key: str, owner: str) -> bool:
-        return bool(self._release(keys=[self.prefix + key], args=[owner]))
+        with self._errors():
+            return bool(self._release(keys=[self.prefix + key], args=[owner]))
 
     def force_release(self, key: str) -> None:
-        self.client.delete(self.prefix + key)
+        with self._errors():
+            self.client.delete(self.prefix + key)
 
     def owner(self, key: str) -> str | None:
-        parsed = _split(self.client.get(self.prefix + key))  # type: ignore[arg-type]
+        with self._errors():
+            parsed = _split(self.client.get(self.prefix + key))  # type: ignore[arg-type]
         return parsed[1] if parsed is not None and parsed[0] > now() else None
 
     def release_owned_by_prefix(self, prefix: str) -> int:
         released = 0
-        for full_key in self.client.scan_iter(match=_glob_escape(self.prefix) + "*", count=500):
-            parsed = _split(self.client.get(full_key))  # type: ignore[arg-type]
-            if parsed is not None and parsed[1].startswith(prefix):
-                released += int(self._release(keys=[full_key], args=[parsed[1]]))
+        with self._errors():
+            for full_key in self.client.scan_iter(match=_glob_escape(self.prefix) + "*", count=500):
+                parsed = _split(self.client.get(full_key))  # type: ignore[arg-type]
+                if parsed is not None and parsed[1].startswith(prefix):
+                    released += int(self._release(keys=[full_key], args=[parsed[1]]))
         return released
 
     def close(self) -> None:
