@@ -276,6 +276,19 @@ class QueueManager:
                     f"queue {queue!r} is full: {current} jobs stored, max_jobs={definition.max_jobs} (define_queue)"
                 )
 
+    def _check_bulk_capacity(self, jobs: Sequence[Job], queue: str | None, connection: str | None) -> None:
+        if not any(d.max_jobs is not None for d in self.definitions.values()):
+            return
+        from app.Jobs.Job import Job
+
+        targets: dict[tuple[str, str], int] = {}
+        for job in jobs:
+            if isinstance(job, Job):
+                target = self._target(job, queue, connection)
+                targets[target] = targets.get(target, 0) + 1
+        for (q, conn), count in targets.items():
+            self._check_capacity(q, conn, count)
+
     def push(self, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
         """Queue one job; returns its uuid, or None when a guard (unique lock) refused it."""
         return self._push(job, queue, connection, None)
@@ -301,12 +314,7 @@ class QueueManager:
     def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
         """Queue many jobs with as few round trips as each driver allows; returns their uuids."""
         jobs = list(jobs)
-        targets: dict[tuple[str, str], int] = {}
-        for j in jobs:  # capacity first (counting every job), so a refused bulk leaves no unique lock behind
-            target = self._target(j, queue, connection)
-            targets[target] = targets.get(target, 0) + 1
-        for (q, conn), count in targets.items():
-            self._check_capacity(q, conn, count)
+        self._check_bulk_capacity(jobs, queue, connection)  # before the guards: a refused bulk takes no unique lock
         prepared = [self._prepare(j, queue, connection, None) for j in jobs]
         groups: dict[str, list[PushItem]] = {}
         for p in prepared:
