@@ -7,11 +7,12 @@ freezegun moves lock expiry together with everything else.
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import cache_locks
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 FOREVER = 2**62
+RETRYABLE_MYSQL_ERRORS = (1213, 1205)  # deadlock found, lock wait timeout
 
 
 class LockStore(Protocol):
@@ -62,9 +64,9 @@ class DatabaseLocks:
 
     def acquire(self, key: str, owner: str, ttl: float | None) -> bool:
         k, exp, t = self.prefix + key, expiry_of(ttl), now()
-        with translate_errors(self._url):
+        for attempt in range(4):
             try:
-                with self.engine.begin() as conn:
+                with translate_errors(self._url), self.engine.begin() as conn:
                     taken = conn.execute(
                         update(cache_locks).where(cache_locks.c.key == k, cache_locks.c.expiration <= t)
                         .values(owner=owner, expiration=exp)
@@ -74,6 +76,11 @@ class DatabaseLocks:
                 return True
             except IntegrityError:  # the row exists and has not expired: someone holds it
                 return False
+            except OperationalError as exc:  # MySQL deadlock / lock wait between racing acquirers: try again
+                if getattr(exc.orig, "args", [None])[0] not in RETRYABLE_MYSQL_ERRORS or attempt == 3:
+                    raise
+                time.sleep(0.005 * 2**attempt)
+        return False
 
     def release(self, key: str, owner: str) -> bool:
         mine = and_(cache_locks.c.key == self.prefix + key, cache_locks.c.owner == owner)
