@@ -5,6 +5,7 @@ import functools
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from app.Jobs.Contracts import ShouldBeEncrypted, ShouldBeUnique, ShouldBeUniqueUntilProcessing
 from app.Jobs.JobState import JobState, JobStatus
 from app.Queue.support.time import seconds_until
 
@@ -216,4 +217,5 @@ def _truth(condition: Any) -> bool:
     return bool(condition() if callable(condition) else condition)
 
 
-__all__ = ["Job", "JobState", "JobStatus"]
+# The contracts are re-exported so the seed's `class X(Job, ShouldBeUnique)` works with one import line.
+__all__ = ["Job", "JobState", "JobStatus", "ShouldBeEncrypted", "ShouldBeUnique", "ShouldBeUniqueUntilProcessing"]

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from app.Jobs.Job import Job
+    from app.Queue.Cache.Locks import LockStore
     from app.Queue.FailedJobs import DatabaseFailedJobProvider
     from app.Queue.JobStatuses import StatusRepository
     from app.Queue.Payload import PayloadCodec
 
 Connector = Callable[["QueueManager", str, Mapping[str, Any]], QueueDriver]
 PushGuard = Callable[["Job", str, str], bool]
+RunGate = Callable[["Job", dict[str, Any]], "float | None"]
 
 
 def _sync_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
@@ -88,8 +90,11 @@ class QueueManager:
         self.definitions: dict[str, QueueDefinition] = {}
         self.events = EventDispatcher()
         self.push_guards = []
+        self.run_gates: list[RunGate] = []  # worker asks each before running a job (rate limits)
+        self.worker_permissions: tuple[str, ...] | None = None  # queue:work --permissions
         self._codec: PayloadCodec | None = None
         self._cache: CacheStore | None = None
+        self._locks: LockStore | None = None
         self._failed: DatabaseFailedJobProvider | None = None
         self._statuses: StatusRepository | None = None
         self._booted = False
@@ -193,6 +198,15 @@ class QueueManager:
         return DatabaseStore(self.engine())
 
     @property
+    def locks(self) -> LockStore:
+        """Owned locks (unique jobs, WithoutOverlapping), kept in the cache's store (CACHE_STORE)."""
+        if self._locks is None:
+            from app.Queue.Cache.Locks import make_lock_store
+
+            self._locks = make_lock_store(self)
+        return self._locks
+
+    @property
     def failed(self) -> DatabaseFailedJobProvider:
         if self._failed is None:
             from app.Queue.FailedJobs import DatabaseFailedJobProvider
@@ -235,13 +249,16 @@ class QueueManager:
         queue_name = queue_name or str(self.connection_config(conn).get("queue", "default"))
         return queue_name, conn
 
-    def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> tuple[str, str, PushItem] | None:
+    def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None,
+                 capacity: int = 0) -> tuple[str, str, PushItem] | None:
         from app.Jobs.Job import Job
 
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
         queue_name, conn = self._target(job, queue, connection)
         self.connection_config(conn)  # unknown connection: fail before anything is stored
+        if capacity:  # before the guards, so a refused push leaves no unique lock behind
+            self._check_capacity(queue_name, conn, capacity)
         for guard in self.push_guards:
             if not guard(job, queue_name, conn):
                 return None
@@ -259,6 +276,19 @@ class QueueManager:
                     f"queue {queue!r} is full: {current} jobs stored, max_jobs={definition.max_jobs} (define_queue)"
                 )
 
+    def _check_bulk_capacity(self, jobs: Sequence[Job], queue: str | None, connection: str | None) -> None:
+        if not any(d.max_jobs is not None for d in self.definitions.values()):
+            return
+        from app.Jobs.Job import Job
+
+        targets: dict[tuple[str, str], int] = {}
+        for job in jobs:
+            if isinstance(job, Job):
+                target = self._target(job, queue, connection)
+                targets[target] = targets.get(target, 0) + 1
+        for (q, conn), count in targets.items():
+            self._check_capacity(q, conn, count)
+
     def push(self, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
         """Queue one job; returns its uuid, or None when a guard (unique lock) refused it."""
         return self._push(job, queue, connection, None)
@@ -270,11 +300,10 @@ class QueueManager:
         return self._push(job, queue, connection, seconds_until(delay))
 
     def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
-        prepared = self._prepare(job, queue, connection, delay)
+        prepared = self._prepare(job, queue, connection, delay, capacity=1)
         if prepared is None:
             return None
         job_uuid, conn, item = prepared
-        self._check_capacity(item.queue, conn, 1)
         driver = self.connection(conn)
         job.job_id = job_uuid
         self._mark_pending(driver, job_uuid)
@@ -285,14 +314,12 @@ class QueueManager:
     def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
         """Queue many jobs with as few round trips as each driver allows; returns their uuids."""
         jobs = list(jobs)
+        self._check_bulk_capacity(jobs, queue, connection)  # before the guards: a refused bulk takes no unique lock
         prepared = [self._prepare(j, queue, connection, None) for j in jobs]
         groups: dict[str, list[PushItem]] = {}
         for p in prepared:
             if p is not None:
                 groups.setdefault(p[1], []).append(p[2])
-        for conn, items in groups.items():
-            for q in {i.queue for i in items}:
-                self._check_capacity(q, conn, sum(1 for i in items if i.queue == q))
         ids: list[str | None] = []
         for job, p in zip(jobs, prepared):
             job.job_id = p[0] if p else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError, stdin_is_tty
+from app.Jobs.UniqueLock import release_for_queue
 from app.Queue.QueueManager import manager
 
 
@@ -32,6 +33,7 @@ class QueueClearCommand(Command):
         with self.progress(len(queues)) as advance:
             for name in queues:
                 total += driver.clear(name)
+                release_for_queue(qm, connection, name)  # the cleared jobs no longer hold their unique locks
                 advance(1)
         self.line(f"<info>Cleared {total} job(s) from [{', '.join(queues)}] on [{connection}].</info>")
         return 0

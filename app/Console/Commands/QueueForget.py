@@ -4,6 +4,7 @@ from __future__ import annotations
 from cleo.helpers import argument
 
 from app.Console.Command import Command, UsageError
+from app.Jobs.UniqueLock import release_for_payload
 from app.Queue.QueueManager import manager
 
 
@@ -14,7 +15,10 @@ class QueueForgetCommand(Command):
 
     def run_command(self) -> int:
         ident = str(self.argument("id"))
-        if not manager().failed.forget(ident):
+        qm = manager()
+        record = qm.failed.find(ident)
+        if record is None or not qm.failed.forget(ident):
             raise UsageError(f"No failed job matches the ID [{ident}].")
+        release_for_payload(qm, record.payload)
         self.line("<info>Failed job deleted successfully.</info>")
         return 0

@@ -1,0 +1,124 @@
+"""Encrypt job data at rest with AES-256-GCM under a key derived from APP_KEY.
+
+Only `data` (the job's attributes) is encrypted; the envelope's metadata (class,
+queue, tries) stays readable for the worker and monitoring, and the whole payload
+is still signed. Whole-data encryption applies to ShouldBeEncrypted jobs and
+queues defined with `encryption_enabled=True`; a SecureJob's `sensitive_fields`
+are encrypted one by one. Each ciphertext is bound to its job uuid (and field name)
+as associated data, so it cannot be moved into another payload. Workers decrypt
+with APP_KEY, then APP_PREVIOUS_KEYS (key rotation).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import TYPE_CHECKING, Any, Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.Jobs.Contracts import ShouldBeEncrypted
+from app.Queue.errors import InvalidPayloadError
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+    from app.Queue.QueueManager import QueueManager
+
+TOKEN_PREFIX = "aesgcm1:"
+HKDF_INFO = b"queue payload encryption v1"  # separates the encryption key from the signing key
+NONCE_BYTES = 12
+
+
+def derive_key(app_key: bytes) -> bytes:
+    """Derive the 32-byte AES key from APP_KEY (HKDF-SHA256), distinct from the HMAC key."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(app_key)
+
+
+class Encrypter:
+    """The PayloadCodec's encryption hook: decides what to encrypt, encrypts and decrypts envelopes."""
+
+    def __init__(self, app_key: bytes, previous_keys: Sequence[bytes] = (), manager: QueueManager | None = None) -> None:
+        self._ciphers = [AESGCM(derive_key(k)) for k in (app_key, *previous_keys)]
+        self.manager = manager
+
+    # -- what to encrypt ------------------------------------------------------------------
+    def should_encrypt(self, job: Job, queue: str) -> bool:
+        """Encrypt ShouldBeEncrypted jobs, jobs on encrypted queues and SecureJobs with sensitive fields."""
+        return self._whole(job, queue) or bool(_sensitive_fields(job))
+
+    def _whole(self, job: Job, queue: str) -> bool:
+        if isinstance(job, ShouldBeEncrypted):
+            return True
+        definition = self.manager.definitions.get(queue) if self.manager is not None else None
+        return bool(definition and definition.encryption_enabled)
+
+    # -- envelopes ---------------------------------------------------------------------------
+    def encrypt_envelope(self, envelope: dict[str, Any], job: Job) -> dict[str, Any]:
+        """Replace the data (or its sensitive fields) with ciphertext and mark the envelope encrypted."""
+        job_uuid = str(envelope["uuid"])
+        data = envelope.get("data") or {}
+        if self._whole(job, str(envelope.get("queue", ""))):
+            envelope["data"] = self.encrypt(_dumps(data), job_uuid)
+            envelope["encrypted"] = True
+            return envelope
+        fields = [f for f in _sensitive_fields(job) if f in data]
+        envelope["data"] = {k: (self.encrypt(_dumps(v), f"{job_uuid}:{k}") if k in fields else v) for k, v in data.items()}
+        envelope["encrypted"] = True
+        envelope["encryptedFields"] = fields
+        return envelope
+
+    def decrypt_envelope(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Restore plain data; raise InvalidPayloadError when no known key opens it."""
+        job_uuid = str(envelope.get("uuid", ""))
+        fields = envelope.get("encryptedFields")
+        data = envelope.get("data")
+        if fields is None:
+            if not isinstance(data, str):
+                raise InvalidPayloadError("payload is marked encrypted but its data is not ciphertext")
+            envelope["data"] = json.loads(self.decrypt(data, job_uuid))
+        else:
+            if not isinstance(data, dict) or not isinstance(fields, list):
+                raise InvalidPayloadError("payload is marked encrypted but its encryptedFields are malformed")
+            envelope["data"] = {k: (json.loads(self.decrypt(v, f"{job_uuid}:{k}")) if k in fields else v) for k, v in data.items()}
+        envelope.pop("encrypted", None)
+        envelope.pop("encryptedFields", None)
+        return envelope
+
+    # -- primitives ------------------------------------------------------------------------------
+    def encrypt(self, plaintext: bytes, context: str) -> str:
+        """Encrypt under the current key; `context` is authenticated but not stored."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[0].encrypt(nonce, plaintext, context.encode("utf-8"))
+        return TOKEN_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+    def decrypt(self, token: Any, context: str) -> bytes:
+        """Decrypt with the current key, then each previous key."""
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
+            raise InvalidPayloadError("encrypted job data is malformed (not an AES-GCM token)")
+        try:
+            raw = base64.b64decode(token[len(TOKEN_PREFIX):], validate=True)
+        except ValueError:
+            raise InvalidPayloadError("encrypted job data is not valid base64") from None
+        nonce, sealed = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
+        for cipher in self._ciphers:
+            try:
+                return cipher.decrypt(nonce, sealed, context.encode("utf-8"))
+            except InvalidTag:
+                continue
+        raise InvalidPayloadError(
+            "cannot decrypt job data with APP_KEY or APP_PREVIOUS_KEYS (encrypted under another key, or corrupted); "
+            "add the key it was made with to APP_PREVIOUS_KEYS"
+        )
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _sensitive_fields(job: Job) -> list[str]:
+    from app.Jobs.Security import SecureJob
+
+    return list(job.sensitive_fields) if isinstance(job, SecureJob) else []

@@ -1,0 +1,95 @@
+"""Unique jobs: take the lock at dispatch, release it when the job is done, cleared or forgotten.
+
+The lock key names the job (`unique:<module:Class>:<unique_id>`); the owner token names
+the queued copy (`unique/<connection>/<queue>/<uuid>`), so a late release by an old
+copy never frees a lock a newer dispatch holds, and `queue:clear` can free every lock
+of one queue by owner prefix.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from app.Jobs.Contracts import ShouldBeUnique, ShouldBeUniqueUntilProcessing, unique_for_seconds
+from app.Queue.errors import QueueError
+from app.Queue.events import JobFailed, JobProcessed, JobProcessing
+from app.Queue.Serializer import class_path
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.unique")
+
+
+def lock_key(job: ShouldBeUnique) -> str:
+    """Name the lock shared by every job of this class with the same unique_id()."""
+    return f"unique:{class_path(type(job))}:{job.unique_id()}"
+
+
+def owner_token(connection: str, queue: str, job_uuid: str) -> str:
+    """Name the queued copy that holds a lock."""
+    return f"{queue_owner_prefix(connection, queue)}{job_uuid}"
+
+
+def queue_owner_prefix(connection: str, queue: str) -> str:
+    return f"unique/{connection}/{queue}/"
+
+
+class UniqueLocks:
+    """The push guard and the listeners that keep unique locks, bound to one manager."""
+
+    def __init__(self, manager: QueueManager) -> None:
+        self.manager = manager
+
+    def guard(self, job: Job, queue: str, connection: str) -> bool:
+        """Refuse the push (return False) while another copy of a unique job holds the lock."""
+        if not isinstance(job, ShouldBeUnique):
+            return True
+        job_uuid = job.job_id or str(uuid.uuid4())
+        if not self.manager.locks.acquire(lock_key(job), owner_token(connection, queue, job_uuid), unique_for_seconds(job)):
+            log.info("%s is already queued (lock %s); dispatch ignored", type(job).__name__, lock_key(job))
+            return False
+        job.job_id = job_uuid  # the payload reuses it, so the lock's owner token names this copy
+        return True
+
+    def release(self, job: Any, envelope: dict[str, Any]) -> bool:
+        """Release the lock of a unique job if this queued copy still holds it."""
+        if not isinstance(job, ShouldBeUnique):
+            return False
+        owner = owner_token(str(envelope.get("connection", "")), str(envelope.get("queue", "")), str(envelope.get("uuid", "")))
+        return self.manager.locks.release(lock_key(job), owner)
+
+    def on_processing(self, event: JobProcessing) -> None:
+        if isinstance(event.job, ShouldBeUniqueUntilProcessing):
+            self.release(event.job, event.envelope)
+
+    def on_done(self, event: JobProcessed | JobFailed) -> None:
+        if event.job is not None:
+            self.release(event.job, event.envelope)
+
+
+def release_for_queue(manager: QueueManager, connection: str, queue: str) -> int:
+    """Free the unique locks held by jobs of one queue (queue:clear deletes those jobs)."""
+    return manager.locks.release_owned_by_prefix(queue_owner_prefix(connection, queue))
+
+
+def release_for_payload(manager: QueueManager, payload: str) -> bool:
+    """Free the unique lock a stored payload's job still holds (queue:forget of a failed job)."""
+    try:
+        envelope = manager.codec.parse(payload)
+        job = manager.codec.restore(envelope)
+    except QueueError as exc:  # undecodable: its lock (if any) expires after unique_for
+        log.info("cannot read forgotten payload to free its unique lock: %s", exc)
+        return False
+    return UniqueLocks(manager).release(job, envelope)
+
+
+def register(manager: QueueManager) -> None:
+    """Install the unique-lock guard and listeners on `manager`."""
+    locks = UniqueLocks(manager)
+    manager.push_guards.append(locks.guard)
+    manager.events.listen(JobProcessing, locks.on_processing)
+    manager.events.listen(JobProcessed, locks.on_done)
+    manager.events.listen(JobFailed, locks.on_done)
