@@ -48,3 +48,6 @@ queue-retry-failed: setup ## Retry all failed jobs
 
 queue-restart: setup ## Ask running workers to exit after their current job
 	$(ARTISAN) queue:restart
+
+bench-peers: $(VENV)/.installed ## Compare with RQ, Celery, Dramatiq, arq, Huey in one run (../shared/bench-peers)
+	bench/peers/run.sh $(ARGS)

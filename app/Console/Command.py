@@ -25,7 +25,10 @@ class Command(CleoCommand):
         except (QueueError, ValueError, TypeError) as exc:
             if self.io.is_debug():  # -vvv shows the traceback for bug reports
                 raise
-            self.line_error(f"<error>{_one_line(exc)}</error>")
+            if self.io.error_output.is_quiet():  # --quiet hides output, never the reason for a failure
+                print(f"error: {_one_line(exc)}", file=sys.stderr)
+            else:
+                self.line_error(f"<error>{_one_line(exc)}</error>")
             return 1
         except KeyboardInterrupt:
             self.line_error("<comment>interrupted</comment>")

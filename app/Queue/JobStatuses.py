@@ -1,11 +1,21 @@
-"""Job states kept in the cache store for `Job.status(job_id)`."""
+"""Job states kept in the cache store for `Job.status(job_id)`.
+
+Dispatchers write synchronously. A worker buffers its writes and flushes them at
+most FLUSH_INTERVAL later from a small thread, in one round trip: a no-op job
+would otherwise pay two extra store writes (processing, completed). The cost is
+that another process may see a state up to FLUSH_INTERVAL late, and a worker
+killed with SIGKILL can lose its last unflushed states (never a job).
+"""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from app.Jobs.JobState import JobState, JobStatus
 from app.Queue.contracts import CacheStore
 from app.Queue.support.time import now
+
+FLUSH_INTERVAL = 0.1
 
 
 class StatusRepository:
@@ -15,33 +25,97 @@ class StatusRepository:
         self.store = store
         self.ttl = ttl
         self.enabled = enabled
+        self._lock = threading.Lock()
+        self._buffer: dict[str, dict[str, Any]] | None = None
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @staticmethod
     def key(job_id: str) -> str:
         return f"status:{job_id}"
 
     def mark(self, job_id: str, state: JobState, attempts: int = 0, progress: float | None = None, error: str | None = None) -> None:
-        """Record a state change; progress is kept unless given (completed means 100)."""
-        if not self.enabled:
+        """Record a state change; a new attempt starts at 0 %, completion is 100 %, failures keep progress."""
+        if not self.enabled or not job_id:
             return
         if progress is None:
-            progress = 100.0 if state is JobState.COMPLETED else self._progress(job_id, state)
-        record = JobStatus(job_id, state, attempts, progress, now(), error)
-        self.store.put(self.key(job_id), record.to_dict(), self.ttl)
+            progress = {JobState.COMPLETED: 100.0, JobState.PENDING: 0.0, JobState.PROCESSING: 0.0}.get(state)
+            if progress is None:
+                current = self.get(job_id)
+                progress = current.progress if current else 0.0
+        self._write(job_id, JobStatus(job_id, state, attempts, progress, now(), error).to_dict())
 
-    def _progress(self, job_id: str, state: JobState) -> float:
-        if state is JobState.PENDING:
-            return 0.0
-        current = self.get(job_id)
-        return current.progress if current else 0.0
+    def mark_pending_many(self, job_ids: list[str]) -> None:
+        """Record many new jobs as pending in one round trip (bulk dispatch)."""
+        if not self.enabled:
+            return
+        t = now()
+        records = {j: JobStatus(j, JobState.PENDING, 0, 0.0, t).to_dict() for j in job_ids}
+        self._put_many(list(records.items()))
 
     def update(self, job_id: str, **changes: Any) -> None:
         """Change fields of an existing record (progress from inside a running job)."""
         current = self.get(job_id)
         data = current.to_dict() if current else {"state": str(JobState.PROCESSING), "attempts": 0}
         data.update(changes, updated_at=now())
-        self.store.put(self.key(job_id), data, self.ttl)
+        self._write(job_id, data)
 
     def get(self, job_id: str) -> JobStatus | None:
-        data = self.store.get(self.key(job_id))
+        with self._lock:
+            buffered = self._buffer.get(job_id) if self._buffer is not None else None
+        data = buffered or self.store.get(self.key(job_id))
         return JobStatus.from_dict(job_id, data) if data else None
+
+    # -- write-behind for workers ------------------------------------------------------------
+    def start_buffering(self) -> None:
+        """Buffer writes and flush them every FLUSH_INTERVAL from a background thread."""
+        with self._lock:
+            if self._buffer is not None:
+                return
+            self._buffer = {}
+            self._stop.clear()
+        self._flusher = threading.Thread(target=self._flush_loop, name="queue-status-flush", daemon=True)
+        self._flusher.start()
+
+    def stop_buffering(self) -> None:
+        """Flush what is buffered and write synchronously again."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(5)
+            self._flusher = None
+        self.flush()
+        with self._lock:
+            self._buffer = None
+
+    def flush(self) -> None:
+        """Write buffered records now, in one round trip."""
+        with self._lock:
+            if not self._buffer:
+                return
+            pending, self._buffer = self._buffer, {}
+        self._put_many(list(pending.items()))
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL):
+            try:
+                self.flush()
+            except Exception:  # the store is down: keep the states for the next try
+                import logging
+
+                logging.getLogger("queue.worker").exception("could not write job statuses")
+
+    def _write(self, job_id: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            if self._buffer is not None:
+                self._buffer[job_id] = data
+                return
+        self.store.put(self.key(job_id), data, self.ttl)
+
+    def _put_many(self, records: list[tuple[str, dict[str, Any]]]) -> None:
+        put_many = getattr(self.store, "put_many", None)
+        items = [(self.key(j), d, self.ttl) for j, d in records]
+        if put_many is not None:
+            put_many(items)
+        else:
+            for key, data, ttl in items:
+                self.store.put(key, data, ttl)

@@ -68,6 +68,7 @@ class Worker:
         driver = self.manager.connection(connection)
         self._listen_for_signals()
         self._restart_at_start = self._restart_now = self.manager.cache.get(RESTART_KEY)
+        self.manager.statuses.start_buffering()
         started = time.monotonic()
         while True:
             active = self._active_queues(connection, queues)
@@ -133,6 +134,7 @@ class Worker:
             self._prefetched = None
         self.heartbeat.stop()
         self.runner.close()
+        self.manager.statuses.stop_buffering()
         self.manager.events.dispatch(WorkerStopping(status, str(reason)))
         log.info("worker %s stopping: %s", self.worker_id, reason)
         return status

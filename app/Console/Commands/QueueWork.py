@@ -67,7 +67,7 @@ class QueueWorkCommand(Command):
         driver = qm.connection(connection)
         driver.sizes(queues[0])  # fail now on missing tables or an unreachable server
         qm.worker_permissions = options.permissions  # type: ignore[attr-defined]
-        if not self.io.is_quiet():
+        if not self.io.output.is_quiet():
             self.line(f"<info>Processing jobs</info> from [{', '.join(queues)}] on [{connection}]. Stop with Ctrl-C.")
             self._echo_jobs()
         worker = Worker(qm, options)

@@ -24,6 +24,7 @@ class DatabaseStore:
         self.engine = engine
         self.prefix = prefix
         self._url = str(engine.url)
+        self._upsert_stmt: Any = None
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -50,12 +51,31 @@ class DatabaseStore:
         return {full[r.key]: json.loads(r.value) for r in rows if r.expiration > t}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
-        payload, exp, k = json.dumps(value), self._expiry(ttl), self._key(key)
+        self.put_many([(key, value, ttl)])
+
+    def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
+        """Write several keys in one transaction (one upsert statement, executemany)."""
+        if not items:
+            return
+        rows = [{"key": self._key(k), "value": json.dumps(v), "expiration": self._expiry(ttl)} for k, v, ttl in items]
         with translate_errors(self._url), self.engine.begin() as conn:
-            done = conn.execute(update(cache).where(cache.c.key == k).values(value=payload, expiration=exp)).rowcount
-            if not done:
-                conn.execute(cache.insert().values(key=k, value=payload, expiration=exp))
+            conn.execute(self._upsert(conn.dialect.name), rows)
             self._maybe_prune(conn)
+
+    def _upsert(self, dialect: str) -> Any:
+        if self._upsert_stmt is None:
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                stmt = sqlite_insert(cache)
+                self._upsert_stmt = stmt.on_conflict_do_update(
+                    index_elements=[cache.c.key], set_={"value": stmt.excluded.value, "expiration": stmt.excluded.expiration})
+            else:
+                from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+                stmt = mysql_insert(cache)
+                self._upsert_stmt = stmt.on_duplicate_key_update(value=stmt.inserted.value, expiration=stmt.inserted.expiration)
+        return self._upsert_stmt
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         payload, exp, k = json.dumps(value), self._expiry(ttl), self._key(key)

@@ -1,7 +1,7 @@
 """The queue's tables as SQLAlchemy Core; Alembic migrations mirror these."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.dialects import mysql
 
 NAMING_CONVENTION = {
@@ -28,8 +28,9 @@ jobs = Table(
     Column("reserved_by", String(191), nullable=True),
     Column("available_at", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    # Serves the claim query: equality on queue, then priority DESC, id ASC.
-    Index("ix_jobs_queue_priority_id", "queue", "priority", "id"),
+    # Serves the claim query in index order: equality on queue, then priority DESC, id ASC
+    # (an ascending priority column would make SQLite sort every candidate row per claim).
+    Index("ix_jobs_queue_priority_id", "queue", text("priority DESC"), "id"),
     Index("ix_jobs_queue_reserved_at", "queue", "reserved_at"),
 )
 

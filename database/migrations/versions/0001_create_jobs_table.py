@@ -31,7 +31,8 @@ def upgrade() -> None:
         sa.Column("available_at", sa.BigInteger, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_jobs_queue_priority_id", "jobs", ["queue", "priority", "id"])
+    # priority DESC so the claim query (ORDER BY priority DESC, id) walks the index without sorting.
+    op.create_index("ix_jobs_queue_priority_id", "jobs", ["queue", sa.text("priority DESC"), "id"])
     op.create_index("ix_jobs_queue_reserved_at", "jobs", ["queue", "reserved_at"])
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: throughput, latency and memory per driver."""
