@@ -1,7 +1,8 @@
 """Count batch members as the worker settles them and run the callbacks each update wins.
 
-Registered through app/Queue/bootstrap.py: JobProcessing restores the job's batch id from the
-envelope, JobProcessed and JobFailed update job_batches atomically (app/Queue/BatchRepository.py).
+Registered through app/Queue/bootstrap.py (the job's batch id comes back from the envelope in
+PayloadCodec.restore): JobProcessed and JobFailed update job_batches atomically
+(app/Queue/BatchRepository.py) and the callbacks won by the update run here, once.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.Jobs import Callbacks
 from app.Queue.errors import QueueError
-from app.Queue.events import JobFailed, JobProcessed, JobProcessing
+from app.Queue.events import JobFailed, JobProcessed
 
 if TYPE_CHECKING:
     from app.Queue.BatchRepository import BatchRecord, DatabaseBatchRepository, Outcome
@@ -36,12 +37,6 @@ class BatchRecorder:
         return self._repository
 
     # -- listeners ----------------------------------------------------------------------------
-    def on_processing(self, event: JobProcessing) -> None:
-        batch_id = event.envelope.get("batchId")
-        if batch_id:
-            event.job.batch_id = batch_id
-            event.job._batch_member = event.envelope.get("batchMember")
-
     def on_processed(self, event: JobProcessed) -> None:
         env = event.envelope
         batch_id = env.get("batchId")
@@ -114,6 +109,5 @@ def register(manager: QueueManager) -> None:
     """Wire the batch listeners into `manager`."""
     recorder = BatchRecorder(manager)
     manager.batches = recorder  # type: ignore[attr-defined]
-    manager.events.listen(JobProcessing, recorder.on_processing)
     manager.events.listen(JobProcessed, recorder.on_processed)
     manager.events.listen(JobFailed, recorder.on_failed)

@@ -7,7 +7,6 @@ A step's return value reaches the next step through `get_previous_result()`.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -19,8 +18,6 @@ from app.Queue.errors import QueueError, SerializationError
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
-
-log = logging.getLogger("queue.chain")
 
 
 class PendingChain:
