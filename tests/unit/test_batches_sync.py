@@ -125,3 +125,31 @@ def test_job_inside_batch_can_add_jobs(witness: Path):
     batch_id = batch([bj.AddMore(witness, 3)]).on_connection("sync").dispatch()
     found = JobBatch.find(batch_id)
     assert (found.total_jobs, found.pending_jobs, found.finished()) == (4, 0, True)
+
+
+def test_job_can_cancel_its_own_batch_and_later_members_skip(witness: Path):
+    batch_id = batch([bj.Work(witness, "before"), bj.CancelBatch(witness), bj.Work(witness, "after")]) \
+        .on_connection("sync").dispatch()
+    lines = read_lines(witness)
+    assert len(lines) == 2 and lines[0].startswith("ran before") and lines[1] == "cancelled True"
+    found = JobBatch.find(batch_id)
+    assert found.cancelled() and found.finished() and found.pending_jobs == 0
+
+
+def test_batch_id_and_remaining_chain_travel_in_the_signed_envelope(witness: Path, queue_env):
+    from sqlalchemy import select
+
+    from app.Queue.database.tables import jobs
+    from app.Queue.errors import InvalidPayloadError
+
+    chain_id = chain([bj.Start(witness), bj.Increment(witness, "2")]).dispatch()
+    batch_id = batch([bj.Work(witness, "a")]).dispatch()
+    with queue_env.engine().connect() as conn:
+        payloads = [r[0] for r in conn.execute(select(jobs.c.payload).order_by(jobs.c.id))]
+    first, member = (queue_env.codec.parse(p) for p in payloads)
+    assert first["chain"]["id"] == chain_id and len(first["chain"]["steps"]) == 1 and member["batchId"] == batch_id
+    restored = queue_env.codec.restore(member)
+    assert restored.batch_id == batch_id and restored.batch().total_jobs == 1
+    forged = payloads[0].replace('"tests.fixtures.batch_jobs:Increment"', '"tests.fixtures.batch_jobs:FailStep"')
+    with pytest.raises(InvalidPayloadError, match="signature"):
+        queue_env.codec.parse(forged)
