@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "queue:flush": "app.Console.Commands.QueueFlush:QueueFlushCommand",
     "queue:prune-failed": "app.Console.Commands.QueuePruneFailed:QueuePruneFailedCommand",
     "queue:clear": "app.Console.Commands.QueueClear:QueueClearCommand",
+    "queue:retry-batch": "app.Console.Commands.QueueRetryBatch:QueueRetryBatchCommand",
+    "queue:prune-batches": "app.Console.Commands.QueuePruneBatches:QueuePruneBatchesCommand",
 }
 
 

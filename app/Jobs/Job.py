@@ -64,6 +64,8 @@ class Job:
     _released: float | None = None
     _deleted: bool = False
     _failed_with: BaseException | None = None
+    _batch_member: str | None = None       # the batch member this job reports for (a chain counts as one)
+    _chain: dict[str, Any] | None = None   # the rest of its chain, carried in the envelope
 
     def __init__(self) -> None:
         self._init_runtime()
@@ -188,6 +190,17 @@ class Job:
         from app.Models.JobBatch import JobBatch
 
         return JobBatch.find(self.batch_id)
+
+    def _payload_extra(self) -> dict[str, Any]:
+        """Envelope members for batches and chains (the whole envelope is signed)."""
+        extra: dict[str, Any] = {}
+        if self.batch_id:
+            extra["batchId"] = self.batch_id
+            if self._batch_member:
+                extra["batchMember"] = self._batch_member
+        if self._chain is not None:
+            extra["chain"] = self._chain
+        return extra
 
     # -- state ---------------------------------------------------------------------------------
     @staticmethod

@@ -164,6 +164,10 @@ class PayloadCodec:
         """Rebuild the job instance from a verified envelope."""
         job = self.decode_job({"job": envelope["job"], "data": envelope.get("data")})
         job.job_id = envelope.get("uuid")
+        if envelope.get("batchId"):  # batches and chains (app/Jobs/Batch.py, Chain.py) ride in the envelope
+            job.batch_id, job._batch_member = envelope["batchId"], envelope.get("batchMember")
+        if isinstance(envelope.get("chain"), dict):
+            job.chain_id = envelope["chain"].get("id")
         for attr, key in (("queue", "queue"), ("connection", "connection"), ("max_tries", "maxTries"),
                           ("timeout", "timeout"), ("max_exceptions", "maxExceptions")):
             if envelope.get(key) is not None:

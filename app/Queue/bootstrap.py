@@ -9,8 +9,11 @@ if TYPE_CHECKING:
 
 # Each module exposes `register(manager)`; one line per feature keeps the wiring in one place.
 LISTENER_MODULES: tuple[str, ...] = (
-    "app.Jobs.UniqueLock",
+    "app.Jobs.BatchRecorder",
+    "app.Jobs.ChainRecorder",
     "app.Jobs.RateLimiter",
+    # Last: its push guard takes the unique lock, so no later guard can refuse after it.
+    "app.Jobs.UniqueLock",
 )
 
 

@@ -63,6 +63,17 @@ job_batches = Table(
     Column("finished_at", BigInteger, nullable=True),
 )
 
+# One row per batch member (a job, or a chain counted as one job): its outcome, so a member
+# that runs twice (lease expired, SIGKILL before ack) is counted once.
+job_batch_jobs = Table(
+    "job_batch_jobs",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("member", String(64), primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    Column("job_uuid", String(64), nullable=False),
+)
+
 cache = Table(
     "cache",
     metadata,
@@ -81,4 +92,4 @@ cache_locks = Table(
     Index("ix_cache_locks_expiration", "expiration"),
 )
 
-QUEUE_TABLES = ("jobs", "failed_jobs", "job_batches", "cache", "cache_locks")
+QUEUE_TABLES = ("jobs", "failed_jobs", "job_batches", "job_batch_jobs", "cache", "cache_locks")

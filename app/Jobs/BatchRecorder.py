@@ -1,0 +1,113 @@
+"""Count batch members as the worker settles them and run the callbacks each update wins.
+
+Registered through app/Queue/bootstrap.py (the job's batch id comes back from the envelope in
+PayloadCodec.restore): JobProcessed and JobFailed update job_batches atomically
+(app/Queue/BatchRepository.py) and the callbacks won by the update run here, once.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from app.Jobs import Callbacks
+from app.Queue.errors import QueueError
+from app.Queue.events import JobFailed, JobProcessed
+
+if TYPE_CHECKING:
+    from app.Queue.BatchRepository import BatchRecord, DatabaseBatchRepository, Outcome
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.batch")
+
+
+class BatchRecorder:
+    """Listens to worker events for jobs that carry a batch id."""
+
+    def __init__(self, manager: QueueManager) -> None:
+        self.manager = manager
+        self.local: dict[str, dict[str, list[Any]]] = {}  # callbacks of batches run on the sync connection
+        self._repository: DatabaseBatchRepository | None = None
+
+    @property
+    def repository(self) -> DatabaseBatchRepository:
+        if self._repository is None:
+            from app.Queue.BatchRepository import DatabaseBatchRepository
+
+            self._repository = DatabaseBatchRepository(self.manager.engine())
+        return self._repository
+
+    # -- listeners ----------------------------------------------------------------------------
+    def on_processed(self, event: JobProcessed) -> None:
+        env = event.envelope
+        batch_id = env.get("batchId")
+        if not batch_id:
+            return
+        chain = event.job._chain if event.job._chain is not None else env.get("chain")
+        if env.get("batchMember") and chain and chain.get("steps"):
+            return  # a chain counts as one member: it succeeds with its last step
+        member = env.get("batchMember") or env.get("uuid") or ""
+        self.settle(self.repository.record_success(batch_id, member, env.get("uuid") or ""), None)
+
+    def on_failed(self, event: JobFailed) -> None:
+        env = event.envelope
+        batch_id = env.get("batchId")
+        if not batch_id:
+            return
+        member = env.get("batchMember") or env.get("uuid") or ""
+        self.settle(self.repository.record_failure(batch_id, member, env.get("uuid") or ""), event.exception)
+
+    # -- callbacks ----------------------------------------------------------------------------
+    def settle(self, outcome: Outcome | None, exception: BaseException | None) -> None:
+        """Run the callbacks this update won, in order catch, then, finally."""
+        if outcome is None or not outcome.fire:
+            return
+        from app.Models.JobBatch import JobBatch
+
+        record = outcome.batch
+        subject = JobBatch(record)
+        queue, connection = record.options.get("queue"), record.options.get("connection")
+        for kind in outcome.fire:
+            for callback in self._callbacks(record, kind):
+                Callbacks.run(callback, kind, subject, exception, self.manager, queue, connection)
+            self._continue_chain(record, kind, exception)
+        if "finally" in outcome.fire:
+            self.local.pop(record.id, None)
+
+    def _callbacks(self, record: BatchRecord, kind: str) -> list[Any]:
+        if record.id in self.local:
+            return self.local[record.id].get(kind, [])
+        loaded = []
+        for spec in record.options.get(kind) or []:
+            try:
+                loaded.append(Callbacks.load(spec, self.manager.codec))
+            except Exception:
+                log.exception("batch %s: cannot load %s callback %r", record.id, kind, spec)
+        return loaded
+
+    def _continue_chain(self, record: BatchRecord, kind: str, exception: BaseException | None) -> None:
+        """A batch that is a step of a chain: go on with the chain, or fail it."""
+        chain = record.options.get("chain")
+        if not chain:
+            return
+        from app.Jobs.ChainRecorder import chain_recorder
+
+        if kind == "then":
+            chain_recorder(self.manager).advance(chain, None, f"batch:{record.id}")
+        elif kind == "catch":
+            chain_recorder(self.manager).fail(chain, exception or RuntimeError("batch failed"))
+        elif kind == "finally" and not {"then", "catch"} & set(record.options.get("fired", ())):
+            chain_recorder(self.manager).fail(chain, QueueError(f"batch {record.id} was cancelled"))
+
+
+def batch_recorder(manager: QueueManager) -> BatchRecorder:
+    """The manager's recorder (registered when the manager boots)."""
+    manager.config  # boot: registers the listeners
+    return manager.batches  # type: ignore[attr-defined,no-any-return]
+
+
+def register(manager: QueueManager) -> None:
+    """Wire the batch listeners into `manager`."""
+    recorder = BatchRecorder(manager)
+    manager.batches = recorder  # type: ignore[attr-defined]
+    manager.events.listen(JobProcessed, recorder.on_processed)
+    manager.events.listen(JobFailed, recorder.on_failed)
