@@ -8,7 +8,10 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 # Each module exposes `register(manager)`; one line per feature keeps the wiring in one place.
-LISTENER_MODULES: tuple[str, ...] = ()
+LISTENER_MODULES: tuple[str, ...] = (
+    "app.Jobs.MetricsCollector",
+    "app.Queue.WorkerRegistry",
+)
 
 
 def register_listeners(manager: QueueManager) -> None:
