@@ -26,6 +26,14 @@ COMMANDS: dict[str, str] = {
     "queue:flush": "app.Console.Commands.QueueFlush:QueueFlushCommand",
     "queue:prune-failed": "app.Console.Commands.QueuePruneFailed:QueuePruneFailedCommand",
     "queue:clear": "app.Console.Commands.QueueClear:QueueClearCommand",
+    "queue:listen": "app.Console.Commands.QueueListen:QueueListenCommand",
+    "queue:pause": "app.Console.Commands.QueuePause:QueuePauseCommand",
+    "queue:resume": "app.Console.Commands.QueueResume:QueueResumeCommand",
+    "queue:stats": "app.Console.Commands.QueueStats:QueueStatsCommand",
+    "queue:monitor": "app.Console.Commands.QueueMonitor:QueueMonitorCommand",
+    "queue:metrics": "app.Console.Commands.QueueMetrics:QueueMetricsCommand",
+    "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
+    "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
 }
 
 
