@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+pytest_plugins = ["app.Testing.pytest_plugin"]
+
 TEST_KEY = "base64:" + base64.b64encode(b"k" * 32).decode()
 
 # Settings every test (and every worker subprocess it starts) sees.
