@@ -75,7 +75,7 @@ class QueueListenCommand(Command):
         args = ["queue:work", connection, "--once", f"--queue={','.join(queues)}"]
         for name in ("timeout", "tries", "backoff", "memory"):
             args.append(f"--{name}={self.option(name)}")
-        if self.io.is_quiet():
+        if self.io.output.is_quiet():
             args.append("--quiet")
         return args
 
