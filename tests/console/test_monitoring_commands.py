@@ -88,6 +88,7 @@ def test_health_is_green_on_a_migrated_database(artisan_cmd):
     ran = artisan_cmd("queue:health")
     assert ran.status == 0 and "Healthy." in ran.out
     assert "| workers             | WARN   | no worker is running (nothing waiting)" in ran.out
+    assert "| connection redis    | SKIP   | not in use; check it with --connection=redis" in ran.out
 
 
 def test_health_fails_on_pending_jobs_without_workers_and_reports_dead_ones(queue_env, artisan_cmd):

@@ -152,3 +152,12 @@ def test_seed_style_fake_without_restore_does_not_leak_part_2(queue_env):
     assert "push" not in queue_env.__dict__
     BrokenJob.dispatch()
     assert queue_env.size("default") == 1
+
+
+def test_bus_fake_assertions_fail_with_what_was_dispatched(bus_fake):
+    EmailJob.dispatch()
+    bus_fake.assert_dispatched(EmailJob, 1)
+    assert "Pushed: EmailJob on database:emails" in fails(bus_fake.assert_dispatched, ReportJob)
+    fails(bus_fake.assert_dispatched_times, EmailJob, 2, match="pushed 2 time")
+    fails(bus_fake.assert_not_dispatched, EmailJob, match="not to be pushed")
+    bus_fake.assert_not_dispatched(EmailJob, lambda job: job.to == "z@x")

@@ -7,10 +7,10 @@ from dataclasses import asdict
 from cleo.helpers import option
 
 from app.Console.Command import Command
-from app.Console.Support.health import FAIL, OK, run_checks
+from app.Console.Support.health import FAIL, OK, SKIP, WARN, run_checks
 from app.Queue.QueueManager import manager
 
-STYLE = {OK: "info", "WARN": "comment", FAIL: "error"}
+STYLE = {OK: "info", WARN: "comment", FAIL: "error", SKIP: "comment"}
 
 
 class QueueHealthCommand(Command):

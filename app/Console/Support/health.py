@@ -10,7 +10,7 @@ from app.Queue.support.time import now
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
-OK, WARN, FAIL = "OK", "WARN", "FAIL"
+OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,9 @@ def run_checks(qm: QueueManager, extra_connections: list[str]) -> list[Check]:
     except QueueError as exc:
         return checks + [Check("configuration", FAIL, str(exc))]
     results = [guarded(f"connection {c}", lambda c=c: check_connection(qm, c)) for c in connections]  # type: ignore[misc]
-    checks += results + [guarded("cache store", lambda: check_cache(qm))]
+    skipped = [Check(f"connection {c}", SKIP, f"not in use; check it with --connection={c}")
+               for c in qm.config["connections"] if c not in connections]
+    checks += results + skipped + [guarded("cache store", lambda: check_cache(qm))]
     reachable = [c for c, r in zip(connections, results) if r.status == OK]
     checks.append(guarded("workers", lambda: check_workers(qm, reachable)))
     return checks
