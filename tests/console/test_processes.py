@@ -110,7 +110,8 @@ def test_listen_stops_when_empty_and_rejects_bad_options(queue_env):
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
-def test_top_runs_full_screen_in_a_terminal_and_quits_on_q(queue_env, tmp_path):
+@pytest.mark.parametrize("key", ["q", "C-c"])
+def test_top_runs_full_screen_in_a_terminal_and_quits_on_q_or_ctrl_c(queue_env, tmp_path, key):
     socket = f"qtop-{os.getpid()}"
     env = worker_env()
     exports = " ".join(f"{k}='{v}'" for k, v in env.items() if k.startswith(("APP_", "DB_", "QUEUE_", "CACHE_", "PYTHON")))
@@ -123,7 +124,7 @@ def test_top_runs_full_screen_in_a_terminal_and_quits_on_q(queue_env, tmp_path):
 
         assert wait_until(lambda: "WORKERS (0)" in screen(), timeout=20)
         assert "QUEUE" in screen() and "default" in screen()
-        subprocess.run([*tmux, "send-keys", "q"], check=True)
+        subprocess.run([*tmux, "send-keys", key], check=True)
         assert wait_until(lambda: (tmp_path / "rc").exists(), timeout=10)
         assert (tmp_path / "rc").read_text().strip() == "exit=0"
     finally:
