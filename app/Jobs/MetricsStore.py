@@ -14,10 +14,11 @@ from typing import Any, Iterable
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.metrics_tables import job_metrics
+from app.Queue.Drivers.DatabaseQueue import RETRYABLE_MYSQL_ERRORS
 
 BIN_BASE = 0.0001  # seconds: bin 0 holds everything up to 0.1 ms
 BIN_FACTOR = 1.25
@@ -88,6 +89,9 @@ class Aggregate:
         self.max_time = max(self.max_time, sample.runtime)
         self.histogram[bin_of(sample.runtime)] += 1
 
+    def copy(self) -> Aggregate:
+        return Aggregate(self.processed, self.failed, self.total_time, self.max_time, Counter(self.histogram))
+
     def merge_row(self, row: Any) -> None:
         self.processed += int(row.processed)
         self.failed += int(row.failed)
@@ -120,16 +124,19 @@ class MetricsStore:
             for attempt in range(5):
                 try:
                     with self.engine.begin() as conn:
-                        for key, agg in groups.items():
-                            self._merge(conn, key, agg)
+                        for key in sorted(groups):  # one lock order for every writer: fewer deadlocks
+                            self._merge(conn, key, groups[key])
                     return
-                except IntegrityError:
-                    if attempt == 4:
+                except (IntegrityError, OperationalError) as exc:
+                    # two writers created the same row, or MySQL chose us as a deadlock victim: retry
+                    code = getattr(getattr(exc, "orig", None), "args", [None])[0]
+                    if attempt == 4 or (isinstance(exc, OperationalError) and code not in RETRYABLE_MYSQL_ERRORS):
                         raise
 
     @staticmethod
-    def _merge(conn: Connection, key: tuple[str, str, int], agg: Aggregate) -> None:
+    def _merge(conn: Connection, key: tuple[str, str, int], new: Aggregate) -> None:
         job, queue, bucket = key
+        agg = new.copy()  # a retried transaction must start from the samples alone
         where = and_(job_metrics.c.job == job, job_metrics.c.queue == queue, job_metrics.c.bucket == bucket)
         query = select(job_metrics).where(where)
         if conn.dialect.name != "sqlite":

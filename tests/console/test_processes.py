@@ -129,3 +129,15 @@ def test_top_runs_full_screen_in_a_terminal_and_quits_on_q_or_ctrl_c(queue_env, 
         assert (tmp_path / "rc").read_text().strip() == "exit=0"
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_workers_starting_together_all_join_the_registry(queue_env, tmp_path):
+    procs = [start_worker(["--sleep=0.2", f"--name=w{i}"], log=tmp_path / f"w{i}.log") for i in range(3)]
+    registry = WorkerRegistry(queue_env.cache)
+    try:
+        assert wait_until(lambda: len(registry.workers()[0]) == 3, timeout=30)
+        assert sorted(w["name"] for w in registry.workers()[0]) == ["w0", "w1", "w2"]
+    finally:
+        for proc in procs:
+            stop(proc)
+    assert registry.workers() == ([], [])

@@ -127,3 +127,22 @@ def test_queue_stats_report_counts_throughput_and_oldest_wait(queue_env):
         assert (stats.pending, stats.delayed, stats.failed, stats.oldest_wait) == (0, 1, 1, None)
         assert stats.throughput_per_minute == pytest.approx(5 / 5)
         assert queue_env.get_stats("default").size == 1
+
+
+def test_a_retried_write_does_not_count_samples_twice(queue_env, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    store = MetricsStore(queue_env.engine())
+    store.record([Sample("ReportJob", "default", 0.1, True, 1000.0)])
+    real_merge, calls = MetricsStore._merge, []
+
+    def flaky_merge(conn, key, agg):
+        real_merge(conn, key, agg)
+        calls.append(key)
+        if len(calls) == 1:  # as if another writer inserted the same row first
+            raise IntegrityError("insert", {}, Exception("duplicate"))
+
+    monkeypatch.setattr(MetricsStore, "_merge", staticmethod(flaky_merge))
+    store.record([Sample("ReportJob", "default", 0.1, True, 1001.0)])
+    assert len(calls) == 2
+    assert store.summary(0, job="ReportJob").processed == 2
