@@ -38,12 +38,15 @@ def test_stats_shows_every_queue_as_a_table_and_json(queue_env, artisan_cmd):
                                "size": 1, "paused": False}]
 
 
-def test_stats_lists_unfinished_batches_with_progress(queue_env, artisan_cmd):
+def test_stats_lists_recent_batches_with_progress(queue_env, artisan_cmd):
     with queue_env.engine().begin() as conn:
-        conn.execute(text("INSERT INTO job_batches (id, name, total_jobs, pending_jobs, failed_jobs, failed_job_ids, created_at) "
-                          "VALUES ('b1', 'Import', 4, 1, 0, '[]', 1)"))
+        conn.execute(text("INSERT INTO job_batches (id, name, total_jobs, pending_jobs, failed_jobs, failed_job_ids, options, "
+                          "created_at, finished_at) VALUES ('b1', 'Import', 4, 1, 0, '[]', '{}', 2, NULL), "
+                          "('b2', 'Done', 2, 0, 0, '[]', '{}', 1, 5)"))
     ran = artisan_cmd("queue:stats")
-    assert "| b1    | Import | 75%      | 4     | 1       | 0      | running |" in ran.out
+    assert "| b1    | Import | 75%      | 4     | 1       | 0      | running  |" in ran.out
+    assert "| b2    | Done   | 100%     | 2     | 0       | 0      | finished |" in ran.out
+    assert json.loads(artisan_cmd("queue:stats", "--json").out)["batches"][0]["progress"] == 75.0
 
 
 def test_stats_rejects_an_unknown_connection(artisan_cmd):

@@ -1,4 +1,4 @@
-"""queue:stats: pending, delayed, reserved, failed and throughput per queue, plus unfinished batches."""
+"""queue:stats: pending, delayed, reserved, failed and throughput per queue, plus the newest batches."""
 from __future__ import annotations
 
 import json
@@ -29,16 +29,30 @@ def queue_rows(connection: str | None, queues: list[str]) -> list[tuple[QueueMet
     return rows
 
 
-def unfinished_batches(limit: int = 20) -> list[dict[str, Any]]:
-    """Batches that have not finished, newest first, with their progress in percent."""
+def recent_batches(limit: int = 10) -> list[dict[str, Any]]:
+    """The newest batches with their progress, from JobBatch when the batches feature is installed."""
+    try:
+        from app.Models.JobBatch import JobBatch
+    except ImportError:  # an install without app/Models/JobBatch.py: read the job_batches table directly
+        return _batches_from_table(limit)
+    return [b.to_dict() for b in JobBatch.recent(limit)]
+
+
+def _batches_from_table(limit: int) -> list[dict[str, Any]]:
     engine = manager().engine()
-    query = (select(job_batches).where(job_batches.c.finished_at.is_(None))
-             .order_by(job_batches.c.created_at.desc()).limit(limit))
+    query = select(job_batches).order_by(job_batches.c.created_at.desc()).limit(limit)
     with translate_errors(str(engine.url)), engine.connect() as conn:
         rows = list(conn.execute(query))
-    return [{"id": r.id, "name": r.name, "total": r.total_jobs, "pending": r.pending_jobs, "failed": r.failed_jobs,
-             "progress": round(100 * (r.total_jobs - r.pending_jobs) / r.total_jobs) if r.total_jobs else 0,
-             "cancelled": r.cancelled_at is not None} for r in rows]
+    return [{"id": r.id, "name": r.name, "total_jobs": r.total_jobs, "pending_jobs": r.pending_jobs,
+             "processed_jobs": r.total_jobs - r.pending_jobs, "failed_jobs": r.failed_jobs,
+             "progress": round(100.0 * (r.total_jobs - r.pending_jobs) / r.total_jobs, 2) if r.total_jobs else 0.0,
+             "cancelled_at": r.cancelled_at, "finished_at": r.finished_at} for r in rows]
+
+
+def batch_state(batch: dict[str, Any]) -> str:
+    if batch.get("cancelled_at"):
+        return "cancelled"
+    return "finished" if batch.get("finished_at") else "running"
 
 
 class QueueStatsCommand(Command):
@@ -52,7 +66,7 @@ class QueueStatsCommand(Command):
 
     def run_command(self) -> int:
         rows = queue_rows(self.argument("connection"), self.list_option("queue"))
-        batches = unfinished_batches()
+        batches = recent_batches()
         if self.option("json"):
             data = {"queues": [{**m.to_dict(), "paused": p} for m, p in rows], "batches": batches}
             self.line(json.dumps(data, indent=2))
@@ -67,7 +81,7 @@ class QueueStatsCommand(Command):
             self.line("")
             batch_table = self.table()
             batch_table.set_headers(["Batch", "Name", "Progress", "Total", "Pending", "Failed", "State"])
-            batch_table.set_rows([[b["id"], b["name"], f"{b['progress']}%", str(b["total"]), str(b["pending"]),
-                                   str(b["failed"]), "cancelled" if b["cancelled"] else "running"] for b in batches])
+            batch_table.set_rows([[b["id"], b["name"], f"{b['progress']:.0f}%", str(b["total_jobs"]), str(b["pending_jobs"]),
+                                   str(b["failed_jobs"]), batch_state(b)] for b in batches])
             batch_table.render()
         return 0
