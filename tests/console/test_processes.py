@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -141,3 +142,17 @@ def test_workers_starting_together_all_join_the_registry(queue_env, tmp_path):
         for proc in procs:
             stop(proc)
     assert registry.workers() == ([], [])
+
+
+def test_sigterm_lets_the_listeners_child_finish_its_job(queue_env, witness, tmp_path):
+    SleepJob.dispatch(str(witness), 1.5)
+    listener = subprocess.Popen([sys.executable, str(ROOT / "artisan"), "queue:listen", "--sleep=0.1"], cwd=ROOT,
+                                env=worker_env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert wait_until(lambda: witness.exists() and "start" in witness.read_text(), timeout=30)
+        listener.send_signal(signal.SIGTERM)
+        assert listener.wait(20) == 0
+    finally:
+        stop(listener)
+    assert [line.split()[0] for line in read_lines(witness)] == ["start", "done"]
+    assert queue_env.size("default") == 0
