@@ -7,7 +7,8 @@ QUEUE ?= default
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup migrate test bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart
+.PHONY: help setup migrate test bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart \
+	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -31,8 +32,9 @@ migrate: $(VENV)/.installed .env ## Run the database migrations
 test: $(VENV)/.installed ## Run the whole test suite
 	$(PY) -m pytest $(ARGS)
 
-bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS)
+bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS, metrics overhead)
 	$(PY) -m bench $(ARGS)
+	$(PY) -m bench.metrics_overhead
 
 queue-work: setup ## Start a worker (QUEUE=high,default to choose queues)
 	$(ARTISAN) queue:work --queue=$(QUEUE) $(ARGS)
@@ -48,6 +50,24 @@ queue-retry-failed: setup ## Retry all failed jobs
 
 queue-restart: setup ## Ask running workers to exit after their current job
 	$(ARTISAN) queue:restart
+
+queue-listen: setup ## Process jobs, each in a fresh process (picks up code changes while developing)
+	$(ARTISAN) queue:listen --queue=$(QUEUE) $(ARGS)
+
+queue-stats: setup ## Show pending, delayed, reserved, failed and jobs/min per queue
+	$(ARTISAN) queue:stats $(ARGS)
+
+queue-clear: setup ## Delete every job of QUEUE (asks first; FORCE=1 skips the question)
+	$(ARTISAN) queue:clear --queue=$(QUEUE)$(if $(filter 1,$(FORCE)), --force,) $(ARGS)
+
+queue-metrics: setup ## Per job class: count, average and p95 run time, success rate
+	$(ARTISAN) queue:metrics $(ARGS)
+
+queue-health: setup ## Check APP_KEY, migrations, connections and worker heartbeats (exit 1 on a problem)
+	$(ARTISAN) queue:health $(ARGS)
+
+queue-top: setup ## Live view of queues and running jobs per worker (q quits)
+	$(ARTISAN) queue:top $(ARGS)
 
 bench-peers: $(VENV)/.installed ## Compare with RQ, Celery, Dramatiq, arq, Huey in one run (../shared/bench-peers)
 	bench/peers/run.sh $(ARGS)

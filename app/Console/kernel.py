@@ -28,6 +28,14 @@ COMMANDS: dict[str, str] = {
     "queue:clear": "app.Console.Commands.QueueClear:QueueClearCommand",
     "queue:retry-batch": "app.Console.Commands.QueueRetryBatch:QueueRetryBatchCommand",
     "queue:prune-batches": "app.Console.Commands.QueuePruneBatches:QueuePruneBatchesCommand",
+    "queue:listen": "app.Console.Commands.QueueListen:QueueListenCommand",
+    "queue:pause": "app.Console.Commands.QueuePause:QueuePauseCommand",
+    "queue:resume": "app.Console.Commands.QueueResume:QueueResumeCommand",
+    "queue:stats": "app.Console.Commands.QueueStats:QueueStatsCommand",
+    "queue:monitor": "app.Console.Commands.QueueMonitor:QueueMonitorCommand",
+    "queue:metrics": "app.Console.Commands.QueueMetrics:QueueMetricsCommand",
+    "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
+    "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
 }
 
 

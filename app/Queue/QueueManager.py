@@ -70,6 +70,9 @@ class _OnManager:
 class QueueManager:
     """Lazily builds drivers, stores and the payload codec from config/queue.py."""
 
+    # Set while app.Testing.JobTesting.QueueFake/BusFake is active: batch and chain dispatch record themselves there.
+    bus_fake: Any = None
+
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self._explicit_config = config
         self.events = EventDispatcher()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from app.Jobs.JobState import JobState
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob
 from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
-from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStopping
+from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.Payload import peek_uuid
@@ -69,6 +69,7 @@ class Worker:
         self._listen_for_signals()
         self._restart_at_start = self._restart_now = self.manager.cache.get(RESTART_KEY)
         self.manager.statuses.start_buffering()
+        self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues)))
         started = time.monotonic()
         while True:
             active = self._active_queues(connection, queues)

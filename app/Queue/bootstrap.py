@@ -9,6 +9,8 @@ if TYPE_CHECKING:
 
 # Each module exposes `register(manager)`; one line per feature keeps the wiring in one place.
 LISTENER_MODULES: tuple[str, ...] = (
+    "app.Jobs.MetricsCollector",
+    "app.Queue.WorkerRegistry",
     "app.Jobs.BatchRecorder",
     "app.Jobs.ChainRecorder",
     "app.Jobs.RateLimiter",

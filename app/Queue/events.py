@@ -59,6 +59,16 @@ class JobFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerStarting:
+    """A worker's loop is about to start: who it is and what it works (heartbeats, metrics buffering)."""
+
+    worker_id: str
+    name: str
+    connection: str
+    queues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerStopping:
     status: int
     reason: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 from cleo.helpers import option
 
 from app.Console.Command import Command
+from app.Console.Support.pruning import count_failed, flush_failed
 from app.Queue.QueueManager import manager
 
 
@@ -14,6 +15,8 @@ class QueuePruneFailedCommand(Command):
 
     def run_command(self) -> int:
         hours = self.float_option("hours", 24, minimum=0)
-        count = manager().failed.flush(hours)
+        qm = manager()
+        with self.progress(count_failed(qm, hours)) as advance:
+            count = flush_failed(qm, hours, advance)
         self.line(f"<info>{count} failed job(s) older than {hours:g} hours pruned.</info>")
         return 0

@@ -1,0 +1,87 @@
+"""queue:stats: pending, delayed, reserved, failed and throughput per queue, plus the newest batches."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cleo.helpers import argument, option
+from sqlalchemy import select
+
+from app.Console.Command import Command
+from app.Console.Support.targets import format_seconds, known_queues, parse_target
+from app.Jobs.MetricsCollector import JobMetrics, QueueMetrics
+from app.Queue.database.connection import translate_errors
+from app.Queue.database.tables import job_batches
+from app.Queue.QueueManager import manager
+from app.Queue.Worker import paused_key
+
+HEADERS = ["Queue", "Pending", "Delayed", "Reserved", "Failed", "Jobs/min", "Oldest wait", "State"]
+
+
+def queue_rows(connection: str | None, queues: list[str]) -> list[tuple[QueueMetrics, bool]]:
+    """Metrics of the named queues (or every known queue of the connection) and whether each is paused."""
+    qm = manager()
+    conn = connection or qm.default_connection
+    targets = [parse_target(q, qm, conn) for q in queues] if queues else [(conn, q) for q in known_queues(qm, conn)]
+    rows = []
+    for c, q in targets:
+        rows.append((JobMetrics.get_queue_stats(q, c), qm.cache.get(paused_key(c, q)) is not None))
+    return rows
+
+
+def recent_batches(limit: int = 10) -> list[dict[str, Any]]:
+    """The newest batches with their progress, from JobBatch when the batches feature is installed."""
+    try:
+        from app.Models.JobBatch import JobBatch
+    except ImportError:  # an install without app/Models/JobBatch.py: read the job_batches table directly
+        return _batches_from_table(limit)
+    return [b.to_dict() for b in JobBatch.recent(limit)]
+
+
+def _batches_from_table(limit: int) -> list[dict[str, Any]]:
+    engine = manager().engine()
+    query = select(job_batches).order_by(job_batches.c.created_at.desc()).limit(limit)
+    with translate_errors(str(engine.url)), engine.connect() as conn:
+        rows = list(conn.execute(query))
+    return [{"id": r.id, "name": r.name, "total_jobs": r.total_jobs, "pending_jobs": r.pending_jobs,
+             "processed_jobs": r.total_jobs - r.pending_jobs, "failed_jobs": r.failed_jobs,
+             "progress": round(100.0 * (r.total_jobs - r.pending_jobs) / r.total_jobs, 2) if r.total_jobs else 0.0,
+             "cancelled_at": r.cancelled_at, "finished_at": r.finished_at} for r in rows]
+
+
+def batch_state(batch: dict[str, Any]) -> str:
+    if batch.get("cancelled_at"):
+        return "cancelled"
+    return "finished" if batch.get("finished_at") else "running"
+
+
+class QueueStatsCommand(Command):
+    name = "queue:stats"
+    description = "Show pending, delayed, reserved and failed jobs and throughput per queue"
+    arguments = [argument("connection", "The connection (default: QUEUE_CONNECTION)", optional=True)]
+    options = [
+        option("queue", None, "Only these queues (comma list; CONNECTION:QUEUE allowed)", flag=False),
+        option("json", None, "Print JSON instead of a table"),
+    ]
+
+    def run_command(self) -> int:
+        rows = queue_rows(self.argument("connection"), self.list_option("queue"))
+        batches = recent_batches()
+        if self.option("json"):
+            data = {"queues": [{**m.to_dict(), "paused": p} for m, p in rows], "batches": batches}
+            self.line(json.dumps(data, indent=2))
+            return 0
+        table = self.table()
+        table.set_headers(HEADERS)
+        table.set_rows([[f"{m.connection}:{m.queue}", str(m.pending), str(m.delayed), str(m.reserved), str(m.failed),
+                         f"{m.throughput_per_minute:.1f}", format_seconds(m.oldest_wait), "paused" if p else "active"]
+                        for m, p in rows])
+        table.render()
+        if batches:
+            self.line("")
+            batch_table = self.table()
+            batch_table.set_headers(["Batch", "Name", "Progress", "Total", "Pending", "Failed", "State"])
+            batch_table.set_rows([[b["id"], b["name"], f"{b['progress']:.0f}%", str(b["total_jobs"]), str(b["pending_jobs"]),
+                                   str(b["failed_jobs"]), batch_state(b)] for b in batches])
+            batch_table.render()
+        return 0

@@ -1,0 +1,220 @@
+"""Live workers for queue:health and queue:top: each worker publishes a heartbeat record to the cache store.
+
+One key per worker (`queue:worker:<id>`, expiring HEARTBEAT_TTL seconds after its last
+heartbeat) says who it is and what it runs. An index key (`queue:workers`) lists the
+ids; it changes only when a worker starts or stops, under a short lock taken with the
+store's atomic `add`, so concurrent starts in other processes are not lost. A worker
+killed with SIGKILL stays in the index without a record: readers report it as gone and
+`prune` drops it. A worker publishes from a background thread once a second, so a job
+that runs for minutes does not make its worker look dead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from app.Queue.contracts import CacheStore
+from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
+from app.Queue.support.time import now
+
+if TYPE_CHECKING:
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.worker")
+
+HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_TTL = 15.0
+INDEX_KEY = "queue:workers"
+RECORD_PREFIX = "queue:worker:"
+LOCK_KEY = "queue:workers:lock"
+LOCK_TTL = 5.0
+
+
+class WorkerRegistry:
+    """Read and write worker heartbeat records in a CacheStore."""
+
+    def __init__(self, cache: CacheStore) -> None:
+        self.cache = cache
+
+    def publish(self, record: dict[str, Any]) -> None:
+        """Write one worker's record, expiring HEARTBEAT_TTL seconds from now."""
+        self.cache.put(RECORD_PREFIX + record["id"], record, HEARTBEAT_TTL)
+
+    def join(self, worker_id: str) -> None:
+        """Add a worker to the index."""
+        with self._index_lock():
+            index = self.cache.get(INDEX_KEY) or {}
+            index[worker_id] = now()
+            self.cache.put(INDEX_KEY, index)
+
+    def leave(self, worker_id: str) -> None:
+        """Remove a stopping worker's record and index entry."""
+        self.cache.forget(RECORD_PREFIX + worker_id)
+        self.prune([worker_id])
+
+    def prune(self, worker_ids: list[str]) -> None:
+        """Drop ids from the index (workers that stopped or died)."""
+        if not worker_ids:
+            return
+        with self._index_lock():
+            index = self.cache.get(INDEX_KEY) or {}
+            for worker_id in worker_ids:
+                index.pop(worker_id, None)
+            self.cache.put(INDEX_KEY, index)
+
+    def listed(self, worker_id: str) -> bool:
+        return worker_id in (self.cache.get(INDEX_KEY) or {})
+
+    def workers(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Return (records of live workers sorted by id, ids of listed workers whose heartbeat expired)."""
+        index: dict[str, Any] = self.cache.get(INDEX_KEY) or {}
+        keys = [RECORD_PREFIX + worker_id for worker_id in index]
+        many: Callable[[list[str]], dict[str, Any]] | None = getattr(self.cache, "many", None)
+        records = many(keys) if many is not None else {k: self.cache.get(k) for k in keys}
+        live = [records[k] for k in keys if records.get(k)]
+        gone = [worker_id for worker_id, k in zip(index, keys) if not records.get(k)]
+        return sorted(live, key=lambda r: r["id"]), sorted(gone)
+
+    @contextmanager
+    def _index_lock(self) -> Iterator[None]:
+        owner = uuid.uuid4().hex
+        deadline = time.monotonic() + LOCK_TTL
+        held = False
+        while not held and time.monotonic() < deadline:
+            held = self.cache.add(LOCK_KEY, owner, LOCK_TTL)
+            if not held:
+                time.sleep(0.01)
+        if not held:  # the holder died: its lock expires by LOCK_TTL, so this is rare; go on rather than hang
+            log.warning("could not lock the worker index; updating it anyway")
+        try:
+            yield
+        finally:
+            if held and self.cache.get(LOCK_KEY) == owner:
+                self.cache.forget(LOCK_KEY)
+
+
+@dataclass
+class WorkerState:
+    """What one worker loop in this process is doing (mutated by the worker thread, read by the publisher)."""
+
+    worker_id: str
+    name: str
+    connection: str
+    queues: tuple[str, ...]
+    started_at: float
+    processed: int = 0
+    failed: int = 0
+    released: int = 0
+    current: dict[str, Any] | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "id": self.worker_id, "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
+            "connection": self.connection, "queues": list(self.queues), "started_at": self.started_at,
+            "last_seen": now(), "processed": self.processed, "failed": self.failed, "released": self.released,
+            "current": dict(self.current) if self.current else None,
+        }
+
+
+class WorkerMonitor:
+    """Event listeners that keep WorkerState per worker thread and publish it every HEARTBEAT_INTERVAL."""
+
+    def __init__(self, registry: Callable[[], WorkerRegistry]) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._states: dict[int, WorkerState] = {}
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def register(self, manager: QueueManager) -> None:
+        events = manager.events
+        events.listen(WorkerStarting, self.on_worker_starting)
+        events.listen(WorkerStopping, self.on_worker_stopping)
+        events.listen(JobProcessing, self.on_job_processing)
+        events.listen(JobProcessed, self.on_job_processed)
+        events.listen(JobFailed, self.on_job_failed)
+        events.listen(JobReleased, self.on_job_released)
+
+    def on_worker_starting(self, event: WorkerStarting) -> None:
+        state = WorkerState(event.worker_id, event.name, event.connection, event.queues, now())
+        with self._lock:
+            self._states[threading.get_ident()] = state
+        registry = self._registry()
+        registry.join(state.worker_id)
+        registry.publish(state.record())
+        with self._lock:
+            if self._thread is None:
+                self._wake.clear()
+                self._thread = threading.Thread(target=self._publish_loop, name="queue-worker-heartbeat", daemon=True)
+                self._thread.start()
+
+    def on_worker_stopping(self, event: WorkerStopping) -> None:
+        with self._lock:
+            state = self._states.pop(threading.get_ident(), None)
+            thread = self._thread if not self._states else None
+            if thread is not None:
+                self._thread = None
+        if thread is not None:
+            self._wake.set()
+            thread.join(5)
+        if state is not None:
+            try:
+                self._registry().leave(state.worker_id)
+            except Exception:
+                log.exception("could not remove the worker from the registry; it will show as gone")
+
+    def on_job_processing(self, event: JobProcessing) -> None:
+        state = self._states.get(threading.get_ident())
+        if state is not None:
+            state.current = {"job": type(event.job).__name__, "uuid": event.envelope.get("uuid"),
+                             "queue": event.envelope.get("queue"), "attempts": event.attempts, "started_at": now()}
+
+    def on_job_processed(self, event: JobProcessed) -> None:
+        state = self._finish()
+        if state is not None:
+            state.processed += 1
+
+    def on_job_failed(self, event: JobFailed) -> None:
+        state = self._finish()
+        if state is not None:
+            state.failed += 1
+
+    def on_job_released(self, event: JobReleased) -> None:
+        state = self._finish()
+        if state is not None:
+            state.released += 1
+
+    def _finish(self) -> WorkerState | None:
+        state = self._states.get(threading.get_ident())
+        if state is not None:
+            state.current = None
+        return state
+
+    def _publish_loop(self) -> None:
+        checked = 0.0
+        while not self._wake.wait(HEARTBEAT_INTERVAL):
+            with self._lock:
+                records = [s.record() for s in self._states.values()]
+            try:
+                registry = self._registry()
+                for record in records:
+                    registry.publish(record)
+                if time.monotonic() - checked > 30:  # the index was lost (cache flushed): join again
+                    checked = time.monotonic()
+                    for record in records:
+                        if not registry.listed(record["id"]):
+                            registry.join(record["id"])
+            except Exception:  # the store is down: the next beat retries
+                log.warning("could not publish the worker heartbeat", exc_info=True)
+
+
+def register(manager: QueueManager) -> None:
+    """Publish heartbeats of worker loops run in this process (bootstrap LISTENER_MODULES)."""
+    WorkerMonitor(lambda: WorkerRegistry(manager.cache)).register(manager)

@@ -1,0 +1,1 @@
+"""Test helpers shipped with the framework: QueueFake, BusFake and their pytest fixtures."""
