@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.metrics_tables import job_metrics
-from app.Queue.Drivers.DatabaseQueue import RETRYABLE_MYSQL_ERRORS
+from app.Queue.database.connection import RETRYABLE_MYSQL_ERRORS
 
 BIN_BASE = 0.0001  # seconds: bin 0 holds everything up to 0.1 ms
 BIN_FACTOR = 1.25
