@@ -49,6 +49,11 @@ class PendingChain:
 
     def dispatch(self) -> str:
         """Queue the first step; returns the chain id (for ChainMonitor)."""
+        from app.Queue.QueueManager import manager
+
+        fake = manager().bus_fake
+        if fake is not None:  # QueueFake/BusFake: record the chain, store nothing
+            return fake.record_chain(self, self.jobs, self._name or None, queue=self._queue, connection=self._connection)
         return self._start(None)
 
     def _dispatch_as_member(self, batch_id: str, queue: str | None, connection: str | None) -> str:

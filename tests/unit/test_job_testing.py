@@ -161,3 +161,17 @@ def test_bus_fake_assertions_fail_with_what_was_dispatched(bus_fake):
     fails(bus_fake.assert_dispatched_times, EmailJob, 2, match="pushed 2 time")
     fails(bus_fake.assert_not_dispatched, EmailJob, match="not to be pushed")
     bus_fake.assert_not_dispatched(EmailJob, lambda job: job.to == "z@x")
+
+
+def test_real_batch_and_chain_dispatch_are_recorded_and_store_nothing(queue_fake):
+    from app.Jobs.Batch import batch
+    from app.Jobs.Chain import chain
+    from app.Models.JobBatch import JobBatch
+
+    batch_id = batch([ReportJob(1), ReportJob(2)]).name("Nightly").dispatch()
+    chain([EmailJob("a@x"), ReportJob(3)]).name("Welcome").dispatch()
+
+    queue_fake.assert_batched(lambda b: b.name == "Nightly" and len(b.jobs) == 2)
+    queue_fake.assert_chained([EmailJob, ReportJob])
+    assert queue_fake.pushed(ReportJob) == [] and queue_fake.pushed(EmailJob) == []  # no member reached a queue
+    assert JobBatch.find(batch_id) is None
