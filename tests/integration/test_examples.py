@@ -86,3 +86,26 @@ def test_examples_run_inline_on_the_sync_connection(queue_env, results, report_d
     GenerateReportJob(7).on_connection("sync").dispatch()
     assert [name for name, _ in results] == ["SendEmailJob", "GenerateReportJob"]
     assert (report_dir / "daily-7.json").is_file() and job_rows(queue_env) == []
+
+
+def test_readme_batch_and_etl_chain_examples_run_to_completion(queue_env):
+    from app.Jobs.Batch import batch
+    from app.Jobs.Chain import chain
+    from app.Jobs.ChainMonitor import ChainMonitor
+    from app.Jobs.Examples.EtlJobs import ExtractDataJob, LoadDataJob, TransformDataJob, batch_done, batch_failed
+    from app.Jobs.Examples.ProcessDataJob import ProcessDataJob
+    from app.Models.JobBatch import JobBatch
+    from app.Queue.Worker import Worker
+    from app.Queue.WorkerOptions import WorkerOptions
+
+    batch_id = batch([ProcessDataJob("dev-1", [1.0, 2.0]), ProcessDataJob("dev-2", [3.0])]) \
+        .name("Data Processing Batch").allow_failures(1).then(batch_done).catch(batch_failed).dispatch()
+    chain_id = chain([ExtractDataJob("sensors"), TransformDataJob(), LoadDataJob()]).name("ETL").dispatch()
+
+    Worker(queue_env, WorkerOptions(stop_when_empty=True, sleep=0, memory=0)).daemon(
+        "database", ["data-processing", "default"])
+
+    found = JobBatch.find(batch_id)
+    assert found.finished() and found.progress() == 100 and not found.has_failures()
+    status = ChainMonitor(chain_id).get_status()
+    assert (status.state, status.current_step, status.total_steps) == ("completed", 3, 3)
