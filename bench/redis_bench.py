@@ -35,12 +35,20 @@ def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError(f"redis-server did not start on port {port}")
 
 
+def _migrate() -> None:
+    from app.Queue.database import migrator
+    from app.Queue.QueueManager import manager
+
+    migrator.upgrade(manager().engine())
+
+
 def bench_redis(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...], base: dict[str, str]) -> Result:
     """Measure the Redis driver (queue and cache store on Redis, as QUEUE_CONNECTION=redis defaults to)."""
     proc, port = start_redis(tmp)
     env = {**base, "QUEUE_CONNECTION": "redis", "CACHE_STORE": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port)}
     try:
-        return run_driver("redis", "redis", env, sizes, lambda: None, worker_args=["--sleep=3"], rss_marks=rss_marks)
+        # A database is configured by default beside Redis (failed jobs, batches, metrics): migrate it.
+        return run_driver("redis", "redis", env, sizes, _migrate, worker_args=["--sleep=3"], rss_marks=rss_marks)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -62,6 +62,7 @@ class MetricsCollector:
         self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
         self._warned = False
+        self._failing = False
 
     def register(self, manager: QueueManager) -> None:
         events = manager.events
@@ -102,7 +103,9 @@ class MetricsCollector:
         with self._lock:
             if self._workers > 0:
                 self._buffer.append(sample)
-                if len(self._buffer) >= MAX_BUFFER:
+                # While the store refuses writes, wait for the next timed flush: waking the
+                # flusher on every job would retry a failing write per job and starve the worker.
+                if len(self._buffer) >= MAX_BUFFER and not self._failing:
                     self._wake.set()
                 return
         self._write([sample])
@@ -111,8 +114,12 @@ class MetricsCollector:
         """Write the buffered samples now."""
         with self._lock:
             samples, self._buffer = self._buffer, []
-        if samples and not self._write(samples):
-            with self._lock:  # keep them for the next flush, within a bound
+        if not samples:
+            return
+        written = self._write(samples)
+        with self._lock:
+            self._failing = not written
+            if not written:  # keep them for the next flush, within a bound
                 self._buffer = (samples + self._buffer)[-MAX_UNWRITTEN:]
 
     def _flush_loop(self) -> None:

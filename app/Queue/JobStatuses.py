@@ -93,7 +93,13 @@ class StatusRepository:
             if not self._buffer:
                 return
             pending, self._buffer = self._buffer, {}
-        self._put_many(list(pending.items()))
+        try:
+            self._put_many(list(pending.items()))
+        except Exception:
+            with self._lock:  # keep them for the next flush, unless a newer state arrived meanwhile
+                if self._buffer is not None:
+                    self._buffer = {**pending, **self._buffer}
+            raise
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL):

@@ -197,9 +197,17 @@ class Worker:
         if job.is_released and not job.is_deleted:
             self._release(reserved, job, envelope, job._released or 0.0, None)
             return
-        self._ack(reserved, prefetch_from)
+        # Bookkeeping (batch counters, next chain step, unique lock, metrics) happens before the
+        # ack: a crash in between re-runs the job, and those listeners count each uuid once.
+        # Acking first would let a crash lose the bookkeeping for good.
         self.manager.statuses.mark(job.job_id or "", JobState.COMPLETED, reserved.attempts)
-        self.manager.events.dispatch(JobProcessed(job, envelope, reserved.attempts, time.monotonic() - started, result))
+        try:
+            self.manager.events.dispatch(JobProcessed(job, envelope, reserved.attempts, time.monotonic() - started, result))
+        except Exception:
+            log.exception("recording the success of %s failed; it stays reserved and runs again after its lease",
+                          type(job).__name__)
+            return
+        self._ack(reserved, prefetch_from)
 
     def _ack(self, reserved: ReservedJob, prefetch_from: Sequence[str]) -> None:
         """Delete the finished job; a driver that can also reserve the next job does both in one call."""
@@ -242,8 +250,14 @@ class Worker:
         self.manager.events.dispatch(JobReleased(job, envelope, reserved.attempts, delay, exc))
 
     def _fail(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], exc: BaseException, started: float) -> None:
-        """Record the job in failed_jobs, remove it, then call its failed() once."""
+        """Record the job in failed_jobs and its batch/chain, remove it, then call its failed() once."""
         self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job.job_id or "")
+        try:  # before the delete, for the same reason as JobProcessed in _settle_success
+            self.manager.events.dispatch(JobFailed(job, envelope, exc, time.monotonic() - started, reserved.attempts))
+        except Exception:
+            log.exception("recording the failure of %s failed; it stays reserved and is failed again after its lease",
+                          type(job).__name__)
+            return
         reserved.delete()
         if envelope.get("maxExceptions"):  # a retry from failed_jobs starts counting exceptions afresh
             self.manager.cache.forget(f"job-exceptions:{job.job_id}")
@@ -252,7 +266,6 @@ class Worker:
             self.runner.run_callback(job.failed, exc)
         except Exception:
             log.exception("failed() of %s raised", type(job).__name__)
-        self.manager.events.dispatch(JobFailed(job, envelope, exc, time.monotonic() - started, reserved.attempts))
 
     def _fail_undecodable(self, reserved: ReservedJob, exc: Exception) -> None:
         if not isinstance(exc, InvalidPayloadError):

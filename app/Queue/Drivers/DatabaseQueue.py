@@ -41,6 +41,13 @@ _RESERVE = update(jobs).where(jobs.c.id == bindparam("b_id")).values(
 _DELETE_MINE = delete(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by"))
 
 
+def _lease_stamp() -> int:
+    """Stamp a reservation in whole seconds, rounded up: columns hold seconds, and rounding
+    down would let a lease lapse up to a second early (unsafe for retry_after of 1-2 s).
+    Rounded up, a dead worker's job comes back at most a second after retry_after."""
+    return math.ceil(now())
+
+
 def _available_at(delay: float) -> int:
     t = now()
     return math.ceil(t + delay) if delay > 0 else int(t)
@@ -91,7 +98,7 @@ class DatabaseJob:
         return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(**values)).rowcount > 0)
 
     def renew(self) -> bool:
-        t = int(now())
+        t = _lease_stamp()
         return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(reserved_at=t)).rowcount > 0)
 
 
@@ -132,7 +139,7 @@ class DatabaseQueue:
         if row is None:
             return None
         token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-        conn.execute(_RESERVE, {"b_id": row.id, "b_at": t, "b_by": token, "b_attempts": row.attempts + 1})
+        conn.execute(_RESERVE, {"b_id": row.id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": row.attempts + 1})
         return DatabaseJob(self, row.id, row.payload, row.attempts + 1, queue, token, lease)
 
     def _claim_first(self, conn: Connection, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
