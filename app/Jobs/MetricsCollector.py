@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs.MetricsStore import MetricsStore, Sample, percentile
+from app.Queue.QueueStats import QueueStats
 from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.support.time import now
 from config.env import env
@@ -164,28 +165,11 @@ class JobMetricsSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueMetrics:
+class QueueMetrics(QueueStats):
     """Live counts of one queue plus its recent throughput and how long its oldest ready job has waited."""
 
-    queue: str
-    connection: str
-    pending: int
-    delayed: int
-    reserved: int
-    failed: int
     throughput_per_minute: float
     oldest_wait: float | None
-
-    @property
-    def processing(self) -> int:
-        return self.reserved
-
-    @property
-    def size(self) -> int:
-        return self.pending + self.delayed + self.reserved
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "size": self.size}
 
 
 class JobMetrics:

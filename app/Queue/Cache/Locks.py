@@ -7,14 +7,13 @@ freezegun moves lock expiry together with everything else.
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, delete, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
-from app.Queue.database.connection import translate_errors
+from app.Queue.database.connection import run_transaction, translate_errors
 from app.Queue.database.tables import cache_locks
 from app.Queue.support.time import now
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 FOREVER = 2**62
-RETRYABLE_MYSQL_ERRORS = (1213, 1205)  # deadlock found, lock wait timeout
 
 
 class LockStore(Protocol):
@@ -64,23 +62,19 @@ class DatabaseLocks:
 
     def acquire(self, key: str, owner: str, ttl: float | None) -> bool:
         k, exp, t = self.prefix + key, expiry_of(ttl), now()
-        for attempt in range(4):
-            try:
-                with translate_errors(self._url), self.engine.begin() as conn:
-                    taken = conn.execute(
-                        update(cache_locks).where(cache_locks.c.key == k, cache_locks.c.expiration <= t)
-                        .values(owner=owner, expiration=exp)
-                    ).rowcount
-                    if not taken:
-                        conn.execute(cache_locks.insert().values(key=k, owner=owner, expiration=exp))
-                return True
-            except IntegrityError:  # the row exists and has not expired: someone holds it
-                return False
-            except OperationalError as exc:  # MySQL deadlock / lock wait between racing acquirers: try again
-                if getattr(exc.orig, "args", [None])[0] not in RETRYABLE_MYSQL_ERRORS or attempt == 3:
-                    raise
-                time.sleep(0.005 * 2**attempt)
-        return False
+
+        def take(conn: Connection) -> None:
+            taken = conn.execute(
+                update(cache_locks).where(cache_locks.c.key == k, cache_locks.c.expiration <= t).values(owner=owner, expiration=exp)
+            ).rowcount
+            if not taken:
+                conn.execute(cache_locks.insert().values(key=k, owner=owner, expiration=exp))
+
+        try:  # racing acquirers on MySQL may deadlock: run_transaction reruns the loser
+            run_transaction(self.engine, take)
+            return True
+        except IntegrityError:  # the row exists and has not expired: someone holds it
+            return False
 
     def release(self, key: str, owner: str) -> bool:
         mine = and_(cache_locks.c.key == self.prefix + key, cache_locks.c.owner == owner)
