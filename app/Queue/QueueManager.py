@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
 from app.Queue.contracts import CacheStore, PushItem, QueueDriver
 from app.Queue.errors import ConfigurationError, QueueFullError
 from app.Queue.events import EventDispatcher, JobQueued
@@ -23,36 +24,8 @@ if TYPE_CHECKING:
     from app.Queue.JobStatuses import StatusRepository
     from app.Queue.Payload import PayloadCodec
 
-Connector = Callable[["QueueManager", str, Mapping[str, Any]], QueueDriver]
 PushGuard = Callable[["Job", str, str], bool]
 RunGate = Callable[["Job", dict[str, Any]], "float | None"]
-
-
-def _sync_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
-    from app.Queue.Drivers.SyncQueue import SyncQueue
-
-    return SyncQueue(name, manager)
-
-
-def _database_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
-    from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
-
-    default = float(config.get("retry_after", 30))
-    return DatabaseQueue(name, manager.engine(config.get("url")), lambda q: manager.retry_after(q, default))
-
-
-def _redis_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:
-    from app.Queue.Drivers.RedisQueue import RedisQueue
-
-    default = float(config.get("retry_after", 30))
-    return RedisQueue(name, config, lambda q: manager.retry_after(q, default))
-
-
-DEFAULT_CONNECTORS: dict[str, Connector] = {
-    "sync": _sync_connector,
-    "database": _database_connector,
-    "redis": _redis_connector,
-}
 
 
 class _OnManager:

@@ -49,7 +49,7 @@ class Worker:
         self.manager = manager
         self.options = options or WorkerOptions()
         self.worker_id = f"{self.options.name}@{socket.gethostname()}:{os.getpid()}"
-        self.runner = JobRunner()
+        self.runner = JobRunner(keep_alarm_handler=True)
         self.heartbeat = Heartbeat(self._on_hard_timeout)
         self.should_quit = False
         self.jobs_processed = 0
