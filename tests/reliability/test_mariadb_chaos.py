@@ -1,7 +1,6 @@
 """Invariants 1 and 2 on MariaDB with real worker processes: SIGKILL chaos, and 8 workers racing."""
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -13,6 +12,7 @@ from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
 from tests.fixtures.jobs import RecordJob, SleepJob
 from tests.servers_mariadb import MariaDBServer, use_mariadb
+from tests.reliability.chaos import run_with_kills
 from tests.support import start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -34,9 +34,6 @@ def _table_counts(qm: QueueManager) -> tuple[int, int]:
     return int(jobs), int(failed)
 
 
-def _done_ids(witness: Path) -> Counter[str]:
-    return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("done "))
-
 
 def _escaped_errors(logs: list[Path]) -> list[str]:
     """Lines of worker output that show an error reaching the worker (none may)."""
@@ -44,18 +41,6 @@ def _escaped_errors(logs: list[Path]) -> list[str]:
     return [line for log in logs if log.exists() for line in log.read_text(errors="replace").splitlines()
             if any(w in line for w in words)]
 
-
-def _kill_one_per_second(workers: list[subprocess.Popen[bytes]], spawn, witness: Path) -> int:
-    """SIGKILL one worker each second and start a replacement, until every job is done."""
-    kills, started = 0, time.monotonic()
-    while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE:
-        time.sleep(1.0)
-        victim = workers.pop(0)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(10)
-        kills += 1
-        workers.append(spawn())
-    return kills
 
 
 def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(maria, witness: Path, tmp_path: Path):
@@ -68,22 +53,10 @@ def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(maria,
         return start_worker(["database", "--sleep=0.2", "--tries=0", f"--name=c{next(spawned)}"], env=env,
                             log=tmp_path / "workers.log")
 
-    workers = [spawn() for _ in range(4)]
-    started = time.monotonic()
-    try:
-        kills = _kill_one_per_second(workers, spawn, witness)
-        while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE + 10:
-            time.sleep(0.2)  # the last victims' jobs come back when their 3 s leases expire
-    finally:
-        for proc in workers:
-            stop(proc)
-    done = _done_ids(witness)
-    duplicates = sum(done.values()) - len(done)
-    interrupted = sum(1 for line in read_lines(witness) if line.startswith("start ")) - sum(done.values())
-    print(f"\nmariadb chaos: {JOBS} jobs, 4 workers, {kills} SIGKILLs, {len(done)} completed, "
-          f"{duplicates} duplicate completions, {interrupted} runs cut short, {time.monotonic() - started:.1f} s")
-    assert set(done) == ids
-    assert duplicates <= kills
+    result = run_with_kills(spawn, witness, JOBS, DEADLINE)
+    print("\n" + result.summary("mariadb", JOBS))
+    assert set(result.done) == ids
+    assert result.duplicates <= result.kills
     assert _table_counts(qm) == (0, 0)
 
 

@@ -5,9 +5,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -15,6 +13,7 @@ from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
 from tests.fixtures.jobs import RecordJob, SleepJob
 from tests.servers_redis import RedisServer, use_redis
+from tests.reliability.chaos import run_with_kills
 from tests.support import start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -23,22 +22,6 @@ JOBS = 2000
 DEADLINE = 45.0
 
 
-def _done_ids(witness: Path) -> Counter[str]:
-    return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("done "))
-
-
-def _kill_one_per_second(workers: list[subprocess.Popen[bytes]], spawn: Callable[[], subprocess.Popen[bytes]],
-                         witness: Path) -> int:
-    """SIGKILL one worker each second and start a replacement, until every job is done."""
-    kills, started = 0, time.monotonic()
-    while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE:
-        time.sleep(1.0)
-        victim = workers.pop(0)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(10)
-        kills += 1
-        workers.append(spawn())
-    return kills
 
 
 def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(
@@ -51,22 +34,10 @@ def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(
         return start_worker(["redis", "--queue=default", "--sleep=1", "--tries=0", f"--name=c{next(spawned)}"],
                             env=env, log=tmp_path / "workers.log")
 
-    workers = [spawn() for _ in range(4)]
-    started = time.monotonic()
-    try:
-        kills = _kill_one_per_second(workers, spawn, witness)
-        while len(_done_ids(witness)) < JOBS and time.monotonic() - started < DEADLINE + 10:
-            time.sleep(0.2)  # the last victims' jobs come back when their 3 s leases expire
-    finally:
-        for proc in workers:
-            stop(proc)
-    done = _done_ids(witness)
-    duplicates = sum(done.values()) - len(done)
-    cut_short = sum(1 for line in read_lines(witness) if line.startswith("start ")) - sum(done.values())
-    print(f"\nredis chaos: {JOBS} jobs, 4 workers, {kills} SIGKILLs, {len(done)} completed, "
-          f"{duplicates} duplicate completions, {cut_short} runs cut short, {time.monotonic() - started:.1f} s")
-    assert set(done) == ids
-    assert duplicates <= kills
+    result = run_with_kills(spawn, witness, JOBS, DEADLINE)
+    print("\n" + result.summary("redis", JOBS))
+    assert set(result.done) == ids
+    assert result.duplicates <= result.kills
     assert queue_env.size("default", "redis") == 0
 
 

@@ -1,0 +1,59 @@
+"""The kill-a-worker-every-second loop shared by the per-driver chaos tests."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tests.conftest import read_lines
+from tests.support import stop
+
+Spawn = Callable[[], subprocess.Popen[bytes]]
+
+
+@dataclass
+class ChaosResult:
+    kills: int
+    done: Counter[str]
+    cut_short: int
+    seconds: float
+
+    @property
+    def duplicates(self) -> int:
+        return sum(self.done.values()) - len(self.done)
+
+    def summary(self, label: str, jobs: int) -> str:
+        return (f"{label} chaos: {jobs} jobs, 4 workers, {self.kills} SIGKILLs, {len(self.done)} completed, "
+                f"{self.duplicates} duplicate completions, {self.cut_short} runs cut short, {self.seconds:.1f} s")
+
+
+def done_ids(witness: Path) -> Counter[str]:
+    """Job ids whose run finished (`done <tag> <id> <attempt>` lines), with how often."""
+    return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("done "))
+
+
+def run_with_kills(spawn: Spawn, witness: Path, jobs: int, deadline: float, workers: int = 4) -> ChaosResult:
+    """Run `workers` processes, SIGKILL one each second and start a replacement until every job is done."""
+    procs = [spawn() for _ in range(workers)]
+    started = time.monotonic()
+    kills = 0
+    try:
+        while len(done_ids(witness)) < jobs and time.monotonic() - started < deadline:
+            time.sleep(1.0)
+            victim = procs.pop(0)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            kills += 1
+            procs.append(spawn())
+        while len(done_ids(witness)) < jobs and time.monotonic() - started < deadline + 10:
+            time.sleep(0.2)  # the last victims' jobs come back when their leases expire
+    finally:
+        for proc in procs:
+            stop(proc)
+    done = done_ids(witness)
+    cut_short = sum(1 for line in read_lines(witness) if line.startswith("start ")) - sum(done.values())
+    return ChaosResult(kills, done, cut_short, time.monotonic() - started)
