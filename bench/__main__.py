@@ -2,7 +2,7 @@
 
 Drivers: sqlite always; redis and mariadb when their server binaries are installed
 (throwaway servers on free loopback ports, as in the tests). Options:
-  --drivers sqlite,redis,mariadb   --quick (smaller N)   --rss-jobs 50000
+  --drivers sqlite,redis,mariadb   --quick (smaller N)   --rss-jobs 100000
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.harness import Result, fmt, run_driver
+from bench.harness import PREFETCH, Result, fmt, run_driver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drivers", default=",".join(DRIVERS))
     parser.add_argument("--quick", action="store_true", help="small N, for a smoke run")
-    parser.add_argument("--rss-jobs", type=int, default=50_000, help="jobs for the RSS measurement (marks at 1k and this)")
+    parser.add_argument("--rss-jobs", type=int, default=100_000, help="jobs for the RSS measurement (marks at 1k and this)")
     args = parser.parse_args(argv)
     sizes = {"dispatch": 2_000, "bulk": 20_000, "process": 5_000, "latency": 200} if args.quick else \
             {"dispatch": 10_000, "bulk": 100_000, "process": 20_000, "latency": 500}
@@ -82,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
 def print_table(results: list[Result], sizes: dict[str, int]) -> None:
     print(f"\nN: dispatch {sizes['dispatch']:,}, bulk {sizes['bulk']:,}, process {sizes['process']:,} no-op jobs, "
           f"latency {sizes['latency']} samples; one worker process\n")
-    print("| driver | dispatch jobs/s | bulk jobs/s | process jobs/s (incl. start) | steady jobs/s | p50 ms | p99 ms | RSS MB by jobs done |")
-    print("|---|--:|--:|--:|--:|--:|--:|---|")
+    print(f"| driver | dispatch jobs/s | bulk jobs/s | process jobs/s (incl. start) | steady jobs/s "
+          f"| steady --prefetch={PREFETCH} | p50 ms | p99 ms | RSS MB by jobs done |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|---|")
     for r in results:
         rss = ", ".join(f"{k:,}: {v:.1f}" for k, v in sorted(r.rss_mb.items())) or "—"
         print(f"| {r.driver} | {fmt(r.dispatch_per_s)} | {fmt(r.bulk_per_s)} | {fmt(r.process_per_s)} | {fmt(r.steady_per_s)} "
+              f"| {fmt(r.prefetch_per_s)} "
               f"| {fmt(r.p50_ms, '.2f')} | {fmt(r.p99_ms, '.2f')} | {rss} |")
         for note in r.notes:
             print(f"  {r.driver}: {note}")

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from app.Queue.QueueManager import QueueManager, manager
 
 ROOT = Path(__file__).resolve().parent.parent
+PREFETCH = 100  # batch size of the batch-reservation row
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Result:
     bulk_per_s: float | None = None
     process_per_s: float | None = None
     steady_per_s: float | None = None
+    prefetch_per_s: float | None = None  # steady jobs/s of a worker started with --prefetch=PREFETCH
     p50_ms: float | None = None
     p99_ms: float | None = None
     rss_mb: dict[int, float] = field(default_factory=dict)
@@ -172,6 +174,9 @@ def run_driver(name: str, connection: str, env: dict[str, str], sizes: dict[str,
     result.bulk_per_s = measure_bulk(qm, connection, sizes["bulk"])
     driver.clear("bench")
     result.process_per_s, result.steady_per_s, _ = measure_processing(qm, connection, env, sizes["process"], worker_args=worker_args)
+    driver.clear("bench")
+    _, result.prefetch_per_s, _ = measure_processing(qm, connection, env, sizes["process"],
+                                                     worker_args=[*(worker_args or []), f"--prefetch={PREFETCH}"])
     if rss_marks:
         driver.clear("bench")
         _, _, result.rss_mb = measure_processing(qm, connection, env, max(rss_marks), rss_marks, worker_args)

@@ -133,6 +133,43 @@ if rec then return {deleted, rec} end
 return {deleted, false, next_wake(KEYS[2], KEYS[3])}
 """
 
+POP_MANY = _HELPERS + """
+-- Batch mode: migrate due delayed and expired reserved jobs, then reserve up to ARGV[4] jobs
+-- in one round trip. Their attempts are NOT counted here: BEGIN counts each one as it
+-- starts, so jobs a dead worker held but never started come back with attempts untouched.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
+-- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] how many at most
+-- Returns {reserved records...} or {false, next wake-up time or false}
+migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
+local popped = redis.call('zpopmin', KEYS[1], tonumber(ARGV[4]))
+if popped[1] == nil then return {false, next_wake(KEYS[2], KEYS[3])} end
+local out, scored = {}, {}
+for i = 1, #popped, 2 do
+  local seq, prio, attempts, payload = split(popped[i])
+  local rec = record(seq, prio, attempts, ARGV[3], payload)
+  out[#out + 1] = rec
+  scored[#scored + 1] = ARGV[2]
+  scored[#scored + 1] = rec
+end
+redis.call('zadd', KEYS[3], unpack(scored))
+sync_notify(KEYS[1], KEYS[4])
+return out
+"""
+
+BEGIN = """
+-- Batch mode: as a prefetched job starts, count its attempt and renew its lease, and ack the
+-- job that finished just before it; one call that the worker sends without waiting.
+-- KEYS[1] reserved zset
+-- ARGV[1] the record as reserved, ARGV[2] the same record with the attempt counted,
+-- ARGV[3] new lease expiry, ARGV[4] finished record to delete ('' for none)
+-- Returns {1 or 0 (started), 1 or 0 (acked) or -1 (nothing to ack)}; 0 means that reservation was lost
+local acked = -1
+if ARGV[4] ~= '' then acked = redis.call('zrem', KEYS[1], ARGV[4]) end
+if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then return {0, acked} end
+redis.call('zadd', KEYS[1], ARGV[3], ARGV[2])
+return {1, acked}
+"""
+
 RELEASE = _HELPERS + """
 -- Put a reserved job back (only if still ours), pending now or delayed until ARGV[2].
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter

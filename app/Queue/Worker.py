@@ -9,10 +9,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
-from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob
+from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
 from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
 from app.Queue.Heartbeat import Heartbeat
@@ -57,6 +58,13 @@ class Worker:
         self._sleeper = sleeper
         self._current: tuple[ReservedJob, Job, dict[str, Any], RetryPolicy] | None = None
         self._prefetched: ReservedJob | None = None
+        # Batch mode (--prefetch N): jobs reserved ahead, not started (attempt not counted yet),
+        # each with the monotonic time its lease began; and the finished job whose ack rides
+        # along with the next job's start.
+        self._held: deque[tuple[Any, float]] = deque()
+        self._unacked: Any = None
+        self._driver_traits: tuple[Any, bool, bool] | None = None
+        self._began: Any = None  # the job _next_held started last: its ack is deferred
         self._flags_checked_at = 0.0
         self._restart_at_start: Any = None
         self._restart_now: Any = None
@@ -83,7 +91,7 @@ class Worker:
             stop = self._stop_if_necessary(job is not None, started)
             if stop is not None:
                 return self._stop(*stop)
-            if job is None and active and not isinstance(driver, BlockingPop):
+            if job is None and active and not self._traits(driver)[0]:
                 self._sleep(self.options.sleep)
             elif job is not None and self.options.rest > 0:
                 self._sleep(self.options.rest)
@@ -103,13 +111,62 @@ class Worker:
         if self._prefetched is not None:
             job, self._prefetched = self._prefetched, None
             return job
-        if block and isinstance(driver, BlockingPop):
+        blocking, many = self._traits(driver)
+        if block and many:
+            return self._next_held(driver, queues)  # type: ignore[arg-type]
+        if block and blocking:
             return driver.pop_blocking(queues, self.worker_id, self.options.sleep)
         for name in queues:
             job = driver.pop(name, self.worker_id)
             if job is not None:
                 return job
         return None
+
+    def _traits(self, driver: Any) -> tuple[bool, bool]:
+        """Whether `driver` can wait for jobs, and whether this worker reserves batches from it.
+
+        Cached: isinstance against a runtime Protocol walks its attributes, ~10 us a call.
+        """
+        cached = self._driver_traits
+        if cached is None or cached[0] is not driver:
+            cached = self._driver_traits = (driver, isinstance(driver, BlockingPop),
+                                            self.options.prefetch > 1 and isinstance(driver, ReserveMany))
+        return cached[1], cached[2]
+
+    def _next_held(self, driver: ReserveMany, queues: Sequence[str]) -> ReservedJob | None:
+        """Batch mode: start the next prefetched job, reserving a new batch when none is left.
+
+        A job whose lease is half gone while it waited is renewed first (and skipped if that
+        fails: another worker may hold it now); a job of a queue paused since is handed back.
+        """
+        while True:
+            if not self._held:
+                self._flush_ack()
+                limit = self.options.prefetch
+                if self.options.max_jobs > 0:
+                    limit = max(1, min(limit, self.options.max_jobs - self.jobs_processed))
+                wait = self.options.sleep if self._traits(driver)[0] else 0
+                batch = driver.pop_many(queues, self.worker_id, limit, wait)
+                if not batch:
+                    return None
+                fetched = time.monotonic()
+                self._held.extend((job, fetched) for job in batch)
+            job, fetched = self._held.popleft()
+            if job.queue not in queues:
+                job.release(0)
+                continue
+            if time.monotonic() - fetched > job.retry_after / 2 and not job.renew():
+                log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
+                continue
+            job.begin(self._unacked)
+            self._unacked, self._began = None, job
+            return job
+
+    def _flush_ack(self) -> None:
+        """Send the ack a finished job still owes (batch mode) before anything else is reserved."""
+        job, self._unacked = self._unacked, None
+        if job is not None:
+            job.delete_nowait()
 
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
         self.process(connection, job, prefetch_from=queues)
@@ -139,6 +196,12 @@ class Worker:
         if self._prefetched is not None:
             self._prefetched.release(0, undo_attempt=True)  # reserved ahead but never run: no attempt used
             self._prefetched = None
+        if self._unacked is not None:
+            job, self._unacked = self._unacked, None
+            if not job.delete():
+                log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
+        while self._held:  # batch mode: never started, so no attempt was counted
+            self._held.popleft()[0].release(0)
         self.heartbeat.stop()
         self.runner.close()
         self.manager.statuses.stop_buffering()
@@ -213,6 +276,9 @@ class Worker:
 
     def _ack(self, reserved: ReservedJob, prefetch_from: Sequence[str]) -> None:
         """Delete the finished job; a driver that can also reserve the next job does both in one call."""
+        if reserved is self._began:
+            self._began, self._unacked = None, reserved  # sent with the next job's start, or before the next reservation
+            return
         combined = getattr(reserved, "delete_and_pop", None)
         if combined is not None and prefetch_from and not self.should_quit and not self.options.once:
             self._prefetched = combined(prefetch_from, self.worker_id)

@@ -34,4 +34,5 @@ class WorkerOptions:
     max_time: float = 0
     once: bool = False
     permissions: tuple[str, ...] = field(default_factory=tuple)
+    prefetch: int = 1            # jobs reserved per round trip (batch mode when > 1, drivers with pop_many)
     hard_timeout_grace: float = 2.0  # a job ignoring its timeout this long ends the worker process

@@ -82,6 +82,15 @@ class BlockingPop(Protocol):
         """Reserve the next job of the first non-empty queue, waiting up to `timeout` seconds."""
 
 
+@runtime_checkable
+class ReserveMany(Protocol):
+    """Optional: a driver that reserves several jobs in one round trip (the worker's `--prefetch`)."""
+
+    def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> Sequence[ReservedJob]:
+        """Reserve up to `limit` jobs of the first non-empty queue, each under its own lease;
+        wait up to `timeout` seconds for one when all are empty (where the driver can)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FailedJobRecord:
     """A row of failed_jobs."""

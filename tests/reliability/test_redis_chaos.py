@@ -24,18 +24,21 @@ DEADLINE = 45.0
 
 
 
+@pytest.mark.parametrize("prefetch", [1, 50], ids=["one-at-a-time", "prefetch-50"])
 def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(
-        redis_server: RedisServer, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch, witness: Path, tmp_path: Path):
+        redis_server: RedisServer, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch, witness: Path, tmp_path: Path,
+        prefetch: int):
     env = {**use_redis(redis_server, monkeypatch), "QUEUE_RETRY_AFTER": "5"}  # renewed every 1.7 s; 5 s tolerates a loaded 2-core CI box
     ids = set(queue_env.bulk([SleepJob(str(witness), 0.01, "c") for _ in range(JOBS)]))
     spawned = iter(range(1000))
 
     def spawn() -> subprocess.Popen[bytes]:
-        return start_worker(["redis", "--queue=default", "--sleep=1", "--tries=0", f"--name=c{next(spawned)}"],
+        return start_worker(["redis", "--queue=default", "--sleep=1", "--tries=0", f"--prefetch={prefetch}",
+                             f"--name=c{next(spawned)}"],
                             env=env, log=tmp_path / "workers.log")
 
     result = run_with_kills(spawn, witness, JOBS, DEADLINE)
-    print("\n" + result.summary("redis", JOBS))
+    print("\n" + result.summary(f"redis --prefetch={prefetch}", JOBS))
     assert set(result.done) == ids
     assert result.duplicates <= result.kills
     assert queue_env.size("default", "redis") == 0

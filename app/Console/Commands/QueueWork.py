@@ -13,6 +13,9 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 
 
+MAX_PREFETCH = 1000  # one reservation call's reply stays small and its script short
+
+
 class QueueWorkCommand(Command):
     name = "queue:work"
     description = "Process jobs from the queues, in strict priority order"
@@ -30,6 +33,8 @@ class QueueWorkCommand(Command):
         option("tries", None, "Attempts before a job fails (a job's own max_tries wins; 0: unlimited)", flag=False, default="3"),
         option("backoff", None, "Seconds before a retry; a comma list gives one per attempt", flag=False, default="0"),
         option("name", None, "The worker's name (shown by monitoring)", flag=False, default="default"),
+        option("prefetch", None, "Reserve this many jobs per round trip (batch mode, Redis and database drivers; "
+               "1 = one at a time)", flag=False, default="1"),
         option("permissions", None, "Comma-separated permissions granted to this worker", flag=False, default=""),
     ]
 
@@ -55,7 +60,14 @@ class QueueWorkCommand(Command):
             max_time=self.float_option("max-time", 0),
             once=bool(self.option("once")),
             permissions=permissions,
+            prefetch=self._prefetch(),
         )
+
+    def _prefetch(self) -> int:
+        value = self.int_option("prefetch", 1, minimum=1)
+        if value > MAX_PREFETCH:
+            raise UsageError(f"--prefetch must be at most {MAX_PREFETCH}; got {value}")
+        return value
 
     def run_command(self) -> int:
         options = self.gather_options()

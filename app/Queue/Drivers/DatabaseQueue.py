@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
@@ -38,6 +38,10 @@ _CLAIM = (
 _INSERT = insert(jobs)
 _RESERVE = update(jobs).where(jobs.c.id == bindparam("b_id")).values(
     reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by"), attempts=bindparam("b_attempts"))
+_BEGIN = update(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by")).values(
+    attempts=jobs.c.attempts + 1, reserved_at=bindparam("b_at"))
+_RESERVE_MANY = update(jobs).where(jobs.c.id.in_(bindparam("b_ids", expanding=True))).values(
+    reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by"))
 _DELETE_MINE = delete(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by"))
 
 
@@ -91,6 +95,30 @@ class DatabaseJob:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
         return following
 
+    def begin(self, finished: DatabaseJob | None = None) -> None:
+        """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
+        deleting `finished` in the same transaction."""
+        outcome: list[bool] = []
+
+        def both(conn: Connection) -> None:
+            if finished is not None:
+                outcome.append(finished._delete_in(conn))
+            started = conn.execute(_BEGIN, {"b_id": self.id, "b_by": self.token, "b_at": _lease_stamp()}).rowcount > 0
+            outcome.insert(0, started)
+
+        self.driver._write(both)
+        self.attempts += 1
+        if not outcome[0]:
+            log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
+                        self.queue)
+        if finished is not None and not outcome[1]:
+            log.warning("job on %s finished after its reservation was lost; it may run again", finished.queue)
+
+    def delete_nowait(self) -> None:
+        """Delete the finished job (a database cannot pipeline: this waits), warning if it was lost."""
+        if not self.delete():
+            log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
+
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
         if undo_attempt:  # released by a rate limit before running: the attempt does not count
@@ -112,6 +140,7 @@ class DatabaseQueue:
         self._url = str(engine.url)
         self._skip_locked: bool | None = None
         self._claim_stmt: Any = None
+        self._claim_many_stmt: Any = None
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
 
     # -- writes -----------------------------------------------------------------------
@@ -142,6 +171,25 @@ class DatabaseQueue:
         conn.execute(_RESERVE, {"b_id": row.id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": row.attempts + 1})
         return DatabaseJob(self, row.id, row.payload, row.attempts + 1, queue, token, lease)
 
+    def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> list[DatabaseJob]:
+        """Reserve up to `limit` jobs of the first queue that has any, in one transaction (batch mode).
+
+        Their attempts are not counted until `begin`; `timeout` is ignored (the worker polls).
+        """
+        return self._write(lambda c: self._claim_many(c, queues, worker_id, max(1, int(limit))))
+
+    def _claim_many(self, conn: Connection, queues: Sequence[str], worker_id: str, limit: int) -> list[DatabaseJob]:
+        t = int(now())
+        for queue in queues:
+            lease = float(self.retry_after(queue))
+            rows = conn.execute(self._claim_statement(conn, many=True),
+                                {"queue": queue, "now": t, "expired": t - lease, "limit": limit}).all()
+            if rows:
+                token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+                conn.execute(_RESERVE_MANY, {"b_ids": [r.id for r in rows], "b_at": _lease_stamp(), "b_by": token})
+                return [DatabaseJob(self, r.id, r.payload, r.attempts, queue, token, lease) for r in rows]
+        return []
+
     def _claim_first(self, conn: Connection, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
         """Claim from the first of `queues` that has an available job."""
         for queue in queues:
@@ -150,18 +198,26 @@ class DatabaseQueue:
                 return job
         return None
 
-    def _claim_statement(self, conn: Connection) -> Any:
-        """The claim SELECT for this server, built once (SKIP LOCKED where the server has it)."""
+    def _claim_statement(self, conn: Connection, many: bool = False) -> Any:
+        """The claim SELECT for this server, built once (SKIP LOCKED where the server has it);
+        `many` gives the batch form, whose LIMIT is the `limit` parameter."""
+        if many:
+            if self._claim_many_stmt is None:
+                self._claim_many_stmt = self._for_server(conn, _CLAIM.limit(bindparam("limit", type_=Integer, literal_execute=True)))
+            return self._claim_many_stmt
         if self._claim_stmt is None:
-            stmt = _CLAIM
-            if conn.dialect.name != "sqlite":
-                # The hint pins the plan that walks the index in claim order and locks only
-                # the rows it passes; a filesort plan would lock every candidate row.
-                stmt = stmt.with_hint(jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mysql").with_hint(
-                    jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mariadb")
-                stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(conn))
-            self._claim_stmt = stmt
+            self._claim_stmt = self._for_server(conn, _CLAIM)
         return self._claim_stmt
+
+    def _for_server(self, conn: Connection, stmt: Any) -> Any:
+        """Add MySQL/MariaDB's index hint and row locking to a claim SELECT."""
+        if conn.dialect.name != "sqlite":
+            # The hint pins the plan that walks the index in claim order and locks only
+            # the rows it passes; a filesort plan would lock every candidate row.
+            stmt = stmt.with_hint(jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mysql").with_hint(
+                jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mariadb")
+            stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(conn))
+        return stmt
 
     def clear(self, queue: str) -> int:
         return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)

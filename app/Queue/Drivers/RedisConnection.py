@@ -5,7 +5,8 @@ import contextlib
 import logging
 import os
 import threading
-from typing import Any, Iterator, Mapping, Sequence
+from collections import deque
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import redis
 
@@ -60,6 +61,9 @@ def translate_errors(config: Mapping[str, Any]) -> Iterator[None]:
         ) from exc
 
 
+MAX_UNREAD = 256  # replies a lane lets wait in the socket before it reads them
+
+
 class FastLane:
     """Send commands on one connection kept for the thread that made it (the worker's hot path).
 
@@ -70,12 +74,13 @@ class FastLane:
     thread still sees its own writes in order while the round trip overlaps other work.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, preload: Sequence[Any] = ()) -> None:
         self.client = client
+        self._preload = tuple(preload)  # scripts `send` may run by sha: loaded on every new connection
         self._owner = threading.get_ident()
         self._pid = os.getpid()
         self._conn: Any = None
-        self._unread = 0
+        self._unread: deque[Callable[[Any], None] | None] = deque()  # one entry per reply not read yet
 
     def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
@@ -86,21 +91,30 @@ class FastLane:
             _send(conn, args)
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
-            self.close()
+            self._drop()
             return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
-    def send(self, *args: Any) -> None:
-        """Write a command whose reply nobody needs now (a status write); errors are logged later."""
-        conn = self._connection()
+    def send(self, *args: Any, on_reply: Callable[[Any], None] | None = None) -> None:
+        """Write a command whose reply nobody needs now (a status write, an ack); errors are logged later.
+
+        `on_reply` gets the reply when it is read: before this lane's next `execute`, or once
+        MAX_UNREAD replies are waiting. Replies are left in the socket until then, so a run of
+        sends costs one write each and their replies one read together.
+        """
+        conn = self._connection(drain=len(self._unread) >= MAX_UNREAD)
         if conn is None:
-            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            reply = self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            if on_reply is not None:
+                on_reply(reply)
             return
         try:
             _send(conn, args)
-            self._unread += 1
+            self._unread.append(on_reply)
         except (redis.ConnectionError, redis.TimeoutError):
-            self.close()
-            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            self._drop()
+            reply = self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            if on_reply is not None:
+                on_reply(reply)
 
     def sync(self) -> None:
         """Wait until every command sent on this lane has been applied."""
@@ -113,28 +127,49 @@ class FastLane:
         except redis.exceptions.NoScriptError:
             return script(keys=keys, args=args)
 
-    def _connection(self) -> Any:
-        """The held connection with no reply outstanding, or None on another thread."""
+    def _connection(self, drain: bool = True) -> Any:
+        """The held connection (with no reply outstanding unless `drain` is False), or None on another thread."""
         if threading.get_ident() != self._owner:
             return None
         conn, pid = self._conn, os.getpid()
         if conn is None or pid != self._pid:  # after a fork the parent's socket is not ours to use or close
-            self._pid, self._unread = pid, 0
+            self._pid = pid
+            self._unread.clear()
             conn = self._conn = self.client.connection_pool.get_connection()
-        while self._unread:
-            self._unread -= 1
-            try:
+            for script in self._preload:
+                conn.send_command("SCRIPT", "LOAD", script.script)
                 conn.read_response()
+        unread = self._unread
+        while unread and drain:
+            on_reply = unread.popleft()
+            try:
+                reply = conn.read_response()
             except redis.ResponseError as exc:
                 log.warning("a pipelined Redis write failed: %s", exc)
+                continue
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("a pipelined Redis write may be lost (%s)", exc)
-                self.close()
+                self._drop()
                 return self._connection()
+            if on_reply is not None:
+                on_reply(reply)
         return conn
 
     def close(self) -> None:
-        conn, self._conn, self._unread = self._conn, None, 0
+        """Read the replies still owed (logging failures), then give the connection back."""
+        if self._unread and self._conn is not None and threading.get_ident() == self._owner:
+            try:
+                self._connection()
+            except Exception:  # noqa: BLE001 - closing must not raise; _drop says what was lost
+                pass
+        self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if self._unread:
+            log.warning("%d pipelined Redis writes were not confirmed; a job whose ack was among them runs again",
+                        len(self._unread))
+        self._unread.clear()
         if conn is not None:
             conn.disconnect()
             self.client.connection_pool.release(conn)

@@ -86,6 +86,39 @@ class RedisJob:
         """Delete this job and reserve the next one in one round trip when its queue comes first."""
         return self.driver.delete_and_pop(self, queues, worker_id)
 
+    def begin(self, finished: RedisJob | None = None) -> None:
+        """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
+        acking `finished` in the same call; sent without waiting, the replies are checked
+        before the lane's next command. The caller has made sure the lease is still fresh."""
+        seq, prio, attempts, holder, payload = self.record.split("|", 4)
+        started = f"{seq}|{prio}|{int(attempts) + 1}|{holder}|{payload}"
+        ack = ""
+        if finished is not None and finished.queue != self.queue:  # another slot: ack it on its own
+            finished.delete_nowait()
+        elif finished is not None:
+            ack = finished.record
+        args = ("EVALSHA", self.driver._begin.sha, 1, self.driver.keys(self.queue).reserved,
+                self.record, started, now() + self.retry_after, ack)
+        self.record, self.attempts = started, int(attempts) + 1
+        with translate_errors(self.driver.config):
+            self.driver.lane.send(*args, on_reply=self._began)
+
+    def _began(self, reply: Any) -> None:
+        if not reply[0]:
+            log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
+                        self.queue)
+        if reply[1] == 0:
+            self._lost_ack()
+
+    def delete_nowait(self) -> None:
+        """Send the ack without waiting for it (batch mode); a lost reservation is logged when the reply is read."""
+        with translate_errors(self.driver.config):
+            self.driver.lane.send("ZREM", self.driver.keys(self.queue).reserved, self.record,
+                                  on_reply=lambda removed: removed or self._lost_ack())
+
+    def _lost_ack(self) -> None:
+        log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
+
 
 class RedisQueue:
     """QueueDriver and BlockingPop over redis-py; scripts are registered per instance."""
@@ -97,15 +130,17 @@ class RedisQueue:
         self.prefix = str(config.get("prefix") or "queues:")
         self.block_for = float(config.get("block_for") or 0)
         self.client = make_client(config)
-        self.lane = FastLane(self.client)
         self._keys: dict[str, QueueKeys] = {}
         self._push = self.client.register_script(LuaScripts.PUSH)
         self._pop = self.client.register_script(LuaScripts.POP)
         self._delete_and_pop = self.client.register_script(LuaScripts.DELETE_AND_POP)
+        self._pop_many = self.client.register_script(LuaScripts.POP_MANY)
+        self._begin = self.client.register_script(LuaScripts.BEGIN)
         self._release = self.client.register_script(LuaScripts.RELEASE)
         self._renew = self.client.register_script(LuaScripts.RENEW)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
+        self.lane = FastLane(self.client, preload=[self._begin])  # BEGIN is sent by sha without a reply
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -188,20 +223,51 @@ class RedisQueue:
         The connection's `block_for` (REDIS_BLOCK_FOR, seconds) caps one call's wait, so a worker
         started with a long --sleep still looks at its stop and restart flags that often.
         """
+        jobs = self._wait_for(queues, timeout, lambda: self._first_job(queues, worker_id))
+        return jobs[0] if jobs else None
+
+    def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> list[RedisJob]:
+        """Reserve up to `limit` jobs of the first non-empty queue in one script call (batch mode).
+
+        Each job gets its own lease from now; waits like `pop_blocking` when `timeout` > 0.
+        """
+        return self._wait_for(queues, timeout, lambda: self._take_many(queues, worker_id, max(1, int(limit))))
+
+    def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
+        job, wake = self._pop_first(queues, worker_id)
+        return ([job] if job is not None else []), wake
+
+    def _take_many(self, queues: Sequence[str], worker_id: str, limit: int) -> tuple[list[RedisJob], float | None]:
+        wake: float | None = None
+        holder = _holder(worker_id)
+        for queue in queues:
+            lease = float(self.retry_after(queue))
+            t = now()
+            with translate_errors(self.config):
+                reply = self.lane.script(self._pop_many, self.keys(queue).for_pop, [t, t + lease, holder, limit])
+            if reply[0]:
+                return [RedisJob(self, queue, record, lease) for record in reply], None
+            if reply[1] is not None and (wake is None or float(reply[1]) < wake):
+                wake = float(reply[1])
+        return [], wake
+
+    def _wait_for(self, queues: Sequence[str], timeout: float,
+                  take: Callable[[], tuple[list[RedisJob], float | None]]) -> list[RedisJob]:
+        """Call `take` until it reserves something, blocking on the notify lists between tries."""
         budget = max(float(timeout), 0.0)
         if self.block_for > 0:
             budget = min(budget, self.block_for)
         notify = [self.keys(q).notify for q in queues]
         woke_on: str | None = None
         while True:
-            job, wake = self._pop_first(queues, worker_id)
-            if job is not None:
-                if woke_on is not None and woke_on != self.keys(job.queue).notify:
+            jobs, wake = take()
+            if jobs:
+                if woke_on is not None and woke_on != self.keys(jobs[0].queue).notify:
                     with translate_errors(self.config):
                         self.client.rpush(woke_on, 1)  # we took a higher-priority job: pass the token on
-                return job
+                return jobs
             if budget <= 0:
-                return None
+                return []
             wait = budget if wake is None else min(budget, max(wake - now(), 0.0) + 0.001)
             wait = max(wait, 0.001)  # BLPOP 0 would block forever
             started = time.monotonic()
