@@ -40,20 +40,20 @@ class JobRunner:
     def run(self, job: Job, timeout: float | None = None) -> Any:
         """Run `job.handle` through its middleware; raise JobTimeoutError after `timeout` seconds."""
         core: Callable[[Job], Any] = functools.partial(self._call_handle, timeout=timeout)
+        stack = middleware_of(job)
         pipeline = functools.reduce(
-            lambda nxt, mw: functools.partial(_call_middleware, mw, nxt), reversed(middleware_of(job)), core
-        )
+            lambda nxt, mw: functools.partial(_call_middleware, mw, nxt), reversed(stack), core
+        ) if stack else core
         # Async handles are bounded by asyncio.wait_for; SIGALRM inside a running loop would corrupt it.
-        alarm = None if inspect.iscoroutinefunction(job.handle) else timeout
+        alarm = None if _is_async(type(job)) else timeout
         if self._alarm is not None:
-            with self._alarm.armed(alarm, job):
-                return pipeline(job)
+            return self._alarm.call(alarm, job, pipeline)
         with soft_timeout(alarm, job):
             return pipeline(job)
 
     def _call_handle(self, job: Job, timeout: float | None) -> Any:
         result = job.handle()
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             result = self._await(result, timeout, job)
         return result
 
@@ -83,6 +83,17 @@ class JobRunner:
             self._loop.close()
         if self._alarm is not None:
             self._alarm.uninstall()
+
+
+_ASYNC_HANDLE: dict[type, bool] = {}
+
+
+def _is_async(cls: type) -> bool:
+    """Whether a job class's handle is a coroutine function (cached per class)."""
+    known = _ASYNC_HANDLE.get(cls)
+    if known is None:
+        known = _ASYNC_HANDLE[cls] = inspect.iscoroutinefunction(getattr(cls, "handle", None))
+    return known
 
 
 def _call_middleware(middleware: Any, nxt: Callable[[Job], Any], job: Job) -> Any:
@@ -120,18 +131,17 @@ class _Alarm:
         self._previous: Any = None
         self._installed = False
 
-    @contextmanager
-    def armed(self, seconds: float | None, job: Job) -> Iterator[None]:
+    def call(self, seconds: float | None, job: Job, fn: Callable[[Job], Any]) -> Any:
+        """Call `fn(job)` with the timer armed for `seconds` (a plain call when there is no limit)."""
         if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
-            yield
-            return
+            return fn(job)
         if not self._installed:
             self._previous = signal.signal(signal.SIGALRM, self._expired)
             self._installed = True
         self._message = f"{type(job).__name__} timed out after {_fmt(seconds)} s"
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
-            yield
+            return fn(job)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 

@@ -138,13 +138,17 @@ class Worker:
 
         A job whose lease is half gone while it waited is renewed first (and skipped if that
         fails: another worker may hold it now); a job of a queue paused since is handed back.
+        A driver that can reserve ahead (Redis) is asked for the next batch of the first queue
+        as the last held job starts, so that round trip overlaps the job.
         """
         while True:
             if not self._held:
                 self._flush_ack()
-                limit = self.options.prefetch
-                if self.options.max_jobs > 0:
-                    limit = max(1, min(limit, self.options.max_jobs - self.jobs_processed))
+                settle = getattr(driver, "settle", None)
+                if settle is not None:
+                    settle()  # a batch reserved ahead arrives here
+            if not self._held:
+                limit = max(1, self._batch_limit(0))
                 wait = self.options.sleep if self._traits(driver)[0] else 0
                 batch = driver.pop_many(queues, self.worker_id, limit, wait)
                 if not batch:
@@ -160,7 +164,24 @@ class Worker:
                 continue
             job.begin(self._unacked)
             self._unacked, self._began = None, job
+            if not self._held and job.queue == queues[0]:
+                self._reserve_ahead(driver, queues[0])
             return job
+
+    def _batch_limit(self, running: int) -> int:
+        """How many jobs the next batch may hold: --prefetch, within what --max-jobs leaves."""
+        limit = self.options.prefetch
+        if self.options.max_jobs > 0:
+            limit = min(limit, self.options.max_jobs - self.jobs_processed - running)
+        return limit
+
+    def _reserve_ahead(self, driver: Any, queue: str) -> None:
+        ahead = getattr(driver, "reserve_ahead", None)
+        limit = self._batch_limit(1)
+        if ahead is None or limit < 1 or self.should_quit:
+            return
+        sent = time.monotonic()  # leases start no earlier than this
+        ahead(queue, self.worker_id, limit, lambda jobs: self._held.extend((j, sent) for j in jobs))
 
     def _flush_ack(self) -> None:
         """Send the ack a finished job still owes (batch mode) before anything else is reserved."""
@@ -176,23 +197,28 @@ class Worker:
             self._restart_now = self.manager.cache.get(RESTART_KEY)
 
     def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
-        """Determine if the worker should stop, and with which status."""
+        """Determine if the worker should stop, and with which status (checked after every job)."""
         o = self.options
-        checks: list[tuple[bool, int, StopReason]] = [
-            (self.should_quit, 0, StopReason.INTERRUPTED),
-            (self._restart_requested(), 0, StopReason.RESTART),
-            (self._memory_exceeded(), 12, StopReason.MEMORY),
-            (o.once, 0, StopReason.ONCE),
-            (o.max_jobs > 0 and self.jobs_processed >= o.max_jobs, 0, StopReason.MAX_JOBS),
-            (o.max_time > 0 and time.monotonic() - started >= o.max_time, 0, StopReason.MAX_TIME),
-            (o.stop_when_empty and not ran_job, 0, StopReason.EMPTY),
-        ]
-        for hit, status, reason in checks:
-            if hit:
-                return status, reason
+        if self.should_quit:
+            return 0, StopReason.INTERRUPTED
+        if self._restart_requested():
+            return 0, StopReason.RESTART
+        if self._memory_exceeded():
+            return 12, StopReason.MEMORY
+        if o.once:
+            return 0, StopReason.ONCE
+        if o.max_jobs > 0 and self.jobs_processed >= o.max_jobs:
+            return 0, StopReason.MAX_JOBS
+        if o.max_time > 0 and time.monotonic() - started >= o.max_time:
+            return 0, StopReason.MAX_TIME
+        if o.stop_when_empty and not ran_job:
+            return 0, StopReason.EMPTY
         return None
 
     def _stop(self, status: int, reason: StopReason) -> int:
+        settle = getattr(self._driver_traits[0] if self._driver_traits else None, "settle", None)
+        if settle is not None:
+            settle()  # a batch reserved ahead must be in hand to be handed back
         if self._prefetched is not None:
             self._prefetched.release(0, undo_attempt=True)  # reserved ahead but never run: no attempt used
             self._prefetched = None

@@ -17,7 +17,7 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
-from tests.fixtures.jobs import FailingJob, RecordJob
+from tests.fixtures.jobs import FailingJob, RecordJob, StopWorkerJob
 
 WORKER = "prefetch-worker"
 
@@ -116,6 +116,20 @@ def test_worker_stopping_hands_back_the_jobs_it_held_without_using_attempts(back
     assert d.sizes("default").reserved == 0
     left = d.pop_many(["default"], WORKER, 10)
     assert len(left) == 6 and all(j.attempts == 0 for j in left)
+
+
+def test_sigterm_hands_back_a_batch_reserved_ahead_too(backend: Backend, witness: Path):
+    RecordJob(str(witness), "j0").dispatch()
+    StopWorkerJob(str(witness), "j1").dispatch()  # the last of the first batch: the next is reserved as it starts
+    for i in range(2, 6):
+        RecordJob(str(witness), f"j{i}").dispatch()
+    worker = Worker(backend.manager, WorkerOptions(prefetch=2, sleep=0.01))
+    assert worker.daemon(backend.connection, ["default"]) == 0
+    assert [line.split()[0] for line in read_lines(witness)] == ["j0", "j1"]
+    d = _driver(backend)
+    assert d.sizes("default").reserved == 0
+    left = d.pop_many(["default"], WORKER, 10)
+    assert len(left) == 4 and all(j.attempts == 0 for j in left)
 
 
 def test_a_failing_job_in_a_batch_is_failed_and_the_rest_still_run(backend: Backend, witness: Path):

@@ -140,7 +140,8 @@ class RedisQueue:
         self._renew = self.client.register_script(LuaScripts.RENEW)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
-        self.lane = FastLane(self.client, preload=[self._begin])  # BEGIN is sent by sha without a reply
+        # BEGIN and POP_MANY may be sent by sha without waiting, so every lane connection loads them.
+        self.lane = FastLane(self.client, preload=[self._begin, self._pop_many])
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -232,6 +233,24 @@ class RedisQueue:
         Each job gets its own lease from now; waits like `pop_blocking` when `timeout` > 0.
         """
         return self._wait_for(queues, timeout, lambda: self._take_many(queues, worker_id, max(1, int(limit))))
+
+    def reserve_ahead(self, queue: str, worker_id: str, limit: int, deliver: Callable[[list[RedisJob]], None]) -> None:
+        """Send a batch reservation of `queue` without waiting; `deliver` gets the jobs when the
+        reply is read (at `settle` or this lane's next command), so the round trip overlaps work."""
+        lease = float(self.retry_after(queue))
+        t = now()
+
+        def reply(records: Any) -> None:
+            deliver([RedisJob(self, queue, r, lease) for r in records] if records and records[0] else [])
+
+        with translate_errors(self.config):
+            self.lane.send("EVALSHA", self._pop_many.sha, 5, *self.keys(queue).for_pop, t, t + lease,
+                           _holder(worker_id), max(1, int(limit)), on_reply=reply)
+
+    def settle(self) -> None:
+        """Read every reply still owed on the worker's lane (acks, reservations made ahead)."""
+        with translate_errors(self.config):
+            self.lane.sync()
 
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
         job, wake = self._pop_first(queues, worker_id)
