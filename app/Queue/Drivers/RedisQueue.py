@@ -90,18 +90,18 @@ class RedisJob:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
         acking `finished` in the same call; sent without waiting, the replies are checked
         before the lane's next command. The caller has made sure the lease is still fresh."""
-        seq, prio, attempts, holder, payload = self.record.split("|", 4)
-        started = f"{seq}|{prio}|{int(attempts) + 1}|{holder}|{payload}"
+        seq, prio, attempts, rest = self.record.split("|", 3)
         ack = ""
         if finished is not None and finished.queue != self.queue:  # another slot: ack it on its own
             finished.delete_nowait()
         elif finished is not None:
             ack = finished.record
-        args = ("EVALSHA", self.driver._begin.sha, 1, self.driver.keys(self.queue).reserved,
-                self.record, started, now() + self.retry_after, ack)
-        self.record, self.attempts = started, int(attempts) + 1
-        with translate_errors(self.driver.config):
-            self.driver.lane.send(*args, on_reply=self._began)
+        driver = self.driver
+        with translate_errors(driver.config):
+            driver.lane.send("EVALSHA", driver._begin.sha, 1, driver.keys(self.queue).reserved,
+                             self.record, now() + self.retry_after, ack, on_reply=self._began)
+        self.attempts = int(attempts) + 1
+        self.record = f"{seq}|{prio}|{self.attempts}|{rest}"  # as BEGIN rewrites it
 
     def _began(self, reply: Any) -> None:
         if not reply[0]:
@@ -141,7 +141,7 @@ class RedisQueue:
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
         # BEGIN and POP_MANY may be sent by sha without waiting, so every lane connection loads them.
-        self.lane = FastLane(self.client, preload=[self._begin, self._pop_many])
+        self.lane = FastLane(self.client, preload=[self._begin, self._pop_many], cork_sends=True)
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -245,12 +245,12 @@ class RedisQueue:
 
         with translate_errors(self.config):
             self.lane.send("EVALSHA", self._pop_many.sha, 5, *self.keys(queue).for_pop, t, t + lease,
-                           _holder(worker_id), max(1, int(limit)), on_reply=reply)
+                           _holder(worker_id), max(1, int(limit)), on_reply=reply, push=True)
 
     def settle(self) -> None:
-        """Read every reply still owed on the worker's lane (acks, reservations made ahead)."""
+        """Read the reply of a reservation made ahead (acks sent after it may stay unread)."""
         with translate_errors(self.config):
-            self.lane.sync()
+            self.lane.sync(wanted_only=True)
 
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
         job, wake = self._pop_first(queues, worker_id)
