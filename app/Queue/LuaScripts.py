@@ -137,13 +137,22 @@ POP_MANY = _HELPERS + """
 -- Batch mode: migrate due delayed and expired reserved jobs, then reserve up to ARGV[4] jobs
 -- in one round trip. Their attempts are NOT counted here: BEGIN counts each one as it
 -- starts, so jobs a dead worker held but never started come back with attempts untouched.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
+-- Also hands the holder the count of its BEGINs that found a reservation gone (BEGIN gets no reply).
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,
+-- KEYS[6] lost hash ("<holder>|start" / "<holder>|ack" -> count)
 -- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] how many at most
--- Returns {reserved records...} or {false, next wake-up time or false}
+-- Returns {lost starts, lost acks, reserved records...} or {lost starts, lost acks, false, next wake-up time or false}
+local lost = redis.call('hmget', KEYS[6], ARGV[3] .. '|start', ARGV[3] .. '|ack')
+if lost[1] or lost[2] then redis.call('hdel', KEYS[6], ARGV[3] .. '|start', ARGV[3] .. '|ack') end
+local out = {tonumber(lost[1]) or 0, tonumber(lost[2]) or 0}
 migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 local popped = redis.call('zpopmin', KEYS[1], tonumber(ARGV[4]))
-if popped[1] == nil then return {false, next_wake(KEYS[2], KEYS[3])} end
-local out, scored = {}, {}
+if popped[1] == nil then
+  out[3] = false
+  out[4] = next_wake(KEYS[2], KEYS[3])
+  return out
+end
+local scored = {}
 for i = 1, #popped, 2 do
   local seq, prio, attempts, payload = split(popped[i])
   local rec = record(seq, prio, attempts, ARGV[3], payload)
@@ -158,21 +167,25 @@ return out
 
 BEGIN = """
 -- Batch mode: as a prefetched job starts, count its attempt and renew its lease, and ack the
--- job that finished just before it; one call that the worker sends without waiting.
--- KEYS[1] reserved zset
--- ARGV[1] the record as reserved, ARGV[2] new lease expiry, ARGV[3] finished record to delete ('' for none)
+-- job that finished just before it; one call that the worker sends without waiting for a reply.
+-- KEYS[1] reserved zset, KEYS[2] lost hash (see POP_MANY)
+-- ARGV[1] the record as reserved, ARGV[2] new lease expiry, ARGV[3] finished record to delete ('' for none),
+-- ARGV[4] holder
 -- The started record is ARGV[1] with its attempts field plus one (the worker builds the same string).
--- Returns {1 or 0 (started), 1 or 0 (acked) or -1 (nothing to ack)}; 0 means that reservation was lost
-local acked = -1
-if ARGV[3] ~= '' then acked = redis.call('zrem', KEYS[1], ARGV[3]) end
-if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then return {0, acked} end
+if ARGV[3] ~= '' and redis.call('zrem', KEYS[1], ARGV[3]) == 0 then
+  redis.call('hincrby', KEYS[2], ARGV[4] .. '|ack', 1)
+end
+if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then
+  redis.call('hincrby', KEYS[2], ARGV[4] .. '|start', 1)
+  return 0
+end
 local rec = ARGV[1]
 local a = string.find(rec, '|', 1, true)
 local b = string.find(rec, '|', a + 1, true)
 local c = string.find(rec, '|', b + 1, true)
 local started = string.sub(rec, 1, b) .. string.format('%d', tonumber(string.sub(rec, b + 1, c - 1)) + 1) .. string.sub(rec, c)
 redis.call('zadd', KEYS[1], ARGV[2], started)
-return {1, acked}
+return 1
 """
 
 RELEASE = _HELPERS + """
@@ -220,9 +233,9 @@ return {pending, delayed, reserved}
 
 CLEAR = """
 -- Delete every job of a queue; returns how many there were.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] lost hash
 local n = redis.call('zcard', KEYS[1]) + redis.call('zcard', KEYS[2]) + redis.call('zcard', KEYS[3])
-redis.call('del', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('del', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return n
 """
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import threading
 from collections import deque
@@ -76,11 +77,7 @@ class translate_errors:  # noqa: N801 - used like the function-style context man
         return False
 
 
-MAX_UNREAD = 256  # replies a lane lets wait before it reads those already in
-HARD_MAX_UNREAD = 8 * MAX_UNREAD  # ...and before it waits for all of them
-
-# How much of the owed replies `_connection` reads first.
-DRAIN_ALL, DRAIN_WANTED, DRAIN_READY, DRAIN_NONE = range(4)
+MAX_UNREAD = 256  # replies a lane lets wait in the socket before it reads them
 
 
 class FastLane:
@@ -91,24 +88,15 @@ class FastLane:
     threads, and any connection error, go through the full client, whose retries ride out a restart.
     `send` writes without waiting: its reply is read before the lane's next command, so this
     thread still sees its own writes in order while the round trip overlaps other work.
-
-    With `cork_sends`, `send` writes into a corked TCP socket (Linux TCP_CORK): the bytes are in
-    the kernel when `send` returns, so they reach Redis even if this process is SIGKILLed next,
-    but the kernel pushes them out with the next `execute`, a `push`, a full segment, or after
-    at most 200 ms, instead of waking Redis for every small write (~20 us each on a VM).
     """
 
-    def __init__(self, client: redis.Redis, preload: Sequence[Any] = (), cork_sends: bool = False) -> None:
+    def __init__(self, client: redis.Redis, preload: Sequence[Any] = ()) -> None:
         self.client = client
-        self._preload = tuple(preload)  # scripts `send` may run by sha: loaded on every new connection
-        self._cork = cork_sends and hasattr(socket, "TCP_CORK")
-        self._corked = False
+        self._preload = tuple(preload)  # scripts sent by sha without a reply: loaded on every new connection
         self._owner = threading.get_ident()
         self._pid = os.getpid()
         self._conn: Any = None
-        # One (callback, wanted) per reply not read yet; `wanted` replies are ones a caller waits for.
-        self._unread: deque[tuple[Callable[[Any], None] | None, bool]] = deque()
-        self._wanted = 0
+        self._unread = 0
 
     def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
@@ -117,47 +105,27 @@ class FastLane:
             return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
         try:
             _send(conn, args)
-            if self._corked:
-                self._set_cork(conn, False)  # push the corked writes and this command
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
             return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
-    def send(self, *args: Any, on_reply: Callable[[Any], None] | None = None, push: bool = False) -> None:
-        """Write a command whose reply nobody needs now (a status write, an ack); errors are logged later.
-
-        `on_reply` gets the reply when it is read: before this lane's next `execute`, or once
-        MAX_UNREAD replies are waiting. Replies are left in the socket until then, so a run of
-        sends costs one write each and their replies one read together. `push` sends this
-        command (and any corked before it) to the server now, and `sync(wanted_only=True)`
-        waits for its reply but not for those of sends after it.
-        """
-        owed = len(self._unread)
-        conn = self._connection(DRAIN_NONE if owed < MAX_UNREAD else DRAIN_READY if owed < HARD_MAX_UNREAD else DRAIN_ALL)
+    def send(self, *args: Any) -> None:
+        """Write a command whose reply nobody needs now (a status write); errors are logged later."""
+        conn = self._connection(drain=self._unread >= MAX_UNREAD)
         if conn is None:
-            reply = self.client.execute_command(*args)  # type: ignore[no-untyped-call]
-            if on_reply is not None:
-                on_reply(reply)
+            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
             return
         try:
-            if self._cork and not self._corked and not push:
-                self._set_cork(conn, True)
             _send(conn, args)
-            self._unread.append((on_reply, push))
-            if push:
-                self._wanted += 1
-                if self._corked:
-                    self._set_cork(conn, False)
+            self._unread += 1
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            reply = self.client.execute_command(*args)  # type: ignore[no-untyped-call]
-            if on_reply is not None:
-                on_reply(reply)
+            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
-    def sync(self, wanted_only: bool = False) -> None:
-        """Wait until every command sent on this lane has been applied (or only those sent with `push`)."""
-        self._connection(DRAIN_WANTED if wanted_only else DRAIN_ALL)
+    def sync(self) -> None:
+        """Wait until every command sent on this lane has been applied."""
+        self._connection()
 
     def script(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a registered script by its sha, loading it on first use."""
@@ -166,75 +134,185 @@ class FastLane:
         except redis.exceptions.NoScriptError:
             return script(keys=keys, args=args)
 
-    def _connection(self, drain: int = DRAIN_ALL) -> Any:
-        """The held connection, after reading the replies `drain` asks for, or None on another thread."""
+    def _connection(self, drain: bool = True) -> Any:
+        """The held connection (with no reply outstanding unless `drain` is False), or None on another thread."""
         if threading.get_ident() != self._owner:
             return None
         conn, pid = self._conn, os.getpid()
         if conn is None or pid != self._pid:  # after a fork the parent's socket is not ours to use or close
-            self._pid = pid
-            self._unread.clear()
-            self._wanted = 0
+            self._pid, self._unread = pid, 0
             conn = self._conn = self.client.connection_pool.get_connection()
-            for script in self._preload:
-                conn.send_command("SCRIPT", "LOAD", script.script)
+            self._on_connect(conn)
+        while drain and self._unread:
+            self._unread -= 1
+            try:
                 conn.read_response()
-        unread = self._unread
-        if not unread or drain == DRAIN_NONE:
-            return conn
-        if drain == DRAIN_ALL and self._corked:
-            self._set_cork(conn, False)  # the replies to read need their commands sent first
-        try:
-            while unread:
-                if drain == DRAIN_WANTED and not self._wanted:
-                    break
-                if drain == DRAIN_READY and not conn.can_read(timeout=0):
-                    break
-                on_reply, wanted = unread.popleft()
-                self._wanted -= wanted
-                try:
-                    reply = conn.read_response()
-                except redis.ResponseError as exc:
-                    log.warning("a pipelined Redis write failed: %s", exc)
-                    continue
-                if on_reply is not None:
-                    on_reply(reply)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("a pipelined Redis write may be lost (%s)", exc)
-            self._drop()
-            return self._connection()
+            except redis.ResponseError as exc:
+                log.warning("a pipelined Redis write failed: %s", exc)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("a pipelined Redis write may be lost (%s)", exc)
+                self._drop()
+                return self._connection()
         return conn
+
+    def _on_connect(self, conn: Any) -> None:
+        for script in self._preload:
+            conn.send_command("SCRIPT", "LOAD", script.script)
+            conn.read_response()
+
+    def close(self) -> None:
+        """Read the replies still owed (logging failures), then give the connection back."""
+        if self._conn is not None and threading.get_ident() == self._owner:
+            try:
+                self.sync()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                pass
+        self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn, self._unread = self._conn, None, 0
+        if conn is not None:
+            conn.disconnect()
+            self.client.connection_pool.release(conn)
+
+
+class QuietLane(FastLane):
+    """A FastLane whose `send`s get no reply (CLIENT REPLY OFF) and go into a corked socket.
+
+    Made for acks that must survive a SIGKILL without costing a round trip each. A corked
+    write (Linux TCP_CORK) is in the kernel when `send` returns; the kernel sends it with the
+    next command, a full segment, or within 200 ms, instead of waking Redis for every small
+    write (~20 us each on a VM). When the process dies, closing the socket sends what is
+    corked -- but only if no reply sits unread in it (Linux then resets the connection and
+    drops unsent data). So replies come only for `execute` and `request`, nothing is corked
+    while one may be on its way, and a lane that never `send`s works like a FastLane.
+    """
+
+    _REPLY_ON = ("CLIENT", "REPLY", "ON")
+    _REPLY_OFF = ("CLIENT", "REPLY", "OFF")
+
+    def __init__(self, client: redis.Redis, preload: Sequence[Any] = ()) -> None:
+        super().__init__(client, preload)
+        self._cork = hasattr(socket, "TCP_CORK")
+        self._corked = False
+        self._replies_off = False
+        self._poller: Any = None  # select.poll on the held socket, made on first use
+        # Per request not read yet: its callback and how many OKs (of CLIENT REPLY ON) come first.
+        self._waiting: deque[tuple[Callable[[Any], None], int]] = deque()
+
+    def execute(self, *args: Any) -> Any:
+        """Run one command and return its reply."""
+        conn = self._connection()
+        if conn is None:
+            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        try:
+            for _ in range(self._write(conn, args, reply=True)):
+                conn.read_response()  # OK of CLIENT REPLY ON
+            return conn.read_response()
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def send(self, *args: Any) -> None:
+        """Write a command that gets no reply (nor reports an error); corked when no reply is due.
+
+        While a request's reply is due, sends go out at once (uncorked); each one first looks
+        (one poll) whether that reply has come, and reads it, so corking resumes soon.
+        """
+        conn = self._connection(drain=bool(self._waiting) and self._reply_arrived())
+        if conn is None:
+            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            return
+        try:
+            self._write(conn, args, reply=False)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def request(self, *args: Any, on_reply: Callable[[Any], None]) -> None:
+        """Send a command now and read its reply later (`sync` or the next `execute`), into `on_reply`."""
+        conn = self._connection(drain=False)
+        if conn is None:
+            on_reply(self.client.execute_command(*args))  # type: ignore[no-untyped-call]
+            return
+        try:
+            self._waiting.append((on_reply, self._write(conn, args, reply=True)))
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            on_reply(self.client.execute_command(*args))  # type: ignore[no-untyped-call]
+
+    def _write(self, conn: Any, args: tuple[Any, ...], reply: bool) -> int:
+        """Write `args`, switching replies on or off first as needed; returns the OKs that precede its reply."""
+        parts = [args]
+        oks = 0
+        if reply and self._replies_off:
+            parts.insert(0, self._REPLY_ON)
+            self._replies_off, oks = False, 1
+        elif not reply and not self._replies_off:
+            parts.insert(0, self._REPLY_OFF)
+            self._replies_off = True
+        if not reply and self._cork and not self._corked and not self._waiting:
+            self._set_cork(conn, True)
+        # check_health=False: a health-check PING would wait forever for a reply switched off
+        conn.send_packed_command([_pack(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
+                                 check_health=False)
+        if self._corked and (reply or self._waiting):
+            self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile
+        return oks
+
+    def _connection(self, drain: bool = True) -> Any:
+        """The held connection, after reading the replies of requests when `drain` is set."""
+        if threading.get_ident() != self._owner:
+            return None
+        conn, pid = self._conn, os.getpid()
+        if conn is None or pid != self._pid:
+            self._pid = pid
+            self._waiting.clear()
+            self._corked = self._replies_off = False
+            self._poller = None
+            conn = self._conn = self.client.connection_pool.get_connection()
+            self._on_connect(conn)
+        waiting = self._waiting
+        while drain and waiting:
+            on_reply, oks = waiting.popleft()
+            try:
+                for _ in range(oks):
+                    conn.read_response()
+                reply = conn.read_response()
+            except redis.ResponseError as exc:
+                log.warning("a Redis request failed: %s", exc)
+                continue
+            except (redis.ConnectionError, redis.TimeoutError):
+                self._drop()
+                raise
+            on_reply(reply)
+        return conn
+
+    def _reply_arrived(self) -> bool:
+        """Whether bytes are waiting on the held connection (a poll that does not block)."""
+        poller = self._poller
+        if poller is None:
+            sock = getattr(self._conn, "_sock", None)
+            if sock is None:
+                return False
+            poller = self._poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def _set_cork(self, conn: Any, on: bool) -> None:
         sock = getattr(conn, "_sock", None)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)  # type: ignore[union-attr]
-        except (AttributeError, OSError):  # a Unix socket, or no socket yet: plain writes from now on
+        except (AttributeError, OSError):  # a Unix socket: plain writes from now on
             self._cork = False
-            self._corked = False
-            return
+            on = False
         self._corked = on
 
-    def close(self) -> None:
-        """Read the replies still owed (logging failures), then give the connection back."""
-        if self._unread and self._conn is not None and threading.get_ident() == self._owner:
-            try:
-                self._connection()
-            except Exception:  # noqa: BLE001 - closing must not raise; _drop says what was lost
-                pass
-        self._drop()
-
     def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        self._corked = False  # closing the socket sends what was corked
-        if self._unread:
-            log.warning("%d pipelined Redis writes were not confirmed; a job whose ack was among them runs again",
-                        len(self._unread))
-        self._unread.clear()
-        self._wanted = 0
-        if conn is not None:
-            conn.disconnect()
-            self.client.connection_pool.release(conn)
+        self._poller = None
+        self._waiting.clear()
+        self._corked = self._replies_off = False  # closing the socket sends what was corked
+        super()._drop()
 
 
 def _send(conn: Any, args: tuple[Any, ...]) -> None:

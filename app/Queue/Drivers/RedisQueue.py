@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
+from app.Queue.Drivers.RedisConnection import QuietLane, make_client, translate_errors
 from app.Queue.support.time import now
 
 log = logging.getLogger("queue.redis")
@@ -39,15 +39,20 @@ class QueueKeys:
     reserved: str
     notify: str
     seq: str
+    lost: str  # batch mode: per holder, BEGINs that found a reservation gone (read back by POP_MANY)
 
     @classmethod
     def of(cls, prefix: str, queue: str) -> QueueKeys:
         base = f"{prefix}{{{queue}}}"
-        return cls(base, f"{base}:delayed", f"{base}:reserved", f"{base}:notify", f"{base}:seq")
+        return cls(base, f"{base}:delayed", f"{base}:reserved", f"{base}:notify", f"{base}:seq", f"{base}:lost")
 
     @property
     def for_pop(self) -> list[str]:
         return [self.pending, self.delayed, self.reserved, self.notify, self.seq]
+
+    @property
+    def for_pop_many(self) -> list[str]:
+        return [*self.for_pop, self.lost]
 
 
 class RedisJob:
@@ -88,36 +93,31 @@ class RedisJob:
 
     def begin(self, finished: RedisJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
-        acking `finished` in the same call; sent without waiting, the replies are checked
-        before the lane's next command. The caller has made sure the lease is still fresh."""
+        acking `finished` in the same call.
+
+        Sent without a reply into a corked socket (see QuietLane): it reaches Redis even if
+        the worker is killed next, and costs no wait. The BEGIN script itself refuses to touch
+        a reservation that is no longer ours. The caller has made sure the lease is still fresh.
+        """
         seq, prio, attempts, rest = self.record.split("|", 3)
+        holder = rest.split("|", 1)[0]
         ack = ""
         if finished is not None and finished.queue != self.queue:  # another slot: ack it on its own
             finished.delete_nowait()
         elif finished is not None:
             ack = finished.record
         driver = self.driver
+        keys = driver.keys(self.queue)
         with translate_errors(driver.config):
-            driver.lane.send("EVALSHA", driver._begin.sha, 1, driver.keys(self.queue).reserved,
-                             self.record, now() + self.retry_after, ack, on_reply=self._began)
+            driver.lane.send("EVALSHA", driver._begin.sha, 2, keys.reserved, keys.lost,
+                             self.record, now() + self.retry_after, ack, holder)
         self.attempts = int(attempts) + 1
         self.record = f"{seq}|{prio}|{self.attempts}|{rest}"  # as BEGIN rewrites it
 
-    def _began(self, reply: Any) -> None:
-        if not reply[0]:
-            log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
-                        self.queue)
-        if reply[1] == 0:
-            self._lost_ack()
-
     def delete_nowait(self) -> None:
-        """Send the ack without waiting for it (batch mode); a lost reservation is logged when the reply is read."""
+        """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed."""
         with translate_errors(self.driver.config):
-            self.driver.lane.send("ZREM", self.driver.keys(self.queue).reserved, self.record,
-                                  on_reply=lambda removed: removed or self._lost_ack())
-
-    def _lost_ack(self) -> None:
-        log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
+            self.driver.lane.send("ZREM", self.driver.keys(self.queue).reserved, self.record)
 
 
 class RedisQueue:
@@ -141,7 +141,8 @@ class RedisQueue:
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
         # BEGIN and POP_MANY may be sent by sha without waiting, so every lane connection loads them.
-        self.lane = FastLane(self.client, preload=[self._begin, self._pop_many], cork_sends=True)
+        # BEGIN is sent without a reply and POP_MANY ahead of need: both by sha, loaded on connect.
+        self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many])
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -176,7 +177,7 @@ class RedisQueue:
     def clear(self, queue: str) -> int:
         k = self.keys(queue)
         with translate_errors(self.config):
-            return int(self._clear(keys=[k.pending, k.delayed, k.reserved, k.notify]))
+            return int(self._clear(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost]))
 
     # -- reservations -------------------------------------------------------------------
     def pop(self, queue: str, worker_id: str) -> RedisJob | None:
@@ -240,17 +241,17 @@ class RedisQueue:
         lease = float(self.retry_after(queue))
         t = now()
 
-        def reply(records: Any) -> None:
-            deliver([RedisJob(self, queue, r, lease) for r in records] if records and records[0] else [])
+        def reply(raw: Any) -> None:
+            deliver(self._unpack_batch(queue, raw, lease)[0])
 
         with translate_errors(self.config):
-            self.lane.send("EVALSHA", self._pop_many.sha, 5, *self.keys(queue).for_pop, t, t + lease,
-                           _holder(worker_id), max(1, int(limit)), on_reply=reply, push=True)
+            self.lane.request("EVALSHA", self._pop_many.sha, 6, *self.keys(queue).for_pop_many, t, t + lease,
+                              _holder(worker_id), max(1, int(limit)), on_reply=reply)
 
     def settle(self) -> None:
-        """Read the reply of a reservation made ahead (acks sent after it may stay unread)."""
+        """Read the reply of a reservation made ahead."""
         with translate_errors(self.config):
-            self.lane.sync(wanted_only=True)
+            self.lane.sync()
 
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
         job, wake = self._pop_first(queues, worker_id)
@@ -263,12 +264,25 @@ class RedisQueue:
             lease = float(self.retry_after(queue))
             t = now()
             with translate_errors(self.config):
-                reply = self.lane.script(self._pop_many, self.keys(queue).for_pop, [t, t + lease, holder, limit])
-            if reply[0]:
-                return [RedisJob(self, queue, record, lease) for record in reply], None
-            if reply[1] is not None and (wake is None or float(reply[1]) < wake):
-                wake = float(reply[1])
+                reply = self.lane.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
+            jobs, due = self._unpack_batch(queue, reply, lease)
+            if jobs:
+                return jobs, None
+            if due is not None and (wake is None or due < wake):
+                wake = due
         return [], wake
+
+    def _unpack_batch(self, queue: str, reply: Any, lease: float) -> tuple[list[RedisJob], float | None]:
+        """Read POP_MANY's reply: report lost reservations, then the jobs or the next wake-up time."""
+        lost_starts, lost_acks = int(reply[0]), int(reply[1])
+        if lost_starts:
+            log.warning("%d prefetched jobs on %s lost their reservation before they started; another worker "
+                        "may have run them too", lost_starts, queue)
+        if lost_acks:
+            log.warning("%d jobs on %s finished after their reservation was lost; they may run again", lost_acks, queue)
+        if reply[2]:
+            return [RedisJob(self, queue, record, lease) for record in reply[2:]], None
+        return [], float(reply[3]) if reply[3] is not None else None
 
     def _wait_for(self, queues: Sequence[str], timeout: float,
                   take: Callable[[], tuple[list[RedisJob], float | None]]) -> list[RedisJob]:
