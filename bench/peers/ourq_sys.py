@@ -2,7 +2,8 @@
 
 Enqueue: `NoopJob.dispatch(t)` (one public-API call per job). Worker: one
 `python artisan queue:work redis` process, one job at a time, library defaults
-except `--quiet` (WARNING-level logging, as for the other rows). The job body is
+except `--quiet` (WARNING-level logging, as for the other rows); the
+`ourq-prefetch100` row adds `--prefetch=100` (batch reservation). The job body is
 the harness's `job_body` with a per-process redis-py client.
 """
 from __future__ import annotations
@@ -71,4 +72,15 @@ class OurQueue(System):
         return {**_env(), "PYTHONPATH": os.pathsep.join([here, PROJECT])}
 
 
-SYSTEMS = [OurQueue()]
+class OurQueuePrefetch(OurQueue):
+    """The same worker in batch mode: 100 jobs reserved per round trip, acks sent without waiting."""
+
+    name = "ourq-prefetch100"
+    shape = "1 process, 1 job at a time, 100 reserved ahead"
+    notes = "ourq-prefetch100: `queue:work redis --prefetch=100` (batch reservation; each ack still precedes the next job)."
+
+    def worker_cmd(self) -> list[str]:
+        return [*super().worker_cmd(), "--prefetch=100"]
+
+
+SYSTEMS = [OurQueue(), OurQueuePrefetch()]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run ../shared/bench-peers with this project added as the `ourq` row, all in one run.
-#   bench/peers/run.sh [--systems ourq,huey,dramatiq-prefetch100,raw-redis] [other bench.py options]
+#   bench/peers/run.sh [--systems ourq,ourq-prefetch100,huey,dramatiq-prefetch100,raw-redis] [other bench.py options]
 # The harness is copied to storage/bench-peers (shared/ is read-only); its venv gets this
 # project's requirements too, so the bench process can dispatch our jobs.
 set -euo pipefail
@@ -16,6 +16,6 @@ cd "$DEST"
 [ -x .venv/bin/python ] || ./setup.sh >/dev/null
 .venv/bin/pip install -q -r "$ROOT/requirements.txt"
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(--systems ourq,huey,dramatiq-prefetch100,raw-redis,rq-simple,celery --repeats 3)
+[ ${#args[@]} -gt 0 ] || args=(--systems ourq,ourq-prefetch100,huey,dramatiq-prefetch100,raw-redis,rq-simple,celery --repeats 3)
 OURQ_PROJECT="$ROOT" .venv/bin/python bench.py --out "$ROOT/storage/bench-peers-RESULTS.md" --json "$ROOT/storage/bench-peers-results.json" "${args[@]}"
 echo "results: storage/bench-peers-RESULTS.md"
