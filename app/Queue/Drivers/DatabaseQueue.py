@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.database.connection import run_transaction, translate_errors
+from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
 from app.Queue.database.tables import jobs
 from app.Queue.support.time import now
 
@@ -53,6 +53,16 @@ def _available_at(delay: float) -> int:
     return math.ceil(t + delay) if delay > 0 else int(t)
 
 
+@dataclass(frozen=True)
+class _HotStatements:
+    """The claim loop's statements compiled for one server; `source` is the claim statement they came from."""
+
+    source: Any
+    claim: Prepared
+    reserve: Prepared
+    delete_mine: Prepared
+
+
 @dataclass
 class DatabaseJob:
     """A row reserved by one worker; `token` (reserved_by) proves the reservation is still ours."""
@@ -80,14 +90,8 @@ class DatabaseJob:
 
     def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
         """Delete this finished job and reserve the next one in the same transaction (one commit per job)."""
-        outcome: list[bool] = []
-
-        def both(conn: Connection) -> DatabaseJob | None:
-            outcome[:] = [self._delete_in(conn)]
-            return self.driver._claim_first(conn, queues, worker_id)
-
-        following = self.driver._write(both)
-        if not outcome[0]:
+        deleted, following = self.driver._claim_after(self, queues, worker_id)
+        if not deleted:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
         return following
 
@@ -112,6 +116,8 @@ class DatabaseQueue:
         self._url = str(engine.url)
         self._skip_locked: bool | None = None
         self._claim_stmt: Any = None
+        self._hot: _HotStatements | None = None
+        self._held = HeldConnection(engine)
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
 
     # -- writes -----------------------------------------------------------------------
@@ -131,35 +137,57 @@ class DatabaseQueue:
                     reserved_at=None, reserved_by=None, available_at=_available_at(item.delay), created_at=int(now()))
 
     def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
-        return self._write(lambda c: self._claim_first(c, [queue], worker_id))
+        return self._claim_after(None, [queue], worker_id)[1]
 
-    def _claim(self, conn: Connection, queue: str, worker_id: str, lease: float) -> DatabaseJob | None:
-        t = int(now())
-        row = conn.execute(self._claim_statement(conn), {"queue": queue, "now": t, "expired": t - lease}).first()
-        if row is None:
-            return None
-        token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-        conn.execute(_RESERVE, {"b_id": row.id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": row.attempts + 1})
-        return DatabaseJob(self, row.id, row.payload, row.attempts + 1, queue, token, lease)
+    def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
+                     worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`.
 
-    def _claim_first(self, conn: Connection, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
-        """Claim from the first of `queues` that has an available job."""
+        One transaction on the DBAPI connection. On MySQL/MariaDB it takes two round trips
+        (DELETE + claim SELECT, then UPDATE + COMMIT) where SQLAlchemy statements took five
+        (pre-ping, DELETE, SELECT, UPDATE, COMMIT). Returns whether `finished` was deleted.
+        """
+        return self._held.transaction(lambda tx: self._claim_in(tx, finished, queues, worker_id), self._count_retry)
+
+    def _claim_in(self, tx: RawTransaction, finished: DatabaseJob | None, queues: Sequence[str],
+                  worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        sql = self._prepared(tx.dialect)
+        steps = [(sql.delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished is not None else []
+        deleted = True
         for queue in queues:
-            job = self._claim(conn, queue, worker_id, float(self.retry_after(queue)))
-            if job is not None:
-                return job
-        return None
+            lease = float(self.retry_after(queue))
+            t = int(now())
+            *done, rows = tx.run(*steps, (sql.claim, {"queue": queue, "now": t, "expired": t - lease}))
+            if steps:
+                deleted, steps = done[0] > 0, []
+            if rows:
+                job_id, payload, attempts = rows[0]
+                token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+                tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
+                       commit=True)
+                return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
+        if steps:  # no queue to look in: still settle the finished job
+            deleted = tx.run(*steps)[0] > 0
+        return deleted, None
 
-    def _claim_statement(self, conn: Connection) -> Any:
+    def _prepared(self, dialect: Any) -> _HotStatements:
+        """The hot-path statements compiled for this server, rebuilt when the claim statement changes."""
+        claim = self._claim_statement(dialect)
+        if self._hot is None or self._hot.source is not claim:
+            self._hot = _HotStatements(claim, Prepared(claim, dialect), Prepared(_RESERVE, dialect),
+                                       Prepared(_DELETE_MINE, dialect))
+        return self._hot
+
+    def _claim_statement(self, dialect: Any) -> Any:
         """The claim SELECT for this server, built once (SKIP LOCKED where the server has it)."""
         if self._claim_stmt is None:
             stmt = _CLAIM
-            if conn.dialect.name != "sqlite":
+            if dialect.name != "sqlite":
                 # The hint pins the plan that walks the index in claim order and locks only
                 # the rows it passes; a filesort plan would lock every candidate row.
                 stmt = stmt.with_hint(jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mysql").with_hint(
                     jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mariadb")
-                stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(conn))
+                stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(dialect))
             self._claim_stmt = stmt
         return self._claim_stmt
 
@@ -193,6 +221,7 @@ class DatabaseQueue:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def close(self) -> None:
+        self._held.close()
         self.engine.dispose()
 
     # -- plumbing -----------------------------------------------------------------------
@@ -203,9 +232,8 @@ class DatabaseQueue:
     def _count_retry(self, _code: int) -> None:
         self.lock_retries += 1
 
-    def _supports_skip_locked(self, conn: Connection) -> bool:
+    def _supports_skip_locked(self, dialect: Any) -> bool:
         if self._skip_locked is None:
-            dialect = conn.dialect
             self._skip_locked = skip_locked_supported(bool(getattr(dialect, "is_mariadb", False)),
                                                       tuple(dialect.server_version_info or (0,)))
         return self._skip_locked
