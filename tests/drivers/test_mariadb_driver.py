@@ -60,7 +60,7 @@ def test_skip_locked_is_used_only_where_the_server_has_it(is_mariadb, version, e
 
 def test_claim_on_this_server_uses_skip_locked_and_the_claim_index(driver: DatabaseQueue):
     with driver.engine.connect() as conn:
-        sql = str(driver._claim_statement(conn).compile(dialect=conn.dialect))
+        sql = str(driver._claim_statement(conn.dialect).compile(dialect=conn.dialect))
     assert "FOR UPDATE SKIP LOCKED" in sql and f"FORCE INDEX ({CLAIM_INDEX})" in sql
 
 
@@ -70,7 +70,7 @@ def test_claim_walks_the_index_in_order_and_locks_only_rows_it_passes(driver: Da
     driver.bulk([PushItem('"y"', "other") for _ in range(1000)])
     with driver.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE TABLE jobs")
-        stmt = driver._claim_statement(conn)
+        stmt = driver._claim_statement(conn.dialect)
         compiled = stmt.compile(dialect=conn.dialect)
         plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", {**compiled.params, **_claim_params(driver)}).mappings().one()
         assert plan["key"] == CLAIM_INDEX and "filesort" not in (plan["Extra"] or "").lower()
@@ -90,7 +90,7 @@ def test_a_claim_held_open_does_not_block_other_workers(driver: DatabaseQueue):
     for i in range(3):
         driver.push(f'"{i}"', "default")
     with driver.engine.connect() as conn, conn.begin():
-        held = conn.execute(driver._claim_statement(conn), _claim_params(driver)).first()
+        held = conn.execute(driver._claim_statement(conn.dialect), _claim_params(driver)).first()
         started = time.monotonic()
         other = driver.pop("default", WORKER)
         assert time.monotonic() - started < 5.0  # a plain FOR UPDATE would wait 50 s here

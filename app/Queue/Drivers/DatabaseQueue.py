@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
-from sqlalchemy import Integer, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.database.connection import run_transaction, translate_errors
+from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
 from app.Queue.database.tables import jobs
 from app.Queue.support.time import now
 
@@ -38,10 +38,9 @@ _CLAIM = (
 _INSERT = insert(jobs)
 _RESERVE = update(jobs).where(jobs.c.id == bindparam("b_id")).values(
     reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by"), attempts=bindparam("b_attempts"))
-_BEGIN = update(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by")).values(
-    attempts=jobs.c.attempts + 1, reserved_at=bindparam("b_at"))
-_RESERVE_MANY = update(jobs).where(jobs.c.id.in_(bindparam("b_ids", expanding=True))).values(
-    reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by"))
+# Batch mode (--prefetch): bind names differ from _DELETE_MINE's, as both go in one multi-statement.
+_BEGIN = update(jobs).where(jobs.c.id == bindparam("s_id"), jobs.c.reserved_by == bindparam("s_by")).values(
+    attempts=jobs.c.attempts + 1, reserved_at=bindparam("s_at"))
 _DELETE_MINE = delete(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.reserved_by == bindparam("b_by"))
 
 
@@ -55,6 +54,16 @@ def _lease_stamp() -> int:
 def _available_at(delay: float) -> int:
     t = now()
     return math.ceil(t + delay) if delay > 0 else int(t)
+
+
+@dataclass(frozen=True)
+class _HotStatements:
+    """The claim loop's statements compiled for one server; `source` is the claim statement they came from."""
+
+    source: Any
+    claim: Prepared
+    reserve: Prepared
+    delete_mine: Prepared
 
 
 @dataclass
@@ -84,35 +93,22 @@ class DatabaseJob:
 
     def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
         """Delete this finished job and reserve the next one in the same transaction (one commit per job)."""
-        outcome: list[bool] = []
-
-        def both(conn: Connection) -> DatabaseJob | None:
-            outcome[:] = [self._delete_in(conn)]
-            return self.driver._claim_first(conn, queues, worker_id)
-
-        following = self.driver._write(both)
-        if not outcome[0]:
+        deleted, following = self.driver._claim_after(self, queues, worker_id)
+        if not deleted:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
         return following
 
     def begin(self, finished: DatabaseJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
-        deleting `finished` in the same transaction."""
-        outcome: list[bool] = []
-
-        def both(conn: Connection) -> None:
-            if finished is not None:
-                outcome.append(finished._delete_in(conn))
-            started = conn.execute(_BEGIN, {"b_id": self.id, "b_by": self.token, "b_at": _lease_stamp()}).rowcount > 0
-            outcome.insert(0, started)
-
-        self.driver._write(both)
+        deleting `finished` in the same transaction (one round trip on MySQL/MariaDB)."""
+        driver = self.driver
+        started, acked = driver._held.transaction(lambda tx: driver._begin_in(tx, self, finished), driver._count_retry)
         self.attempts += 1
-        if not outcome[0]:
+        if not started:
             log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
                         self.queue)
-        if finished is not None and not outcome[1]:
-            log.warning("job on %s finished after its reservation was lost; it may run again", finished.queue)
+        if not acked:
+            log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
 
     def delete_nowait(self) -> None:
         """Delete the finished job (a database cannot pipeline: this waits), warning if it was lost."""
@@ -140,7 +136,9 @@ class DatabaseQueue:
         self._url = str(engine.url)
         self._skip_locked: bool | None = None
         self._claim_stmt: Any = None
-        self._claim_many_stmt: Any = None
+        self._hot: _HotStatements | None = None
+        self._held = HeldConnection(engine)
+        self._batch_cache: dict[Any, Any] = {}  # batch-mode statements, compiled per shape
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
 
     # -- writes -----------------------------------------------------------------------
@@ -160,64 +158,102 @@ class DatabaseQueue:
                     reserved_at=None, reserved_by=None, available_at=_available_at(item.delay), created_at=int(now()))
 
     def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
-        return self._write(lambda c: self._claim_first(c, [queue], worker_id))
+        return self._claim_after(None, [queue], worker_id)[1]
 
-    def _claim(self, conn: Connection, queue: str, worker_id: str, lease: float) -> DatabaseJob | None:
-        t = int(now())
-        row = conn.execute(self._claim_statement(conn), {"queue": queue, "now": t, "expired": t - lease}).first()
-        if row is None:
-            return None
-        token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-        conn.execute(_RESERVE, {"b_id": row.id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": row.attempts + 1})
-        return DatabaseJob(self, row.id, row.payload, row.attempts + 1, queue, token, lease)
+    def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
+                     worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`.
+
+        One transaction on the DBAPI connection. On MySQL/MariaDB it takes two round trips
+        (DELETE + claim SELECT, then UPDATE + COMMIT) where SQLAlchemy statements took five
+        (pre-ping, DELETE, SELECT, UPDATE, COMMIT). Returns whether `finished` was deleted.
+        """
+        return self._held.transaction(lambda tx: self._claim_in(tx, finished, queues, worker_id), self._count_retry)
+
+    def _claim_in(self, tx: RawTransaction, finished: DatabaseJob | None, queues: Sequence[str],
+                  worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        sql = self._prepared(tx.dialect)
+        steps = [(sql.delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished is not None else []
+        deleted = True
+        for queue in queues:
+            lease = float(self.retry_after(queue))
+            t = int(now())
+            *done, rows = tx.run(*steps, (sql.claim, {"queue": queue, "now": t, "expired": t - lease}))
+            if steps:
+                deleted, steps = done[0] > 0, []
+            if rows:
+                job_id, payload, attempts = rows[0]
+                token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+                tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
+                       commit=True)
+                return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
+        if steps:  # no queue to look in: still settle the finished job
+            deleted = tx.run(*steps)[0] > 0
+        return deleted, None
 
     def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> list[DatabaseJob]:
         """Reserve up to `limit` jobs of the first queue that has any, in one transaction (batch mode).
 
         Their attempts are not counted until `begin`; `timeout` is ignored (the worker polls).
         """
-        return self._write(lambda c: self._claim_many(c, queues, worker_id, max(1, int(limit))))
+        limit = max(1, int(limit))
+        return self._held.transaction(lambda tx: self._claim_many_in(tx, queues, worker_id, limit), self._count_retry)
 
-    def _claim_many(self, conn: Connection, queues: Sequence[str], worker_id: str, limit: int) -> list[DatabaseJob]:
-        t = int(now())
+    def _claim_many_in(self, tx: RawTransaction, queues: Sequence[str], worker_id: str, limit: int) -> list[DatabaseJob]:
+        claim = self._batch_statement(("claim", limit), tx.dialect,
+                                      lambda: self._claim_statement(tx.dialect).limit(limit))
         for queue in queues:
             lease = float(self.retry_after(queue))
-            rows = conn.execute(self._claim_statement(conn, many=True),
-                                {"queue": queue, "now": t, "expired": t - lease, "limit": limit}).all()
+            t = int(now())
+            (rows,) = tx.run((claim, {"queue": queue, "now": t, "expired": t - lease}))
             if rows:
                 token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-                conn.execute(_RESERVE_MANY, {"b_ids": [r.id for r in rows], "b_at": _lease_stamp(), "b_by": token})
-                return [DatabaseJob(self, r.id, r.payload, r.attempts, queue, token, lease) for r in rows]
+                ids = {f"r{i}": row[0] for i, row in enumerate(rows)}
+                reserve = self._batch_statement(("reserve", len(ids)), tx.dialect, lambda: update(jobs).where(
+                    jobs.c.id.in_([bindparam(name) for name in ids])).values(
+                    reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by")))
+                tx.run((reserve, {**ids, "b_at": _lease_stamp(), "b_by": token}), commit=True)
+                return [DatabaseJob(self, job_id, payload, attempts, queue, token, lease) for job_id, payload, attempts in rows]
         return []
 
-    def _claim_first(self, conn: Connection, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
-        """Claim from the first of `queues` that has an available job."""
-        for queue in queues:
-            job = self._claim(conn, queue, worker_id, float(self.retry_after(queue)))
-            if job is not None:
-                return job
-        return None
+    def _begin_in(self, tx: RawTransaction, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
+        """Delete `finished` (only while ours) and count `job`'s attempt; returns (started, acked)."""
+        begin = self._batch_statement(("begin",), tx.dialect, lambda: _BEGIN)
+        steps = [(self._prepared(tx.dialect).delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished else []
+        counts = tx.run(*steps, (begin, {"s_id": job.id, "s_by": job.token, "s_at": _lease_stamp()}), commit=True)
+        return counts[-1] > 0, counts[0] > 0 if finished else True
 
-    def _claim_statement(self, conn: Connection, many: bool = False) -> Any:
-        """The claim SELECT for this server, built once (SKIP LOCKED where the server has it);
-        `many` gives the batch form, whose LIMIT is the `limit` parameter."""
-        if many:
-            if self._claim_many_stmt is None:
-                self._claim_many_stmt = self._for_server(conn, _CLAIM.limit(bindparam("limit", type_=Integer, literal_execute=True)))
-            return self._claim_many_stmt
+    def _batch_statement(self, key: tuple[Any, ...], dialect: Any, build: Callable[[], Any]) -> Prepared:
+        """A batch-mode statement compiled once per shape (claim LIMIT n, n ids to reserve)."""
+        cache = self._batch_cache
+        if cache.get("dialect") != dialect.name:
+            cache.clear()
+            cache["dialect"] = dialect.name
+        prepared = cache.get(key)
+        if prepared is None:
+            prepared = cache[key] = Prepared(build(), dialect)
+        return prepared
+
+    def _prepared(self, dialect: Any) -> _HotStatements:
+        """The hot-path statements compiled for this server, rebuilt when the claim statement changes."""
+        claim = self._claim_statement(dialect)
+        if self._hot is None or self._hot.source is not claim:
+            self._hot = _HotStatements(claim, Prepared(claim, dialect), Prepared(_RESERVE, dialect),
+                                       Prepared(_DELETE_MINE, dialect))
+        return self._hot
+
+    def _claim_statement(self, dialect: Any) -> Any:
+        """The claim SELECT for this server, built once (SKIP LOCKED where the server has it)."""
         if self._claim_stmt is None:
-            self._claim_stmt = self._for_server(conn, _CLAIM)
+            stmt = _CLAIM
+            if dialect.name != "sqlite":
+                # The hint pins the plan that walks the index in claim order and locks only
+                # the rows it passes; a filesort plan would lock every candidate row.
+                stmt = stmt.with_hint(jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mysql").with_hint(
+                    jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mariadb")
+                stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(dialect))
+            self._claim_stmt = stmt
         return self._claim_stmt
-
-    def _for_server(self, conn: Connection, stmt: Any) -> Any:
-        """Add MySQL/MariaDB's index hint and row locking to a claim SELECT."""
-        if conn.dialect.name != "sqlite":
-            # The hint pins the plan that walks the index in claim order and locks only
-            # the rows it passes; a filesort plan would lock every candidate row.
-            stmt = stmt.with_hint(jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mysql").with_hint(
-                jobs, f"FORCE INDEX ({CLAIM_INDEX})", "mariadb")
-            stmt = stmt.with_for_update(skip_locked=self._supports_skip_locked(conn))
-        return stmt
 
     def clear(self, queue: str) -> int:
         return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)
@@ -249,6 +285,7 @@ class DatabaseQueue:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def close(self) -> None:
+        self._held.close()
         self.engine.dispose()
 
     # -- plumbing -----------------------------------------------------------------------
@@ -259,9 +296,8 @@ class DatabaseQueue:
     def _count_retry(self, _code: int) -> None:
         self.lock_retries += 1
 
-    def _supports_skip_locked(self, conn: Connection) -> bool:
+    def _supports_skip_locked(self, dialect: Any) -> bool:
         if self._skip_locked is None:
-            dialect = conn.dialect
             self._skip_locked = skip_locked_supported(bool(getattr(dialect, "is_mariadb", False)),
                                                       tuple(dialect.server_version_info or (0,)))
         return self._skip_locked
