@@ -36,8 +36,14 @@ def done_ids(witness: Path) -> Counter[str]:
     return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("done "))
 
 
-def run_with_kills(spawn: Spawn, witness: Path, jobs: int, deadline: float, workers: int = 4) -> ChaosResult:
-    """Run `workers` processes, SIGKILL one each second and start a replacement until every job is done."""
+def run_with_kills(spawn: Spawn, witness: Path, jobs: int, deadline: float, workers: int = 4,
+                   drained: Callable[[], bool] = lambda: True) -> ChaosResult:
+    """Run `workers` processes, SIGKILL one each second and start a replacement until every job is done.
+
+    Then keep the workers (unharmed) until `drained()`: a job that finished just before its
+    worker was killed, but was not acked, comes back after its lease and runs again; that
+    second run must be counted too, not cut off by stopping the workers first.
+    """
     procs = [spawn() for _ in range(workers)]
     started = time.monotonic()
     kills = 0
@@ -49,7 +55,7 @@ def run_with_kills(spawn: Spawn, witness: Path, jobs: int, deadline: float, work
             victim.wait(10)
             kills += 1
             procs.append(spawn())
-        while len(done_ids(witness)) < jobs and time.monotonic() - started < deadline + 10:
+        while (len(done_ids(witness)) < jobs or not drained()) and time.monotonic() - started < deadline + 15:
             time.sleep(0.2)  # the last victims' jobs come back when their leases expire
     finally:
         for proc in procs:

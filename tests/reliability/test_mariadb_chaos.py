@@ -43,18 +43,19 @@ def _escaped_errors(logs: list[Path]) -> list[str]:
 
 
 
-def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(maria, witness: Path, tmp_path: Path):
+@pytest.mark.parametrize("prefetch", [1, 20], ids=["one-at-a-time", "prefetch-20"])
+def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(maria, witness: Path, tmp_path: Path, prefetch: int):
     qm, env = maria
     ids = set(qm.bulk([SleepJob(str(witness), 0.02, "c") for _ in range(JOBS)]))
     env = {**env, "QUEUE_RETRY_AFTER": "5"}  # renewed every 1.7 s; 5 s tolerates a loaded 2-core CI box
     spawned = iter(range(1000))
 
     def spawn() -> subprocess.Popen[bytes]:
-        return start_worker(["database", "--sleep=0.2", "--tries=0", f"--name=c{next(spawned)}"], env=env,
+        return start_worker(["database", "--sleep=0.2", "--tries=0", f"--prefetch={prefetch}", f"--name=c{next(spawned)}"], env=env,
                             log=tmp_path / "workers.log")
 
-    result = run_with_kills(spawn, witness, JOBS, DEADLINE)
-    print("\n" + result.summary("mariadb", JOBS))
+    result = run_with_kills(spawn, witness, JOBS, DEADLINE, drained=lambda: qm.size("default", "database") == 0)
+    print("\n" + result.summary(f"mariadb --prefetch={prefetch}", JOBS))
     assert set(result.done) == ids
     assert result.duplicates <= result.kills
     assert _table_counts(qm) == (0, 0)

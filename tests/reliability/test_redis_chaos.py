@@ -37,11 +37,12 @@ def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(
                              f"--name=c{next(spawned)}"],
                             env=env, log=tmp_path / "workers.log")
 
-    result = run_with_kills(spawn, witness, JOBS, DEADLINE)
+    result = run_with_kills(spawn, witness, JOBS, DEADLINE, drained=lambda: queue_env.size("default", "redis") == 0)
     print("\n" + result.summary(f"redis --prefetch={prefetch}", JOBS))
     assert set(result.done) == ids
     assert result.duplicates <= result.kills
-    assert queue_env.size("default", "redis") == 0
+    left = queue_env.connection("redis").reserved("default")
+    assert queue_env.size("default", "redis") == 0, f"left behind: {left}"
 
 
 class _Pusher(threading.Thread):
