@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import statistics
@@ -147,7 +148,7 @@ def measure_latency(qm: QueueManager, connection: str, env: dict[str, str], samp
             elapsed = float(sock.recv(64))
             if i >= 5:  # warm-up: imports and connections of the first jobs
                 values.append(elapsed * 1000)
-            time.sleep(gap)
+            time.sleep(random.uniform(0.5, 1.5) * gap)  # a fixed gap can phase-lock with a polling worker's --sleep
     finally:
         stop_worker(proc)
         sock.close()
