@@ -49,9 +49,12 @@ class StatusRepository:
         """Record many new jobs as pending in one round trip (bulk dispatch)."""
         if not self.enabled:
             return
-        t = now()
-        records = {j: JobStatus(j, JobState.PENDING, 0, 0.0, t).to_dict() for j in job_ids}
-        self._put_many(list(records.items()))
+        record = JobStatus("", JobState.PENDING, 0, 0.0, now()).to_dict()  # the same for every job of the bulk
+        put_all = getattr(self.store, "put_all", None)
+        if put_all is not None:
+            put_all([self.key(j) for j in job_ids], record, self.ttl)
+        else:
+            self._put_many([(j, record) for j in job_ids])
 
     def update(self, job_id: str, **changes: Any) -> None:
         """Change fields of an existing record (progress from inside a running job)."""

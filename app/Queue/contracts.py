@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,15 @@ class BlockingPop(Protocol):
 
     def pop_blocking(self, queues: Sequence[str], worker_id: str, timeout: float) -> ReservedJob | None:
         """Reserve the next job of the first non-empty queue, waiting up to `timeout` seconds."""
+
+
+@runtime_checkable
+class StreamingBulk(Protocol):
+    """Optional: a driver whose `bulk` takes a lazy iterable and stores each chunk as soon as it fills,
+    so the store works on one chunk while the caller builds the next (Redis)."""
+
+    def bulk_stream(self, items: Iterable[PushItem]) -> None:
+        """Store every item of `items`, returning once all are stored."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,3 +228,36 @@ def test_blocking_pop_on_several_queues_wakes_on_a_push_to_any_of_them(driver: R
     thread.join(10)
     pusher.close()
     assert got and got[0].payload == '"low"' and time.monotonic() - pushed_at < 1.0  # type: ignore[attr-defined]
+
+
+def test_bulk_stream_sends_chunks_while_the_caller_still_builds_them(driver: RedisQueue, redis_server: RedisServer):
+    from app.Queue.contracts import PushItem
+    from app.Queue.Drivers.RedisQueue import STREAM_CHUNK
+
+    seen_by_server: list[int] = []
+    observer = redis_server.client()
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(STREAM_CHUNK * 2 + 1):
+            if i == STREAM_CHUNK + 1:
+                time.sleep(0.2)  # the first chunk was sent when it filled, before the generator went on
+                seen_by_server.append(observer.zcard(driver.keys("stream").pending))
+            yield PushItem(f'"{i}"', "stream")
+
+    driver.bulk_stream(items())
+    assert seen_by_server == [STREAM_CHUNK]
+    assert [driver.pop("stream", WORKER).payload for _ in range(3)] == ['"0"', '"1"', '"2"']
+    assert driver.sizes("stream").pending == STREAM_CHUNK * 2 + 1 - 3
+
+
+def test_a_failed_chunk_raises_and_the_connection_stays_usable(driver: RedisQueue, redis_server: RedisServer):
+    import redis
+
+    redis_server.client().set(driver.keys("broken").seq, "not a number")  # INCRBY fails inside PUSH
+    from app.Queue.contracts import PushItem
+
+    with pytest.raises(redis.ResponseError):
+        driver.bulk([PushItem('"a"', "fine"), PushItem('"b"', "broken"), PushItem('"c"', "fine2")])
+    assert driver.sizes("fine").pending == 1 and driver.sizes("fine2").pending == 1  # the other chunks were stored
+    driver.push('"d"', "fine")
+    assert driver.sizes("fine").pending == 2

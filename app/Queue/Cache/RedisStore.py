@@ -41,6 +41,7 @@ class RedisStore:
         self._add = client.register_script(LuaScripts.CACHE_ADD)
         self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
         self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
+        self._put_all = client.register_script(LuaScripts.CACHE_PUT_ALL)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisStore:
@@ -95,6 +96,14 @@ class RedisStore:
                     keys.append(self.prefix + key)
                     args += (stored, "" if px is None else px)
                 self.lane.script(self._put_many, keys, args)
+
+    def put_all(self, keys: list[str], value: Any, ttl: float | None = None) -> None:
+        """Write one value under many keys, pipelined like `put`: one script call per PUT_MANY_CHUNK keys."""
+        stored, px = self._stored(value, ttl, now())
+        with translate_errors(self.config):
+            for start in range(0, len(keys), PUT_MANY_CHUNK):
+                chunk = [self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]]
+                self.lane.send_script(self._put_all, chunk, [stored, "" if px is None else px])
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         t = now()

@@ -5,7 +5,7 @@ import contextlib
 import logging
 import os
 import threading
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import redis
 
@@ -101,6 +101,56 @@ class FastLane:
         except (redis.ConnectionError, redis.TimeoutError):
             self.close()
             self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def send_script(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Run a script without waiting for its reply, like `send`.
+
+        EVAL with the source rather than EVALSHA: nobody reads the reply in time to load a
+        script the server lost (restart, SCRIPT FLUSH), and the server caches it by sha anyway.
+        """
+        self.send("EVAL", script.script, len(keys), *keys, *args)
+
+    def send_all(self, commands: Iterable[Sequence[Any]]) -> list[Any]:
+        """Send each command as soon as `commands` yields it, then read every reply; raise the first error.
+
+        A generator may build its next command while Redis runs the ones already sent. Nothing
+        is retried: a command whose reply was lost may have run, and running it twice is worse.
+        """
+        conn = self._connection()
+        if conn is None:
+            pipe = self.client.pipeline(transaction=False)
+            for args in commands:
+                pipe.execute_command(*args)
+            return pipe.execute()
+        sent = 0
+        try:
+            for args in commands:
+                _send(conn, tuple(args))
+                sent += 1
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.close()
+            raise
+        except BaseException:
+            self._unread += sent  # the caller's generator failed: drain those replies before the next command
+            raise
+        return self._read_replies(conn, sent)
+
+    def _read_replies(self, conn: Any, count: int) -> list[Any]:
+        replies: list[Any] = []
+        error: redis.ResponseError | None = None
+        try:
+            for _ in range(count):
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:  # read the rest: the connection stays in step
+                    error = error or exc
+                    replies.append(exc)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.close()
+            raise
+        if error is not None:
+            raise error
+        return replies
 
     def sync(self) -> None:
         """Wait until every command sent on this lane has been applied."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
@@ -27,7 +27,9 @@ from app.Queue.support.time import now
 
 log = logging.getLogger("queue.redis")
 
-BULK_CHUNK = 1000  # jobs per PUSH call: bounded script runtime and argument size
+# Jobs per PUSH call in a bulk: bounds a script's runtime and arguments, and is small enough
+# that Redis stores one chunk while the dispatcher builds the next (bulk_stream).
+STREAM_CHUNK = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +124,33 @@ class RedisQueue:
             self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
 
     def bulk(self, items: Sequence[PushItem]) -> None:
-        """Push many jobs: one PUSH call per queue and chunk, all in one pipeline."""
-        if not items:
-            return
-        t = now()
+        """Push many jobs: one PUSH call per queue and chunk, all pipelined on one connection."""
+        self.bulk_stream(items)
+
+    def bulk_stream(self, items: Iterable[PushItem]) -> None:
+        """Push jobs as `items` yields them: each full chunk is sent at once, so Redis stores it
+        while the caller builds the next; returns once Redis has answered for every chunk."""
+        with translate_errors(self.config):
+            self.lane.send_all(self._push_calls(items, now()))
+
+    def _push_calls(self, items: Iterable[PushItem], t: float) -> Iterator[list[Any]]:
+        """EVAL commands of PUSH, one per queue and STREAM_CHUNK jobs (EVAL: no NOSCRIPT mid-stream)."""
         by_queue: dict[str, list[Any]] = {}
         for item in items:
-            by_queue.setdefault(item.queue, []).extend((t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload))
-        with translate_errors(self.config):
-            pipe = self.client.pipeline(transaction=False)
-            for queue, flat in by_queue.items():
-                k = self.keys(queue)
-                for start in range(0, len(flat), BULK_CHUNK * 3):
-                    self._push(keys=[k.pending, k.delayed, k.notify, k.seq], args=[t, *flat[start:start + BULK_CHUNK * 3]], client=pipe)
-            pipe.execute()
+            flat = by_queue.get(item.queue)
+            if flat is None:
+                flat = by_queue[item.queue] = []
+            flat += (t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload)
+            if len(flat) >= STREAM_CHUNK * 3:
+                yield self._push_call(item.queue, t, flat)
+                by_queue[item.queue] = []
+        for queue, flat in by_queue.items():
+            if flat:
+                yield self._push_call(queue, t, flat)
+
+    def _push_call(self, queue: str, t: float, flat: list[Any]) -> list[Any]:
+        k = self.keys(queue)
+        return ["EVAL", LuaScripts.PUSH, 4, k.pending, k.delayed, k.notify, k.seq, t, *flat]
 
     def clear(self, queue: str) -> int:
         k = self.keys(queue)
