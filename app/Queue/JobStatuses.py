@@ -56,6 +56,16 @@ class StatusRepository:
         else:
             self._put_many([(j, record) for j in job_ids])
 
+    def forget_many(self, job_ids: list[str]) -> None:
+        """Delete the records of jobs that were never stored (a bulk that failed part way)."""
+        keys = [self.key(j) for j in job_ids]
+        forget_many = getattr(self.store, "forget_many", None)
+        if forget_many is not None:
+            forget_many(keys)
+        else:
+            for key in keys:
+                self.store.forget(key)
+
     def update(self, job_id: str, **changes: Any) -> None:
         """Change fields of an existing record (progress from inside a running job)."""
         current = self.get(job_id)

@@ -6,10 +6,10 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
-from app.Queue.contracts import CacheStore, PushItem, QueueDriver, StreamingBulk
+from app.Queue.contracts import CacheStore, PushItem, QueueDriver
 from app.Queue.errors import ConfigurationError, QueueFullError
 from app.Queue.events import EventDispatcher, JobQueued
 from app.Queue.QueueDefinition import QueueDefinition
@@ -22,22 +22,10 @@ if TYPE_CHECKING:
     from app.Queue.Cache.Locks import LockStore
     from app.Queue.FailedJobs import DatabaseFailedJobProvider
     from app.Queue.JobStatuses import StatusRepository
-    from app.Queue.Payload import BulkPayloads, PayloadCodec
+    from app.Queue.Payload import PayloadCodec
 
 PushGuard = Callable[["Job", str, str], bool]
 RunGate = Callable[["Job", dict[str, Any]], "float | None"]
-
-
-class BulkDraft(NamedTuple):
-    """One job of a bulk between encoding and storing: its payload text is signed when `signed`."""
-
-    uuid: str
-    connection: str
-    queue: str
-    text: str
-    signed: bool
-    delay: float
-    priority: int
 
 
 class _OnManager:
@@ -154,7 +142,7 @@ class QueueManager:
     @property
     def codec(self) -> PayloadCodec:
         if self._codec is None:
-            from app.Queue.Payload import BulkPayloads, PayloadCodec
+            from app.Queue.Payload import PayloadCodec
             from config.app import app_key, previous_keys
 
             self._codec = PayloadCodec(app_key(), self.config["allowed_job_modules"], previous_keys(), self._encrypter())
@@ -300,63 +288,10 @@ class QueueManager:
         return job_uuid
 
     def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
-        """Queue many jobs with as few round trips as each driver allows; returns their uuids.
+        """Queue many jobs with as few round trips as each driver allows; returns their uuids (app/Queue/BulkDispatch.py)."""
+        from app.Queue.BulkDispatch import BulkDispatch
 
-        Every job is encoded (and its guards run) before any is stored, so a job that cannot
-        be serialised stores nothing; signing then overlaps with storing on streaming drivers.
-        """
-        jobs = list(jobs)
-        self._check_bulk_capacity(jobs, queue, connection)  # before the guards: a refused bulk takes no unique lock
-        builder = self.codec.bulk_builder(len(jobs))
-        drafts = self._draft_many(builder, jobs, queue, connection)
-        ids: list[str | None] = []
-        groups: dict[str, list[BulkDraft]] = {}
-        for job, d in zip(jobs, drafts):
-            job.job_id = d.uuid if d else None
-            ids.append(job.job_id)
-            if d is not None:
-                groups.setdefault(d.connection, []).append(d)
-        for conn, members in groups.items():
-            driver = self.connection(conn)
-            items = (PushItem(d.text if d.signed else builder.sign(d.text), d.queue, d.delay, d.priority) for d in members)
-            if getattr(driver, "runs_inline", False):
-                for item in items:
-                    driver.push(item.payload, item.queue, item.delay, item.priority)
-                continue
-            self._mark_pending_many(driver, [d.uuid for d in members])
-            if isinstance(driver, StreamingBulk):
-                driver.bulk_stream(items)
-            else:
-                driver.bulk(list(items))
-        if self.events.has_listeners(JobQueued):
-            for job, d in zip(jobs, drafts):
-                if d is not None:
-                    self._queued(job, d.uuid, d.queue, d.connection)
-        return ids
-
-    def _draft_many(self, builder: BulkPayloads, jobs: Sequence[Job], queue: str | None,
-                    connection: str | None) -> list[BulkDraft | None]:
-        """Run the guards and encode every job, resolving each distinct target once (bulk's `_prepare`)."""
-        from app.Jobs.Job import Job
-
-        targets: dict[tuple[Any, Any], tuple[str, str]] = {}
-        out: list[BulkDraft | None] = []
-        for job in jobs:
-            if not isinstance(job, Job):
-                raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
-            target = targets.get((job.queue, job.connection))
-            if target is None:
-                target = targets[job.queue, job.connection] = self._target(job, queue, connection)
-                self.connection_config(target[1])  # unknown connection: fail before anything is stored
-            queue_name, conn = target
-            for guard in self.push_guards:
-                if not guard(job, queue_name, conn):
-                    out.append(None)
-                    break
-            else:
-                job_uuid, text, signed = builder.draft(job, queue_name, conn, job._payload_extra())
-                out.append(BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0)))
-        return out
+        return BulkDispatch(self, list(jobs), queue, connection).run()
 
     def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:
         if getattr(driver, "runs_inline", False):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.Jobs.JobState import JobState
 from app.Queue.database.tables import jobs as jobs_table
-from app.Queue.Payload import BulkPayloads, PayloadCodec, uuid4_strings
+from app.Queue.Payload import BulkPayloads, Hmac256, PayloadCodec, uuid4_strings
 from tests.fixtures.core_jobs import (
     Colour, Level, ListTagsJob, Mood, PolicyJob, RetryAfterAliasJob, RetryUntilJob, SeedStyleJob,
 )
@@ -124,3 +124,31 @@ def test_bulk_marks_every_job_pending_and_stores_signed_payloads(queue_env, witn
         rows = [r[0] for r in conn.execute(select(jobs_table.c.payload).order_by(jobs_table.c.id))]
     assert [queue_env.codec.parse(r)["uuid"] for r in rows] == ids
     assert [queue_env.codec.parse(r)["data"].get("tag") for r in rows] == ["0", "1", "2", "3", "4", None]
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"x" * 64, b"y" * 65, bytes(range(200))])
+def test_hmac256_equals_the_standard_library_hmac(key):
+    import hashlib
+    import hmac
+
+    mac = Hmac256(key)
+    for message in (b"", b"{}", "héllo ✓".encode() * 50):
+        assert mac.hexdigest(message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_a_bulk_with_an_unserialisable_job_stores_nothing_and_leaves_no_pending_status(queue_env, witness, monkeypatch):
+    from app.Queue.BulkDispatch import STATUS_SLICE
+    from app.Queue.database.tables import cache
+    from app.Queue.errors import SerializationError
+    from tests.fixtures.core_jobs import Opaque
+
+    marked: list[int] = []
+    mark = queue_env.statuses.mark_pending_many
+    monkeypatch.setattr(queue_env.statuses, "mark_pending_many", lambda ids: marked.append(len(ids)) or mark(ids))
+    jobs = [RecordJob(str(witness), str(i)) for i in range(STATUS_SLICE + 50)] + [DumpJob(str(witness), bad=Opaque())]
+    with pytest.raises(SerializationError):
+        queue_env.bulk(jobs)
+    assert marked == [STATUS_SLICE]  # the first slice was marked while the rest was still being encoded ...
+    with queue_env.engine().connect() as conn:
+        assert conn.execute(select(cache.c.key).where(cache.c.key.like("status:%"))).all() == []  # ... and unmarked
+        assert conn.execute(select(jobs_table.c.id)).all() == []

@@ -115,6 +115,12 @@ class DatabaseStore:
         k = self._key(key)
         run_transaction(self.engine, lambda conn: conn.execute(delete(cache).where(cache.c.key == k)), self._count_retry)
 
+    def forget_many(self, keys: list[str]) -> None:
+        """Delete several keys in one transaction."""
+        full = [self._key(k) for k in keys]
+        if full:
+            run_transaction(self.engine, lambda conn: conn.execute(delete(cache).where(cache.c.key.in_(full))), self._count_retry)
+
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         k = self._key(key)
         for _ in range(5):

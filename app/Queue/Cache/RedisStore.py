@@ -115,6 +115,12 @@ class RedisStore:
         with translate_errors(self.config):
             self.lane.execute("DEL", self.key(key))
 
+    def forget_many(self, keys: list[str]) -> None:
+        """Delete several keys, one DEL per PUT_MANY_CHUNK."""
+        with translate_errors(self.config):
+            for start in range(0, len(keys), PUT_MANY_CHUNK):
+                self.lane.execute("DEL", *[self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]])
+
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         t = now()
         expiry, px = ("", "") if ttl is None else (repr(t + ttl), max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS)
