@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
+from app.Jobs.Job import Job
 from app.Queue.contracts import PushItem, StreamingBulk
 from app.Queue.events import JobQueued
 
 if TYPE_CHECKING:
-    from app.Jobs.Job import Job
     from app.Queue.QueueManager import QueueManager
 
 log = logging.getLogger("queue.bulk")
@@ -80,7 +80,10 @@ class BulkDispatch:
             for item in items:
                 driver.push(item.payload, item.queue, item.delay, item.priority)
         elif isinstance(driver, StreamingBulk):
-            driver.bulk_stream(items)
+            counts: dict[str, int] = {}
+            for d in members:
+                counts[d.queue] = counts.get(d.queue, 0) + 1
+            driver.bulk_stream(items, counts)
         else:
             driver.bulk(list(items))
 
@@ -102,11 +105,9 @@ class BulkDispatch:
 
     def _draft(self, job: Job) -> BulkDraft | None:
         """Bulk's `QueueManager._prepare`: guards and encoding, with each distinct target resolved once."""
-        from app.Jobs.Job import Job
-
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
-        queue_name, conn = self._target(job)
+        queue_name, conn = self._targets.get((job.queue, job.connection)) or self._target(job)
         for guard in self.manager.push_guards:
             if not guard(job, queue_name, conn):
                 return None
@@ -114,11 +115,9 @@ class BulkDispatch:
         return BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0))
 
     def _target(self, job: Job) -> tuple[str, str]:
-        key = (job.queue, job.connection)
-        target = self._targets.get(key)
-        if target is None:
-            target = self._targets[key] = self.manager._target(job, self.queue, self.connection)
-            self.manager.connection_config(target[1])  # unknown connection: fail before anything is stored
+        """Resolve and remember where jobs with this queue/connection go."""
+        target = self._targets[job.queue, job.connection] = self.manager._target(job, self.queue, self.connection)
+        self.manager.connection_config(target[1])  # unknown connection: fail before anything is stored
         return target
 
     def _runs_inline(self, conn: str) -> bool:

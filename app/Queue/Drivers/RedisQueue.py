@@ -124,33 +124,56 @@ class RedisQueue:
             self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
 
     def bulk(self, items: Sequence[PushItem]) -> None:
-        """Push many jobs: one PUSH call per queue and chunk, all pipelined on one connection."""
-        self.bulk_stream(items)
-
-    def bulk_stream(self, items: Iterable[PushItem]) -> None:
-        """Push jobs as `items` yields them: each full chunk is sent at once, so Redis stores it
-        while the caller builds the next; returns once Redis has answered for every chunk."""
-        with translate_errors(self.config):
-            self.lane.send_all(self._push_calls(items, now()))
-
-    def _push_calls(self, items: Iterable[PushItem], t: float) -> Iterator[list[Any]]:
-        """EVAL commands of PUSH, one per queue and STREAM_CHUNK jobs (EVAL: no NOSCRIPT mid-stream)."""
-        by_queue: dict[str, list[Any]] = {}
+        """Push many jobs: one PUSH_RECORDS call per queue and chunk, all pipelined on one connection."""
+        counts: dict[str, int] = {}
         for item in items:
-            flat = by_queue.get(item.queue)
-            if flat is None:
-                flat = by_queue[item.queue] = []
-            flat += (t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload)
-            if len(flat) >= STREAM_CHUNK * 3:
-                yield self._push_call(item.queue, t, flat)
-                by_queue[item.queue] = []
-        for queue, flat in by_queue.items():
-            if flat:
-                yield self._push_call(queue, t, flat)
+            counts[item.queue] = counts.get(item.queue, 0) + 1
+        self.bulk_stream(items, counts)
 
-    def _push_call(self, queue: str, t: float, flat: list[Any]) -> list[Any]:
+    def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
+        """Push jobs as `items` yields them: each full chunk is sent at once, so Redis stores it
+        while the caller builds the next; returns once Redis has answered for every chunk.
+
+        `counts` (jobs per queue) lets one round trip take every sequence number up front, so
+        records are built here and the script only adds them.
+        """
+        with translate_errors(self.config):
+            seqs = self._reserve_seqs(counts)
+            self.lane.send_all(self._push_calls(items, seqs, now()))
+
+    def _reserve_seqs(self, counts: Mapping[str, int]) -> dict[str, Iterator[int]]:
+        """Take `counts[q]` numbers from each queue's counter in one round trip (gaps are harmless)."""
+        wanted = [(q, n) for q, n in counts.items() if n > 0]
+        lasts = self.lane.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
+        return {q: iter(range(int(last) - n + 1, int(last) + 1)) for (q, n), last in zip(wanted, lasts)}
+
+    def _push_calls(self, items: Iterable[PushItem], seqs: dict[str, Iterator[int]], t: float) -> Iterator[list[Any]]:
+        """EVAL commands of PUSH_RECORDS, one per queue and STREAM_CHUNK jobs (EVAL: no NOSCRIPT mid-stream)."""
+        chunks: dict[str, tuple[list[Any], list[Any]]] = {}
+        for item in items:
+            chunk = chunks.get(item.queue)
+            if chunk is None:
+                chunk = chunks[item.queue] = ([], [])
+            seq = next(seqs.get(item.queue, iter(())), None)
+            if seq is None:  # more jobs than announced: another connection, as the lane has replies in flight
+                seq = int(self.client.incrby(self.keys(item.queue).seq, 1))
+            priority = int(item.priority)
+            record = f"{seq:015d}|{priority}|0||{item.payload}"  # LuaScripts record(pad(seq), prio, 0, '', payload)
+            if item.delay > 0:
+                chunk[1].extend((t + item.delay, record))
+            else:
+                chunk[0].extend((-priority, record))
+            if len(chunk[0]) + len(chunk[1]) >= STREAM_CHUNK * 2:
+                yield self._push_call(item.queue, chunk)
+                chunks[item.queue] = ([], [])
+        for queue, chunk in chunks.items():
+            if chunk[0] or chunk[1]:
+                yield self._push_call(queue, chunk)
+
+    def _push_call(self, queue: str, chunk: tuple[list[Any], list[Any]]) -> list[Any]:
         k = self.keys(queue)
-        return ["EVAL", LuaScripts.PUSH, 4, k.pending, k.delayed, k.notify, k.seq, t, *flat]
+        ready, later = chunk
+        return ["EVAL", LuaScripts.PUSH_RECORDS, 3, k.pending, k.delayed, k.notify, len(ready) // 2, *ready, *later]
 
     def clear(self, queue: str) -> int:
         k = self.keys(queue)
