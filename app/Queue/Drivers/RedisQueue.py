@@ -52,6 +52,18 @@ class QueueKeys:
         return [self.pending, self.delayed, self.reserved, self.notify, self.seq]
 
 
+class _Chunk:
+    """The records of one PUSH_RECORDS call being filled, and the queue's reserved sequence numbers."""
+
+    __slots__ = ("seqs", "ready", "later", "size")
+
+    def __init__(self, seqs: Iterator[int]) -> None:
+        self.seqs = seqs
+        self.ready: list[Any] = []
+        self.later: list[Any] = []
+        self.size = 0
+
+
 class RedisJob:
     """A reserved job; its record (with the reservation's sequence number) proves it is still ours."""
 
@@ -149,31 +161,31 @@ class RedisQueue:
 
     def _push_calls(self, items: Iterable[PushItem], seqs: dict[str, Iterator[int]], t: float) -> Iterator[list[Any]]:
         """EVAL commands of PUSH_RECORDS, one per queue and STREAM_CHUNK jobs (EVAL: no NOSCRIPT mid-stream)."""
-        chunks: dict[str, tuple[list[Any], list[Any]]] = {}
+        chunks: dict[str, _Chunk] = {}
         for item in items:
             chunk = chunks.get(item.queue)
             if chunk is None:
-                chunk = chunks[item.queue] = ([], [])
-            seq = next(seqs.get(item.queue, iter(())), None)
+                chunk = chunks[item.queue] = _Chunk(seqs.get(item.queue, iter(())))
+            seq = next(chunk.seqs, None)
             if seq is None:  # more jobs than announced: another connection, as the lane has replies in flight
                 seq = int(self.client.incrby(self.keys(item.queue).seq, 1))
             priority = int(item.priority)
             record = f"{seq:015d}|{priority}|0||{item.payload}"  # LuaScripts record(pad(seq), prio, 0, '', payload)
             if item.delay > 0:
-                chunk[1].extend((t + item.delay, record))
+                chunk.later += (t + item.delay, record)
             else:
-                chunk[0].extend((-priority, record))
-            if len(chunk[0]) + len(chunk[1]) >= STREAM_CHUNK * 2:
+                chunk.ready += (-priority, record)
+            chunk.size += 1
+            if chunk.size == STREAM_CHUNK:
                 yield self._push_call(item.queue, chunk)
-                chunks[item.queue] = ([], [])
+                chunks[item.queue] = _Chunk(chunk.seqs)
         for queue, chunk in chunks.items():
-            if chunk[0] or chunk[1]:
+            if chunk.size:
                 yield self._push_call(queue, chunk)
 
-    def _push_call(self, queue: str, chunk: tuple[list[Any], list[Any]]) -> list[Any]:
+    def _push_call(self, queue: str, chunk: _Chunk) -> list[Any]:
         k = self.keys(queue)
-        ready, later = chunk
-        return ["EVAL", LuaScripts.PUSH_RECORDS, 3, k.pending, k.delayed, k.notify, len(ready) // 2, *ready, *later]
+        return ["EVAL", LuaScripts.PUSH_RECORDS, 3, k.pending, k.delayed, k.notify, len(chunk.ready) // 2, *chunk.ready, *chunk.later]
 
     def clear(self, queue: str) -> int:
         k = self.keys(queue)
