@@ -125,7 +125,7 @@ class PayloadCodec:
         """Encode a job's public attributes; plain scalars skip the Serializer's type switch."""
         data: dict[str, Any] = {}
         for name, value in vars(job).items():
-            if name[0] == "_" or name in EXCLUDED_ATTRS:
+            if name.startswith("_") or name in EXCLUDED_ATTRS:
                 continue
             data[name] = value if type(value) in _PLAIN_TYPES else self.serializer.encode(value, f"{type(job).__name__}.{name}")
         return data
@@ -268,11 +268,14 @@ class BulkPayloads:
         Unsigned text goes through `sign` later: a bulk encodes every job before it stores
         any, then signs while the store works on the chunks already sent.
         """
-        key = (type(job), queue, connection)
-        header = self._headers.get(key, "")
-        if header == "":
-            header = self._headers[key] = self._header(job, queue, connection)
-        if header is None or not job.__dict__.keys().isdisjoint(_HEADER_ATTRS) or (extra and not _ENVELOPE_KEYS.isdisjoint(extra)):
+        header: str | None = None
+        if job.__dict__.keys().isdisjoint(_HEADER_ATTRS) and (not extra or _ENVELOPE_KEYS.isdisjoint(extra)):
+            # Only a job without per-instance policy may fill the cache: its header is the class's.
+            key = (type(job), queue, connection)
+            header = self._headers.get(key, "")
+            if header == "":
+                header = self._headers[key] = self._header(job, queue, connection)
+        if header is None:
             return *self.codec.create(job, queue, connection, extra), True
         if job.job_id:  # a unique lock's owner token already names it
             job_uuid, uuid_json = job.job_id, _dumps(job.job_id)

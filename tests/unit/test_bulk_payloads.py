@@ -152,3 +152,17 @@ def test_a_bulk_with_an_unserialisable_job_stores_nothing_and_leaves_no_pending_
     with queue_env.engine().connect() as conn:
         assert conn.execute(select(cache.c.key).where(cache.c.key.like("status:%"))).all() == []  # ... and unmarked
         assert conn.execute(select(jobs_table.c.id)).all() == []
+
+
+@freeze_time("2026-01-02 03:04:05.678")
+def test_a_job_with_its_own_policy_first_in_a_bulk_does_not_set_the_metadata_of_the_next(queue_env, witness):
+    codec = queue_env.codec
+    builder = codec.bulk_builder(4)
+    first = RecordJob(str(witness), "own").with_priority(9)
+    first.max_tries = 2
+    second = RecordJob(str(witness), "class")
+    for job in (first, second):
+        job_uuid, fast = builder.create(job, "bulkq", "database")
+        job.job_id = job_uuid
+        assert fast == codec.create(job, "bulkq", "database")[1]
+    assert (codec.parse(fast)["priority"], codec.parse(fast)["maxTries"]) == (0, None)
