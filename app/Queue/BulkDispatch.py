@@ -130,11 +130,12 @@ class BulkDispatch:
         """Record drafted jobs as pending (not on inline connections, whose jobs run at once)."""
         by_conn: dict[str, list[str]] = {}
         for d in drafts:
-            if d is not None and not self._runs_inline(d.connection):
+            if d is not None:
                 by_conn.setdefault(d.connection, []).append(d.uuid)
         for conn, uuids in by_conn.items():
-            self.manager._mark_pending_many(self.manager.connection(conn), uuids)
-            self._marked += uuids
+            if not self._runs_inline(conn):
+                self.manager._mark_pending_many(self.manager.connection(conn), uuids)
+                self._marked += uuids
 
     def _unmark(self) -> None:
         """Delete the pending statuses of a bulk that failed before storing anything."""
