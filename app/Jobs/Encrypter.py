@@ -49,6 +49,15 @@ class Encrypter:
         """Encrypt ShouldBeEncrypted jobs, jobs on encrypted queues and SecureJobs with sensitive fields."""
         return self._whole(job, queue) or bool(_sensitive_fields(job))
 
+    def should_encrypt_class(self, cls: type, queue: str) -> bool | None:
+        """Decide for every job of `cls` on `queue` at once (bulk dispatch); None when it depends on the instance."""
+        from app.Jobs.Security import SecureJob
+
+        if issubclass(cls, SecureJob):
+            return None
+        definition = self.manager.definitions.get(queue) if self.manager is not None else None
+        return issubclass(cls, ShouldBeEncrypted) or bool(definition and definition.encryption_enabled)
+
     def _whole(self, job: Job, queue: str) -> bool:
         if isinstance(job, ShouldBeEncrypted):
             return True

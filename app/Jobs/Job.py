@@ -118,6 +118,8 @@ class Job:
 
     def delay_seconds(self) -> float:
         """Seconds from now until the job may run."""
+        if type(self._delay) is int and self._delay == 0:  # the default: skip the type switch (bulk dispatch)
+            return 0.0
         return seconds_until(self._delay)
 
     # -- dispatching ----------------------------------------------------------------------

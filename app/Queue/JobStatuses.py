@@ -49,9 +49,22 @@ class StatusRepository:
         """Record many new jobs as pending in one round trip (bulk dispatch)."""
         if not self.enabled:
             return
-        t = now()
-        records = {j: JobStatus(j, JobState.PENDING, 0, 0.0, t).to_dict() for j in job_ids}
-        self._put_many(list(records.items()))
+        record = JobStatus("", JobState.PENDING, 0, 0.0, now()).to_dict()  # the same for every job of the bulk
+        put_all = getattr(self.store, "put_all", None)
+        if put_all is not None:
+            put_all([self.key(j) for j in job_ids], record, self.ttl)
+        else:
+            self._put_many([(j, record) for j in job_ids])
+
+    def forget_many(self, job_ids: list[str]) -> None:
+        """Delete the records of jobs that were never stored (a bulk that failed part way)."""
+        keys = [self.key(j) for j in job_ids]
+        forget_many = getattr(self.store, "forget_many", None)
+        if forget_many is not None:
+            forget_many(keys)
+        else:
+            for key in keys:
+                self.store.forget(key)
 
     def update(self, job_id: str, **changes: Any) -> None:
         """Change fields of an existing record (progress from inside a running job)."""

@@ -86,28 +86,50 @@ PUSH = _HELPERS + """
 -- Push jobs (one or many, at most ~1,000 per call) to a queue, with one ZADD per set.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter
 -- ARGV[1] now (unix seconds); then triples: available_at (0 = now), priority, payload
+-- The per-job loop is the hot part of a bulk dispatch: one string.format builds the whole
+-- record (the layout `record(pad(seq), prio, 0, '', payload)` gives) and counters replace #t.
 local n = (#ARGV - 1) / 3
 local first = next_seq(KEYS[4], n) - n
 local now = tonumber(ARGV[1])
-local ready, later, tokens = {}, {}, {}
-for i = 0, n - 1 do
-  local at, prio = tonumber(ARGV[2 + i * 3]), ARGV[3 + i * 3]
-  local rec = record(pad(first + i + 1), prio, 0, '', ARGV[4 + i * 3])
+local ready, later = {}, {}
+local nr, nl = 0, 0
+for i = 1, n do
+  local j = i * 3
+  local at, prio = tonumber(ARGV[j - 1]), ARGV[j]
+  local rec = string.format('%015d|%s|0||%s', first + i, prio, ARGV[j + 1])
   if at > now then
-    later[#later + 1] = at
-    later[#later + 1] = rec
+    later[nl + 1], later[nl + 2] = at, rec
+    nl = nl + 2
   else
-    ready[#ready + 1] = -tonumber(prio)
-    ready[#ready + 1] = rec
-    tokens[#tokens + 1] = 1
+    ready[nr + 1], ready[nr + 2] = -tonumber(prio), rec
+    nr = nr + 2
   end
 end
-if #later > 0 then redis.call('zadd', KEYS[2], unpack(later)) end
-if #ready > 0 then
+if nl > 0 then redis.call('zadd', KEYS[2], unpack(later)) end
+if nr > 0 then
   redis.call('zadd', KEYS[1], unpack(ready))
+  local tokens = {}
+  for i = 1, nr / 2 do tokens[i] = 1 end
   redis.call('rpush', KEYS[3], unpack(tokens))
 end
 return n
+"""
+
+PUSH_RECORDS = """
+-- Add records the caller built from sequence numbers it took from the queue's counter
+-- (bulk dispatch): no per-job string work here, where a chunk of ~250 jobs would pay it.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list
+-- ARGV[1] r = number of ready records; then r pairs (-priority, record) for pending,
+-- then pairs (available_at, record) for delayed
+local r = tonumber(ARGV[1])
+if r > 0 then
+  redis.call('zadd', KEYS[1], unpack(ARGV, 2, 2 * r + 1))
+  local tokens = {}
+  for i = 1, r do tokens[i] = 1 end
+  redis.call('rpush', KEYS[3], unpack(tokens))
+end
+if #ARGV > 2 * r + 1 then redis.call('zadd', KEYS[2], unpack(ARGV, 2 * r + 2)) end
+return (#ARGV - 1) / 2
 """
 
 POP = _HELPERS + """
@@ -264,6 +286,20 @@ CACHE_PUT_MANY = """
 for i, key in ipairs(KEYS) do
   local px = ARGV[i * 2]
   if px == '' then redis.call('set', key, ARGV[i * 2 - 1]) else redis.call('set', key, ARGV[i * 2 - 1], 'PX', px) end
+end
+return #KEYS
+"""
+
+CACHE_PUT_ALL = """
+-- Write one cache value under many keys (the pending statuses of a bulk dispatch): per key
+-- only the key travels, so a bulk pays one SET per job and no per-job arguments.
+-- KEYS the cache keys
+-- ARGV[1] stored value "<expiry>|<json>", ARGV[2] server TTL in ms ("" = none)
+local value, px = ARGV[1], ARGV[2]
+if px == '' then
+  for i = 1, #KEYS do redis.call('set', KEYS[i], value) end
+else
+  for i = 1, #KEYS do redis.call('set', KEYS[i], value, 'PX', px) end
 end
 return #KEYS
 """

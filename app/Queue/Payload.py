@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import uuid as uuid_mod
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -31,6 +32,19 @@ CONFIG_ATTRS = (
 )
 RUNTIME_ATTRS = ("job_id", "attempts", "batch_id", "chain_id")
 EXCLUDED_ATTRS = frozenset(CONFIG_ATTRS + RUNTIME_ATTRS)
+
+# Values the Serializer passes through unchanged (exact types: an Enum subclass of int or str is tagged).
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+# Attributes whose values make up the envelope's metadata besides the class, queue and connection.
+_HEADER_ATTRS = ("max_tries", "timeout", "backoff", "retry_after", "retry_until", "max_exceptions",
+                 "fail_on_timeout", "priority", "tags")
+_ENVELOPE_KEYS = frozenset({"uuid", "displayName", "job", "queue", "connection", "maxTries", "maxExceptions", "backoff",
+                            "timeout", "retryUntil", "failOnTimeout", "priority", "tags", "createdAt", "data"})
+# The one JSON spelling of payloads: compact, UTF-8 kept as is (json.dumps with the same options).
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# byte.translate tables that stamp the RFC 4122 version (4) and variant bits on random bytes.
+_UUID_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
+_UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 
 
 def sign(body: str, key: bytes) -> str:
@@ -61,6 +75,16 @@ def _timestamp(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     raise SerializationError(f"retry_until must be a datetime, got {type(value).__name__}")
+
+
+def uuid4_strings(n: int) -> list[str]:
+    """Make `n` random (version 4) uuids from one urandom call: str(uuid4()) costs ~2 us each."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = raw[6::16].translate(_UUID_VERSION)
+    raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
+    h = raw.hex()
+    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
+            for i in range(0, 32 * n, 32)]
 
 
 def _tags(job: Job) -> list[str]:
@@ -95,12 +119,16 @@ class PayloadCodec:
     # -- create ---------------------------------------------------------------------
     def encode_job(self, job: Job) -> dict[str, Any]:
         """Encode a job's class and public data (used for top-level and nested jobs)."""
+        return {"job": class_path(type(job)), "data": self.encode_data(job)}
+
+    def encode_data(self, job: Job) -> dict[str, Any]:
+        """Encode a job's public attributes; plain scalars skip the Serializer's type switch."""
         data: dict[str, Any] = {}
         for name, value in vars(job).items():
             if name.startswith("_") or name in EXCLUDED_ATTRS:
                 continue
-            data[name] = self.serializer.encode(value, f"{type(job).__name__}.{name}")
-        return {"job": class_path(type(job)), "data": data}
+            data[name] = value if type(value) in _PLAIN_TYPES else self.serializer.encode(value, f"{type(job).__name__}.{name}")
+        return data
 
     def decode_job(self, encoded: dict[str, Any]) -> Job:
         """Rebuild a job instance from `encode_job` output without calling its __init__."""
@@ -116,15 +144,24 @@ class PayloadCodec:
     def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
         """Build the signed payload for `job`; returns (uuid, payload text)."""
         job_uuid = job.job_id or str(uuid_mod.uuid4())
-        encoded = self.encode_job(job)
+        envelope = self.envelope(job, job_uuid, queue, connection, now(), self.encode_data(job))
+        if extra:
+            envelope.update(extra)
+        if self.encrypter is not None and self.encrypter.should_encrypt(job, queue):
+            envelope = self.encrypter.encrypt_envelope(envelope, job)
+        return job_uuid, sign(_dumps(envelope), self.key)
+
+    @staticmethod
+    def envelope(job: Job, job_uuid: str, queue: str, connection: str, created_at: float, data: dict[str, Any]) -> dict[str, Any]:
+        """Lay out the envelope's members in their fixed order (the signed bytes depend on it)."""
         retry_until = job.retry_until
         if callable(retry_until):
             retry_until = retry_until()
         backoff = job.backoff if job.backoff is not None else job.retry_after
-        envelope: dict[str, Any] = {
+        return {
             "uuid": job_uuid,
             "displayName": type(job).__name__,
-            "job": encoded["job"],
+            "job": class_path(type(job)),
             "queue": queue,
             "connection": connection,
             "maxTries": job.max_tries,
@@ -135,14 +172,13 @@ class PayloadCodec:
             "failOnTimeout": bool(job.fail_on_timeout),
             "priority": int(job.priority or 0),
             "tags": _tags(job),
-            "createdAt": now(),
-            "data": encoded["data"],
+            "createdAt": created_at,
+            "data": data,
         }
-        if extra:
-            envelope.update(extra)
-        if self.encrypter is not None and self.encrypter.should_encrypt(job, queue):
-            envelope = self.encrypter.encrypt_envelope(envelope, job)
-        return job_uuid, sign(json.dumps(envelope, separators=(",", ":"), ensure_ascii=False), self.key)
+
+    def bulk_builder(self, size: int) -> BulkPayloads:
+        """Start building the payloads of one bulk dispatch of about `size` jobs."""
+        return BulkPayloads(self, size)
 
     # -- read -----------------------------------------------------------------------
     def parse(self, raw: str | bytes) -> dict[str, Any]:
@@ -176,7 +212,113 @@ class PayloadCodec:
 
     def sign_envelope(self, envelope: dict[str, Any]) -> str:
         """Sign an envelope again after the framework changed it (e.g. retry from failed_jobs)."""
-        return sign(json.dumps(envelope, separators=(",", ":"), ensure_ascii=False), self.key)
+        return sign(_dumps(envelope), self.key)
+
+
+class Hmac256:
+    """HMAC-SHA256 (RFC 2104) with the keyed inner and outer states hashed once.
+
+    Equal to `hmac.new(key, msg, sha256)`; copying two sha256 states costs ~0.4 us less per
+    message than `hmac.HMAC.copy()`, which matters when a bulk signs thousands of payloads.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        block = hashlib.sha256().block_size
+        padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def hexdigest(self, message: bytes) -> str:
+        """Hex HMAC of `message`."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+class BulkPayloads:
+    """Build many payloads byte for byte as `PayloadCodec.create` would, doing per-class work once.
+
+    For a job whose metadata comes from its class alone (no per-instance policy, no
+    `tags()` or `retry_until()` method, not encrypted) the envelope text between its uuid
+    and its createdAt is the same for every job of that class, queue and connection: it
+    is serialised once. Per job remain the uuid (from one urandom call), the data, and the
+    HMAC. Every other job goes through `create`. One createdAt stands for the whole bulk.
+    """
+
+    def __init__(self, codec: PayloadCodec, size: int) -> None:
+        self.codec = codec
+        self.created = now()
+        self._created_json = _dumps(self.created)
+        self._size = max(size, 1)
+        self._uuids = iter(uuid4_strings(self._size))
+        self._mac = Hmac256(codec.key)
+        self._headers: dict[tuple[type, str, str], str | None] = {}
+        self._static: dict[type, bool] = {}
+
+    def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
+        """Build the signed payload for `job`; returns (uuid, payload text)."""
+        job_uuid, text, signed = self.draft(job, queue, connection, extra)
+        return job_uuid, text if signed else self.sign(text)
+
+    def draft(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str, bool]:
+        """Do the part of `create` that reads the job and can fail; returns (uuid, text, signed).
+
+        Unsigned text goes through `sign` later: a bulk encodes every job before it stores
+        any, then signs while the store works on the chunks already sent.
+        """
+        header: str | None = None
+        if job.__dict__.keys().isdisjoint(_HEADER_ATTRS) and (not extra or _ENVELOPE_KEYS.isdisjoint(extra)):
+            # Only a job without per-instance policy may fill the cache: its header is the class's.
+            key = (type(job), queue, connection)
+            header = self._headers.get(key, "")
+            if header == "":
+                header = self._headers[key] = self._header(job, queue, connection)
+        if header is None:
+            return *self.codec.create(job, queue, connection, extra), True
+        if job.job_id:  # a unique lock's owner token already names it
+            job_uuid, uuid_json = job.job_id, _dumps(job.job_id)
+        else:
+            job_uuid = next(self._uuids, "") or self._refill()
+            uuid_json = f'"{job_uuid}"'
+        data = self.codec.encode_data(job)
+        core = (f'{{"uuid":{uuid_json},{header},"createdAt":{self._created_json},'
+                f'"data":{_dumps(data) if data else "{}"}{"," + _dumps(extra)[1:-1] if extra else ""}')
+        return job_uuid, core, False
+
+    def sign(self, core: str) -> str:
+        """Close and sign a `draft` text: the same bytes as `sign(core + "}", key)`."""
+        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode('utf-8'))}\"}}"
+
+    def _refill(self) -> str:
+        """Draw more uuids when the bulk holds more jobs than announced."""
+        self._uuids = iter(uuid4_strings(self._size))
+        return next(self._uuids)
+
+    def _header(self, job: Job, queue: str, connection: str) -> str | None:
+        """The serialised members displayName..tags shared by the class on this queue; None if per job."""
+        cls = type(job)
+        if not self._class_is_static(cls):
+            return None
+        encrypter = self.codec.encrypter
+        if encrypter is not None and encrypter.should_encrypt_class(cls, queue) is not False:
+            return None
+        envelope = PayloadCodec.envelope(job, "", queue, connection, 0.0, {})
+        del envelope["uuid"], envelope["createdAt"], envelope["data"]
+        return _dumps(envelope)[1:-1]
+
+    def _class_is_static(self, cls: type) -> bool:
+        """True when no metadata attribute of `cls` is computed (a method, property or other descriptor)."""
+        static = self._static.get(cls)
+        if static is None:
+            from app.Jobs.Job import Job
+
+            static = self._static[cls] = all(
+                (name == "tags" and getattr(cls, name) is Job.tags) or not hasattr(type(getattr(cls, name)), "__get__")
+                for name in _HEADER_ATTRS
+            )
+        return static
 
 
 def peek_uuid(raw: str | bytes) -> str | None:

@@ -288,31 +288,10 @@ class QueueManager:
         return job_uuid
 
     def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
-        """Queue many jobs with as few round trips as each driver allows; returns their uuids."""
-        jobs = list(jobs)
-        self._check_bulk_capacity(jobs, queue, connection)  # before the guards: a refused bulk takes no unique lock
-        prepared = [self._prepare(j, queue, connection, None) for j in jobs]
-        groups: dict[str, list[PushItem]] = {}
-        for p in prepared:
-            if p is not None:
-                groups.setdefault(p[1], []).append(p[2])
-        ids: list[str | None] = []
-        for job, p in zip(jobs, prepared):
-            job.job_id = p[0] if p else None
-            ids.append(p[0] if p else None)
-        for conn, items in groups.items():
-            driver = self.connection(conn)
-            if getattr(driver, "runs_inline", False):
-                for job, p in zip(jobs, prepared):
-                    if p is not None and p[1] == conn:
-                        driver.push(p[2].payload, p[2].queue, p[2].delay, p[2].priority)
-                continue
-            self._mark_pending_many(driver, [p[0] for p in prepared if p and p[1] == conn])
-            driver.bulk(items)
-        for job, p in zip(jobs, prepared):
-            if p is not None:
-                self._queued(job, p[0], p[2].queue, p[1])
-        return ids
+        """Queue many jobs with as few round trips as each driver allows; returns their uuids (app/Queue/BulkDispatch.py)."""
+        from app.Queue.BulkDispatch import BulkDispatch
+
+        return BulkDispatch(self, list(jobs), queue, connection).run()
 
     def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:
         if getattr(driver, "runs_inline", False):

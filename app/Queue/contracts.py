@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,15 @@ class ReserveMany(Protocol):
     def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> Sequence[ReservedJob]:
         """Reserve up to `limit` jobs of the first non-empty queue, each under its own lease;
         wait up to `timeout` seconds for one when all are empty (where the driver can)."""
+
+
+@runtime_checkable
+class StreamingBulk(Protocol):
+    """Optional: a driver whose `bulk` takes a lazy iterable and stores each chunk as soon as it fills,
+    so the store works on one chunk while the caller builds the next (Redis)."""
+
+    def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
+        """Store every item of `items` (`counts`: how many go to each queue), returning once all are stored."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,3 +228,62 @@ def test_blocking_pop_on_several_queues_wakes_on_a_push_to_any_of_them(driver: R
     thread.join(10)
     pusher.close()
     assert got and got[0].payload == '"low"' and time.monotonic() - pushed_at < 1.0  # type: ignore[attr-defined]
+
+
+def test_bulk_stream_sends_chunks_while_the_caller_still_builds_them(driver: RedisQueue, redis_server: RedisServer):
+    from app.Queue.contracts import PushItem
+    from app.Queue.Drivers.RedisQueue import STREAM_CHUNK
+
+    seen_by_server: list[int] = []
+    observer = redis_server.client()
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(STREAM_CHUNK * 2 + 1):
+            if i == STREAM_CHUNK + 1:
+                time.sleep(0.2)  # the first chunk was sent when it filled, before the generator went on
+                seen_by_server.append(observer.zcard(driver.keys("stream").pending))
+            yield PushItem(f'"{i}"', "stream")
+
+    driver.bulk_stream(items(), {"stream": STREAM_CHUNK * 2 + 1})
+    assert seen_by_server == [STREAM_CHUNK]
+    assert [driver.pop("stream", WORKER).payload for _ in range(3)] == ['"0"', '"1"', '"2"']
+    assert driver.sizes("stream").pending == STREAM_CHUNK * 2 + 1 - 3
+
+
+def test_a_failed_chunk_raises_and_the_connection_stays_usable(driver: RedisQueue, redis_server: RedisServer):
+    import redis
+
+    redis_server.client().set(driver.keys("broken").pending, "not a zset")  # ZADD fails inside the chunk's script
+    from app.Queue.contracts import PushItem
+
+    with pytest.raises(redis.ResponseError):
+        driver.bulk([PushItem('"a"', "fine"), PushItem('"b"', "broken"), PushItem('"c"', "fine2")])
+    assert driver.sizes("fine").pending == 1 and driver.sizes("fine2").pending == 1  # the other chunks were stored
+    driver.push('"d"', "fine")
+    assert driver.sizes("fine").pending == 2
+
+
+def test_bulk_records_have_the_layout_push_gives_them(driver: RedisQueue, redis_server: RedisServer):
+    from app.Queue.contracts import PushItem
+
+    client = redis_server.client()
+    k = driver.keys("layout")
+    with freeze_time("2030-01-01"):
+        driver.push('"one"', "layout", priority=5)
+        driver.push('"later"', "layout", delay=30, priority=2)
+        driver.bulk([PushItem('"two"', "layout", priority=5), PushItem('"later2"', "layout", delay=30, priority=2)])
+    ready = client.zrange(k.pending, 0, -1, withscores=True)
+    later = client.zrange(k.delayed, 0, -1, withscores=True)
+    strip = lambda rows: [(rec.split("|", 1)[1], score) for rec, score in rows]  # noqa: E731 - drop the seq
+    assert strip(ready) == [('5|0||"one"', -5.0), ('5|0||"two"', -5.0)]
+    assert [(r.replace("later2", "later"), s) for r, s in strip(later)] == [('2|0||"later"', later[0][1])] * 2
+    seqs = [int(rec.split("|", 1)[0]) for rec, _ in ready + later]
+    assert len(set(seqs)) == 4 and all(len(rec.split("|", 1)[0]) == 15 for rec, _ in ready)
+    assert client.llen(k.notify) == 2
+
+
+def test_bulk_stream_takes_more_sequence_numbers_when_given_more_jobs_than_announced(driver: RedisQueue):
+    from app.Queue.contracts import PushItem
+
+    driver.bulk_stream((PushItem(f'"{i}"', "over") for i in range(5)), {"over": 2})
+    assert [driver.pop("over", WORKER).payload for _ in range(5)] == [f'"{i}"' for i in range(5)]

@@ -55,3 +55,15 @@ def test_execute_reads_its_own_reply_between_quiet_sends(redis_server: RedisServ
         assert lane.execute("GET", "quiet:a") == "3"
     finally:
         lane.close()
+
+
+def test_send_all_after_quiet_sends_gets_its_replies(redis_server: RedisServer):
+    """A job running in a --prefetch worker may dispatch a bulk on the same lane: replies come back on."""
+    lane = QuietLane(make_client({"host": "127.0.0.1", "port": redis_server.port}))
+    try:
+        lane.send("SET", "quiet:b", "1")  # replies off, corked
+        assert lane.send_all([("INCR", "quiet:b"), ("INCR", "quiet:b")]) == [2, 3]
+        lane.send("INCR", "quiet:b")
+        assert lane.execute("GET", "quiet:b") == "4"
+    finally:
+        lane.close()

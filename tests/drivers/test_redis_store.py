@@ -158,3 +158,20 @@ def test_put_from_another_thread_is_written_synchronously(store: RedisStore, red
     thread.start()
     thread.join(5)
     assert redis_server.client().get(store.key("t")) == "|1"
+
+
+def test_put_all_writes_one_value_under_every_key_with_its_ttl(store: RedisStore, redis_server: RedisServer):
+    with freeze_time() as clock:
+        store.put_all(["p1", "p2", "p3"], {"state": "pending"}, 5)
+        store.put_all(["forever"], 7)
+        assert store.many(["p1", "p2", "p3", "forever"]) == {"p1": {"state": "pending"}, "p2": {"state": "pending"},
+                                                             "p3": {"state": "pending"}, "forever": 7}
+        assert 0 < redis_server.client().pttl(store.key("p2")) <= 5000 + 60_000  # the server reclaims it too
+        clock.tick(6)
+        assert store.many(["p1", "p2", "p3", "forever"]) == {"forever": 7}
+
+
+def test_bulk_dispatch_on_redis_marks_every_job_pending(redis_env, queue_env: QueueManager, witness):
+    ids = queue_env.bulk([RecordJob(str(witness), str(i)) for i in range(600)])
+    assert all(Job.status(job_id).state is JobState.PENDING for job_id in ids)
+    assert queue_env.size() == 600

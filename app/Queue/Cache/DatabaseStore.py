@@ -66,6 +66,19 @@ class DatabaseStore:
 
         run_transaction(self.engine, upsert, self._count_retry)
 
+    def put_all(self, keys: list[str], value: Any, ttl: float | None = None) -> None:
+        """Write one value under many keys in one transaction, serialising it once (bulk pending statuses)."""
+        if not keys:
+            return
+        body, expiration = json.dumps(value), self._expiry(ttl)
+        rows = [{"key": self._key(k), "value": body, "expiration": expiration} for k in keys]
+
+        def upsert(conn: Any) -> None:
+            conn.execute(self._upsert(conn.dialect.name), rows)
+            self._maybe_prune(conn)
+
+        run_transaction(self.engine, upsert, self._count_retry)
+
     def _upsert(self, dialect: str) -> Any:
         if self._upsert_stmt is None:
             if dialect == "sqlite":
@@ -101,6 +114,12 @@ class DatabaseStore:
     def forget(self, key: str) -> None:
         k = self._key(key)
         run_transaction(self.engine, lambda conn: conn.execute(delete(cache).where(cache.c.key == k)), self._count_retry)
+
+    def forget_many(self, keys: list[str]) -> None:
+        """Delete several keys in one transaction."""
+        full = [self._key(k) for k in keys]
+        if full:
+            run_transaction(self.engine, lambda conn: conn.execute(delete(cache).where(cache.c.key.in_(full))), self._count_retry)
 
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         k = self._key(key)

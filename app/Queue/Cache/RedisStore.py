@@ -41,6 +41,7 @@ class RedisStore:
         self._add = client.register_script(LuaScripts.CACHE_ADD)
         self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
         self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
+        self._put_all = client.register_script(LuaScripts.CACHE_PUT_ALL)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisStore:
@@ -96,6 +97,14 @@ class RedisStore:
                     args += (stored, "" if px is None else px)
                 self.lane.script(self._put_many, keys, args)
 
+    def put_all(self, keys: list[str], value: Any, ttl: float | None = None) -> None:
+        """Write one value under many keys, pipelined like `put`: one script call per PUT_MANY_CHUNK keys."""
+        stored, px = self._stored(value, ttl, now())
+        with translate_errors(self.config):
+            for start in range(0, len(keys), PUT_MANY_CHUNK):
+                chunk = [self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]]
+                self.lane.send_script(self._put_all, chunk, [stored, "" if px is None else px])
+
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         t = now()
         stored, px = self._stored(value, ttl, t)
@@ -105,6 +114,12 @@ class RedisStore:
     def forget(self, key: str) -> None:
         with translate_errors(self.config):
             self.lane.execute("DEL", self.key(key))
+
+    def forget_many(self, keys: list[str]) -> None:
+        """Delete several keys, one DEL per PUT_MANY_CHUNK."""
+        with translate_errors(self.config):
+            for start in range(0, len(keys), PUT_MANY_CHUNK):
+                self.lane.execute("DEL", *[self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]])
 
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         t = now()

@@ -7,7 +7,7 @@ import select
 import socket
 import threading
 from collections import deque
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import redis
 
@@ -122,6 +122,63 @@ class FastLane:
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
             self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def send_script(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Run a script without waiting for its reply, like `send`.
+
+        EVAL with the source rather than EVALSHA: nobody reads the reply in time to load a
+        script the server lost (restart, SCRIPT FLUSH), and the server caches it by sha anyway.
+        """
+        self.send("EVAL", script.script, len(keys), *keys, *args)
+
+    def send_all(self, commands: Iterable[Sequence[Any]]) -> list[Any]:
+        """Send each command as soon as `commands` yields it, then read every reply; raise the first error.
+
+        A generator may build its next command while Redis runs the ones already sent. Nothing
+        is retried: a command whose reply was lost may have run, and running it twice is worse.
+        """
+        conn = self._connection()
+        if conn is None:
+            pipe = self.client.pipeline(transaction=False)
+            for args in commands:
+                pipe.execute_command(*args)
+            return pipe.execute()
+        self._before_replies(conn)
+        sent = 0
+        try:
+            for args in commands:
+                _send(conn, tuple(args))
+                sent += 1
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            raise
+        except BaseException:
+            self._owe(sent)  # the caller's generator failed: those replies are read before the next command
+            raise
+        return self._read_replies(conn, sent)
+
+    def _before_replies(self, conn: Any) -> None:
+        """Make sure the commands about to be sent get replies (QuietLane switches them back on)."""
+
+    def _owe(self, count: int) -> None:
+        self._unread += count
+
+    def _read_replies(self, conn: Any, count: int) -> list[Any]:
+        replies: list[Any] = []
+        error: redis.ResponseError | None = None
+        try:
+            for _ in range(count):
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:  # read the rest: the connection stays in step
+                    error = error or exc
+                    replies.append(exc)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            raise
+        if error is not None:
+            raise error
+        return replies
 
     def sync(self) -> None:
         """Wait until every command sent on this lane has been applied."""
@@ -240,6 +297,24 @@ class QuietLane(FastLane):
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
             on_reply(self.client.execute_command(*args))  # type: ignore[no-untyped-call]
+
+    def _before_replies(self, conn: Any) -> None:
+        if self._replies_off:
+            conn.send_packed_command([_pack(self._REPLY_ON)] if _pack is not None else conn.pack_commands([self._REPLY_ON]),
+                                     check_health=False)
+            self._replies_off = False
+            if self._corked:
+                self._set_cork(conn, False)
+            conn.read_response()  # OK
+        elif self._corked:
+            self._set_cork(conn, False)
+
+    def _owe(self, count: int) -> None:
+        conn = self._conn
+        try:
+            self._read_replies(conn, count)
+        except redis.ResponseError:
+            pass  # the caller's own error is the one that matters; the lane is back in step
 
     def _write(self, conn: Any, args: tuple[Any, ...], reply: bool) -> int:
         """Write `args`, switching replies on or off first as needed; returns the OKs that precede its reply."""

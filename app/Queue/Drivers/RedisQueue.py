@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
@@ -27,7 +27,9 @@ from app.Queue.support.time import now
 
 log = logging.getLogger("queue.redis")
 
-BULK_CHUNK = 1000  # jobs per PUSH call: bounded script runtime and argument size
+# Jobs per PUSH call in a bulk: bounds a script's runtime and arguments, and is small enough
+# that Redis stores one chunk while the dispatcher builds the next (bulk_stream).
+STREAM_CHUNK = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,18 @@ class QueueKeys:
     @property
     def for_pop_many(self) -> list[str]:
         return [*self.for_pop, self.lost]
+
+
+class _Chunk:
+    """The records of one PUSH_RECORDS call being filled, and the queue's reserved sequence numbers."""
+
+    __slots__ = ("seqs", "ready", "later", "size")
+
+    def __init__(self, seqs: Iterator[int]) -> None:
+        self.seqs = seqs
+        self.ready: list[Any] = []
+        self.later: list[Any] = []
+        self.size = 0
 
 
 class RedisJob:
@@ -159,20 +173,56 @@ class RedisQueue:
             self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
 
     def bulk(self, items: Sequence[PushItem]) -> None:
-        """Push many jobs: one PUSH call per queue and chunk, all in one pipeline."""
-        if not items:
-            return
-        t = now()
-        by_queue: dict[str, list[Any]] = {}
+        """Push many jobs: one PUSH_RECORDS call per queue and chunk, all pipelined on one connection."""
+        counts: dict[str, int] = {}
         for item in items:
-            by_queue.setdefault(item.queue, []).extend((t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload))
+            counts[item.queue] = counts.get(item.queue, 0) + 1
+        self.bulk_stream(items, counts)
+
+    def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
+        """Push jobs as `items` yields them: each full chunk is sent at once, so Redis stores it
+        while the caller builds the next; returns once Redis has answered for every chunk.
+
+        `counts` (jobs per queue) lets one round trip take every sequence number up front, so
+        records are built here and the script only adds them.
+        """
         with translate_errors(self.config):
-            pipe = self.client.pipeline(transaction=False)
-            for queue, flat in by_queue.items():
-                k = self.keys(queue)
-                for start in range(0, len(flat), BULK_CHUNK * 3):
-                    self._push(keys=[k.pending, k.delayed, k.notify, k.seq], args=[t, *flat[start:start + BULK_CHUNK * 3]], client=pipe)
-            pipe.execute()
+            seqs = self._reserve_seqs(counts)
+            self.lane.send_all(self._push_calls(items, seqs, now()))
+
+    def _reserve_seqs(self, counts: Mapping[str, int]) -> dict[str, Iterator[int]]:
+        """Take `counts[q]` numbers from each queue's counter in one round trip (gaps are harmless)."""
+        wanted = [(q, n) for q, n in counts.items() if n > 0]
+        lasts = self.lane.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
+        return {q: iter(range(int(last) - n + 1, int(last) + 1)) for (q, n), last in zip(wanted, lasts)}
+
+    def _push_calls(self, items: Iterable[PushItem], seqs: dict[str, Iterator[int]], t: float) -> Iterator[list[Any]]:
+        """EVAL commands of PUSH_RECORDS, one per queue and STREAM_CHUNK jobs (EVAL: no NOSCRIPT mid-stream)."""
+        chunks: dict[str, _Chunk] = {}
+        for item in items:
+            chunk = chunks.get(item.queue)
+            if chunk is None:
+                chunk = chunks[item.queue] = _Chunk(seqs.get(item.queue, iter(())))
+            seq = next(chunk.seqs, None)
+            if seq is None:  # more jobs than announced: another connection, as the lane has replies in flight
+                seq = int(self.client.incrby(self.keys(item.queue).seq, 1))
+            priority = int(item.priority)
+            record = f"{seq:015d}|{priority}|0||{item.payload}"  # LuaScripts record(pad(seq), prio, 0, '', payload)
+            if item.delay > 0:
+                chunk.later += (t + item.delay, record)
+            else:
+                chunk.ready += (-priority, record)
+            chunk.size += 1
+            if chunk.size == STREAM_CHUNK:
+                yield self._push_call(item.queue, chunk)
+                chunks[item.queue] = _Chunk(chunk.seqs)
+        for queue, chunk in chunks.items():
+            if chunk.size:
+                yield self._push_call(queue, chunk)
+
+    def _push_call(self, queue: str, chunk: _Chunk) -> list[Any]:
+        k = self.keys(queue)
+        return ["EVAL", LuaScripts.PUSH_RECORDS, 3, k.pending, k.delayed, k.notify, len(chunk.ready) // 2, *chunk.ready, *chunk.later]
 
     def clear(self, queue: str) -> int:
         k = self.keys(queue)

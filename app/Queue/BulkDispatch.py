@@ -1,0 +1,147 @@
+"""Bulk dispatch: queue many jobs with per-bulk work done once and the store working while Python does.
+
+One `QueueManager.bulk` call runs in three steps, in an order that keeps bulk's guarantees:
+
+1. Draft every job (type check, target, guards, data encoding: all that can fail) before
+   any job is stored, so a job that cannot be serialised stores nothing. Every
+   STATUS_SLICE jobs the drafted ones are marked pending, so the store writes statuses
+   while Python encodes the next slice; if a later job fails, those statuses are deleted.
+2. Mark the rest pending: a job is pending before any worker can see it.
+3. Store: payloads are signed lazily, so a streaming driver (Redis) stores the chunks
+   already sent while the next ones are signed; other drivers get a list.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+
+from app.Jobs.Job import Job
+from app.Queue.contracts import PushItem, StreamingBulk
+from app.Queue.events import JobQueued
+
+if TYPE_CHECKING:
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.bulk")
+
+STATUS_SLICE = 250  # jobs per pending-status write while drafting: small enough to overlap, large enough to batch
+
+
+class BulkDraft(NamedTuple):
+    """One job of a bulk between encoding and storing: its payload text is signed when `signed`."""
+
+    uuid: str
+    connection: str
+    queue: str
+    text: str
+    signed: bool
+    delay: float
+    priority: int
+
+
+class BulkDispatch:
+    """One call of `QueueManager.bulk`."""
+
+    def __init__(self, manager: QueueManager, jobs: list[Job], queue: str | None, connection: str | None) -> None:
+        self.manager = manager
+        self.jobs = jobs
+        self.queue = queue
+        self.connection = connection
+        self.builder = manager.codec.bulk_builder(len(jobs))
+        self._targets: dict[tuple[Any, Any], tuple[str, str]] = {}
+        self._inline: dict[str, bool] = {}
+        self._marked: list[str] = []
+
+    def run(self) -> list[str | None]:
+        """Queue the jobs; returns their uuids (None where a guard refused one)."""
+        m = self.manager
+        m._check_bulk_capacity(self.jobs, self.queue, self.connection)  # before the guards: a refused bulk takes no lock
+        drafts = self._draft_all()
+        ids: list[str | None] = []
+        groups: dict[str, list[BulkDraft]] = {}
+        for job, d in zip(self.jobs, drafts):
+            job.job_id = d.uuid if d else None
+            ids.append(job.job_id)
+            if d is not None:
+                groups.setdefault(d.connection, []).append(d)
+        for conn, members in groups.items():
+            self._store(conn, members)
+        if m.events.has_listeners(JobQueued):
+            for job, d in zip(self.jobs, drafts):
+                if d is not None:
+                    m._queued(job, d.uuid, d.queue, d.connection)
+        return ids
+
+    def _store(self, conn: str, members: list[BulkDraft]) -> None:
+        driver = self.manager.connection(conn)
+        sign = self.builder.sign
+        items = (PushItem(d.text if d.signed else sign(d.text), d.queue, d.delay, d.priority) for d in members)
+        if self._runs_inline(conn):
+            for item in items:
+                driver.push(item.payload, item.queue, item.delay, item.priority)
+        elif isinstance(driver, StreamingBulk):
+            counts: dict[str, int] = {}
+            for d in members:
+                counts[d.queue] = counts.get(d.queue, 0) + 1
+            driver.bulk_stream(items, counts)
+        else:
+            driver.bulk(list(items))
+
+    def _draft_all(self) -> list[BulkDraft | None]:
+        """Draft every job, marking each slice pending as it is done; undo the marks if a job fails."""
+        out: list[BulkDraft | None] = []
+        marked_up_to = 0
+        try:
+            for job in self.jobs:
+                out.append(self._draft(job))
+                if len(out) - marked_up_to >= STATUS_SLICE:
+                    self._mark(out[marked_up_to:])
+                    marked_up_to = len(out)
+        except BaseException:
+            self._unmark()
+            raise
+        self._mark(out[marked_up_to:])
+        return out
+
+    def _draft(self, job: Job) -> BulkDraft | None:
+        """Bulk's `QueueManager._prepare`: guards and encoding, with each distinct target resolved once."""
+        if not isinstance(job, Job):
+            raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
+        queue_name, conn = self._targets.get((job.queue, job.connection)) or self._target(job)
+        for guard in self.manager.push_guards:
+            if not guard(job, queue_name, conn):
+                return None
+        job_uuid, text, signed = self.builder.draft(job, queue_name, conn, job._payload_extra())
+        return BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0))
+
+    def _target(self, job: Job) -> tuple[str, str]:
+        """Resolve and remember where jobs with this queue/connection go."""
+        target = self._targets[job.queue, job.connection] = self.manager._target(job, self.queue, self.connection)
+        self.manager.connection_config(target[1])  # unknown connection: fail before anything is stored
+        return target
+
+    def _runs_inline(self, conn: str) -> bool:
+        inline = self._inline.get(conn)
+        if inline is None:
+            inline = self._inline[conn] = bool(getattr(self.manager.connection(conn), "runs_inline", False))
+        return inline
+
+    def _mark(self, drafts: Sequence[BulkDraft | None]) -> None:
+        """Record drafted jobs as pending (not on inline connections, whose jobs run at once)."""
+        by_conn: dict[str, list[str]] = {}
+        for d in drafts:
+            if d is not None:
+                by_conn.setdefault(d.connection, []).append(d.uuid)
+        for conn, uuids in by_conn.items():
+            if not self._runs_inline(conn):
+                self.manager._mark_pending_many(self.manager.connection(conn), uuids)
+                self._marked += uuids
+
+    def _unmark(self) -> None:
+        """Delete the pending statuses of a bulk that failed before storing anything."""
+        if not self._marked:
+            return
+        try:
+            self.manager.statuses.forget_many(self._marked)
+        except Exception:  # the bulk's own error matters more; these records expire with their TTL
+            log.warning("could not delete %d pending statuses of a failed bulk", len(self._marked), exc_info=True)
