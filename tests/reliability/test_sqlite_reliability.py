@@ -46,11 +46,12 @@ def test_a_sigkilled_worker_loses_nothing_the_job_runs_again_after_the_lease(que
 
 def test_two_workers_on_one_sqlite_file_never_run_a_job_twice(queue_env, witness, tmp_path):
     logs = [tmp_path / f"w{i}.log" for i in range(2)]
-    workers = [start_worker(["--sleep=0.1", f"--name=w{i}"], log=log) for i, log in enumerate(logs)]
+    workers = [start_worker(["--sleep=0.01", f"--name=w{i}"], log=log) for i, log in enumerate(logs)]
     try:
         # both must be polling before the jobs arrive, so that they really compete
         assert wait_until(lambda: all(l.exists() and "Processing jobs" in l.read_text() for l in logs), 20)
-        ids = queue_env.bulk([RecordJob(str(witness), "w") for _ in range(500)])
+        # 2 ms per job: a no-op job lets one worker win every lock handoff and run all 500 alone
+        ids = queue_env.bulk([RecordJob(str(witness), "w", pause=0.002) for _ in range(500)])
         assert wait_until(lambda: len(read_lines(witness)) >= 500, 60)
         time.sleep(0.3)  # a job run twice would show up as a late extra line
     finally:
