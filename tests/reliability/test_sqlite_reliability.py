@@ -15,7 +15,7 @@ from app.Queue.Payload import sign
 from app.Queue.support.time import now_int
 from tests.conftest import read_lines
 from tests.core_helpers import failed_rows, job_rows
-from tests.fixtures.jobs import RecordJob, SleepJob
+from tests.fixtures.jobs import PausingRecordJob, RecordJob, SleepJob
 from tests.support import start_worker, stop, wait_until
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_two_workers_on_one_sqlite_file_never_run_a_job_twice(queue_env, witness
         # both must be polling before the jobs arrive, so that they really compete
         assert wait_until(lambda: all(l.exists() and "Processing jobs" in l.read_text() for l in logs), 20)
         # 2 ms per job: a no-op job lets one worker win every lock handoff and run all 500 alone
-        ids = queue_env.bulk([RecordJob(str(witness), "w", pause=0.002) for _ in range(500)])
+        ids = queue_env.bulk([PausingRecordJob(str(witness), "w", pause=0.002) for _ in range(500)])
         assert wait_until(lambda: len(read_lines(witness)) >= 500, 60)
         time.sleep(0.3)  # a job run twice would show up as a late extra line
     finally:
