@@ -211,3 +211,25 @@ def test_worker_stopping_after_max_jobs_hands_back_the_prefetched_job_unused(mar
     left = maria.connection("database").pop("default", WORKER)
     assert left is not None and left.attempts == 1  # the reservation made ahead of time was un-counted
     assert second in left.payload
+
+
+def test_claim_is_one_round_trip_and_checks_the_row_it_reserved(driver: DatabaseQueue, caplog: pytest.LogCaptureFixture):
+    """The one-round-trip claim reads back the id it reserved; a mismatch is undone, and the driver falls back."""
+    import dataclasses
+
+    from app.Queue.database.connection import Prepared
+
+    driver.push('"first"', "default")
+    driver.push('"second"', "default")
+    job = driver.pop("default", WORKER)
+    assert job is not None and job.payload == '"first"' and driver._hot is not None and driver._hot.one_trip is not None
+    reset, select_into, reserve, _check = driver._hot.one_trip
+    # Make the read-back lie, as a server that assigned the variable for a row it did not return would.
+    driver._hot = dataclasses.replace(driver._hot, one_trip=(reset, select_into, reserve, Prepared.raw("SELECT -1")))
+    with caplog.at_level(logging.ERROR):
+        following = job.delete_and_pop(["default"], WORKER)
+    assert "falling back to the two-step claim" in caplog.text
+    assert following is not None and following.payload == '"second"' and following.attempts == 1
+    assert driver._hot.one_trip is None
+    assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]
+    assert following.delete() is True

@@ -7,6 +7,7 @@ A finished job is deleted in the same transaction that claims the next one.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import uuid
@@ -64,6 +65,30 @@ class _HotStatements:
     claim: Prepared
     reserve: Prepared
     delete_mine: Prepared
+    one_trip: tuple[Prepared, Prepared, Prepared, Prepared] | None = None  # MySQL/MariaDB: see _one_trip_statements
+
+
+_CLAIMED_VAR = "@queue_claimed_id"
+_RELEASE_TOKEN = Prepared.raw("UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
+                              "WHERE reserved_by = %(r_by)s")
+
+
+def _one_trip_statements(claim: Prepared) -> tuple[Prepared, Prepared, Prepared, Prepared] | None:
+    """The claim as statements that run in one multi-statement: the SELECT keeps the id it locked
+    in a session variable, the UPDATE reserves that row, and a last SELECT reads the variable back
+    so the caller can check it is the row the claim returned (a server that evaluated the
+    assignment for rows it did not return, as a filesort might, is caught, not trusted)."""
+    head = "SELECT jobs.id, "
+    if not claim.sql.startswith(head) or claim.order is not None:
+        return None  # an unexpected rendering: keep the two-round-trip claim
+    reset = Prepared.raw(f"SET {_CLAIMED_VAR} = NULL")
+    select_into = Prepared.raw(f"SELECT {_CLAIMED_VAR} := jobs.id AS id, " + claim.sql[len(head):], claim.defaults)
+    # The claim's own conditions again: even a wrong id could only take a row that is free.
+    reserve = Prepared.raw(f"UPDATE jobs SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
+                           f"WHERE id = {_CLAIMED_VAR} AND queue = %(queue)s AND (reserved_at IS NULL AND "
+                           f"available_at <= %(now)s OR reserved_at <= %(expired)s)")
+    check = Prepared.raw(f"SELECT {_CLAIMED_VAR}")
+    return reset, select_into, reserve, check
 
 
 @dataclass
@@ -175,6 +200,27 @@ class DatabaseQueue:
         sql = self._prepared(tx.dialect)
         steps = [(sql.delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished is not None else []
         deleted = True
+        if sql.one_trip is not None and queues:  # MySQL/MariaDB: delete, claim and reserve in one round trip
+            reset, select_into, reserve, check = sql.one_trip
+            queue, token = queues[0], f"{worker_id}:{uuid.uuid4().hex[:12]}"
+            lease = float(self.retry_after(queue))
+            t = int(now())
+            *done, _, rows, reserved, kept = tx.run(*steps, (reset, {}),
+                                                    (select_into, {"queue": queue, "now": t, "expired": t - lease}),
+                                                    (reserve, {"v_at": _lease_stamp(), "v_by": token}), (check, {}),
+                                                    commit=True)
+            if steps:
+                deleted, steps = done[0] > 0, []
+            if rows and reserved == 1 and kept[0][0] == rows[0][0]:
+                job_id, payload, attempts = rows[0]
+                return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
+            if rows or reserved:  # the variable did not hold the returned row: undo, and stop using this path
+                log.error("claim on %s kept id %s but returned %s; falling back to the two-step claim",
+                          queue, kept[0][0], rows[0][0] if rows else None)
+                tx.run((_RELEASE_TOKEN, {"r_by": token}), commit=True)
+                self._hot = dataclasses.replace(sql, one_trip=None)
+                return deleted, self._claim_in(tx, None, queues, worker_id)[1]
+            queues = queues[1:]
         for queue in queues:
             lease = float(self.retry_after(queue))
             t = int(now())
@@ -238,8 +284,9 @@ class DatabaseQueue:
         """The hot-path statements compiled for this server, rebuilt when the claim statement changes."""
         claim = self._claim_statement(dialect)
         if self._hot is None or self._hot.source is not claim:
-            self._hot = _HotStatements(claim, Prepared(claim, dialect), Prepared(_RESERVE, dialect),
-                                       Prepared(_DELETE_MINE, dialect))
+            prepared_claim = Prepared(claim, dialect)
+            self._hot = _HotStatements(claim, prepared_claim, Prepared(_RESERVE, dialect), Prepared(_DELETE_MINE, dialect),
+                                       _one_trip_statements(prepared_claim) if dialect.name != "sqlite" else None)
         return self._hot
 
     def _claim_statement(self, dialect: Any) -> Any:

@@ -236,6 +236,13 @@ class Prepared:
         self.defaults = dict(compiled.params)  # e.g. LIMIT 1, bound as a parameter
         self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
 
+    @classmethod
+    def raw(cls, sql: str, defaults: Mapping[str, Any] | None = None) -> Prepared:
+        """A statement written for the driver's named (pyformat) style, e.g. one using a session variable."""
+        prepared = cls.__new__(cls)
+        prepared.sql, prepared.defaults, prepared.order = sql, dict(defaults or {}), None
+        return prepared
+
     def args(self, params: Mapping[str, Any]) -> Any:
         """Driver arguments: a dict for named styles (PyMySQL), a tuple in order for positional ones (SQLite)."""
         merged = {**self.defaults, **params}
