@@ -63,9 +63,9 @@ class Worker:
         # along with the next job's start.
         self._held: deque[tuple[Any, float]] = deque()
         self._unacked: Any = None
+        self._began: Any = None  # the job _next_held started last: its ack is deferred
+        self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet
         self._driver_traits: tuple[Any, bool, bool] | None = None
-        self._began: Any = None
-        self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet  # the job _next_held started last: its ack is deferred
         self._flags_checked_at = 0.0
         self._restart_at_start: Any = None
         self._restart_now: Any = None
@@ -233,8 +233,7 @@ class Worker:
             self._prefetched = None
         if self._unacked is not None:
             job, self._unacked = self._unacked, None
-            if not job.delete():
-                log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
+            _delete_finished(job)
         while self._held:  # batch mode: never started, so no attempt was counted
             self._held.popleft()[0].release(0)
         self.heartbeat.stop()
@@ -317,8 +316,8 @@ class Worker:
         combined = getattr(reserved, "delete_and_pop", None)
         if combined is not None and prefetch_from and not self.should_quit and not self.options.once:
             self._prefetched = combined(prefetch_from, self.worker_id)
-        elif not reserved.delete():
-            log.warning("job on %s finished after its reservation was lost; it may run again", reserved.queue)
+        else:
+            _delete_finished(reserved)
 
     def _handle_exception(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                           exc: Exception, started: float) -> None:
@@ -453,6 +452,12 @@ class Worker:
             return
         self._wake.wait(seconds)
         self._wake.clear()
+
+
+def _delete_finished(job: ReservedJob) -> None:
+    """Ack a finished job, warning when its reservation was lost (it may then run again)."""
+    if not job.delete():
+        log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
 
 
 def rss_mb() -> float:

@@ -192,15 +192,20 @@ class FastLane:
             return script(keys=keys, args=args)
 
     def _connection(self, drain: bool = True) -> Any:
-        """The held connection (with no reply outstanding unless `drain` is False), or None on another thread."""
+        """The held connection (after reading the replies owed, when `drain`), or None on another thread."""
         if threading.get_ident() != self._owner:
             return None
         conn, pid = self._conn, os.getpid()
         if conn is None or pid != self._pid:  # after a fork the parent's socket is not ours to use or close
-            self._pid, self._unread = pid, 0
+            self._pid = pid
+            self._forget_state()
             conn = self._conn = self.client.connection_pool.get_connection()
             self._on_connect(conn)
-        while drain and self._unread:
+        return self._drain(conn) if drain else conn
+
+    def _drain(self, conn: Any) -> Any:
+        """Read the replies of earlier sends; returns the connection to go on with."""
+        while self._unread:
             self._unread -= 1
             try:
                 conn.read_response()
@@ -211,6 +216,10 @@ class FastLane:
                 self._drop()
                 return self._connection()
         return conn
+
+    def _forget_state(self) -> None:
+        """Reset what belonged to the connection being replaced or dropped."""
+        self._unread = 0
 
     def _on_connect(self, conn: Any) -> None:
         for script in self._preload:
@@ -227,7 +236,8 @@ class FastLane:
         self._drop()
 
     def _drop(self) -> None:
-        conn, self._conn, self._unread = self._conn, None, 0
+        conn, self._conn = self._conn, None
+        self._forget_state()
         if conn is not None:
             conn.disconnect()
             self.client.connection_pool.release(conn)
@@ -335,20 +345,10 @@ class QuietLane(FastLane):
             self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile
         return oks
 
-    def _connection(self, drain: bool = True) -> Any:
-        """The held connection, after reading the replies of requests when `drain` is set."""
-        if threading.get_ident() != self._owner:
-            return None
-        conn, pid = self._conn, os.getpid()
-        if conn is None or pid != self._pid:
-            self._pid = pid
-            self._waiting.clear()
-            self._corked = self._replies_off = False
-            self._poller = None
-            conn = self._conn = self.client.connection_pool.get_connection()
-            self._on_connect(conn)
+    def _drain(self, conn: Any) -> Any:
+        """Read the replies of requests still owed, handing each to its callback."""
         waiting = self._waiting
-        while drain and waiting:
+        while waiting:
             on_reply, oks = waiting.popleft()
             try:
                 for _ in range(oks):
@@ -383,11 +383,11 @@ class QuietLane(FastLane):
             on = False
         self._corked = on
 
-    def _drop(self) -> None:
+    def _forget_state(self) -> None:
+        super()._forget_state()
         self._poller = None
         self._waiting.clear()
         self._corked = self._replies_off = False  # closing the socket sends what was corked
-        super()._drop()
 
 
 def _send(conn: Any, args: tuple[Any, ...]) -> None:

@@ -154,8 +154,7 @@ class RedisQueue:
         self._renew = self.client.register_script(LuaScripts.RENEW)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
-        # BEGIN and POP_MANY may be sent by sha without waiting, so every lane connection loads them.
-        # BEGIN is sent without a reply and POP_MANY ahead of need: both by sha, loaded on connect.
+        # BEGIN is sent without a reply and POP_MANY ahead of need, both by sha: loaded on every connect.
         self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many])
 
     def keys(self, queue: str) -> QueueKeys:
