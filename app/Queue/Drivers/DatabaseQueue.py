@@ -52,6 +52,11 @@ def _lease_stamp() -> int:
     return math.ceil(now())
 
 
+def _token(worker_id: str) -> str:
+    """A reservation token: the worker, plus a random part that makes each claim's rows its own."""
+    return f"{worker_id}:{uuid.uuid4().hex[:12]}"
+
+
 def _available_at(delay: float) -> int:
     t = now()
     return math.ceil(t + delay) if delay > 0 else int(t)
@@ -132,8 +137,8 @@ class DatabaseJob:
         if not started:
             log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
                         self.queue)
-        if not acked:
-            log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
+        if finished is not None and not acked:
+            log.warning("job on %s finished after its reservation was lost; it may run again", finished.queue)
 
     def delete_nowait(self) -> None:
         """Delete the finished job (a database cannot pipeline: this waits), warning if it was lost."""
@@ -189,9 +194,9 @@ class DatabaseQueue:
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
         """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`.
 
-        One transaction on the DBAPI connection. On MySQL/MariaDB it takes two round trips
-        (DELETE + claim SELECT, then UPDATE + COMMIT) where SQLAlchemy statements took five
-        (pre-ping, DELETE, SELECT, UPDATE, COMMIT). Returns whether `finished` was deleted.
+        One transaction on the DBAPI connection. On MySQL/MariaDB its first queue takes one round
+        trip (see _one_trip_statements), any further queue two (claim SELECT, then UPDATE +
+        COMMIT), where SQLAlchemy statements took five. Returns whether `finished` was deleted.
         """
         return self._held.transaction(lambda tx: self._claim_in(tx, finished, queues, worker_id), self._count_retry)
 
@@ -202,11 +207,9 @@ class DatabaseQueue:
         deleted = True
         if sql.one_trip is not None and queues:  # MySQL/MariaDB: delete, claim and reserve in one round trip
             reset, select_into, reserve, check = sql.one_trip
-            queue, token = queues[0], f"{worker_id}:{uuid.uuid4().hex[:12]}"
-            lease = float(self.retry_after(queue))
-            t = int(now())
-            *done, _, rows, reserved, kept = tx.run(*steps, (reset, {}),
-                                                    (select_into, {"queue": queue, "now": t, "expired": t - lease}),
+            queue, token = queues[0], _token(worker_id)
+            lease, where = self._claim_params(queue)
+            *done, _, rows, reserved, kept = tx.run(*steps, (reset, {}), (select_into, where),
                                                     (reserve, {"v_at": _lease_stamp(), "v_by": token}), (check, {}),
                                                     commit=True)
             if steps:
@@ -222,20 +225,25 @@ class DatabaseQueue:
                 return deleted, self._claim_in(tx, None, queues, worker_id)[1]
             queues = queues[1:]
         for queue in queues:
-            lease = float(self.retry_after(queue))
-            t = int(now())
-            *done, rows = tx.run(*steps, (sql.claim, {"queue": queue, "now": t, "expired": t - lease}))
+            lease, where = self._claim_params(queue)
+            *done, rows = tx.run(*steps, (sql.claim, where))
             if steps:
                 deleted, steps = done[0] > 0, []
             if rows:
                 job_id, payload, attempts = rows[0]
-                token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+                token = _token(worker_id)
                 tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
                        commit=True)
                 return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
         if steps:  # no queue to look in: still settle the finished job
             deleted = tx.run(*steps)[0] > 0
         return deleted, None
+
+    def _claim_params(self, queue: str) -> tuple[float, dict[str, Any]]:
+        """The queue's lease and the parameters of a claim SELECT on it, as of now."""
+        lease = float(self.retry_after(queue))
+        t = int(now())
+        return lease, {"queue": queue, "now": t, "expired": t - lease}
 
     def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> list[DatabaseJob]:
         """Reserve up to `limit` jobs of the first queue that has any, in one transaction (batch mode).
@@ -249,11 +257,10 @@ class DatabaseQueue:
         claim = self._batch_statement(("claim", limit), tx.dialect,
                                       lambda: self._claim_statement(tx.dialect).limit(limit))
         for queue in queues:
-            lease = float(self.retry_after(queue))
-            t = int(now())
-            (rows,) = tx.run((claim, {"queue": queue, "now": t, "expired": t - lease}))
+            lease, where = self._claim_params(queue)
+            (rows,) = tx.run((claim, where))
             if rows:
-                token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+                token = _token(worker_id)
                 ids = {f"r{i}": row[0] for i, row in enumerate(rows)}
                 reserve = self._batch_statement(("reserve", len(ids)), tx.dialect, lambda: update(jobs).where(
                     jobs.c.id.in_([bindparam(name) for name in ids])).values(
