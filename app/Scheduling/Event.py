@@ -1,0 +1,164 @@
+"""A scheduled event: what runs (a Task), when (cron expression + time zone), constraints and options.
+
+An event is a value built fluently in routes/console.py; "is it due at t?" is a pure
+function of it (`is_due`, `passes_filters`), and running it is the ScheduleRunner's job.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, Callable
+
+from app.Scheduling.CronExpression import CronExpression
+from app.Scheduling.Frequencies import Frequencies, load_zone, parse_time
+from app.Scheduling.errors import ScheduleError
+from app.Scheduling.Tasks import CommandTask, Task
+
+DEFAULT_OVERLAP_MINUTES = 1440  # Laravel's default: a crashed run's mutex frees itself after a day
+Condition = bool | Callable[[], Any]
+
+
+class Event(Frequencies):
+    """One entry of the schedule; builder methods return the event so calls chain."""
+
+    def __init__(self, task: Task, tz_name: str = "UTC") -> None:
+        self.task = task
+        self.expression = "* * * * *"
+        self.tz_name = tz_name
+        self.label: str | None = None
+        self.about = ""
+        self.filters: list[Condition] = []
+        self.rejects: list[Condition] = []
+        self.windows: list[tuple[tuple[int, int], tuple[int, int], bool]] = []  # (start, end, inside?)
+        self.only_in: tuple[str, ...] = ()
+        self.overlap_minutes: float | None = None  # None: overlapping runs allowed
+        self.one_server = False
+        self.background = False
+
+    # -- identity ------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """What runs: the command line, the job class or the function."""
+        return self.task.summary()
+
+    def display_name(self) -> str:
+        """The event's name, or its summary when it has none."""
+        return self.label or self.summary()
+
+    def mutex_id(self) -> str:
+        """A stable id for this event's locks and last result, the same on every server."""
+        basis = f"name:{self.label}" if self.label else f"{self.task.kind}:{self.summary()}|{self.expression}|{self.tz_name}"
+        return hashlib.sha1(basis.encode()).hexdigest()[:20]
+
+    def _fail(self, message: str) -> ScheduleError:
+        return ScheduleError(f"schedule event [{self.display_name()}]: {message}")
+
+    # -- options ---------------------------------------------------------------------------------
+    def name(self, name: str) -> Event:
+        """Name the event (schedule:list, schedule:test --name, and the key of its locks)."""
+        if not str(name).strip():
+            raise self._fail("name() must not be empty")
+        self.label = str(name).strip()
+        return self
+
+    def description(self, text: str) -> Event:
+        """Describe the event for schedule:list."""
+        self.about = str(text)
+        return self
+
+    def without_overlapping(self, expires_after: float = DEFAULT_OVERLAP_MINUTES) -> Event:
+        """Skip a due time while the previous run still holds the event's mutex (freed after `expires_after` minutes at most)."""
+        if self.task.kind == "job":
+            raise self._fail("without_overlapping() applies to commands and calls; "
+                             "for a job use the WithoutOverlapping job middleware")
+        if isinstance(expires_after, bool) or not isinstance(expires_after, (int, float)) or expires_after <= 0:
+            raise self._fail(f"without_overlapping({expires_after!r}): expires_after is a number of minutes > 0")
+        self.overlap_minutes = float(expires_after)
+        return self
+
+    def on_one_server(self) -> Event:
+        """Run each due time on one server only (a cache-store lock keyed by event and due minute)."""
+        self.one_server = True
+        return self
+
+    def run_in_background(self) -> Event:
+        """Start the command and go on with the next event without waiting for it (commands only)."""
+        if not isinstance(self.task, CommandTask):
+            raise self._fail("run_in_background() applies to commands only")
+        self.background = True
+        return self
+
+    # -- constraints -----------------------------------------------------------------------------
+    def when(self, condition: Condition) -> Event:
+        """Run only when `condition` (a bool or a no-argument callable) is true at the due time."""
+        self.filters.append(self._condition(condition, "when"))
+        return self
+
+    def skip(self, condition: Condition) -> Event:
+        """Skip the due time when `condition` (a bool or a no-argument callable) is true."""
+        self.rejects.append(self._condition(condition, "skip"))
+        return self
+
+    def between(self, start: str, end: str) -> Event:
+        """Run only between `start` and `end` local time, inclusive ("22:00" to "6:00" spans midnight)."""
+        self.windows.append((self._time(start, "between"), self._time(end, "between"), True))
+        return self
+
+    def unless_between(self, start: str, end: str) -> Event:
+        """Skip due times between `start` and `end` local time, inclusive."""
+        self.windows.append((self._time(start, "unless_between"), self._time(end, "unless_between"), False))
+        return self
+
+    def environments(self, *names: str) -> Event:
+        """Run only when APP_ENV is one of `names`."""
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise self._fail(f"environments{names!r}: name at least one environment")
+        self.only_in = tuple(n.strip() for n in names)
+        return self
+
+    def _condition(self, condition: Any, what: str) -> Condition:
+        if isinstance(condition, bool) or callable(condition):
+            return condition  # type: ignore[no-any-return]
+        raise self._fail(f"{what}() takes a bool or a callable, got {condition!r}")
+
+    def _time(self, value: str, what: str) -> tuple[int, int]:
+        try:
+            return parse_time(value, what)
+        except ValueError as exc:
+            raise self._fail(str(exc)) from None
+
+    # -- questions --------------------------------------------------------------------------------
+    def cron_expression(self) -> CronExpression:
+        """The event's expression in its time zone."""
+        return CronExpression(self.expression, load_zone(self.tz_name))
+
+    def is_due(self, minute: datetime, app_env: str) -> bool:
+        """Whether the expression fires in `minute` and APP_ENV allows the event (filters not included)."""
+        if self.only_in and app_env not in self.only_in:
+            return False
+        return self.cron_expression().is_due(minute)
+
+    def in_windows(self, minute: datetime) -> bool:
+        """Whether the local time of `minute` passes every between()/unless_between()."""
+        local = minute.astimezone(load_zone(self.tz_name))
+        now = (local.hour, local.minute)
+        for start, end, inside in self.windows:
+            within = start <= now <= end if start <= end else (now >= start or now <= end)
+            if within != inside:
+                return False
+        return True
+
+    def passes_filters(self, minute: datetime) -> bool:
+        """Evaluate between(), when() and skip() for `minute` (callables run now; they may raise)."""
+        if not self.in_windows(minute):
+            return False
+        if not all(_truth(f) for f in self.filters):
+            return False
+        return not any(_truth(r) for r in self.rejects)
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """The next minute the expression fires after `after` (constraints not applied)."""
+        return self.cron_expression().next_due(after)
+
+
+def _truth(condition: Condition) -> bool:
+    return bool(condition() if callable(condition) else condition)

@@ -1,0 +1,200 @@
+"""The fluent frequency methods of a scheduled event: each rewrites fields of its cron expression.
+
+As in Laravel, methods compose by field: `weekly_on(1, "8:00")` sets minute, hour and
+weekday; `daily().weekdays()` keeps 00:00 and narrows the days. Bad values raise a
+ScheduleError naming the event at once, while routes/console.py is being loaded.
+"""
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.Scheduling.CronExpression import validate
+from app.Scheduling.errors import ScheduleError
+
+DAY_NAMES = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6}
+
+
+def parse_time(value: str, what: str) -> tuple[int, int]:
+    """Turn "13:00" / "8:05" into (hour, minute), or raise ValueError saying what is wrong."""
+    hour_text, sep, minute_text = str(value).strip().partition(":")
+    if not sep:
+        minute_text = "0"
+    if not (hour_text.isdigit() and minute_text.isdigit() and len(minute_text) <= 2):
+        raise ValueError(f"{what}({value!r}): a time is written HH:MM, like \"13:00\"")
+    hour, minute = int(hour_text), int(minute_text)
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{what}({value!r}): hour must be 0-23 and minute 0-59")
+    return hour, minute
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (ValueError when unknown)."""
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like \"Europe/Berlin\" or \"UTC\")") from None
+
+
+def _weekday(day: Any, what: str) -> int:
+    if isinstance(day, str) and day.strip().lower() in DAY_NAMES:
+        return DAY_NAMES[day.strip().lower()]
+    if isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 7:
+        return day % 7
+    raise ValueError(f"{what}({day!r}): a weekday is 0-6 (0 = Sunday) or a day name")
+
+
+def _in_range(value: Any, low: int, high: int, what: str, unit: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{what}({value!r}): {unit} must be a whole number {low}-{high}")
+    return value
+
+
+class Frequencies:
+    """Mixin: `expression` (five cron fields) and `tz` plus the builders that set them."""
+
+    expression: str = "* * * * *"
+    tz_name: str = "UTC"
+
+    def _fail(self, message: str) -> ScheduleError:
+        raise NotImplementedError
+
+    def _splice(self, **fields: Any) -> Any:
+        names = ["minute", "hour", "day", "month", "weekday"]
+        parts = self.expression.split()
+        for name, value in fields.items():
+            parts[names.index(name)] = str(value)
+        self.expression = " ".join(parts)
+        return self
+
+    def _checked(self, build: Any) -> Any:
+        try:
+            return build()
+        except ValueError as exc:
+            raise self._fail(str(exc)) from None
+
+    # -- raw -----------------------------------------------------------------------------
+    def cron(self, expression: str) -> Any:
+        """Run on a five-field cron expression (minute hour day month weekday)."""
+        problem = validate(str(expression))
+        if problem:
+            raise self._fail(f"cron(): {problem}")
+        self.expression = " ".join(str(expression).split())
+        return self
+
+    def timezone(self, name: str) -> Any:
+        """Read the expression in time zone `name` (an IANA name); DST follows cron's rules."""
+        self._checked(lambda: load_zone(name))
+        self.tz_name = str(name)
+        return self
+
+    # -- minutes and hours ---------------------------------------------------------------
+    def every_minute(self) -> Any:
+        """Run every minute."""
+        return self._splice(minute="*")
+
+    def every_two_minutes(self) -> Any:
+        """Run every two minutes."""
+        return self._splice(minute="*/2")
+
+    def every_five_minutes(self) -> Any:
+        """Run every five minutes."""
+        return self._splice(minute="*/5")
+
+    def every_ten_minutes(self) -> Any:
+        """Run every ten minutes."""
+        return self._splice(minute="*/10")
+
+    def every_fifteen_minutes(self) -> Any:
+        """Run every fifteen minutes."""
+        return self._splice(minute="*/15")
+
+    def every_thirty_minutes(self) -> Any:
+        """Run every thirty minutes."""
+        return self._splice(minute="*/30")
+
+    def hourly(self) -> Any:
+        """Run at the start of every hour."""
+        return self._splice(minute=0)
+
+    def hourly_at(self, minute: int) -> Any:
+        """Run every hour at `minute` past."""
+        return self._splice(minute=self._checked(lambda: _in_range(minute, 0, 59, "hourly_at", "the minute")))
+
+    # -- days ----------------------------------------------------------------------------
+    def daily(self) -> Any:
+        """Run every day at midnight."""
+        return self._splice(minute=0, hour=0)
+
+    def daily_at(self, time: str) -> Any:
+        """Run every day at `time` ("13:00")."""
+        hour, minute = self._checked(lambda: parse_time(time, "daily_at"))
+        return self._splice(minute=minute, hour=hour)
+
+    def at(self, time: str) -> Any:
+        """Alias of daily_at: run at `time` on the days already chosen."""
+        hour, minute = self._checked(lambda: parse_time(time, "at"))
+        return self._splice(minute=minute, hour=hour)
+
+    def twice_daily(self, first: int = 1, second: int = 13) -> Any:
+        """Run every day at two whole hours."""
+        return self.twice_daily_at(first, second, 0)
+
+    def twice_daily_at(self, first: int, second: int, minute: int = 0) -> Any:
+        """Run every day at `first`:`minute` and `second`:`minute`."""
+        h1 = self._checked(lambda: _in_range(first, 0, 23, "twice_daily", "the hour"))
+        h2 = self._checked(lambda: _in_range(second, 0, 23, "twice_daily", "the hour"))
+        m = self._checked(lambda: _in_range(minute, 0, 59, "twice_daily_at", "the minute"))
+        return self._splice(minute=m, hour=f"{h1},{h2}")
+
+    def weekdays(self) -> Any:
+        """Run only Monday to Friday."""
+        return self._splice(weekday="1-5")
+
+    def weekends(self) -> Any:
+        """Run only on Saturday and Sunday."""
+        return self._splice(weekday="6,0")
+
+    def days(self, *days: int | str) -> Any:
+        """Run only on these weekdays (0 = Sunday, or names)."""
+        if not days:
+            raise self._fail("days(): name at least one weekday")
+        numbers = [self._checked(lambda d=d: _weekday(d, "days")) for d in days]
+        return self._splice(weekday=",".join(str(n) for n in numbers))
+
+    def mondays(self) -> Any:
+        """Run only on Mondays."""
+        return self.days(1)
+
+    def sundays(self) -> Any:
+        """Run only on Sundays."""
+        return self.days(0)
+
+    # -- weeks, months, years ----------------------------------------------------------------
+    def weekly(self) -> Any:
+        """Run every Sunday at midnight."""
+        return self._splice(minute=0, hour=0, weekday=0)
+
+    def weekly_on(self, day: int | str, time: str = "0:00") -> Any:
+        """Run every week on `day` (0 = Sunday, or a name) at `time`."""
+        weekday = self._checked(lambda: _weekday(day, "weekly_on"))
+        hour, minute = self._checked(lambda: parse_time(time, "weekly_on"))
+        return self._splice(minute=minute, hour=hour, weekday=weekday)
+
+    def monthly(self) -> Any:
+        """Run on the first day of every month at midnight."""
+        return self._splice(minute=0, hour=0, day=1)
+
+    def monthly_on(self, day: int = 1, time: str = "0:00") -> Any:
+        """Run every month on day `day` (1-31) at `time`."""
+        dom = self._checked(lambda: _in_range(day, 1, 31, "monthly_on", "the day"))
+        hour, minute = self._checked(lambda: parse_time(time, "monthly_on"))
+        return self._splice(minute=minute, hour=hour, day=dom)
+
+    def quarterly(self) -> Any:
+        """Run on the first day of every quarter at midnight."""
+        return self._splice(minute=0, hour=0, day=1, month="1-12/3")
+
+    def yearly(self) -> Any:
+        """Run on January 1st at midnight."""
+        return self._splice(minute=0, hour=0, day=1, month=1)
