@@ -41,14 +41,8 @@ def minute_floor(t: datetime) -> datetime:
     return t.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def _wall(t: datetime) -> datetime:
-    """The naive local wall-clock time of an aware datetime."""
-    return t.replace(tzinfo=None, fold=0)
-
-
-def _offset(t: datetime, tz: ZoneInfo) -> timedelta:
-    offset = t.astimezone(tz).utcoffset()
-    return offset if offset is not None else timedelta(0)
+def _naive_utc(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 class CronExpression:
@@ -67,22 +61,31 @@ class CronExpression:
         """Whether the expression matches a naive wall-clock minute."""
         return bool(croniter.match(self.expression, wall))
 
-    def _is_repeat(self, local: datetime) -> bool:
-        """Whether `local` is the second pass through a wall-clock time (after a fall-back)."""
-        return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+    # Helpers avoid datetime.fold: freezegun's datetimes drop it, and the results must not depend on the clock used.
+    def _wall(self, t: datetime) -> datetime:
+        """The naive local wall-clock time of the instant `t`."""
+        return t.astimezone(self.tz).replace(tzinfo=None, fold=0)
+
+    def _offset(self, t: datetime) -> timedelta:
+        """The zone's UTC offset at the instant `t`."""
+        return self._wall(t) - _naive_utc(t)
+
+    def _is_repeat(self, t: datetime) -> bool:
+        """Whether the instant `t` is the second pass through its wall-clock time (after a fall-back)."""
+        first = self._wall(t).replace(tzinfo=self.tz).astimezone(UTC)  # fold=0: the earlier of two readings
+        return first < t
 
     def is_due(self, t: datetime) -> bool:
         """Whether the event runs in the (UTC) minute starting at `t`."""
         t = minute_floor(t)
-        local = t.astimezone(self.tz)
-        if self.fixed_time and self._is_repeat(local):
+        if self.fixed_time and self._is_repeat(t):
             return False
-        wall = _wall(local)
+        wall = self._wall(t)
         if self.matches_wall(wall):
             return True
         if not self.fixed_time:
             return False
-        previous_wall = _wall((t - MINUTE).astimezone(self.tz))
+        previous_wall = self._wall(t - MINUTE)
         if wall - previous_wall <= MINUTE:
             return False
         # Spring forward: the wall clock skipped (previous_wall, wall); a fixed time in the gap runs now.
@@ -95,7 +98,7 @@ class CronExpression:
         """The first UTC minute strictly after `after` in which the event is due (None: not within ~10 years)."""
         cursor = minute_floor(after)
         for _ in range(MAX_SEGMENTS):
-            offset = _offset(cursor, self.tz)
+            offset = self._offset(cursor)
             change = self._next_offset_change(cursor, offset)
             found = self._next_in_segment(cursor, offset, change)
             if found is not None:
@@ -109,7 +112,7 @@ class CronExpression:
 
     def _next_in_segment(self, cursor: datetime, offset: timedelta, end: datetime | None) -> datetime | None:
         """The first due minute after `cursor` while the UTC offset stays `offset` (before `end`)."""
-        wall = _wall(cursor.astimezone(self.tz))
+        wall = self._wall(cursor)
         for _ in range(120):  # only repeats of a fall-back hour are skipped, at most 60 of them
             try:
                 wall = self._next_wall(wall)
@@ -118,7 +121,7 @@ class CronExpression:
             t = (wall - offset).replace(tzinfo=UTC)
             if end is not None and t >= end:
                 return None
-            if not (self.fixed_time and self._is_repeat(t.astimezone(self.tz))):
+            if not (self.fixed_time and self._is_repeat(t)):
                 return t
         return None
 
@@ -127,10 +130,10 @@ class CronExpression:
         low = cursor
         for _ in range(80):
             high = low + TRANSITION_PROBE
-            if _offset(high, self.tz) != offset:
+            if self._offset(high) != offset:
                 while high - low > MINUTE:  # binary search to the minute
                     mid = minute_floor(low + (high - low) / 2)
-                    if _offset(mid, self.tz) == offset:
+                    if self._offset(mid) == offset:
                         low = mid
                     else:
                         high = mid
