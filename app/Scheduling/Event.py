@@ -34,6 +34,7 @@ class Event(Frequencies):
         self.overlap_minutes: float | None = None  # None: overlapping runs allowed
         self.one_server = False
         self.background = False
+        self.problems: list[str] = []
 
     # -- identity ------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -49,15 +50,20 @@ class Event(Frequencies):
         basis = f"name:{self.label}" if self.label else f"{self.task.kind}:{self.summary()}|{self.expression}|{self.tz_name}"
         return hashlib.sha1(basis.encode()).hexdigest()[:20]
 
-    def _fail(self, message: str) -> ScheduleError:
+    def _problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def error(self, message: str) -> ScheduleError:
+        """An error naming this event."""
         return ScheduleError(f"schedule event [{self.display_name()}]: {message}")
 
     # -- options ---------------------------------------------------------------------------------
     def name(self, name: str) -> Event:
         """Name the event (schedule:list, schedule:test --name, and the key of its locks)."""
         if not str(name).strip():
-            raise self._fail("name() must not be empty")
-        self.label = str(name).strip()
+            self._problem("name() must not be empty")
+        else:
+            self.label = str(name).strip()
         return self
 
     def description(self, text: str) -> Event:
@@ -68,11 +74,12 @@ class Event(Frequencies):
     def without_overlapping(self, expires_after: float = DEFAULT_OVERLAP_MINUTES) -> Event:
         """Skip a due time while the previous run still holds the event's mutex (freed after `expires_after` minutes at most)."""
         if self.task.kind == "job":
-            raise self._fail("without_overlapping() applies to commands and calls; "
-                             "for a job use the WithoutOverlapping job middleware")
-        if isinstance(expires_after, bool) or not isinstance(expires_after, (int, float)) or expires_after <= 0:
-            raise self._fail(f"without_overlapping({expires_after!r}): expires_after is a number of minutes > 0")
-        self.overlap_minutes = float(expires_after)
+            self._problem("without_overlapping() applies to commands and calls; "
+                          "for a job use the WithoutOverlapping job middleware")
+        elif isinstance(expires_after, bool) or not isinstance(expires_after, (int, float)) or expires_after <= 0:
+            self._problem(f"without_overlapping({expires_after!r}): expires_after is a number of minutes > 0")
+        else:
+            self.overlap_minutes = float(expires_after)
         return self
 
     def on_one_server(self) -> Event:
@@ -83,48 +90,52 @@ class Event(Frequencies):
     def run_in_background(self) -> Event:
         """Start the command and go on with the next event without waiting for it (commands only)."""
         if not isinstance(self.task, CommandTask):
-            raise self._fail("run_in_background() applies to commands only")
-        self.background = True
+            self._problem("run_in_background() applies to commands only")
+        else:
+            self.background = True
         return self
 
     # -- constraints -----------------------------------------------------------------------------
     def when(self, condition: Condition) -> Event:
         """Run only when `condition` (a bool or a no-argument callable) is true at the due time."""
-        self.filters.append(self._condition(condition, "when"))
+        if self._condition_ok(condition, "when"):
+            self.filters.append(condition)
         return self
 
     def skip(self, condition: Condition) -> Event:
         """Skip the due time when `condition` (a bool or a no-argument callable) is true."""
-        self.rejects.append(self._condition(condition, "skip"))
+        if self._condition_ok(condition, "skip"):
+            self.rejects.append(condition)
         return self
 
     def between(self, start: str, end: str) -> Event:
         """Run only between `start` and `end` local time, inclusive ("22:00" to "6:00" spans midnight)."""
-        self.windows.append((self._time(start, "between"), self._time(end, "between"), True))
-        return self
+        return self._window(start, end, True, "between")
 
     def unless_between(self, start: str, end: str) -> Event:
         """Skip due times between `start` and `end` local time, inclusive."""
-        self.windows.append((self._time(start, "unless_between"), self._time(end, "unless_between"), False))
-        return self
+        return self._window(start, end, False, "unless_between")
 
     def environments(self, *names: str) -> Event:
         """Run only when APP_ENV is one of `names`."""
         if not names or not all(isinstance(n, str) and n.strip() for n in names):
-            raise self._fail(f"environments{names!r}: name at least one environment")
-        self.only_in = tuple(n.strip() for n in names)
+            self._problem(f"environments{names!r}: name at least one environment")
+        else:
+            self.only_in = tuple(n.strip() for n in names)
         return self
 
-    def _condition(self, condition: Any, what: str) -> Condition:
+    def _condition_ok(self, condition: Any, what: str) -> bool:
         if isinstance(condition, bool) or callable(condition):
-            return condition  # type: ignore[no-any-return]
-        raise self._fail(f"{what}() takes a bool or a callable, got {condition!r}")
+            return True
+        self._problem(f"{what}() takes a bool or a callable, got {condition!r}")
+        return False
 
-    def _time(self, value: str, what: str) -> tuple[int, int]:
+    def _window(self, start: str, end: str, inside: bool, what: str) -> Event:
         try:
-            return parse_time(value, what)
+            self.windows.append((parse_time(start, what), parse_time(end, what), inside))
         except ValueError as exc:
-            raise self._fail(str(exc)) from None
+            self._problem(str(exc))
+        return self
 
     # -- questions --------------------------------------------------------------------------------
     def cron_expression(self) -> CronExpression:

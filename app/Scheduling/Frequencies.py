@@ -2,7 +2,7 @@
 
 As in Laravel, methods compose by field: `weekly_on(1, "8:00")` sets minute, hour and
 weekday; `daily().weekdays()` keeps 00:00 and narrows the days. Bad values raise a
-ScheduleError naming the event at once, while routes/console.py is being loaded.
+ScheduleError naming the event (by its final name) once routes/console.py's schedule() returns.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.Scheduling.CronExpression import validate
-from app.Scheduling.errors import ScheduleError
 
 DAY_NAMES = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6}
 
@@ -36,6 +35,11 @@ def load_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} (use an IANA name like \"Europe/Berlin\" or \"UTC\")") from None
 
 
+def _time_fields(value: str, what: str) -> dict[str, int]:
+    hour, minute = parse_time(value, what)
+    return {"minute": minute, "hour": hour}
+
+
 def _weekday(day: Any, what: str) -> int:
     if isinstance(day, str) and day.strip().lower() in DAY_NAMES:
         return DAY_NAMES[day.strip().lower()]
@@ -56,7 +60,8 @@ class Frequencies:
     expression: str = "* * * * *"
     tz_name: str = "UTC"
 
-    def _fail(self, message: str) -> ScheduleError:
+    def _problem(self, message: str) -> None:
+        """Remember a mistake; the loader reports it with the event's final name."""
         raise NotImplementedError
 
     def _splice(self, **fields: Any) -> Any:
@@ -67,24 +72,32 @@ class Frequencies:
         self.expression = " ".join(parts)
         return self
 
-    def _checked(self, build: Any) -> Any:
+    def _apply(self, build: Any) -> Any:
+        """Splice the fields `build()` returns, or record its ValueError and leave the expression as it was."""
         try:
-            return build()
+            fields = build()
         except ValueError as exc:
-            raise self._fail(str(exc)) from None
+            self._problem(str(exc))
+            return self
+        return self._splice(**fields)
 
     # -- raw -----------------------------------------------------------------------------
     def cron(self, expression: str) -> Any:
         """Run on a five-field cron expression (minute hour day month weekday)."""
         problem = validate(str(expression))
         if problem:
-            raise self._fail(f"cron(): {problem}")
-        self.expression = " ".join(str(expression).split())
+            self._problem(f"cron(): {problem}")
+        else:
+            self.expression = " ".join(str(expression).split())
         return self
 
     def timezone(self, name: str) -> Any:
         """Read the expression in time zone `name` (an IANA name); DST follows cron's rules."""
-        self._checked(lambda: load_zone(name))
+        try:
+            load_zone(name)
+        except ValueError as exc:
+            self._problem(str(exc))
+            return self
         self.tz_name = str(name)
         return self
 
@@ -119,7 +132,7 @@ class Frequencies:
 
     def hourly_at(self, minute: int) -> Any:
         """Run every hour at `minute` past."""
-        return self._splice(minute=self._checked(lambda: _in_range(minute, 0, 59, "hourly_at", "the minute")))
+        return self._apply(lambda: {"minute": _in_range(minute, 0, 59, "hourly_at", "the minute")})
 
     # -- days ----------------------------------------------------------------------------
     def daily(self) -> Any:
@@ -128,13 +141,11 @@ class Frequencies:
 
     def daily_at(self, time: str) -> Any:
         """Run every day at `time` ("13:00")."""
-        hour, minute = self._checked(lambda: parse_time(time, "daily_at"))
-        return self._splice(minute=minute, hour=hour)
+        return self._apply(lambda: _time_fields(time, "daily_at"))
 
     def at(self, time: str) -> Any:
         """Alias of daily_at: run at `time` on the days already chosen."""
-        hour, minute = self._checked(lambda: parse_time(time, "at"))
-        return self._splice(minute=minute, hour=hour)
+        return self._apply(lambda: _time_fields(time, "at"))
 
     def twice_daily(self, first: int = 1, second: int = 13) -> Any:
         """Run every day at two whole hours."""
@@ -142,10 +153,10 @@ class Frequencies:
 
     def twice_daily_at(self, first: int, second: int, minute: int = 0) -> Any:
         """Run every day at `first`:`minute` and `second`:`minute`."""
-        h1 = self._checked(lambda: _in_range(first, 0, 23, "twice_daily", "the hour"))
-        h2 = self._checked(lambda: _in_range(second, 0, 23, "twice_daily", "the hour"))
-        m = self._checked(lambda: _in_range(minute, 0, 59, "twice_daily_at", "the minute"))
-        return self._splice(minute=m, hour=f"{h1},{h2}")
+        return self._apply(lambda: {
+            "minute": _in_range(minute, 0, 59, "twice_daily_at", "the minute"),
+            "hour": f"{_in_range(first, 0, 23, 'twice_daily', 'the hour')},{_in_range(second, 0, 23, 'twice_daily', 'the hour')}",
+        })
 
     def weekdays(self) -> Any:
         """Run only Monday to Friday."""
@@ -158,9 +169,9 @@ class Frequencies:
     def days(self, *days: int | str) -> Any:
         """Run only on these weekdays (0 = Sunday, or names)."""
         if not days:
-            raise self._fail("days(): name at least one weekday")
-        numbers = [self._checked(lambda d=d: _weekday(d, "days")) for d in days]
-        return self._splice(weekday=",".join(str(n) for n in numbers))
+            self._problem("days(): name at least one weekday")
+            return self
+        return self._apply(lambda: {"weekday": ",".join(str(_weekday(d, "days")) for d in days)})
 
     def mondays(self) -> Any:
         """Run only on Mondays."""
@@ -177,9 +188,7 @@ class Frequencies:
 
     def weekly_on(self, day: int | str, time: str = "0:00") -> Any:
         """Run every week on `day` (0 = Sunday, or a name) at `time`."""
-        weekday = self._checked(lambda: _weekday(day, "weekly_on"))
-        hour, minute = self._checked(lambda: parse_time(time, "weekly_on"))
-        return self._splice(minute=minute, hour=hour, weekday=weekday)
+        return self._apply(lambda: {"weekday": _weekday(day, "weekly_on"), **_time_fields(time, "weekly_on")})
 
     def monthly(self) -> Any:
         """Run on the first day of every month at midnight."""
@@ -187,9 +196,7 @@ class Frequencies:
 
     def monthly_on(self, day: int = 1, time: str = "0:00") -> Any:
         """Run every month on day `day` (1-31) at `time`."""
-        dom = self._checked(lambda: _in_range(day, 1, 31, "monthly_on", "the day"))
-        hour, minute = self._checked(lambda: parse_time(time, "monthly_on"))
-        return self._splice(minute=minute, hour=hour, day=dom)
+        return self._apply(lambda: {"day": _in_range(day, 1, 31, "monthly_on", "the day"), **_time_fields(time, "monthly_on")})
 
     def quarterly(self) -> Any:
         """Run on the first day of every quarter at midnight."""

@@ -59,14 +59,14 @@ class Schedule:
         """Check every event once it is fully built: its expression, its command, its unique id."""
         seen: dict[str, Event] = {}
         for event in self.events:
-            problem = _expression_problem(event)
+            problem = event.problems[0] if event.problems else _expression_problem(event)
             if problem:
-                raise event._fail(problem)
+                raise event.error(problem)
             if isinstance(event.task, CommandTask) and self.command_exists and not self.command_exists(event.task.name):
-                raise event._fail(f"there is no artisan command named {event.task.name!r}")
+                raise event.error(f"there is no artisan command named {event.task.name!r}")
             other = seen.get(event.mutex_id())
             if other is not None:
-                raise event._fail("two events have the same name or run the same thing at the same times; "
+                raise event.error("two events have the same name or run the same thing at the same times; "
                                   "give each its own name()")
             seen[event.mutex_id()] = event
 
