@@ -19,6 +19,7 @@ from app.Scheduling.LastResults import LastResult, LastResults
 from app.Scheduling.Mutexes import ScheduleMutexes
 from app.Scheduling.RunContext import reset_due_time, set_due_time
 from app.Scheduling.Schedule import Schedule
+from app.Scheduling.Tasks import TaskFailed
 
 logger = logging.getLogger("app.Scheduling")
 
@@ -95,6 +96,9 @@ class ScheduleRunner:
         note = ""
         try:
             note = event.task.run()
+        except TaskFailed as exc:  # the child's own output says why; our traceback would not
+            error = exc
+            logger.error("schedule: event [%s] failed: %s\n%s", event.display_name(), exc, exc.output.rstrip())
         except Exception as exc:
             error = exc
             logger.error("schedule: event [%s] failed", event.display_name(), exc_info=True)
@@ -134,4 +138,6 @@ class ScheduleRunner:
 
 def _one_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
+    if isinstance(exc, TaskFailed):
+        return lines[0] if lines else "failed"
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -25,7 +25,11 @@ OUTPUT_TAIL = 2000  # characters of a failed command's output kept for its error
 
 
 class TaskFailed(QueueError):
-    """A scheduled command exited with a non-zero status."""
+    """A scheduled command exited with a non-zero status; `output` holds the end of what it printed."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class Task(Protocol):
@@ -91,10 +95,11 @@ class CommandTask:
 
 def check_exit(status: int, output: str) -> str:
     """Turn a child's exit status and output into a note, or raise TaskFailed with its last line."""
-    lines = [line for line in output[-OUTPUT_TAIL:].splitlines() if line.strip()]
+    tail = output[-OUTPUT_TAIL:]
+    lines = [line for line in tail.splitlines() if line.strip()]
     last = lines[-1].strip() if lines else ""
     if status != 0:
-        raise TaskFailed(f"exit status {status}" + (f": {last}" if last else ""))
+        raise TaskFailed(f"exit status {status}" + (f": {last}" if last else ""), tail)
     return last or "exit status 0"
 
 

@@ -115,3 +115,25 @@ def test_the_default_schedule_prunes_and_adds_horizon_snapshot_only_when_that_co
     with_horizon = load_schedule((names | {"horizon:snapshot"}).__contains__)
     snapshot = with_horizon.find("horizon-snapshot")[0]
     assert snapshot.summary() == "horizon:snapshot" and snapshot.expression == "*/5 * * * *" and snapshot.one_server
+
+
+def test_commands_run_as_child_processes_failures_and_background_runs_are_recorded(artisan_cmd, monkeypatch, witness):
+    from app.Scheduling.LastResults import LastResults
+    from app.Scheduling.Mutexes import ScheduleMutexes
+    from app.Scheduling.ScheduleLoader import load_schedule
+
+    monkeypatch.setenv("SCHEDULE_ROUTES", "tests.fixtures.schedules:commands")
+    monkeypatch.setenv("SCHEDULE_WITNESS", str(witness))
+    ran = artisan_cmd("schedule:run")  # returns once the background command has finished too
+    assert ran.status == 0, ran.err
+    schedule = load_schedule()
+    results = LastResults(manager())
+    failing = results.get(schedule.find("failing-command")[0])
+    assert failing is not None and failing.status == "failed"
+    assert failing.message.startswith("exit status 1: ") and "no-such-uuid" in failing.message
+    background_event = schedule.find("background")[0]
+    background = results.get(background_event)
+    assert background is not None and background.status == "ok"
+    assert background.message == "Nothing is lost when every job is acked."
+    assert ScheduleMutexes(manager()).overlap_holder(background_event) is None  # freed when the child exited
+    assert len(read_lines(witness)) == 1  # the call after them ran too
