@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-from croniter.croniter import CroniterError
+from croniter import croniter  # type: ignore[import-untyped]
+from croniter.croniter import CroniterError  # type: ignore[import-untyped]
 
 MINUTE = timedelta(minutes=1)
 UTC = timezone.utc
@@ -92,7 +92,8 @@ class CronExpression:
         return self._next_wall(previous_wall) < wall
 
     def _next_wall(self, wall: datetime) -> datetime:
-        return croniter(self.expression, wall).get_next(datetime)
+        found: datetime = croniter(self.expression, wall).get_next(datetime)
+        return found
 
     def next_due(self, after: datetime) -> datetime | None:
         """The first UTC minute strictly after `after` in which the event is due (None: not within ~10 years)."""

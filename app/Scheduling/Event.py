@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any, Callable
 
 from app.Scheduling.CronExpression import CronExpression
-from app.Scheduling.Frequencies import Frequencies, load_zone, parse_time
 from app.Scheduling.errors import ScheduleError
+from app.Scheduling.Frequencies import Frequencies, load_zone, parse_time
 from app.Scheduling.Tasks import CommandTask, Task
 
 DEFAULT_OVERLAP_MINUTES = 1440  # Laravel's default: a crashed run's mutex frees itself after a day
@@ -35,6 +35,7 @@ class Event(Frequencies):
         self.one_server = False
         self.background = False
         self.problems: list[str] = []
+        self._cron: CronExpression | None = None
 
     # -- identity ------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -139,8 +140,11 @@ class Event(Frequencies):
 
     # -- questions --------------------------------------------------------------------------------
     def cron_expression(self) -> CronExpression:
-        """The event's expression in its time zone."""
-        return CronExpression(self.expression, load_zone(self.tz_name))
+        """The event's expression in its time zone (built once per expression and zone)."""
+        cached = self._cron
+        if cached is None or (cached.expression, cached.tz.key) != (self.expression, self.tz_name):
+            cached = self._cron = CronExpression(self.expression, load_zone(self.tz_name))
+        return cached
 
     def is_due(self, minute: datetime, app_env: str) -> bool:
         """Whether the expression fires in `minute` and APP_ENV allows the event (filters not included)."""

@@ -6,7 +6,7 @@ ScheduleError naming the event (by its final name) once routes/console.py's sche
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.Scheduling.CronExpression import validate
@@ -64,7 +64,7 @@ class Frequencies:
         """Remember a mistake; the loader reports it with the event's final name."""
         raise NotImplementedError
 
-    def _splice(self, **fields: Any) -> Any:
+    def _splice(self, **fields: Any) -> Self:
         names = ["minute", "hour", "day", "month", "weekday"]
         parts = self.expression.split()
         for name, value in fields.items():
@@ -72,7 +72,7 @@ class Frequencies:
         self.expression = " ".join(parts)
         return self
 
-    def _apply(self, build: Any) -> Any:
+    def _apply(self, build: Any) -> Self:
         """Splice the fields `build()` returns, or record its ValueError and leave the expression as it was."""
         try:
             fields = build()
@@ -82,7 +82,7 @@ class Frequencies:
         return self._splice(**fields)
 
     # -- raw -----------------------------------------------------------------------------
-    def cron(self, expression: str) -> Any:
+    def cron(self, expression: str) -> Self:
         """Run on a five-field cron expression (minute hour day month weekday)."""
         problem = validate(str(expression))
         if problem:
@@ -91,7 +91,7 @@ class Frequencies:
             self.expression = " ".join(str(expression).split())
         return self
 
-    def timezone(self, name: str) -> Any:
+    def timezone(self, name: str) -> Self:
         """Read the expression in time zone `name` (an IANA name); DST follows cron's rules."""
         try:
             load_zone(name)
@@ -102,106 +102,106 @@ class Frequencies:
         return self
 
     # -- minutes and hours ---------------------------------------------------------------
-    def every_minute(self) -> Any:
+    def every_minute(self) -> Self:
         """Run every minute."""
         return self._splice(minute="*")
 
-    def every_two_minutes(self) -> Any:
+    def every_two_minutes(self) -> Self:
         """Run every two minutes."""
         return self._splice(minute="*/2")
 
-    def every_five_minutes(self) -> Any:
+    def every_five_minutes(self) -> Self:
         """Run every five minutes."""
         return self._splice(minute="*/5")
 
-    def every_ten_minutes(self) -> Any:
+    def every_ten_minutes(self) -> Self:
         """Run every ten minutes."""
         return self._splice(minute="*/10")
 
-    def every_fifteen_minutes(self) -> Any:
+    def every_fifteen_minutes(self) -> Self:
         """Run every fifteen minutes."""
         return self._splice(minute="*/15")
 
-    def every_thirty_minutes(self) -> Any:
+    def every_thirty_minutes(self) -> Self:
         """Run every thirty minutes."""
         return self._splice(minute="*/30")
 
-    def hourly(self) -> Any:
+    def hourly(self) -> Self:
         """Run at the start of every hour."""
         return self._splice(minute=0)
 
-    def hourly_at(self, minute: int) -> Any:
+    def hourly_at(self, minute: int) -> Self:
         """Run every hour at `minute` past."""
         return self._apply(lambda: {"minute": _in_range(minute, 0, 59, "hourly_at", "the minute")})
 
     # -- days ----------------------------------------------------------------------------
-    def daily(self) -> Any:
+    def daily(self) -> Self:
         """Run every day at midnight."""
         return self._splice(minute=0, hour=0)
 
-    def daily_at(self, time: str) -> Any:
+    def daily_at(self, time: str) -> Self:
         """Run every day at `time` ("13:00")."""
         return self._apply(lambda: _time_fields(time, "daily_at"))
 
-    def at(self, time: str) -> Any:
+    def at(self, time: str) -> Self:
         """Alias of daily_at: run at `time` on the days already chosen."""
         return self._apply(lambda: _time_fields(time, "at"))
 
-    def twice_daily(self, first: int = 1, second: int = 13) -> Any:
+    def twice_daily(self, first: int = 1, second: int = 13) -> Self:
         """Run every day at two whole hours."""
         return self.twice_daily_at(first, second, 0)
 
-    def twice_daily_at(self, first: int, second: int, minute: int = 0) -> Any:
+    def twice_daily_at(self, first: int, second: int, minute: int = 0) -> Self:
         """Run every day at `first`:`minute` and `second`:`minute`."""
         return self._apply(lambda: {
             "minute": _in_range(minute, 0, 59, "twice_daily_at", "the minute"),
             "hour": f"{_in_range(first, 0, 23, 'twice_daily', 'the hour')},{_in_range(second, 0, 23, 'twice_daily', 'the hour')}",
         })
 
-    def weekdays(self) -> Any:
+    def weekdays(self) -> Self:
         """Run only Monday to Friday."""
         return self._splice(weekday="1-5")
 
-    def weekends(self) -> Any:
+    def weekends(self) -> Self:
         """Run only on Saturday and Sunday."""
         return self._splice(weekday="6,0")
 
-    def days(self, *days: int | str) -> Any:
+    def days(self, *days: int | str) -> Self:
         """Run only on these weekdays (0 = Sunday, or names)."""
         if not days:
             self._problem("days(): name at least one weekday")
             return self
         return self._apply(lambda: {"weekday": ",".join(str(_weekday(d, "days")) for d in days)})
 
-    def mondays(self) -> Any:
+    def mondays(self) -> Self:
         """Run only on Mondays."""
         return self.days(1)
 
-    def sundays(self) -> Any:
+    def sundays(self) -> Self:
         """Run only on Sundays."""
         return self.days(0)
 
     # -- weeks, months, years ----------------------------------------------------------------
-    def weekly(self) -> Any:
+    def weekly(self) -> Self:
         """Run every Sunday at midnight."""
         return self._splice(minute=0, hour=0, weekday=0)
 
-    def weekly_on(self, day: int | str, time: str = "0:00") -> Any:
+    def weekly_on(self, day: int | str, time: str = "0:00") -> Self:
         """Run every week on `day` (0 = Sunday, or a name) at `time`."""
         return self._apply(lambda: {"weekday": _weekday(day, "weekly_on"), **_time_fields(time, "weekly_on")})
 
-    def monthly(self) -> Any:
+    def monthly(self) -> Self:
         """Run on the first day of every month at midnight."""
         return self._splice(minute=0, hour=0, day=1)
 
-    def monthly_on(self, day: int = 1, time: str = "0:00") -> Any:
+    def monthly_on(self, day: int = 1, time: str = "0:00") -> Self:
         """Run every month on day `day` (1-31) at `time`."""
         return self._apply(lambda: {"day": _in_range(day, 1, 31, "monthly_on", "the day"), **_time_fields(time, "monthly_on")})
 
-    def quarterly(self) -> Any:
+    def quarterly(self) -> Self:
         """Run on the first day of every quarter at midnight."""
         return self._splice(minute=0, hour=0, day=1, month="1-12/3")
 
-    def yearly(self) -> Any:
+    def yearly(self) -> Self:
         """Run on January 1st at midnight."""
         return self._splice(minute=0, hour=0, day=1, month=1)

@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from app.Queue.support.time import utcnow
-from app.Scheduling.Event import Event
 from app.Scheduling.errors import ScheduleError
+from app.Scheduling.Event import Event
 from app.Scheduling.Tasks import CallTask, CommandTask, JobTask
 
 if TYPE_CHECKING:

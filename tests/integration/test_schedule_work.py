@@ -1,7 +1,7 @@
 """Two real `schedule:work` processes on one store with on_one_server(): each due time runs exactly once.
 
-The processes run on SCHEDULE_TEST_CLOCK (60 scheduler minutes per real minute... i.e. one
-per real second), so they walk through several due minutes in seconds; claims, keys and
+The processes run on SCHEDULE_TEST_CLOCK (one scheduler minute per real second),
+so they walk through several due minutes in seconds; claims, keys and
 the exactly-once logic are the real ones, on a real redis-server or mariadbd.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ def minutes(first: datetime, last: datetime, step: int = 1) -> set[int]:
             if (first + timedelta(minutes=i)).minute % step == 0}
 
 
-def pids_in(log: Path) -> str:
+def log_text(log: Path) -> str:
     return log.read_text(errors="replace") if log.exists() else ""
 
 
@@ -143,3 +143,15 @@ def test_killing_one_scheduler_leaves_the_other_running_each_due_time_once(store
     after_kill = {m for m in every_minute if m > max(seen["call"]) - 60 * 3}
     assert after_kill <= set(seen["call"])  # the survivor ran every minute to the end
     assert len(every_minute) - 1 <= manager().size("default") <= len(every_minute)
+
+
+def test_schedule_work_exits_0_on_sigterm(queue_env, witness, tmp_path):
+    env = {"SCHEDULE_ROUTES": "tests.fixtures.schedules:console", "SCHEDULE_WITNESS": str(witness)}
+    log = tmp_path / "work.log"
+    proc = start_scheduler(env, log)
+    try:
+        assert wait_until(lambda: "scheduled event(s) at the start of every minute" in log_text(log), 30), log_text(log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        stop(proc, signal.SIGKILL)

@@ -87,3 +87,21 @@ def test_the_test_clock_stop_minute_ends_the_loop():
     ran = run_loop(clock, minute(12, 0))
     assert ran == [minute(10, 1), minute(10, 2), minute(10, 3)]
     assert clock.t < minute(10, 5)
+
+
+def test_the_test_clock_scales_real_time_from_its_anchor():
+    import json
+
+    from freezegun import freeze_time
+
+    from app.Scheduling.Clock import clock_from_setting
+
+    origin = minute(9, 0).timestamp()
+    with freeze_time("2026-12-01 10:00:00") as frozen:
+        setting = json.dumps({"origin": origin, "anchor": frozen().timestamp(), "speed": 60, "stop": origin + 300})
+        clock = clock_from_setting(setting, "testing")
+        assert clock.now() == minute(9, 0)
+        frozen.tick(2.5)
+        assert clock.now() == minute(9, 2) + timedelta(seconds=30)
+        assert clock.stop_at() == minute(9, 5)
+    assert clock_from_setting(None, "production").speed == 1.0

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from app.Console.Command import Command
 from app.Console.Support.scheduling import escape, scheduler_for
 from app.Scheduling.Event import Event
-from app.Scheduling.LastResults import LastResult
 from app.Scheduling.Frequencies import load_zone
+from app.Scheduling.LastResults import LastResult
 
 
 class ScheduleListCommand(Command):
@@ -22,9 +22,10 @@ class ScheduleListCommand(Command):
             return 0
         now = scheduler.clock.now()
         results = scheduler.results.many(events)
-        rows = [[escape(e.display_name()) + _about(e), e.expression, e.tz_name, _next(e, now), _last(results.get(e.mutex_id()))]
-                for e in events]
-        table = self.table(["Event", "Expression", "Timezone", "Next due", "Last result"], rows)
+        table = self.table()
+        table.set_headers(["Event", "Expression", "Timezone", "Next due", "Last result"])
+        table.set_rows([[escape(e.display_name()) + _about(e), e.expression, e.tz_name, _next(e, now),
+                         _last(results.get(e.mutex_id()))] for e in events])
         table.render()
         return 0
 

@@ -1,6 +1,8 @@
 """schedule:run: run the events due this minute (cron calls it every minute)."""
 from __future__ import annotations
 
+from cleo.io.outputs.output import Verbosity
+
 from app.Console.Command import Command
 from app.Console.Support.scheduling import scheduler_for
 from app.Scheduling.CronExpression import minute_floor
@@ -17,11 +19,6 @@ class ScheduleRunCommand(Command):
         runs = scheduler.runner.run_minute(minute)
         scheduler.runner.wait_for_background()
         if not any(r.outcome in (Outcome.RAN, Outcome.FAILED, Outcome.STARTED) for r in runs):
-            self.line("<comment>No scheduled events are ready to run.</comment>", verbosity=_verbose())
+            self.line("<comment>No scheduled events are ready to run.</comment>", verbosity=Verbosity.VERBOSE)
         return 0
 
-
-def _verbose() -> object:
-    from cleo.io.outputs.output import Verbosity
-
-    return Verbosity.VERBOSE

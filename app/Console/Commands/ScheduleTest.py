@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from cleo.helpers import option
 
-from app.Console.Command import Command, UsageError
+from app.Console.Command import Command, UsageError, stdin_is_tty
 from app.Console.Support.scheduling import escape, scheduler_for
 from app.Scheduling.CronExpression import minute_floor
 from app.Scheduling.Event import Event
 from app.Scheduling.Schedule import Schedule
 from app.Scheduling.ScheduleRunner import Outcome
-from app.Console.Command import stdin_is_tty
 
 
 class ScheduleTestCommand(Command):
