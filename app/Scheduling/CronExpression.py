@@ -89,7 +89,10 @@ class CronExpression:
         if wall - previous_wall <= MINUTE:
             return False
         # Spring forward: the wall clock skipped (previous_wall, wall); a fixed time in the gap runs now.
-        return self._next_wall(previous_wall) < wall
+        try:
+            return self._next_wall(previous_wall) < wall
+        except CroniterError:  # the expression never matches again (e.g. February 31st)
+            return False
 
     def _next_wall(self, wall: datetime) -> datetime:
         found: datetime = croniter(self.expression, wall).get_next(datetime)

@@ -22,6 +22,9 @@ def console_schedule(monkeypatch, witness):
     ("bad_time", 'schedule event [nightly-report]: daily_at(\'25:00\'): hour must be 0-23 and minute 0-59'),
     ("bad_cron", "schedule event [inspire]: cron(): invalid cron expression '61 * * * *'"),
     ("bad_zone", "schedule event [martian]: unknown time zone 'Mars/Olympus_Mons'"),
+    ("never_due", "schedule event [feb-31]: the cron expression '0 0 31 2 *' never comes due"),
+    ("duplicate", "schedule event [inspire]: two events have the same name or run the same thing at the same times"),
+    ("job_overlap", "schedule event [tests.fixtures.jobs.RecordJob]: without_overlapping() applies to commands and calls"),
     ("unknown_command", "schedule event [no-such:command --x]: there is no artisan command named 'no-such:command'"),
     ("raises_while_defining", "tests.fixtures.schedules:raises_while_defining failed while defining the schedule: KeyError"),
 ])

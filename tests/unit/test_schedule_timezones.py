@@ -26,9 +26,10 @@ def event(tz: str) -> Event:
 def due_minutes(ev: Event, start: datetime, hours: int) -> list[datetime]:
     """Every UTC minute in [start, start + hours) in which the event is due, asked with the clock frozen there."""
     found = []
-    for i in range(hours * 60):
-        minute = start + timedelta(minutes=i)
-        with freeze_time(minute):
+    with freeze_time(start) as frozen:
+        for i in range(hours * 60):
+            minute = start + timedelta(minutes=i)
+            frozen.move_to(minute)
             if ev.is_due(Clock().now(), "testing"):
                 found.append(minute)
     return found
