@@ -43,6 +43,8 @@ def load_schedule(command_exists: Callable[[str], bool] | None = None) -> Schedu
     schedule = Schedule(tz, command_exists)
     define = schedule_function(path)
     if define is None:
+        if path != DEFAULT_ROUTES:  # a typo in the setting must not silently empty the schedule
+            raise ScheduleError(f"SCHEDULE_ROUTES: {path!r} is not an importable module:function")
         return schedule
     try:
         define(schedule)

@@ -42,6 +42,10 @@ def test_bad_settings_are_one_line_errors(artisan_cmd, monkeypatch):
     ran = artisan_cmd("schedule:list")
     assert ran.status == 1 and "SCHEDULE_TIMEZONE: unknown time zone 'Nowhere/City'" in ran.err
     monkeypatch.delenv("SCHEDULE_TIMEZONE")
+    monkeypatch.setenv("SCHEDULE_ROUTES", "tests.fixtures.schedules:no_such_function")
+    ran = artisan_cmd("schedule:list")
+    assert ran.status == 1 and "SCHEDULE_ROUTES: 'tests.fixtures.schedules:no_such_function' is not" in ran.err
+    monkeypatch.delenv("SCHEDULE_ROUTES")
     monkeypatch.setenv("SCHEDULE_TEST_CLOCK", "{not json")
     ran = artisan_cmd("schedule:run")
     assert ran.status == 1 and "SCHEDULE_TEST_CLOCK must be JSON" in ran.err
