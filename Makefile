@@ -8,7 +8,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup migrate test bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart \
-	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen
+	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen schedule-work schedule-list
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -68,6 +68,12 @@ queue-health: setup ## Check APP_KEY, migrations, connections and worker heartbe
 
 queue-top: setup ## Live view of queues and running jobs per worker (q quits)
 	$(ARTISAN) queue:top $(ARGS)
+
+schedule-work: setup ## Run the scheduler (routes/console.py) in the foreground, every minute
+	$(ARTISAN) schedule:work $(ARGS)
+
+schedule-list: setup ## List scheduled events with their next due time and last result
+	$(ARTISAN) schedule:list $(ARGS)
 
 bench-peers: $(VENV)/.installed ## Compare with RQ, Celery, Dramatiq, arq, Huey in one run (../shared/bench-peers)
 	bench/peers/run.sh $(ARGS)
