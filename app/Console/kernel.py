@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "queue:work": "app.Console.Commands.QueueWork:QueueWorkCommand",
     "queue:restart": "app.Console.Commands.QueueRestart:QueueRestartCommand",
     "queue:failed": "app.Console.Commands.QueueFailed:QueueFailedCommand",
+    "queue:failed:show": "app.Console.Commands.QueueFailedShow:QueueFailedShowCommand",
     "queue:retry": "app.Console.Commands.QueueRetry:QueueRetryCommand",
     "queue:forget": "app.Console.Commands.QueueForget:QueueForgetCommand",
     "queue:flush": "app.Console.Commands.QueueFlush:QueueFlushCommand",

@@ -59,7 +59,7 @@ def test_pip_install_puts_the_artisan_script_in_the_venv(installed: Path, tmp_pa
     result = subprocess.run([str(installed / "artisan"), "list"], capture_output=True, text=True,
                             cwd=tmp_path, env=_clean_env(), timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "queue:work" in result.stdout
+    assert "queue:work" in result.stdout and "queue:failed:show" in result.stdout
 
 
 def test_installed_version_comes_from_the_package_metadata(installed: Path, tmp_path: Path) -> None:
