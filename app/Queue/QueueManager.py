@@ -231,6 +231,7 @@ class QueueManager:
 
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
+        self.codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
         queue_name, conn = self._target(job, queue, connection)
         self.connection_config(conn)  # unknown connection: fail before anything is stored
         if capacity:  # before the guards, so a refused push leaves no unique lock behind
