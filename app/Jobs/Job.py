@@ -1,7 +1,9 @@
 """The Job base class: jobs declare their policy as attributes and do their work in `handle`."""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import time
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -53,6 +55,8 @@ class Job:
     max_exceptions: int | None = None
     fail_on_timeout: bool = False
     priority: int = 0
+    store_result: bool = False            # keep handle()'s return value (JSON) for Job.status(id).result
+    result_ttl: float = 86400             # seconds a stored result is kept
     delay = _Delay()
 
     # Runtime state, set on the worker; never serialised.
@@ -207,10 +211,34 @@ class Job:
     # -- state ---------------------------------------------------------------------------------
     @staticmethod
     def status(job_id: str) -> JobStatus | None:
-        """Get the job's state, attempts and progress (None when unknown or expired)."""
+        """Get the job's state, attempts, progress and (when kept) result; None when unknown or expired."""
+        from app.Queue import JobResults
         from app.Queue.QueueManager import manager
 
-        return manager().statuses.get(job_id)
+        qm = manager()
+        status = qm.statuses.get(job_id)
+        if status is not None and status.state is JobState.COMPLETED:
+            value = JobResults.get(qm.cache, job_id)
+            if value is not JobResults.MISSING:
+                status = dataclasses.replace(status, result=value)
+        return status
+
+    @staticmethod
+    def wait(job_id: str, timeout: float = 30.0, interval: float = 0.05) -> JobStatus:
+        """Block until the job completed, failed or was cancelled; returns its status (`.result` when kept).
+
+        Raises LookupError for an unknown job id and TimeoutError when `timeout` seconds pass first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            status = Job.status(job_id)
+            if status is None:
+                raise LookupError(f"no job {job_id!r} is known (never dispatched, or older than QUEUE_STATUS_TTL)")
+            if status.finished:
+                return status
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s (state: {status.state})")
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
     @property
     def is_released(self) -> bool:
