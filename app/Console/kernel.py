@@ -80,8 +80,10 @@ def main() -> int:
     """Run artisan with sys.argv, logging as LOG_LEVEL and LOG_FORMAT say (environment, then .env)."""
     from app.Queue.errors import ConfigurationError
     from app.Queue.support.log_config import configure_logging
-    from config.env import env
+    from config.env import BASE_DIR, env
 
+    if str(BASE_DIR) not in sys.path:  # the project's own packages (jobs, QUEUE_BOOTSTRAP) import as from its root
+        sys.path.append(str(BASE_DIR))
     try:
         configure_logging(env("LOG_LEVEL"), env("LOG_FORMAT"))
     except ConfigurationError as exc:

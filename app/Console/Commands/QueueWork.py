@@ -11,6 +11,7 @@ from app.Console.Command import Command, UsageError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
+from app.Queue.WorkerBootstrap import run_bootstrap
 from app.Queue.WorkerOptions import WorkerOptions
 
 
@@ -73,6 +74,7 @@ class QueueWorkCommand(Command):
     def run_command(self) -> int:
         options = self.gather_options()
         qm = manager()
+        run_bootstrap(qm.config.get("bootstrap"))  # the host app's set-up (django.setup()), before any job class loads
         connection = self.argument("connection") or qm.default_connection
         config = qm.connection_config(connection)
         queues = self.list_option("queue") or [str(config.get("queue", "default"))]
