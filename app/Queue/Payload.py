@@ -306,7 +306,7 @@ class BulkPayloads:
 
     def sign(self, core: str) -> str:
         """Close and sign a `draft` text: the same bytes as `sign(core + "}", key)`."""
-        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode('utf-8'))}\"}}"
+        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode())}\"}}"
 
     def _refill(self) -> str:
         """Draw more uuids when the bulk holds more jobs than announced."""

@@ -21,7 +21,6 @@ from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.Payload import peek_uuid
 from app.Queue.RetryPolicy import RetryPolicy
-from app.Queue.support.time import now
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ class OutsideJob(RecordJob):
     """Defined in tests.unit, which the test settings do not allow (they allow tests.fixtures)."""
 
 
-MESSAGE = r"tests\.unit\.test_dispatch_allowlist\.OutsideJob cannot be queued: .*QUEUE_ALLOWED_JOB_MODULES \(app\.,tests\.fixtures\).*add 'tests\.' to QUEUE_ALLOWED_JOB_MODULES"
+MESSAGE = (r"tests\.unit\.test_dispatch_allowlist\.OutsideJob cannot be queued: "
+           r".*QUEUE_ALLOWED_JOB_MODULES \(app\.,tests\.fixtures\).*add 'tests\.' to QUEUE_ALLOWED_JOB_MODULES")
 
 
 def test_dispatch_refuses_a_job_from_a_module_workers_may_not_load(queue_env, witness):
