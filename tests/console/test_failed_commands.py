@@ -56,7 +56,7 @@ def test_failed_show_prints_data_and_every_attempt(queue_env, artisan_cmd, tmp_p
     assert ran.status == 0, ran.err
     out = ran.out
     assert "FailingJob (tests.fixtures.jobs:FailingJob)" in out and '"message": "disk full"' in out
-    assert out.index("Final attempt") < out.index("Attempt 1") < out.index("Attempt 2")
+    assert out.index("Attempt 3 (final)") < out.index("Attempt 1\n") < out.index("Attempt 2\n")
     assert out.count("RuntimeError: disk full") >= 3 and out.count("Traceback (most recent call last)") == 3
     assert artisan_cmd("queue:failed:show", str(record.id)).out == out  # the numeric id works too
 

@@ -49,9 +49,12 @@ class QueueFailedShowCommand(Command):
         data = json.dumps(masked_data(envelope), indent=2, ensure_ascii=False, default=str)
         for text in data.splitlines():
             self.line(f"  {plain(text)}")
-        for attempt, text in split(record.exception):
+        parts = split(record.exception)
+        earlier = [n for n, _ in parts if n is not None]
+        final = f"Attempt {max(earlier) + 1} (final)" if earlier else "Final attempt"
+        for attempt, text in parts:
             self.line("")
-            self.line(f"<error>{'Final attempt' if attempt is None else f'Attempt {attempt}'}</error>")
+            self.line(f"<error>{final if attempt is None else f'Attempt {attempt}'}</error>")
             for line in text.splitlines():
                 self.line(f"  {plain(line)}")
         return 0
