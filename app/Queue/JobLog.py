@@ -8,8 +8,7 @@ will be retried, ERROR when it failed for good. Start and success are INFO.
 from __future__ import annotations
 
 import logging
-import threading
-import time
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting
@@ -39,21 +38,19 @@ class JobLogListener:
     """Log lifecycle events; remembers when each attempt started to time a release."""
 
     def __init__(self) -> None:
-        self._started: dict[str, float] = {}
-        self._lock = threading.Lock()  # the heartbeat thread may release a job that ignored its timeout
+        # One dict operation per event, atomic under the GIL (the heartbeat thread may release a
+        # job that ignored its timeout): no lock, as this runs for every job.
+        self._started: dict[str | None, float] = {}
 
     def processing(self, event: JobProcessing) -> None:
-        job_id = event.envelope.get("uuid")
-        if job_id:
-            with self._lock:
-                self._started[job_id] = time.monotonic()
+        self._started[event.envelope.get("uuid")] = monotonic()
         if job_log.isEnabledFor(logging.INFO):
             fields = job_fields(event.envelope, event.attempts)
             job_log.info("%s %s processing (attempt %d)", fields["job_class"], fields["job_id"], event.attempts,
                          extra=fields)
 
     def processed(self, event: JobProcessed) -> None:
-        self._forget(event.envelope)
+        self._started.pop(event.envelope.get("uuid"), None)
         if job_log.isEnabledFor(logging.INFO):
             fields = job_fields(event.envelope, event.attempts, event.runtime)
             job_log.info("%s %s done in %.2f ms", fields["job_class"], fields["job_id"], fields["runtime_ms"],
@@ -78,9 +75,8 @@ class JobLogListener:
 
     def _forget(self, envelope: dict[str, Any]) -> float | None:
         """Stop timing the job; returns how long its attempt ran, if its start was seen."""
-        with self._lock:
-            started = self._started.pop(envelope.get("uuid") or "", None)
-        return None if started is None else time.monotonic() - started
+        started = self._started.pop(envelope.get("uuid"), None)
+        return None if started is None else monotonic() - started
 
 
 def _exc_info(exc: BaseException) -> tuple[type[BaseException], BaseException, Any]:
