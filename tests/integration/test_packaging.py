@@ -103,3 +103,16 @@ def test_bad_log_level_is_one_line_naming_the_setting() -> None:
     result = artisan("list", env={"LOG_LEVEL": "loud"})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'loud'"
+
+
+def test_artisan_beside_another_app_package_says_so_in_one_line(tmp_path: Path) -> None:
+    """A project whose own package is called `app` shadows the framework: say what to do, no traceback."""
+    shutil.copy2(ROOT / "artisan", tmp_path / "artisan")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text('"""A FastAPI project\'s own app package."""\n')
+    result = subprocess.run([sys.executable, str(tmp_path / "artisan"), "list"], cwd=tmp_path, capture_output=True,
+                            text=True, env={**_clean_env(), "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: No module named 'app.Console'; this framework owns the top-level package names app, config, routes "
+        "and database: give your own package another name (docs/embedding.md)")
