@@ -55,6 +55,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
+def _installed_src(installed: Path) -> Path:
+    return installed.parent.parent / "src"
+
+
 def test_pip_install_puts_the_artisan_script_in_the_venv(installed: Path, tmp_path: Path) -> None:
     result = subprocess.run([str(installed / "artisan"), "list"], capture_output=True, text=True,
                             cwd=tmp_path, env=_clean_env(), timeout=60)
@@ -116,3 +120,18 @@ def test_artisan_beside_another_app_package_says_so_in_one_line(tmp_path: Path) 
     assert result.stderr.strip() == (
         "error: No module named 'app.Console'; this framework owns the top-level package names app, config, routes "
         "and database: give your own package another name (docs/embedding.md)")
+
+
+def test_editable_install_runs_the_source_tree(installed: Path, tmp_path: Path) -> None:
+    """`pip install -e .` (last in this module: it replaces the regular install in the shared venv)."""
+    src = _installed_src(installed)
+    result = subprocess.run([str(installed / "python"), "-m", "pip", "install", "--no-index", "--no-build-isolation",
+                             "-q", "-e", str(src)], capture_output=True, text=True, env=_clean_env(), cwd=tmp_path,
+                            timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    imported = subprocess.run([str(installed / "python"), "-c", "import app; print(app.__file__)"],
+                              capture_output=True, text=True, cwd=tmp_path, env=_clean_env(), check=True)
+    assert imported.stdout.strip() == str(src / "app" / "__init__.py")
+    version = subprocess.run([str(installed / "artisan"), "--version"], capture_output=True, text=True,
+                             cwd=tmp_path, env=_clean_env(), timeout=60)
+    assert version.returncode == 0 and VERSION in version.stdout, version.stderr
