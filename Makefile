@@ -7,7 +7,7 @@ QUEUE ?= default
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup migrate test bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart \
+.PHONY: help setup migrate test lint bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart \
 	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen schedule-work schedule-list
 
 help: ## List the targets
@@ -31,6 +31,10 @@ migrate: $(VENV)/.installed .env ## Run the database migrations
 
 test: $(VENV)/.installed ## Run the whole test suite
 	$(PY) -m pytest $(ARGS)
+
+lint: $(VENV)/.installed ## Lint (ruff) and type-check (mypy, strict on the public modules); settings in pyproject.toml
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS, metrics overhead)
 	$(PY) -m bench $(ARGS)

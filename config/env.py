@@ -4,7 +4,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+CODE_DIR = Path(__file__).resolve().parent.parent
+
+
+def base_dir() -> Path:
+    """The project root holding .env and storage/: the checkout itself, or (pip-installed) APP_BASE_PATH or the cwd."""
+    if (CODE_DIR / "artisan").is_file():
+        return CODE_DIR
+    return Path(os.environ.get("APP_BASE_PATH") or Path.cwd()).resolve()
+
+
+BASE_DIR = base_dir()
 
 _dotenv: dict[str, str] | None = None
 

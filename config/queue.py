@@ -42,6 +42,7 @@ def settings() -> dict[str, Any]:
             m.strip() for m in (env("QUEUE_ALLOWED_JOB_MODULES", "app.") or "").split(",") if m.strip()
         ],
         "status_ttl": env_int("QUEUE_STATUS_TTL", 86400),
+        "bootstrap": env("QUEUE_BOOTSTRAP") or None,  # module[:function] run once per worker before its first job
         "worker_permissions": [
             p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()
         ],

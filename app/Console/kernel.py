@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import importlib
-import logging
-import os
+import sys
 from typing import Callable
 
 from cleo.application import Application
 from cleo.commands.command import Command
+from cleo.io.inputs.input import Input
+from cleo.io.io import IO
+from cleo.io.outputs.output import Output
 from cleo.loaders.factory_command_loader import FactoryCommandLoader
 
-__version__ = "0.1.0"
+from app.Console.Support.palette import apply_palette
+from app.Console.Support.version import version
+
+__version__ = version()
 
 # command name -> "module:Class"; modules import only when their command runs.
 COMMANDS: dict[str, str] = {
@@ -21,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "queue:work": "app.Console.Commands.QueueWork:QueueWorkCommand",
     "queue:restart": "app.Console.Commands.QueueRestart:QueueRestartCommand",
     "queue:failed": "app.Console.Commands.QueueFailed:QueueFailedCommand",
+    "queue:failed:show": "app.Console.Commands.QueueFailedShow:QueueFailedShowCommand",
     "queue:retry": "app.Console.Commands.QueueRetry:QueueRetryCommand",
     "queue:forget": "app.Console.Commands.QueueForget:QueueForgetCommand",
     "queue:flush": "app.Console.Commands.QueueFlush:QueueFlushCommand",
@@ -51,9 +57,19 @@ def _factory(path: str) -> Callable[[], Command]:
     return build
 
 
+class Artisan(Application):
+    """cleo's Application with the project's colours (green done, yellow warn, red failed)."""
+
+    def create_io(self, input: Input | None = None, output: Output | None = None,
+                  error_output: Output | None = None) -> IO:
+        io = super().create_io(input, output, error_output)
+        apply_palette(io)
+        return io
+
+
 def application() -> Application:
     """Create the artisan application with built-in and application (routes/console.py) commands."""
-    app = Application("artisan", __version__)
+    app = Artisan("artisan", __version__)
     app.set_command_loader(FactoryCommandLoader({name: _factory(path) for name, path in COMMANDS.items()}))
     try:
         routes = importlib.import_module("routes.console")
@@ -65,6 +81,16 @@ def application() -> Application:
 
 
 def main() -> int:
-    """Run artisan with sys.argv."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Run artisan with sys.argv, logging as LOG_LEVEL and LOG_FORMAT say (environment, then .env)."""
+    from app.Queue.errors import ConfigurationError
+    from app.Queue.support.log_config import configure_logging
+    from config.env import BASE_DIR, env
+
+    if str(BASE_DIR) not in sys.path:  # the project's own packages (jobs, QUEUE_BOOTSTRAP) import as from its root
+        sys.path.append(str(BASE_DIR))
+    try:
+        configure_logging(env("LOG_LEVEL"), env("LOG_FORMAT"))
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return application().run()

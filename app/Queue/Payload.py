@@ -15,8 +15,8 @@ import uuid as uuid_mod
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from app.Queue.errors import InvalidPayloadError, SerializationError
-from app.Queue.Serializer import Serializer, class_path, resolve_class
+from app.Queue.errors import ConfigurationError, InvalidPayloadError, SerializationError
+from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
 from app.Queue.support.time import now
 
 if TYPE_CHECKING:
@@ -114,11 +114,26 @@ class PayloadCodec:
         self.allowed = tuple(allowed_modules)
         self.encrypter = encrypter
         self._job_base = Job
+        self._allowed_classes: set[type] = set()
         self.serializer = Serializer(self.allowed, Job, self.encode_job, self.decode_job)
+
+    def check_allowed(self, cls: type) -> None:
+        """Refuse at dispatch a job class no worker would load: its module must be in QUEUE_ALLOWED_JOB_MODULES."""
+        if cls in self._allowed_classes:
+            return
+        if not module_allowed(cls.__module__, self.allowed):
+            top = cls.__module__.split(".")[0]
+            fix = (f"add {top + '.'!r} to QUEUE_ALLOWED_JOB_MODULES" if top != "__main__" else
+                   "move it into an importable module and allow that module in QUEUE_ALLOWED_JOB_MODULES")
+            raise ConfigurationError(
+                f"{cls.__module__}.{cls.__qualname__} cannot be queued: module {cls.__module__!r} is outside "
+                f"QUEUE_ALLOWED_JOB_MODULES ({','.join(self.allowed) or 'empty'}), so workers would refuse it; {fix}")
+        self._allowed_classes.add(cls)
 
     # -- create ---------------------------------------------------------------------
     def encode_job(self, job: Job) -> dict[str, Any]:
         """Encode a job's class and public data (used for top-level and nested jobs)."""
+        self.check_allowed(type(job))
         return {"job": class_path(type(job)), "data": self.encode_data(job)}
 
     def encode_data(self, job: Job) -> dict[str, Any]:
@@ -143,6 +158,7 @@ class PayloadCodec:
 
     def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
         """Build the signed payload for `job`; returns (uuid, payload text)."""
+        self.check_allowed(type(job))
         job_uuid = job.job_id or str(uuid_mod.uuid4())
         envelope = self.envelope(job, job_uuid, queue, connection, now(), self.encode_data(job))
         if extra:
@@ -269,6 +285,7 @@ class BulkPayloads:
         any, then signs while the store works on the chunks already sent.
         """
         header: str | None = None
+        self.codec.check_allowed(type(job))
         if job.__dict__.keys().isdisjoint(_HEADER_ATTRS) and (not extra or _ENVELOPE_KEYS.isdisjoint(extra)):
             # Only a job without per-instance policy may fill the cache: its header is the class's.
             key = (type(job), queue, connection)
@@ -289,7 +306,7 @@ class BulkPayloads:
 
     def sign(self, core: str) -> str:
         """Close and sign a `draft` text: the same bytes as `sign(core + "}", key)`."""
-        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode('utf-8'))}\"}}"
+        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode())}\"}}"
 
     def _refill(self) -> str:
         """Draw more uuids when the bulk holds more jobs than announced."""

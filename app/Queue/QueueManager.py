@@ -6,7 +6,7 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
 from app.Queue.contracts import CacheStore, PushItem, QueueDriver
@@ -37,7 +37,8 @@ class _OnManager:
 
     def __get__(self, obj: Any, owner: type) -> Callable[..., Any]:
         target = obj if obj is not None else manager()
-        return self.fn.__get__(target, owner)
+        bound: Callable[..., Any] = self.fn.__get__(target, owner)
+        return bound
 
 
 class QueueManager:
@@ -116,7 +117,8 @@ class QueueManager:
             raise ConfigurationError(
                 f"unknown queue connection {name!r}; configured: {', '.join(sorted(connections))} (QUEUE_CONNECTION / config/queue.py)"
             )
-        return connections[name]
+        config: Mapping[str, Any] = connections[name]
+        return config
 
     def connection(self, name: str | None = None) -> QueueDriver:
         """Get (and cache) the driver for connection `name` (default: QUEUE_CONNECTION)."""
@@ -190,7 +192,8 @@ class QueueManager:
             if self.config.get("failed", {}).get("driver") == "redis":
                 from app.Queue.Drivers.RedisFailedJobs import RedisFailedJobProvider
 
-                self._failed = RedisFailedJobProvider.from_config(self.connection_config("redis"))  # type: ignore[assignment]
+                # the same methods as the SQL provider (contracts.FailedJobProvider)
+                self._failed = cast("DatabaseFailedJobProvider", RedisFailedJobProvider.from_config(self.connection_config("redis")))
             else:
                 self._failed = DatabaseFailedJobProvider(self.engine())
         return self._failed
@@ -231,6 +234,7 @@ class QueueManager:
 
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
+        self.codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
         queue_name, conn = self._target(job, queue, connection)
         self.connection_config(conn)  # unknown connection: fail before anything is stored
         if capacity:  # before the guards, so a refused push leaves no unique lock behind

@@ -13,6 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
+from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
 from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
@@ -20,7 +21,6 @@ from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.Payload import peek_uuid
 from app.Queue.RetryPolicy import RetryPolicy
-from app.Queue.support.time import now
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
 if TYPE_CHECKING:
@@ -353,7 +353,8 @@ class Worker:
 
     def _fail(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], exc: BaseException, started: float) -> None:
         """Record the job in failed_jobs and its batch/chain, remove it, then call its failed() once."""
-        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job.job_id or "")
+        text = failure_text(self.manager.cache, job.job_id or "", exc, reserved.attempts)  # with earlier attempts'
+        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, text, job.job_id or "")
         try:  # before the delete, for the same reason as JobProcessed in _settle_success
             self.manager.events.dispatch(JobFailed(job, envelope, exc, time.monotonic() - started, reserved.attempts))
         except Exception:

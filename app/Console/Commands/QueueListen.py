@@ -22,6 +22,8 @@ from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 
 ARTISAN = Path(__file__).resolve().parents[3] / "artisan"
+# pip-installed, there is no artisan file beside the code: run the same entry point through -c.
+ARTISAN_CMD = [str(ARTISAN)] if ARTISAN.is_file() else ["-c", "from app.Console.kernel import main; raise SystemExit(main())"]
 
 
 class QueueListenCommand(Command):
@@ -60,7 +62,7 @@ class QueueListenCommand(Command):
                     break
                 stop.wait(sleep)
                 continue
-            status = subprocess.call([sys.executable, str(ARTISAN), *child_args], start_new_session=True)
+            status = subprocess.call([sys.executable, *ARTISAN_CMD, *child_args], start_new_session=True)
             ran += 1
             if status not in (0, 130) and not stop.is_set():
                 self.line_error(f"<comment>worker process exited with status {status}</comment>")

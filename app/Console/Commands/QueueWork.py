@@ -1,6 +1,7 @@
 """queue:work: start a worker on one connection's queues."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from app.Console.Command import Command, UsageError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
+from app.Queue.WorkerBootstrap import run_bootstrap
 from app.Queue.WorkerOptions import WorkerOptions
 
 
@@ -72,6 +74,7 @@ class QueueWorkCommand(Command):
     def run_command(self) -> int:
         options = self.gather_options()
         qm = manager()
+        run_bootstrap(qm.config.get("bootstrap"))  # the host app's set-up (django.setup()), before any job class loads
         connection = self.argument("connection") or qm.default_connection
         config = qm.connection_config(connection)
         queues = self.list_option("queue") or [str(config.get("queue", "default"))]
@@ -89,16 +92,29 @@ class QueueWorkCommand(Command):
         return worker.daemon(connection, queues)
 
     def _echo_jobs(self) -> None:
+        """Print a line per job event: green DONE, yellow RUNNING/RELEASED, red FAILED, with the run time."""
         events = manager().events
+        started: dict[str, float] = {}
 
         def show(label: str, tag: str) -> Any:
             def write(event: Any) -> None:
                 name = event.envelope.get("displayName", "?") if event.envelope else "?"
+                job_id = event.envelope.get("uuid", "") if event.envelope else ""
                 stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {name} {event.envelope.get('uuid', '')}")
+                if label == "RUNNING":
+                    started[job_id], took = time.monotonic(), ""
+                else:
+                    began = started.pop(job_id, None)
+                    took = "" if began is None else f" {run_time(time.monotonic() - began)}"
+                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {name} {job_id}{took}")
             return write
 
         events.listen(JobProcessing, show("RUNNING", "comment"))
         events.listen(JobProcessed, show("DONE", "info"))
         events.listen(JobReleased, show("RELEASED", "comment"))
         events.listen(JobFailed, show("FAILED", "error"))
+
+
+def run_time(seconds: float) -> str:
+    """Format a run time as Laravel's worker does: `12.34ms`, or `1.23s` from one second on."""
+    return f"{seconds * 1000:.2f}ms" if seconds < 1 else f"{seconds:.2f}s"

@@ -1,7 +1,7 @@
 """Skip a job (it counts as done) when a condition holds: `Skip.when(cond)` / `Skip.unless(cond)`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable
 
 from app.Jobs.Middleware.Middleware import Middleware, Next
 from app.Queue.errors import SerializationError
@@ -9,7 +9,7 @@ from app.Queue.errors import SerializationError
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
 
-Condition = Union[bool, Callable[["Job"], Any]]
+Condition = bool | Callable[["Job"], Any]
 
 
 class Skip(Middleware):
