@@ -21,8 +21,17 @@ from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 log = logging.getLogger("queue.redis")
 
 
+def require_enabled(config: Mapping[str, Any]) -> None:
+    """Refuse to connect when Redis is switched off (ENABLE_REDIS=false, seed 000)."""
+    if config.get("enabled") is False:
+        raise ConfigurationError(
+            "Redis is switched off (ENABLE_REDIS=false) but is used here; set ENABLE_REDIS=true, "
+            "or QUEUE_CONNECTION/CACHE_STORE/QUEUE_FAILED_DRIVER=database")
+
+
 def make_client(config: Mapping[str, Any]) -> redis.Redis:
     """Create a client (str replies, hiredis when installed) for `config` (host, port, db, password)."""
+    require_enabled(config)
     return redis.Redis(
         host=str(config.get("host") or "127.0.0.1"),
         port=int(config.get("port") or 6379),
