@@ -73,8 +73,9 @@ class QueueListenCommand(Command):
     def _child_args(self, connection: str, queues: list[str]) -> list[str]:
         """Build `queue:work <connection> --once ...`, validating the numbers here rather than in every child."""
         tries = tries_option(self)
-        for name, minimum in (("timeout", 0), (tries, 0), ("memory", 0)):
-            self.float_option(name, 0, minimum=minimum)
+        self.int_option(tries, 0)
+        for name in ("timeout", "memory"):
+            self.float_option(name, 0, minimum=0)
         args = ["queue:work", connection, "--once", f"--queue={','.join(queues)}", f"--tries={self.option(tries)}"]
         for name in ("timeout", "backoff", "memory"):
             args.append(f"--{name}={self.option(name)}")
