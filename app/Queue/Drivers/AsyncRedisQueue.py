@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
@@ -21,6 +22,7 @@ from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 from app.Queue.Drivers.RedisQueue import QueueKeys
 from app.Queue.support.time import now
 
+POOL_SIZE = 16  # connections per event loop and Redis connection
 PUSH_CHUNK = 500  # jobs per PUSH script call in a bulk (the script takes at most ~1,000)
 
 # (key, stored value, server TTL in ms or None): a cache-store SET sent beside the push.
@@ -40,11 +42,16 @@ class AsyncRedisQueue:
         self.config = dict(config)
         self.prefix = str(config.get("prefix") or "queues:")
         host, port, db = server_of(config)
-        self.client = aioredis.Redis(
+        # Bounded and blocking: `asyncio.gather` of thousands of dispatches waits for one of
+        # POOL_SIZE connections instead of opening one per push (and hitting "Too many connections").
+        pool = aioredis.BlockingConnectionPool(
             host=host, port=port, db=db, password=config.get("password") or None, decode_responses=True,
             socket_connect_timeout=float(config.get("connect_timeout", 5)), socket_keepalive=True,
+            max_connections=POOL_SIZE, timeout=None,
         )
+        self.client = aioredis.Redis(connection_pool=pool)
         self._size = self.client.register_script(LuaScripts.SIZE)
+        self._push_sha: str | None = None
 
     def keys(self, queue: str) -> QueueKeys:
         return QueueKeys.of(self.prefix, queue)
@@ -60,19 +67,29 @@ class AsyncRedisQueue:
         for item in items:
             by_queue.setdefault(item.queue, []).append(item)
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key, value, px in statuses:
-                    pipe.set(key, value, px=px)
-                for queue, queued in by_queue.items():
-                    k = self.keys(queue)
-                    for start in range(0, len(queued), PUSH_CHUNK):
-                        args: list[Any] = [t]
-                        for item in queued[start:start + PUSH_CHUNK]:
-                            args += [t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload]
-                        pipe.eval(LuaScripts.PUSH, 4, k.pending, k.delayed, k.notify, k.seq, *args)
-                await pipe.execute()
+            if self._push_sha is None:
+                self._push_sha = await self.client.script_load(LuaScripts.PUSH)
+            try:
+                await self._send(by_queue, statuses, t)
+            except NoScriptError:  # the server restarted or was flushed: load again, resend
+                self._push_sha = await self.client.script_load(LuaScripts.PUSH)
+                await self._send(by_queue, statuses, t)
         except aioredis.RedisError as exc:
             raise self._translate(exc) from exc
+
+    async def _send(self, by_queue: Mapping[str, list[PushItem]], statuses: Sequence[StatusWrite], t: float) -> None:
+        """One pipeline: the status SETs, then one PUSH call per queue and chunk."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, value, px in statuses:
+                pipe.set(key, value, px=px)
+            for queue, queued in by_queue.items():
+                k = self.keys(queue)
+                for start in range(0, len(queued), PUSH_CHUNK):
+                    args: list[Any] = [t]
+                    for item in queued[start:start + PUSH_CHUNK]:
+                        args += [t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload]
+                    pipe.evalsha(self._push_sha, 4, k.pending, k.delayed, k.notify, k.seq, *args)
+            await pipe.execute()
 
     async def sizes(self, queue: str) -> QueueSizes:
         """Count pending, delayed and reserved jobs of `queue` (SIZE script, as the sync driver)."""
@@ -85,7 +102,7 @@ class AsyncRedisQueue:
 
     async def aclose(self) -> None:
         """Close the client's connections (on the loop that opened them)."""
-        await self.client.aclose()
+        await self.client.aclose(close_connection_pool=True)
 
     def _translate(self, exc: BaseException) -> BaseException:
         """The sync driver's one-line errors for the same failures."""
