@@ -187,3 +187,18 @@ def test_enable_redis_false_makes_async_redis_use_one_clear_error(redis_backend:
     backend.manager.reset()
     with pytest.raises(ConfigurationError, match="ENABLE_REDIS=false"):
         run(lambda: aio.queue.push(RecordJob("/dev/null"), connection="redis"))
+
+
+def test_many_concurrent_pushes_share_a_bounded_pool(redis_backend: Backend, witness: Path) -> None:
+    from app.Queue.Drivers.AsyncRedisQueue import POOL_SIZE
+
+    server = redis_backend.driver().client
+    before = int(server.info("clients")["connected_clients"])
+
+    async def scenario() -> tuple[list[str | None], int]:
+        ids = await asyncio.gather(*(aio.queue.push(RecordJob(str(witness), f"j{i}")) for i in range(300)))
+        return list(ids), int(server.info("clients")["connected_clients"])
+
+    ids, during = run(scenario)
+    assert len(set(ids)) == 300 and redis_backend.manager.size("default", "redis") == 300
+    assert during - before <= POOL_SIZE
