@@ -92,3 +92,19 @@ def env_first(keys: tuple[str, ...], default: str | None = None) -> str | None:
         if value not in (None, ""):
             return value
     return default
+
+
+_SWITCH_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def env_switch(key: str, default: bool) -> bool:
+    """Get an on/off setting (ENABLE_REDIS, ENABLE_MYSQL), with an error naming it when it is neither."""
+    raw = env(key)
+    if raw in (None, ""):
+        return default
+    value = _SWITCH_VALUES.get(raw.strip().lower())
+    if value is None:
+        from app.Queue.errors import ConfigurationError
+
+        raise ConfigurationError(f"{key} must be true or false, got {raw!r}")
+    return value

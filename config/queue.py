@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.env import env, env_int
+from config.database import table_name
+from config.env import env, env_int, env_switch
 
 
 def settings() -> dict[str, Any]:
@@ -20,12 +21,13 @@ def settings() -> dict[str, Any]:
             "sync": {"driver": "sync"},
             "database": {
                 "driver": "database",
-                "table": "jobs",
+                "table": table_name("QUEUE_JOBS_TABLE"),
                 "queue": "default",
                 "retry_after": retry_after,
             },
             "redis": {
                 "driver": "redis",
+                "enabled": env_switch("ENABLE_REDIS", True),  # seed 000: ENABLE_REDIS=false switches Redis off
                 "host": env("REDIS_HOST", "127.0.0.1"),
                 "port": env_int("REDIS_PORT", 6379),
                 "db": redis_db,
@@ -36,7 +38,7 @@ def settings() -> dict[str, Any]:
                 "block_for": float(env("REDIS_BLOCK_FOR", "5") or 5),
             },
         },
-        "failed": {"driver": env("QUEUE_FAILED_DRIVER", "database"), "table": "failed_jobs"},
+        "failed": {"driver": env("QUEUE_FAILED_DRIVER", "database"), "table": table_name("QUEUE_FAILED_TABLE")},
         "cache_store": env("CACHE_STORE") or ("redis" if env("QUEUE_CONNECTION") == "redis" else "database"),
         "allowed_job_modules": [
             m.strip() for m in (env("QUEUE_ALLOWED_JOB_MODULES", "app.") or "").split(",") if m.strip()

@@ -18,6 +18,7 @@ from typing import Any
 from cleo.helpers import argument, option
 
 from app.Console.Command import Command
+from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 
@@ -40,11 +41,12 @@ class QueueListenCommand(Command):
         option("max-jobs", None, "Exit after this many jobs (0: no limit)", flag=False, default="0"),
         option("max-time", None, "Exit after this many seconds (0: no limit)", flag=False, default="0"),
         option("stop-when-empty", None, "Exit when no job is ready"),
+        *ALIAS_OPTIONS,
     ]
 
     def run_command(self) -> int:
         qm = manager()
-        connection = self.argument("connection") or qm.default_connection
+        connection = connection_argument(self) or qm.default_connection
         queues = self.list_option("queue") or [str(qm.connection_config(connection).get("queue", "default"))]
         sleep = self.float_option("sleep", 3)
         max_jobs, max_time = self.int_option("max-jobs", 0), self.float_option("max-time", 0)
@@ -72,10 +74,12 @@ class QueueListenCommand(Command):
 
     def _child_args(self, connection: str, queues: list[str]) -> list[str]:
         """Build `queue:work <connection> --once ...`, validating the numbers here rather than in every child."""
-        for name, minimum in (("timeout", 0), ("tries", 0), ("memory", 0)):
-            self.float_option(name, 0, minimum=minimum)
-        args = ["queue:work", connection, "--once", f"--queue={','.join(queues)}"]
-        for name in ("timeout", "tries", "backoff", "memory"):
+        tries = tries_option(self)
+        self.int_option(tries, 0)
+        for name in ("timeout", "memory"):
+            self.float_option(name, 0, minimum=0)
+        args = ["queue:work", connection, "--once", f"--queue={','.join(queues)}", f"--tries={self.option(tries)}"]
+        for name in ("timeout", "backoff", "memory"):
             args.append(f"--{name}={self.option(name)}")
         if self.io.output.is_quiet():
             args.append("--quiet")

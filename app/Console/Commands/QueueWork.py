@@ -8,6 +8,7 @@ from typing import Any
 from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError
+from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
@@ -38,6 +39,7 @@ class QueueWorkCommand(Command):
         option("prefetch", None, "Reserve this many jobs per round trip (batch mode, Redis and database drivers; "
                "1 = one at a time)", flag=False, default="1"),
         option("permissions", None, "Comma-separated permissions granted to this worker", flag=False, default=""),
+        *ALIAS_OPTIONS,
     ]
 
     def gather_options(self) -> WorkerOptions:
@@ -56,7 +58,7 @@ class QueueWorkCommand(Command):
             timeout=self.float_option("timeout", 60),
             sleep=self.float_option("sleep", 3),
             rest=self.float_option("rest", 0),
-            max_tries=self.int_option("tries", 3),
+            max_tries=self.int_option(tries_option(self), 3),
             stop_when_empty=bool(self.option("stop-when-empty")),
             max_jobs=self.int_option("max-jobs", 0),
             max_time=self.float_option("max-time", 0),
@@ -75,7 +77,7 @@ class QueueWorkCommand(Command):
         options = self.gather_options()
         qm = manager()
         run_bootstrap(qm.config.get("bootstrap"))  # the host app's set-up (django.setup()), before any job class loads
-        connection = self.argument("connection") or qm.default_connection
+        connection = connection_argument(self) or qm.default_connection
         config = qm.connection_config(connection)
         queues = self.list_option("queue") or [str(config.get("queue", "default"))]
         qm.codec  # fail now on a missing or bad APP_KEY, not at the first job

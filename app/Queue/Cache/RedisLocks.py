@@ -72,6 +72,9 @@ class RedisLocks:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisLocks:
         """Connect with a redis connection's config (host, port, db, password, prefix)."""
+        from app.Queue.Drivers.RedisConnection import require_enabled
+
+        require_enabled(config)
         client = redis.Redis(
             host=str(config.get("host") or "127.0.0.1"), port=int(config.get("port") or 6379),
             db=int(config.get("db") or 0), password=config.get("password") or None,

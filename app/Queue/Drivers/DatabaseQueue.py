@@ -19,13 +19,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
-from app.Queue.database.tables import jobs
+from app.Queue.database.tables import CLAIM_INDEX, jobs
 from app.Queue.support.time import now
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
 
-CLAIM_INDEX = "ix_jobs_queue_priority_id"
 
 # Hot-path statements are built once: SQLAlchemy then only binds parameters per call.
 _CLAIM = (
@@ -74,7 +73,7 @@ class _HotStatements:
 
 
 _CLAIMED_VAR = "@queue_claimed_id"
-_RELEASE_TOKEN = Prepared.raw("UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
+_RELEASE_TOKEN = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
                               "WHERE reserved_by = %(r_by)s")
 
 
@@ -83,13 +82,13 @@ def _one_trip_statements(claim: Prepared) -> tuple[Prepared, Prepared, Prepared,
     in a session variable, the UPDATE reserves that row, and a last SELECT reads the variable back
     so the caller can check it is the row the claim returned (a server that evaluated the
     assignment for rows it did not return, as a filesort might, is caught, not trusted)."""
-    head = "SELECT jobs.id, "
+    head = f"SELECT {jobs.name}.id, "
     if not claim.sql.startswith(head) or claim.order is not None:
         return None  # an unexpected rendering: keep the two-round-trip claim
     reset = Prepared.raw(f"SET {_CLAIMED_VAR} = NULL")
-    select_into = Prepared.raw(f"SELECT {_CLAIMED_VAR} := jobs.id AS id, " + claim.sql[len(head):], claim.defaults)
+    select_into = Prepared.raw(f"SELECT {_CLAIMED_VAR} := {jobs.name}.id AS id, " + claim.sql[len(head):], claim.defaults)
     # The claim's own conditions again: even a wrong id could only take a row that is free.
-    reserve = Prepared.raw(f"UPDATE jobs SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
+    reserve = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
                            f"WHERE id = {_CLAIMED_VAR} AND queue = %(queue)s AND (reserved_at IS NULL AND "
                            f"available_at <= %(now)s OR reserved_at <= %(expired)s)")
     check = Prepared.raw(f"SELECT {_CLAIMED_VAR}")

@@ -21,14 +21,28 @@ from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 log = logging.getLogger("queue.redis")
 
 
+def require_enabled(config: Mapping[str, Any]) -> None:
+    """Refuse to connect when Redis is switched off (ENABLE_REDIS=false, seed 000)."""
+    if config.get("enabled") is False:
+        raise ConfigurationError(
+            "Redis is switched off (ENABLE_REDIS=false) but is used here; set ENABLE_REDIS=true, "
+            "or QUEUE_CONNECTION/CACHE_STORE/QUEUE_FAILED_DRIVER=database")
+
+
 def make_client(config: Mapping[str, Any]) -> redis.Redis:
     """Create a client (str replies, hiredis when installed) for `config` (host, port, db, password)."""
+    require_enabled(config)
+    # redis-py 8 reads with a 5 s socket timeout by default: a BLPOP of block_for (5 s by default,
+    # `queue:work --sleep 5` in seed 000) would race it and fall into redis-py's retries. Reads may
+    # take the longest blocking wait plus a margin; with no cap on waits (block_for 0), no timeout.
+    block_for = float(config.get("block_for") or 0)
     return redis.Redis(
         host=str(config.get("host") or "127.0.0.1"),
         port=int(config.get("port") or 6379),
         db=int(config.get("db") or 0),
         password=config.get("password") or None,
         decode_responses=True,
+        socket_timeout=block_for + 10 if block_for > 0 else None,
         socket_connect_timeout=float(config.get("connect_timeout", 5)),
         socket_keepalive=True,
         health_check_interval=30,
