@@ -23,7 +23,7 @@ from tests.drivers.conftest import Backend
 from tests.fixtures import batch_jobs as bj
 from tests.fixtures.concurrency_jobs import AsyncSleepSpanJob, SleepSpanJob, intervals, max_overlap
 from tests.fixtures.jobs import FailingJob, RecordJob
-from tests.support import start_worker, stop, wait_until
+from tests.support import artisan, start_worker, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +62,18 @@ def test_a_slow_job_does_not_hold_up_fast_ones(backend: Backend, witness: Path):
     assert all(spans[f][1] < spans[slow][1] for f in fast)  # every fast job ended while the slow one ran
 
 
-def test_sigterm_with_jobs_in_flight_finishes_them_all_and_takes_no_more(backend: Backend, tmp_path: Path, witness: Path):
-    ids = [SleepSpanJob.dispatch(str(witness), 1.5) for _ in range(8)]
+@pytest.mark.parametrize("how", ["sigterm", "restart"])
+def test_sigterm_or_restart_with_jobs_in_flight_finishes_them_all_and_takes_no_more(
+        backend: Backend, tmp_path: Path, witness: Path, how: str):
+    # Workers read the restart flag once a second: the jobs outlast the command's start-up and that second.
+    ids = [SleepSpanJob.dispatch(str(witness), 1.5 if how == "sigterm" else 4.0) for _ in range(8)]
     proc = _worker(backend, ["--concurrency=4"], tmp_path)
     try:
         assert wait_until(lambda: _begun(witness) >= 4, 30)
-        proc.send_signal(signal.SIGTERM)
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            assert artisan("queue:restart", env=backend.env).returncode == 0
         assert proc.wait(30) == 0
     finally:
         stop(proc)

@@ -114,9 +114,9 @@ class ConcurrentWorker(Worker):
 
     def _step(self, connection: str, driver: QueueDriver, queues: Sequence[str]) -> tuple[int, StopReason] | None:
         """Take one job when a slot is free; returns why to stop, if it is time to."""
-        active = self._active_queues(connection, queues)
+        self._wait_for_slot()
+        active = self._active_queues(connection, queues)  # after the wait: flags set meanwhile count now
         self._service(active)
-        self._wait_for_slot(active)
         stop = self._should_stop()
         if stop is not None:
             return stop
@@ -167,7 +167,7 @@ class ConcurrentWorker(Worker):
                 return job
         return None
 
-    def _wait_for_slot(self, queues: Sequence[str]) -> None:
+    def _wait_for_slot(self) -> None:
         """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile."""
         while True:
             with self._cv:
@@ -175,7 +175,7 @@ class ConcurrentWorker(Worker):
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)
-            self._service(queues)
+            self._service(())
 
     def _idle_wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when a job finishes (its ack is due) or a signal arrives."""
@@ -288,6 +288,8 @@ class ConcurrentWorker(Worker):
             error = RuntimeError(f"{type(flight.job).__name__} was cancelled")
         except BaseException as exc:  # noqa: BLE001 - settled below
             error = exc
+        if flight.state is FlightState.ABANDONED:
+            return  # given up at its deadline: the late outcome is ignored
         self._settler.submit(contextvars.copy_context().run, self._settle, flight, result, error)
 
     def _pipeline_in_thread(self, flight: Flight) -> Any:
