@@ -195,15 +195,14 @@ class ConcurrentWorker(Worker):
             return bool(self._flights or self._acks or self._calls)
 
     # -- writes made by the main thread ----------------------------------------------------------
+    # Posts come from settling, which always ends in _landed: that one wakes the main thread.
     def _post_ack(self, job: Any) -> None:
         with self._cv:
             self._acks.append(job)
-            self._cv.notify_all()
 
     def _post_call(self, fn: Callable[[], Any]) -> None:
         with self._cv:
             self._calls.append(fn)
-            self._cv.notify_all()
 
     def _service(self, queues: Sequence[str]) -> None:
         """Send the acks and releases the slots posted; the last ack may reserve the next job with it."""
@@ -358,8 +357,7 @@ class ConcurrentWorker(Worker):
     def _landed(self, flight: Flight) -> None:
         with self._cv:
             self._flights.pop(flight, None)
-            self._cv.notify_all()
-        self._wake.set()
+            self._cv.notify()  # only the main thread waits on it
 
     def stuck(self) -> int:
         """Slots whose job was given up but whose code has not returned."""
