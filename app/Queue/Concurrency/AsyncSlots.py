@@ -24,6 +24,8 @@ class AsyncSlots:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
+        self._pending: list[Flight] = []
+        self._scheduled = False  # a drain of _pending is queued on the loop
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -39,9 +41,18 @@ class AsyncSlots:
             return self._loop
 
     def submit(self, flight: Flight) -> None:
-        """Run the flight as a task; the task is kept on the flight so the keeper can cancel it."""
+        """Run the flight as a task; the task is kept on the flight so the keeper can cancel it.
+
+        Flights submitted while a drain is already queued ride along with it: waking the loop
+        costs a write to its self-pipe, which would otherwise be paid for every job.
+        """
         loop = self.loop
-        loop.call_soon_threadsafe(self._start, flight)
+        with self._lock:
+            self._pending.append(flight)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        loop.call_soon_threadsafe(self._start_pending)
 
     def call(self, awaitable: Awaitable[Any]) -> Any:
         """From another thread: await `awaitable` on the loop and return its result (blocking)."""
@@ -70,6 +81,13 @@ class AsyncSlots:
         asyncio.set_event_loop(loop)
         loop.call_soon(self._ready.set)
         loop.run_forever()
+
+    def _start_pending(self) -> None:
+        with self._lock:
+            flights, self._pending = self._pending, []
+            self._scheduled = False
+        for flight in flights:
+            self._start(flight)
 
     def _start(self, flight: Flight) -> None:
         flight.task = asyncio.ensure_future(self._run(flight))
