@@ -170,3 +170,17 @@ def test_max_jobs_counts_jobs_across_slots(backend: Backend, witness: Path):
     assert worker.daemon(backend.connection, ["default"]) == 0
     assert len(read_lines(witness)) == 5
     assert _sizes(backend).total == 5
+
+
+def test_strict_queue_priority_picks_the_job_a_freed_slot_starts(backend: Backend, tmp_path: Path, witness: Path):
+    low = [SleepSpanJob(str(witness), 1.0, "low").on_queue("low").dispatch() for _ in range(6)]
+    proc = _worker(backend, ["--concurrency=2", "--queue=high,low", "--stop-when-empty"], tmp_path)
+    try:
+        assert wait_until(lambda: _begun(witness) >= 2, 30)
+        high = SleepSpanJob(str(witness), 0.1, "high").on_queue("high").dispatch()
+        assert proc.wait(60) == 0
+    finally:
+        stop(proc)
+    order = [line.split()[2] for line in lines_starting(witness, "begin ")]
+    assert order[2] == high  # the first slot to free took the high job, not one of the four low ones left
+    assert sorted(order) == sorted([*low, high])
