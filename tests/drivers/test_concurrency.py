@@ -6,7 +6,6 @@ elapsed time, so a loaded machine slows the tests down without making them fail.
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import pytest

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import read_lines
-from tests.drivers.conftest import Backend, backend  # noqa: F401 - the per-driver fixture
+from app.Queue.QueueManager import QueueManager
+from tests.drivers.conftest import BACKEND_SETUP, BACKENDS, Backend
 from tests.fixtures.concurrency_jobs import SleepSpanJob
 from tests.support import start_worker, stop
 
@@ -25,17 +26,23 @@ CONCURRENCY = 16
 DEADLINE = 120.0
 
 
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """The per-driver backend of tests/drivers, here for the reliability tests."""
+    return BACKEND_SETUP[request.param](request, queue_env, monkeypatch)
+
+
 def _runs(witness: Path) -> Counter[str]:
     return Counter(line.split()[2] for line in read_lines(witness) if line.startswith("run "))
 
 
-def test_sigkilled_concurrent_workers_lose_no_job(backend: Backend, tmp_path: Path, witness: Path):
-    ids = set(backend.manager.bulk([SleepSpanJob(str(witness), 0.05, "c") for _ in range(JOBS)]))
-    env = {**backend.env, "QUEUE_RETRY_AFTER": "3"}
+def test_sigkilled_concurrent_workers_lose_no_job(store: Backend, tmp_path: Path, witness: Path):
+    ids = set(store.manager.bulk([SleepSpanJob(str(witness), 0.05, "c") for _ in range(JOBS)]))
+    env = {**store.env, "QUEUE_RETRY_AFTER": "3"}
     spawned = iter(range(1000))
 
     def spawn() -> subprocess.Popen[bytes]:
-        return start_worker([backend.connection, "--sleep=0.2", "--tries=0", f"--concurrency={CONCURRENCY}",
+        return start_worker([store.connection, "--sleep=0.2", "--tries=0", f"--concurrency={CONCURRENCY}",
                              f"--name=chaos{next(spawned)}"], env=env, log=tmp_path / "workers.log")
 
     procs = [spawn(), spawn()]
@@ -50,8 +57,8 @@ def test_sigkilled_concurrent_workers_lose_no_job(backend: Backend, tmp_path: Pa
             kills += 1
             procs.append(spawn())
         while time.monotonic() - started < DEADLINE + 30:
-            backend.manager.reset()
-            if len(_runs(witness)) >= JOBS and backend.driver().sizes("default").total == 0:
+            store.manager.reset()
+            if len(_runs(witness)) >= JOBS and store.driver().sizes("default").total == 0:
                 break
             time.sleep(0.3)
     finally:
@@ -60,7 +67,7 @@ def test_sigkilled_concurrent_workers_lose_no_job(backend: Backend, tmp_path: Pa
     runs = _runs(witness)
     duplicates = sum(runs.values()) - len(runs)
     cut_short = sum(1 for line in read_lines(witness) if line.startswith("begin ")) - sum(runs.values())
-    print(f"{backend.name} concurrency chaos: {JOBS} jobs, 2 workers x {CONCURRENCY}, {kills} SIGKILLs, "
+    print(f"{store.name} concurrency chaos: {JOBS} jobs, 2 workers x {CONCURRENCY}, {kills} SIGKILLs, "
           f"{len(runs)} completed, {duplicates} duplicates, {cut_short} runs cut short, {time.monotonic() - started:.1f} s")
     assert kills >= 1 and cut_short >= 1  # the kills did land mid-job
     assert set(runs) == ids  # none lost

@@ -152,9 +152,11 @@ class ConcurrentWorker(Worker):
 
     def _reserve(self, driver: QueueDriver, queues: Sequence[str]) -> ReservedJob | None:
         """Reserve the next job in queue order; a blocking pop waits only briefly while jobs run."""
-        if self._prefetched is not None:
-            job, self._prefetched = self._prefetched, None
-            return job
+        prefetched = self._prefetched
+        if prefetched is not None:
+            self._prefetched = None
+            return prefetched
+        job: ReservedJob | None
         blocking, many = self._traits(driver)
         if many:
             options = self.options
