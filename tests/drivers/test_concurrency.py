@@ -183,3 +183,21 @@ def test_strict_queue_priority_picks_the_job_a_freed_slot_starts(backend: Backen
     order = [line.split()[2] for line in lines_starting(witness, "begin ")]
     assert order[2] == high  # the first slot to free took the high job, not one of the four low ones left
     assert sorted(order) == sorted([*low, high])
+
+
+def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Backend, witness: Path, tmp_path: Path):
+    from tests.fixtures.concurrency_jobs import AsyncOnionJob
+    from tests.fixtures.feature_jobs import LimitedJob, UniqueJob
+
+    limited = [LimitedJob.dispatch(str(witness), n, 2, 2) for n in range(4)]  # 2 per 2 s, one attempt each
+    unique = UniqueJob.dispatch(str(witness), 7)
+    onion_log = tmp_path / "onion.log"
+    AsyncOnionJob.dispatch(str(onion_log))
+    worker = Worker(backend.manager, WorkerOptions(concurrency=4, stop_when_empty=True, sleep=0.05))
+    assert worker.daemon(backend.connection, ["default"]) == 0
+    assert backend.manager.failed.count("default") == 0  # waiting for the limit used up no attempt
+    assert sorted(int(line.split()[1]) for line in read_lines(witness) if not line.startswith("unique")) == [0, 1, 2, 3]
+    assert all(backend.manager.statuses.get(i).state == JobState.COMPLETED for i in limited)
+    assert lines_starting(witness, "unique") == [f"unique 7 {unique}"]
+    assert UniqueJob.dispatch(str(witness), 7) is not None  # its lock was released when it finished
+    assert read_lines(onion_log) == ["outer in", "inner in", "handle", "inner out", "outer out"]
