@@ -51,6 +51,7 @@ log = logging.getLogger("queue.worker")
 POLL_WHILE_BUSY = 0.05  # seconds a blocking pop waits while jobs run (their acks are due soon)
 WAIT_STEP = 0.2         # seconds between looks at the stop flags while every slot is busy
 SETTLERS = 8            # threads settling async jobs (store round trips off the event loop)
+MAX_AHEAD = 8           # jobs kept reserved ahead (N // 4 at most) so a freed slot starts without a round trip
 
 
 class CallbackRunner:
@@ -73,6 +74,9 @@ class ConcurrentWorker(Worker):
                  sleeper: Callable[[float], None] | None = None) -> None:
         super().__init__(manager, options, sleeper)
         size = max(1, self.options.concurrency)
+        ahead = min(MAX_AHEAD, size // 4)
+        if self.options.prefetch < ahead:  # batch-capable drivers keep a few jobs in hand (see _traits)
+            self.options = dataclasses.replace(self.options, prefetch=ahead)
         self.size = size
         self.max_stuck = max(1, size // 2)
         self.runner = CallbackRunner()  # type: ignore[assignment]
@@ -180,9 +184,10 @@ class ConcurrentWorker(Worker):
     def _traits(self, driver: Any) -> tuple[bool, bool]:
         """As the Worker's, except that every driver able to reserve several jobs at once does.
 
-        One call reserves as many jobs as there are free slots (or --prefetch, if larger), and
-        each starts at once: the round trip is shared while priority and fairness stay as with
-        one job at a time, since nothing waits in the worker for a slot.
+        One call reserves as many jobs as there are free slots, plus a few held ahead (N // 4,
+        at most MAX_AHEAD, or --prefetch if larger) so that a slot that frees starts its next
+        job without waiting for a round trip; more are asked for, without waiting, while the
+        held ones run low. Held jobs count no attempt until they start.
         """
         cached = self._driver_traits
         if cached is None or cached[0] is not driver:
