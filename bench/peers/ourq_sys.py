@@ -85,6 +85,17 @@ class OurQueue(System):
     shape = "1 process, 1 job at a time"
     notes = "ourq: this project; `python artisan queue:work redis --queue=bench --quiet` (blocking pop, Lua ack+fetch-next)."
 
+    def open(self) -> None:
+        """Create the SQLite tables the worker keeps metrics and failed jobs in (not timed).
+
+        Without them a worker could not write its metrics and would keep them in memory
+        (up to 50,000 samples), which would show as RSS growth that a real deployment has not.
+        """
+        from app.Queue.database import migrator
+        from app.Queue.QueueManager import manager
+
+        migrator.upgrade(manager().engine())
+
     def enqueue(self, t: float = 0.0) -> None:
         NoopJob.dispatch(t)
 
