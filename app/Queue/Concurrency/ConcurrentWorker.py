@@ -21,7 +21,6 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
-import inspect
 import logging
 import threading
 import time
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from app.Jobs.JobState import JobState
 from app.Queue.Concurrency.AsyncSlots import AsyncSlots
 from app.Queue.Concurrency.Flight import Flight, FlightState
+from app.Queue.Concurrency.JobCalls import CallbackRunner, await_handle, call_middleware
 from app.Queue.Concurrency.LeaseKeeper import LeaseKeeper
 from app.Queue.Concurrency.OwnedJob import OwnedJob, ack_now
 from app.Queue.Concurrency.ThreadSlots import ThreadSlots
@@ -52,19 +52,6 @@ POLL_WHILE_BUSY = 0.05  # seconds a blocking pop waits while jobs run (their ack
 WAIT_STEP = 0.2         # seconds between looks at the stop flags while every slot is busy
 SETTLERS = 8            # threads settling async jobs (store round trips off the event loop)
 MAX_AHEAD = 8           # jobs kept reserved ahead (N // 4 at most) so a freed slot starts without a round trip
-
-
-class CallbackRunner:
-    """Call hooks such as `failed(exc)` from any thread, running an async one on a fresh loop."""
-
-    def run_callback(self, fn: Callable[..., Any], *args: Any) -> Any:
-        result = fn(*args)
-        if inspect.isawaitable(result):
-            result = asyncio.run(_awaited(result))
-        return result
-
-    def close(self) -> None:
-        return None
 
 
 class ConcurrentWorker(Worker):
@@ -318,7 +305,7 @@ class ConcurrentWorker(Worker):
                 call = functools.partial(contextvars.copy_context().run, self._pipeline_in_thread, flight)
                 result = await loop.run_in_executor(self._middleware_pool(), call)
             else:
-                result = await _await_handle(flight.job, flight.policy.timeout)
+                result = await await_handle(flight.job, flight.policy.timeout)
         except asyncio.CancelledError:
             if flight.state is FlightState.ABANDONED:
                 return  # the keeper settled it already
@@ -334,10 +321,10 @@ class ConcurrentWorker(Worker):
         timeout = flight.policy.timeout
 
         def core(job: Job) -> Any:
-            return self._async.call(_await_handle(job, timeout))
+            return self._async.call(await_handle(job, timeout))
 
         pipeline: Callable[[Job], Any] = functools.reduce(
-            lambda nxt, mw: functools.partial(_call_middleware, mw, nxt), reversed(middleware_of(flight.job)), core)
+            lambda nxt, mw: functools.partial(call_middleware, mw, nxt), reversed(middleware_of(flight.job)), core)
         return pipeline(flight.job)
 
     def _middleware_pool(self) -> ThreadPoolExecutor:
@@ -421,24 +408,3 @@ class ConcurrentWorker(Worker):
         if self._middleware is not None:
             self._middleware.shutdown(wait=False)
         self._async.close()
-
-
-async def _await_handle(job: Job, timeout: float) -> Any:
-    """Await an async handle; past `timeout` seconds it is cancelled and JobTimeoutError raised."""
-    awaitable = job.handle()
-    if not inspect.isawaitable(awaitable):
-        return awaitable
-    if timeout and timeout > 0:
-        try:
-            return await asyncio.wait_for(awaitable, timeout)
-        except TimeoutError:
-            raise JobTimeoutError(f"{type(job).__name__} timed out after {timeout:g} s") from None
-    return await awaitable
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
-
-
-def _call_middleware(middleware: Any, nxt: Callable[[Job], Any], job: Job) -> Any:
-    return middleware.handle(job, nxt)
