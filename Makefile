@@ -8,7 +8,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup migrate test bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart \
-	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen
+	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen queue-dashboard
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ queue-health: setup ## Check APP_KEY, migrations, connections and worker heartbe
 
 queue-top: setup ## Live view of queues and running jobs per worker (q quits)
 	$(ARTISAN) queue:top $(ARGS)
+
+queue-dashboard: setup ## Serve the web dashboard on http://127.0.0.1:8000/horizon (HOST=, PORT= to change)
+	$(ARTISAN) queue:dashboard --host=$(or $(HOST),127.0.0.1) --port=$(or $(PORT),8000) $(ARGS)
 
 bench-peers: $(VENV)/.installed ## Compare with RQ, Celery, Dramatiq, arq, Huey in one run (../shared/bench-peers)
 	bench/peers/run.sh $(ARGS)

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "queue:metrics": "app.Console.Commands.QueueMetrics:QueueMetricsCommand",
     "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
     "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
+    "queue:dashboard": "app.Console.Commands.QueueDashboard:QueueDashboardCommand",
 }
 
 

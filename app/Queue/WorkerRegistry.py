@@ -115,11 +115,13 @@ class WorkerState:
     current: dict[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
+        from app.Queue.Worker import rss_mb  # lazy: the worker module is heavy and imports listeners' modules
+
         return {
             "id": self.worker_id, "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
             "connection": self.connection, "queues": list(self.queues), "started_at": self.started_at,
             "last_seen": now(), "processed": self.processed, "failed": self.failed, "released": self.released,
-            "current": dict(self.current) if self.current else None,
+            "current": dict(self.current) if self.current else None, "memory_mb": round(rss_mb(), 1),
         }
 
 

@@ -1,0 +1,137 @@
+"""Record completed jobs for the dashboard, cheaply: the worker thread appends a tuple, a flusher writes rows.
+
+Listens to JobProcessed (the worker's own events, so Worker.py is untouched). Like the metrics
+collector, a background thread turns the buffered events into rows and inserts them at most
+every FLUSH_INTERVAL (sooner when MAX_BUFFER wait) and when the worker stops; outside a worker
+loop each job is written at once. Rows older than the completed trim (default 60 minutes)
+are pruned by the writers every PRUNE_INTERVAL. Recording never breaks job processing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from app.Horizon.CompletedJobStore import CompletedJobStore
+from app.Horizon.Redaction import data_json, finished_job_data, tag_list
+from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
+from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
+from app.Queue.support.time import now
+
+if TYPE_CHECKING:
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.completed")
+
+FLUSH_INTERVAL = 1.0
+MAX_BUFFER = 500
+MAX_UNWRITTEN = 20_000
+PRUNE_INTERVAL = 60.0
+
+
+class CompletedJobRecorder:
+    """Buffers JobProcessed events while a worker loop runs in this process and writes them as rows."""
+
+    def __init__(self, store: CompletedJobStore, manager: QueueManager, trim_minutes: float) -> None:
+        self.store = store
+        self.manager = manager
+        self.trim_seconds = trim_minutes * 60
+        self._lock = threading.Lock()
+        self._buffer: list[tuple[JobProcessed, float]] = []
+        self._rows: list[dict[str, Any]] = []  # built but not yet written (store down)
+        self._workers = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._pruned_at = 0.0
+        self._warned = False
+
+    def register(self, manager: QueueManager) -> None:
+        """Listen to the worker's events."""
+        manager.events.listen(JobProcessed, self.on_processed)
+        manager.events.listen(WorkerStarting, self.on_worker_starting)
+        manager.events.listen(WorkerStopping, self.on_worker_stopping)
+
+    def on_processed(self, event: JobProcessed) -> None:
+        """Buffer the finished job (a worker) or write it now (sync, dispatch_now outside a worker)."""
+        with self._lock:
+            if self._workers > 0:
+                self._buffer.append((event, now()))
+                if len(self._buffer) == MAX_BUFFER:
+                    self._wake.set()
+                return
+        self._write([self._row(event, now())])
+
+    def on_worker_starting(self, event: WorkerStarting) -> None:
+        with self._lock:
+            self._workers += 1
+            if self._thread is None:
+                self._stopping = False
+                self._thread = threading.Thread(target=self._flush_loop, name="queue-completed-flush", daemon=True)
+                self._thread.start()
+
+    def on_worker_stopping(self, event: WorkerStopping) -> None:
+        with self._lock:
+            self._workers = max(0, self._workers - 1)
+            thread = self._thread if self._workers == 0 else None
+            if thread is not None:
+                self._stopping, self._thread = True, None
+        if thread is not None:
+            self._wake.set()
+            thread.join(10)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered jobs now."""
+        with self._lock:
+            events, self._buffer = self._buffer, []
+        rows = self._rows + [self._row(e, at) for e, at in events]
+        self._rows = []
+        if rows and not self._write(rows):
+            self._rows = rows[-MAX_UNWRITTEN:]
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_INTERVAL)
+            self._wake.clear()
+            if self._stopping:
+                return
+            self.flush()
+
+    def _row(self, event: JobProcessed, at: float) -> dict[str, Any]:
+        envelope = event.envelope
+        name = type(event.job).__name__ if event.job is not None else str(envelope.get("displayName") or "?")
+        created = envelope.get("createdAt")
+        return {
+            "uuid": str(envelope.get("uuid") or "")[:64], "connection": str(envelope.get("connection") or "")[:191],
+            "queue": str(envelope.get("queue") or "default")[:191], "name": name[:191],
+            "tags": json.dumps(tag_list(envelope), ensure_ascii=False),
+            "data": data_json(finished_job_data(event.job, envelope, self.manager.definitions)),
+            "attempts": int(event.attempts), "runtime": float(event.runtime),
+            "created_at": float(created) if isinstance(created, (int, float)) else at, "completed_at": at,
+        }
+
+    def _write(self, rows: list[dict[str, Any]]) -> bool:
+        try:
+            self.store.record(rows)
+            t = time.monotonic()
+            if t - self._pruned_at >= PRUNE_INTERVAL:
+                self._pruned_at = t
+                self.store.prune(now() - self.trim_seconds)
+            return True
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("could not record completed jobs (%s); run `python artisan migrate`?", exc)
+            return False
+
+
+def register(manager: QueueManager) -> None:
+    """Record jobs completed in this process (bootstrap LISTENER_MODULES); QUEUE_RECORD_COMPLETED=0 turns it off."""
+    if not completed_recording_enabled():
+        return
+    recorder = CompletedJobRecorder(CompletedJobStore(manager.engine()), manager, completed_trim_minutes())
+    recorder.register(manager)
+    manager.completed = recorder  # type: ignore[attr-defined]

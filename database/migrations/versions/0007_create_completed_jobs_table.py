@@ -1,0 +1,45 @@
+"""create completed_jobs table (the dashboard's recently completed jobs)
+
+Revision ID: 0007_create_completed_jobs_table
+Revises: 0006_create_job_metrics_table
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+revision = "0007_create_completed_jobs_table"
+down_revision = "0006_create_job_metrics_table"
+branch_labels = None
+depends_on = None
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "completed_jobs",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("uuid", sa.String(64), nullable=False),
+        sa.Column("connection", sa.String(191), nullable=False),
+        sa.Column("queue", sa.String(191), nullable=False),
+        sa.Column("name", sa.String(191), nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
+        sa.Column("data", LongText, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("runtime", sa.Float, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("completed_at", sa.Float, nullable=False),
+    )
+    op.create_index("ix_completed_jobs_completed_at", "completed_jobs", ["completed_at"])
+    op.create_index("ix_completed_jobs_uuid", "completed_jobs", ["uuid"])
+    op.create_index("ix_completed_jobs_name_id", "completed_jobs", ["name", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_completed_jobs_name_id", table_name="completed_jobs")
+    op.drop_index("ix_completed_jobs_uuid", table_name="completed_jobs")
+    op.drop_index("ix_completed_jobs_completed_at", table_name="completed_jobs")
+    op.drop_table("completed_jobs")
