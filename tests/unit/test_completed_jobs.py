@@ -1,0 +1,73 @@
+"""Completed jobs are recorded by the worker's own events, kept for the completed trim, then pruned."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from app.Horizon.CompletedJobStore import CompletedJobStore
+from app.Horizon.Paging import PageRequest
+from app.Horizon.settings import completed_trim_minutes
+from app.Horizon.tables import completed_jobs
+from app.Queue.errors import ConfigurationError
+from config import env as env_mod
+from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 - fixture
+from tests.fixtures.dashboard_jobs import CardJob, TaggedJob, VaultJob
+
+
+def _rows(qm) -> int:
+    with qm.engine().connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(completed_jobs)).scalar_one())
+
+
+def test_a_worker_records_each_completed_job_with_redacted_data(queue_env, witness: Path):
+    ids = [TaggedJob.dispatch(witness, n, ["x"]) for n in range(3)]
+    vault = VaultJob.dispatch(witness, "s3cret")
+    card = CardJob.dispatch(witness, "o-9", "4000000000000002")
+    work(queue_env)
+    store = CompletedJobStore(queue_env.engine())
+    page = store.page(PageRequest(), since=0)
+    assert page.total == 5 and {i["id"] for i in page.items} == {*ids, vault, card}
+    first = store.find(ids[0])
+    assert first is not None and first["tags"] == ["user:0", "x"] and first["data"]["n"] == 0 and first["attempts"] == 1
+    assert store.find(vault)["data"] == "[encrypted]"
+    data = store.find(card)["data"]
+    assert (data["order"], data["card"]) == ("o-9", "[sensitive]") and "4000000000000002" not in str(data)
+
+
+def test_completed_jobs_older_than_the_trim_are_pruned_by_the_writers(queue_env, witness: Path, monkeypatch):
+    monkeypatch.setenv("QUEUE_COMPLETED_TRIM_MINUTES", "5")
+    env_mod.reload()
+    queue_env.reset()
+    with freeze_time("2026-01-01 10:00:00") as frozen:
+        TaggedJob.dispatch(witness, 1)
+        work(queue_env)
+        assert _rows(queue_env) == 1
+        frozen.tick(6 * 60)  # past the trim, and past the prune interval (freezegun moves monotonic too)
+        TaggedJob.dispatch(witness, 2)
+        work(queue_env)
+    store = CompletedJobStore(queue_env.engine())
+    assert _rows(queue_env) == 1 and store.page(PageRequest(), since=0).items[0]["tags"] == ["user:2"]
+
+
+def test_recording_can_be_turned_off(queue_env, witness: Path, monkeypatch):
+    monkeypatch.setenv("QUEUE_RECORD_COMPLETED", "0")
+    env_mod.reload()
+    queue_env.reset()
+    TaggedJob.dispatch(witness, 1)
+    work(queue_env)
+    assert _rows(queue_env) == 0
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1"])
+def test_a_bad_trim_setting_is_one_clear_error(monkeypatch, raw: str):
+    monkeypatch.setenv("QUEUE_COMPLETED_TRIM_MINUTES", raw)
+    env_mod.reload()
+    with pytest.raises(ConfigurationError, match="QUEUE_COMPLETED_TRIM_MINUTES"):
+        completed_trim_minutes()
+
+
+def test_the_default_trim_is_horizons_sixty_minutes():
+    assert completed_trim_minutes() == 60.0
