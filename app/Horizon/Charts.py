@@ -41,9 +41,9 @@ def line_chart(points: Sequence[dict[str, Any]], keys: Sequence[str], title: str
         y = PAD_TOP + plot_h - frac * plot_h
         parts.append(f'<line class="grid" x1="{PAD_LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt(top * frac))}</text>')
-    for i in (0, len(points) // 2, len(points) - 1):
+    for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end")):
         label = time.strftime("%H:%M", time.localtime(float(points[i]["t"])))
-        parts.append(f'<text class="axis" x="{xy(i, 0)[0]:.1f}" y="{HEIGHT - 6}" text-anchor="middle">{label}</text>')
+        parts.append(f'<text class="axis" x="{xy(i, 0)[0]:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">{label}</text>')
     for n, key in enumerate(keys):
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, float(p.get(key) or 0)) for i, p in enumerate(points)))
         parts.append(f'<polyline class="series s{n}" points="{coords}"/>')
