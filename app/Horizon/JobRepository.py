@@ -49,13 +49,14 @@ class JobRepository:
         if len(sources) == 1:
             return sources[0].page(request)
         items: list[dict[str, Any]] = []
-        total = 0
+        total, capped = 0, False
         for source in sources:  # rare (several stores): page through each in turn
             whole = source.page(PageRequest(1, request.offset + request.per_page, request.filters)) \
                 if request.offset + request.per_page <= 100 else source.page(request)
             items += whole.items
             total += whole.total
-        return Page(items[request.offset:request.offset + request.per_page], request.page, request.per_page, total)
+            capped = capped or whole.capped
+        return Page(items[request.offset:request.offset + request.per_page], request.page, request.per_page, total, capped)
 
     # -- completed ---------------------------------------------------------------------------
     def completed(self, request: PageRequest) -> Page:

@@ -32,8 +32,23 @@ class MetricsRepository:
 
     def __init__(self, manager: QueueManager) -> None:
         self.engine = manager.engine()
+        self._read: dict[tuple[int, str | None, str | None], list[Any]] = {}  # rows already read by this instance
 
     def _rows(self, since: float, job: str | None = None, queue: str | None = None) -> list[Any]:
+        key = (minute_of(since), job, queue)
+        if key not in self._read:
+            self._read[key] = self._query(since, job, queue)
+        return self._read[key]
+
+    def finished(self, minutes: int) -> tuple[int, int]:
+        """(completed, failed) jobs of the last `minutes`, from the rows of the last hour when they cover it."""
+        t = now()
+        rows = self._rows(t - (DEFAULT_MINUTES - 1) * BUCKET_SECONDS) if minutes <= DEFAULT_MINUTES else self._rows(t - minutes * 60)
+        start = minute_of(t - minutes * 60)
+        done = [r for r in rows if int(r.bucket) >= start]
+        return sum(int(r.processed) for r in done), sum(int(r.failed) for r in done)
+
+    def _query(self, since: float, job: str | None = None, queue: str | None = None) -> list[Any]:
         query = select(job_metrics).where(job_metrics.c.bucket >= minute_of(since))
         if job:
             query = query.where(job_metrics.c.job == job)
@@ -55,7 +70,7 @@ class MetricsRepository:
     def totals(self, by: str, minutes: int = DEFAULT_MINUTES) -> list[dict[str, Any]]:
         """Per job class (`by="job"`) or queue (`by="queue"`): count, failed, avg, p50, p95 over the window."""
         groups: dict[str, Aggregate] = {}
-        for row in self._rows(now() - minutes * 60):
+        for row in self._rows(now() - (minutes - 1) * BUCKET_SECONDS):
             groups.setdefault(getattr(row, by), Aggregate()).merge_row(row)
         rows = []
         for name, agg in groups.items():

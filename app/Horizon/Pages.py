@@ -99,8 +99,8 @@ class Pages:
 
     def dashboard(self, request: Request) -> HTMLResponse:
         def build() -> dict[str, Any]:
-            metrics = MetricsRepository(self.manager)
-            return {"stats": StatsRepository(self.manager).stats(), "series": metrics.series(60),
+            metrics = MetricsRepository(self.manager)  # one read of the hour's rows serves all three
+            return {"stats": StatsRepository(self.manager).stats(metrics), "series": metrics.series(60),
                     "jobs": metrics.totals("job", 60)[:10]}
         return self._render(request, "dashboard", "Dashboard", build)
 

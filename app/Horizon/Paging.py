@@ -53,10 +53,12 @@ class Page:
     page: int
     per_page: int
     total: int
+    capped: bool = False  # there are more than `total` (counting stopped there, to stay fast on huge tables)
 
     def to_dict(self) -> dict[str, Any]:
         pages = max(1, -(-self.total // self.per_page))
-        return {"items": self.items, "page": self.page, "per_page": self.per_page, "total": self.total, "pages": pages}
+        return {"items": self.items, "page": self.page, "per_page": self.per_page, "total": self.total, "pages": pages,
+                "capped": self.capped}
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

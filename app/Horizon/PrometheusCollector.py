@@ -96,7 +96,7 @@ class QueueCollector(Collector):
         failed = self.manager.failed
         if hasattr(failed, "engine"):
             query = select(failed_jobs.c.connection, failed_jobs.c.queue, func.count()).group_by(
-                failed_jobs.c.connection, failed_jobs.c.queue)
+                failed_jobs.c.queue, failed_jobs.c.connection)  # the order of ix_failed_jobs_queue_connection
             with translate_errors(str(failed.engine.url)), failed.engine.connect() as conn:
                 rows = conn.execute(query).all()
         else:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.Redaction import parse_stored
-from app.Jobs.MetricsStore import MetricsStore
+from app.Horizon.MetricsRepository import MetricsRepository
 from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import failed_jobs
+from app.Queue.contracts import QueueSizes
+from app.Queue.database.tables import failed_jobs, jobs
 from app.Queue.support.time import now
 from app.Queue.Worker import paused_key
 
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 INLINE_DRIVERS = ("sync", "null")
+# Standard SQL (SQLite, MariaDB/MySQL 8, PostgreSQL): walk the queue index from one name to the next.
+DISTINCT_QUEUES = text(
+    "WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM jobs UNION ALL "
+    "SELECT (SELECT MIN(queue) FROM jobs WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL) "
+    "SELECT name FROM q")
 THROUGHPUT_MINUTES = 5
 
 
@@ -30,6 +36,39 @@ class StatsRepository:
 
     def __init__(self, manager: QueueManager) -> None:
         self.manager = manager
+
+    # -- counting, fast on big SQL tables -------------------------------------------------
+    def queue_names(self, connection: str) -> list[str]:
+        """Queues holding jobs; on SQL a loose index scan (one probe per queue, not one row per job)."""
+        driver = self.manager.connection(connection)
+        engine = getattr(driver, "engine", None)
+        if engine is None:
+            return list(driver.queues())
+        with translate_errors(str(engine.url)), engine.connect() as conn:
+            return [r[0] for r in conn.execute(DISTINCT_QUEUES) if r[0] is not None]
+
+    def sizes(self, connection: str, queue: str) -> QueueSizes:
+        """Pending, delayed and reserved counts; on SQL index range counts of (queue, reserved_at, available_at)."""
+        driver = self.manager.connection(connection)
+        engine = getattr(driver, "engine", None)
+        if engine is None:
+            return driver.sizes(queue)
+        t = int(now())
+        expired = t - float(driver.retry_after(queue))
+        mine = jobs.c.queue == queue
+
+        def count(*where: Any) -> Any:
+            return select(func.count()).select_from(jobs).where(mine, *where).scalar_subquery()
+
+        query = select(count(jobs.c.reserved_at.is_(None), jobs.c.available_at <= t),
+                       count(jobs.c.reserved_at.is_(None), jobs.c.available_at > t),
+                       count(jobs.c.reserved_at.is_not(None), jobs.c.reserved_at > expired),
+                       count(jobs.c.reserved_at.is_not(None), jobs.c.reserved_at <= expired, jobs.c.available_at <= t),
+                       count(jobs.c.reserved_at.is_not(None), jobs.c.reserved_at <= expired, jobs.c.available_at > t))
+        with translate_errors(str(engine.url)), engine.connect() as conn:
+            ready, later, held, lost_ready, lost_later = conn.execute(query).one()
+        # a lease that ran out makes its job available again, as the driver's own sizes() counts it
+        return QueueSizes(int(ready) + int(lost_ready), int(later) + int(lost_later), int(held))
 
     # -- which queues exist ----------------------------------------------------------------
     def connections(self, workers: list[dict[str, Any]]) -> list[str]:
@@ -45,7 +84,7 @@ class StatsRepository:
         qm = self.manager
         pairs: set[tuple[str, str]] = set()
         for conn in self.connections(workers):
-            pairs.update((conn, q) for q in qm.connection(conn).queues())
+            pairs.update((conn, q) for q in self.queue_names(conn))
             pairs.add((conn, str(qm.connection_config(conn).get("queue", "default"))))
         for w in workers:
             pairs.update((w["connection"], q) for q in w["queues"] if w["connection"] in qm.config["connections"])
@@ -65,7 +104,7 @@ class StatsRepository:
         paused = many(paused_keys) if many is not None else {k: qm.cache.get(k) for k in paused_keys}
         rows = []
         for (conn, queue), key in zip(targets, paused_keys):
-            sizes = qm.connection(conn).sizes(queue)
+            sizes = self.sizes(conn, queue)
             rows.append({
                 "connection": conn, "queue": queue, "pending": sizes.pending, "delayed": sizes.delayed,
                 "reserved": sizes.reserved,
@@ -92,17 +131,17 @@ class StatsRepository:
         return max(0.0, now() - float(created)) if isinstance(created, (int, float)) else None
 
     # -- the dashboard's headline ----------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
+    def stats(self, metrics: MetricsRepository | None = None) -> dict[str, Any]:
         """Jobs per minute, failed in the last hour, processes, max wait (and where), status, totals."""
         workers = MastersRepository(self.manager).workers()[0]
         workload = self.workload(workers)
         t = now()
-        metrics = MetricsStore(self.manager.engine()).summary(t - THROUGHPUT_MINUTES * 60)
-        finished_last_hour = MetricsStore(self.manager.engine()).summary(t - 3600)
+        metrics = metrics or MetricsRepository(self.manager)
+        recent = metrics.finished(THROUGHPUT_MINUTES)
         longest = max(workload, key=lambda r: r["wait"] or 0.0, default=None)
         return {
-            "jobs_per_minute": round((metrics.processed + metrics.failed) / THROUGHPUT_MINUTES, 2),
-            "processed_last_hour": finished_last_hour.processed,
+            "jobs_per_minute": round(sum(recent) / THROUGHPUT_MINUTES, 2),
+            "processed_last_hour": metrics.finished(60)[0],
             "failed_last_hour": self.failed_since(t - 3600),
             "processes": len(workers),
             "max_wait": round(longest["wait"] or 0.0, 1) if longest else 0.0,

@@ -46,6 +46,8 @@ failed_jobs = Table(
     Column("exception", LongText, nullable=False),
     Column("failed_at", BigInteger, nullable=False),
     Index("ix_failed_jobs_failed_at", "failed_at"),
+    # Per-queue failed counts (queue:stats, the dashboard, /metrics) without reading the payloads.
+    Index("ix_failed_jobs_queue_connection", "queue", "connection"),
 )
 
 job_batches = Table(

@@ -1,0 +1,205 @@
+"""Dashboard speed at scale, and what recording completed jobs costs a worker.
+
+1. `overhead`: no-op jobs/s of an in-process SQLite worker with every listener bootstrap
+   registers, with and without app.Horizon.CompletedJobRecorder (alternated, median of --rounds).
+2. `latency`: a SQLite store with --jobs waiting jobs (default 1,000,000) and --failed failed jobs
+   (default 100,000), plus an hour of completed jobs, metrics and batches; each dashboard page,
+   API list and /metrics is timed through the ASGI app (median and worst of --repeat after a
+   warm-up). Budgets: pages and API lists <= 200 ms, /metrics <= 100 ms.
+
+The stored payloads are copies of real envelopes with fresh uuids (signatures are not
+re-made: the dashboard never verifies or runs them).
+Usage: python -m bench.dashboard [--jobs N] [--failed N] [--skip-overhead] [--skip-latency]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+PAGE_BUDGET_MS, METRICS_BUDGET_MS = 200.0, 100.0
+QUEUES = ("default", "emails", "reports", "webhooks")
+CLASSES = ("SendEmailJob", "GenerateReportJob", "SyncAccountJob", "ResizeImageJob", "ChargeCardJob")
+
+
+def setup_env(tmp: Path) -> None:
+    from bench.__main__ import base_env
+
+    os.environ.update(base_env(tmp))
+    os.environ["APP_ENV"] = "local"
+    from app.Queue.database import migrator
+    from app.Queue.QueueManager import manager
+    from config import env as env_mod
+
+    env_mod.reload()
+    manager().reset()
+    migrator.upgrade(manager().engine())
+
+
+# -- 1. recording overhead ---------------------------------------------------------------------
+def overhead(jobs: int, rounds: int) -> dict[str, float]:
+    from app.Queue import bootstrap
+    from bench.metrics_overhead import run_once
+
+    everything = bootstrap.LISTENER_MODULES
+    modes = {"without completed recording": tuple(m for m in everything if m != "app.Horizon.CompletedJobRecorder"),
+             "with completed recording": everything}
+    rates: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for mode, modules in modes.items():
+            rates[mode].append(run_once(modules, jobs)[0])
+    bootstrap.LISTENER_MODULES = everything
+    medians = {m: statistics.median(v) for m, v in rates.items()}
+    base = medians["without completed recording"]
+    print(f"completed-job recording, no-op jobs/s, in-process SQLite worker, {jobs} jobs, median of {rounds}:")
+    for mode, values in rates.items():
+        print(f"  {mode:<28} {medians[mode]:7.0f} jobs/s ({100 * (medians[mode] - base) / base:+5.1f} %)  "
+              f"runs: {', '.join(f'{v:.0f}' for v in values)}")
+    cost = 100 * (base - medians["with completed recording"]) / base
+    print(f"  -> recording costs {cost:.1f} % of throughput (budget 10 %): {'OK' if cost <= 10 else 'OVER BUDGET'}")
+    return medians
+
+
+# -- 2. latency at scale --------------------------------------------------------------------------
+def _templates() -> list[str]:
+    """Real envelopes (one per class) to copy with fresh uuids."""
+    from app.Jobs.Job import Job
+    from app.Queue.QueueManager import manager
+
+    out = []
+    for name in CLASSES:
+        cls = type(name, (Job,), {"__module__": "bench.jobs", "handle": lambda self: None})
+        job = cls()
+        job.to, job.account_id = "user@example.com", 42
+        cls.tags = lambda self: ["account:42", "bench"]  # type: ignore[method-assign]
+        out.append(manager().codec.create(job, "default", "database")[1])
+    return out
+
+
+def _fresh(template: str, queue: str) -> str:
+    envelope = json.loads(template)
+    envelope["uuid"], envelope["queue"] = str(uuid.uuid4()), queue
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def seed(jobs: int, failed: int) -> None:
+    """Fill the store in big executemany transactions."""
+    from app.Horizon.tables import completed_jobs
+    from app.Jobs.MetricsStore import Aggregate, MetricsStore, Sample
+    from app.Queue.database.tables import failed_jobs, job_batches
+    from app.Queue.database.tables import jobs as jobs_table
+    from app.Queue.QueueManager import manager
+
+    engine, templates, t = manager().engine(), _templates(), int(time.time())
+    rnd = random.Random(7)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for offset in range(0, jobs, 50_000):
+            rows = []
+            for i in range(offset, min(jobs, offset + 50_000)):
+                queue = QUEUES[i % len(QUEUES)]
+                delayed, reserved = i % 10 == 0, i % 100 == 1
+                rows.append({"queue": queue, "payload": _fresh(templates[i % len(templates)], queue), "attempts": int(reserved),
+                             "priority": 0, "reserved_at": t if reserved else None, "reserved_by": "w" if reserved else None,
+                             "available_at": t + 3600 if delayed else t - rnd.randint(0, 600), "created_at": t - 600})
+            conn.execute(jobs_table.insert(), rows)
+        trace = "Traceback (most recent call last):\n" + "  File \"app/Jobs/x.py\", line 1, in handle\n" * 12 + "RuntimeError: boom"
+        for offset in range(0, failed, 50_000):
+            rows = []
+            for i in range(offset, min(failed, offset + 50_000)):
+                queue = QUEUES[i % len(QUEUES)]
+                payload = _fresh(templates[i % len(templates)], queue)
+                rows.append({"uuid": json.loads(payload)["uuid"], "connection": "database", "queue": queue, "payload": payload,
+                             "exception": trace, "failed_at": t - rnd.randint(0, 7 * 86400)})
+            conn.execute(failed_jobs.insert(), rows)
+        conn.execute(completed_jobs.insert(), [
+            {"uuid": str(uuid.uuid4()), "connection": "database", "queue": QUEUES[i % 4], "name": CLASSES[i % 5],
+             "tags": '["account:42", "bench"]', "data": '{"to":"user@example.com"}', "attempts": 1, "runtime": 0.01,
+             "created_at": t - 3600 + i * 0.06, "completed_at": t - 3600 + i * 0.06} for i in range(60_000)])
+        conn.execute(job_batches.insert(), [
+            {"id": str(uuid.uuid4()), "name": f"import-{i}", "total_jobs": 100, "pending_jobs": 100 - i % 100, "failed_jobs": i % 3,
+             "failed_job_ids": "[]", "options": "{}", "cancelled_at": None, "created_at": t - i, "finished_at": None}
+            for i in range(1000)])
+    samples = [Sample(CLASSES[i % 5], QUEUES[i % 4], 0.001 * (1 + i % 50), i % 20 != 0, t - 3600 + i * 0.6) for i in range(6000)]
+    MetricsStore(engine).record(samples)
+    print(f"seeded {jobs:,} jobs, {failed:,} failed, 60,000 completed, 1,000 batches in {time.perf_counter() - started:.1f} s")
+    _ = Aggregate
+
+
+def latency(repeat: int) -> list[tuple[str, float, float, float]]:
+    from app.Horizon.Auth import AccessPolicy
+    from app.Horizon.DashboardApp import create_app
+    from app.Queue.QueueManager import manager
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    client = TestClient(create_app(manager(), "127.0.0.1", AccessPolicy(True, None, None)))
+    one_failed = client.get("/horizon/api/jobs/failed").json()["items"][0]["id"]
+    urls = [("/horizon", PAGE_BUDGET_MS), ("/horizon/api/stats", PAGE_BUDGET_MS), ("/horizon/api/workload", PAGE_BUDGET_MS),
+            ("/horizon/api/jobs/pending", PAGE_BUDGET_MS), ("/horizon/api/jobs/pending?page=2&queue=emails", PAGE_BUDGET_MS),
+            ("/horizon/api/jobs/completed", PAGE_BUDGET_MS), ("/horizon/api/jobs/completed?job=SendEmailJob", PAGE_BUDGET_MS),
+            ("/horizon/api/jobs/failed", PAGE_BUDGET_MS), ("/horizon/api/jobs/failed?page=40", PAGE_BUDGET_MS),
+            (f"/horizon/api/jobs/{one_failed}", PAGE_BUDGET_MS), ("/horizon/api/batches", PAGE_BUDGET_MS),
+            ("/horizon/api/masters", PAGE_BUDGET_MS), ("/horizon/api/metrics/jobs", PAGE_BUDGET_MS),
+            ("/horizon/workload", PAGE_BUDGET_MS), ("/horizon/jobs/pending", PAGE_BUDGET_MS),
+            ("/horizon/jobs/completed", PAGE_BUDGET_MS), ("/horizon/jobs/failed", PAGE_BUDGET_MS),
+            ("/horizon/metrics", PAGE_BUDGET_MS), ("/horizon/batches", PAGE_BUDGET_MS), ("/metrics", METRICS_BUDGET_MS)]
+    results = []
+    for url, budget in urls:
+        client.get(url)  # warm-up (page cache, first scrape's full read)
+        times, cpu = [], []
+        for _ in range(repeat):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            response = client.get(url)
+            times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - cpu_start) * 1000)
+            assert response.status_code == 200, (url, response.status_code, response.text[:300])
+        results.append((url, statistics.median(times), max(times), statistics.median(cpu), budget))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--failed", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--overhead-jobs", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args(argv)
+    over = 0
+    if not args.skip_overhead:
+        with tempfile.TemporaryDirectory(prefix="bench-dash-overhead-") as tmp:
+            setup_env(Path(tmp))
+            overhead(args.overhead_jobs, args.rounds)
+    if not args.skip_latency:
+        with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
+            setup_env(Path(tmp))
+            seed(args.jobs, args.failed)
+            print(f"dashboard latency, SQLite, wall median / worst of {args.repeat}, CPU median (budget); "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:")
+            for url, median, worst, cpu, budget in latency(args.repeat):
+                ok = median <= budget
+                over += not ok
+                print(f"  {url:<50} {median:6.1f} / {worst:6.1f} ms  cpu {cpu:6.1f} ms  (<= {budget:.0f} ms) "
+                      f"{'OK' if ok else 'OVER' + (' (CPU within budget: the machine is busy)' if cpu <= budget else '')}")
+            from app.Queue.QueueManager import manager
+
+            manager().reset()
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
