@@ -47,26 +47,104 @@ def setup_env(tmp: Path) -> None:
 
 # -- 1. recording overhead ---------------------------------------------------------------------
 def overhead(jobs: int, rounds: int) -> dict[str, float]:
+    """Throughput with and without the recorder; judged on CPU seconds per job (wall time swings with other load)."""
     from app.Queue import bootstrap
     from bench.metrics_overhead import run_once
 
     everything = bootstrap.LISTENER_MODULES
     modes = {"without completed recording": tuple(m for m in everything if m != "app.Horizon.CompletedJobRecorder"),
              "with completed recording": everything}
-    rates: dict[str, list[float]] = {m: [] for m in modes}
+    rates: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     for _ in range(rounds):
         for mode, modules in modes.items():
-            rates[mode].append(run_once(modules, jobs)[0])
+            rates[mode].append(run_once(modules, jobs))
     bootstrap.LISTENER_MODULES = everything
-    medians = {m: statistics.median(v) for m, v in rates.items()}
-    base = medians["without completed recording"]
-    print(f"completed-job recording, no-op jobs/s, in-process SQLite worker, {jobs} jobs, median of {rounds}:")
-    for mode, values in rates.items():
-        print(f"  {mode:<28} {medians[mode]:7.0f} jobs/s ({100 * (medians[mode] - base) / base:+5.1f} %)  "
-              f"runs: {', '.join(f'{v:.0f}' for v in values)}")
-    cost = 100 * (base - medians["with completed recording"]) / base
-    print(f"  -> recording costs {cost:.1f} % of throughput (budget 10 %): {'OK' if cost <= 10 else 'OVER BUDGET'}")
+    print(f"completed-job recording, no-op jobs/s, in-process SQLite worker, {jobs} jobs, median of {rounds} "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
+    medians: dict[str, float] = {}
+    for column, label in ((0, "wall"), (1, "CPU")):
+        base = statistics.median(r[column] for r in rates["without completed recording"])
+        for mode, values in rates.items():
+            median = statistics.median(r[column] for r in values)
+            medians[f"{label} {mode}"] = median
+            print(f"  {label:<4} {mode:<28} {median:7.0f} jobs/s ({100 * (median - base) / base:+5.1f} %)  "
+                  f"runs: {', '.join(f'{r[column]:.0f}' for r in values)}")
+    base, recorded = medians["CPU without completed recording"], medians["CPU with completed recording"]
+    cost = 100 * (base - recorded) / base
+    print(f"  -> recording costs {cost:.1f} % of throughput per CPU second (budget 10 %): {'OK' if cost <= 10 else 'OVER BUDGET'}")
     return medians
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain(connection: str, env: dict[str, str], jobs: int, args: list[str]) -> tuple[float, float]:
+    """Fill the bench queue, start one worker process, wait until it is empty: (jobs per wall second, per worker CPU second)."""
+    from app.Queue.QueueManager import manager
+    from bench.harness import fill, start_worker, stop_worker
+
+    qm = manager()
+    fill(qm, connection, jobs)
+    proc = start_worker(connection, env, args)
+    started = time.perf_counter()
+    try:
+        while qm.connection(connection).sizes("bench").total:
+            if proc.poll() is not None:
+                raise RuntimeError("worker exited early")
+            time.sleep(0.02)
+        wall, cpu = time.perf_counter() - started, _cpu_seconds(proc.pid)
+    finally:
+        stop_worker(proc)
+    return jobs / wall, jobs / cpu
+
+
+def worker_overhead(tmp: Path, drivers: list[str], jobs: int, rounds: int) -> None:
+    """Steady jobs/s of a real `queue:work` process (as `make bench` measures it), with QUEUE_RECORD_COMPLETED=0 and 1
+    alternated; median and best of `rounds`."""
+    from bench.__main__ import base_env
+    from bench.redis_bench import start_redis
+    from app.Queue.database import migrator
+    from app.Queue.QueueManager import manager
+    from config import env as env_mod
+
+    for driver in drivers:
+        env = {**base_env(tmp / driver)}
+        (tmp / driver).mkdir(exist_ok=True)
+        server = None
+        connection, args = "database", ["--sleep=0.01"]
+        if driver == "redis":
+            try:
+                server, port = start_redis(tmp / driver)
+            except RuntimeError as exc:
+                print(f"  {driver}: skipped ({exc})")
+                continue
+            env.update(QUEUE_CONNECTION="redis", CACHE_STORE="redis", REDIS_HOST="127.0.0.1", REDIS_PORT=str(port))
+            connection, args = "redis", ["--sleep=3"]
+        try:
+            os.environ.update(env)
+            env_mod.reload()
+            manager().reset()
+            migrator.upgrade(manager().engine())
+            rates: dict[str, list[tuple[float, float]]] = {"0": [], "1": []}
+            for _ in range(rounds):
+                for flag in ("0", "1"):
+                    manager().connection(connection).clear("bench")
+                    rates[flag].append(_drain(connection, {**env, "QUEUE_RECORD_COMPLETED": flag}, jobs, args))
+            for column, label in ((0, "wall"), (1, "CPU")):
+                off = statistics.median(r[column] for r in rates["0"])
+                on = statistics.median(r[column] for r in rates["1"])
+                print(f"  {driver:<7} {label:<4} without recording {off:6.0f} jobs/s, with {on:6.0f} jobs/s "
+                      f"({100 * (on - off) / off:+.1f} %)   runs: {[round(r[column]) for r in rates['0']]} / "
+                      f"{[round(r[column]) for r in rates['1']]}")
+            manager().reset()
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(10)
 
 
 # -- 2. latency at scale --------------------------------------------------------------------------
@@ -177,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overhead-jobs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--worker-drivers", default="sqlite,redis", help="drivers for the worker-process overhead run")
+    parser.add_argument("--worker-jobs", type=int, default=10_000)
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args(argv)
     over = 0
@@ -184,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-dash-overhead-") as tmp:
             setup_env(Path(tmp))
             overhead(args.overhead_jobs, args.rounds)
+            print("completed-job recording, steady jobs/s of one `queue:work` process (load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
+            worker_overhead(Path(tmp), [d for d in args.worker_drivers.split(",") if d], args.worker_jobs, args.rounds)
     if not args.skip_latency:
         with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
             setup_env(Path(tmp))

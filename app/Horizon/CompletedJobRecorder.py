@@ -14,13 +14,15 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.Horizon.CompletedJobStore import CompletedJobStore
+from app.Horizon.CompletedJobStore import completed_store
 from app.Horizon.Redaction import data_json, finished_job_data, tag_list
 from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
 from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.support.time import now
 
 if TYPE_CHECKING:
+    from app.Horizon.CompletedJobStore import CompletedJobStore
+    from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
     from app.Queue.QueueManager import QueueManager
 
 log = logging.getLogger("queue.completed")
@@ -34,13 +36,13 @@ PRUNE_INTERVAL = 60.0
 class CompletedJobRecorder:
     """Buffers JobProcessed events while a worker loop runs in this process and writes them as rows."""
 
-    def __init__(self, store: CompletedJobStore, manager: QueueManager, trim_minutes: float) -> None:
+    def __init__(self, store: CompletedJobStore | RedisCompletedJobStore, manager: QueueManager, trim_minutes: float) -> None:
         self.store = store
         self.manager = manager
         self.trim_seconds = trim_minutes * 60
         self._lock = threading.Lock()
         self._buffer: list[tuple[JobProcessed, float]] = []
-        self._rows: list[dict[str, Any]] = []  # built but not yet written (store down)
+        self._rows: list[tuple[Any, ...]] = []  # built but not yet written (store down)
         self._workers = 0
         self._wake = threading.Event()
         self._stopping = False
@@ -100,20 +102,21 @@ class CompletedJobRecorder:
                 return
             self.flush()
 
-    def _row(self, event: JobProcessed, at: float) -> dict[str, Any]:
+    def _row(self, event: JobProcessed, at: float) -> tuple[Any, ...]:
+        """The row of one completed job, in CompletedJobStore.COLUMNS order."""
         envelope = event.envelope
         name = type(event.job).__name__ if event.job is not None else str(envelope.get("displayName") or "?")
         created = envelope.get("createdAt")
-        return {
-            "uuid": str(envelope.get("uuid") or "")[:64], "connection": str(envelope.get("connection") or "")[:191],
-            "queue": str(envelope.get("queue") or "default")[:191], "name": name[:191],
-            "tags": json.dumps(tag_list(envelope), ensure_ascii=False),
-            "data": data_json(finished_job_data(event.job, envelope, self.manager.definitions)),
-            "attempts": int(event.attempts), "runtime": float(event.runtime),
-            "created_at": float(created) if isinstance(created, (int, float)) else at, "completed_at": at,
-        }
+        data = finished_job_data(event.job, envelope, self.manager.definitions)
+        return (
+            str(envelope.get("uuid") or "")[:64], str(envelope.get("connection") or "")[:191],
+            str(envelope.get("queue") or "default")[:191], name[:191],
+            json.dumps(tag_list(envelope), ensure_ascii=False) if envelope.get("tags") else "[]",
+            data_json(data) if data else "{}", int(event.attempts), float(event.runtime),
+            float(created) if isinstance(created, (int, float)) else at, at,
+        )
 
-    def _write(self, rows: list[dict[str, Any]]) -> bool:
+    def _write(self, rows: list[tuple[Any, ...]]) -> bool:
         try:
             self.store.record(rows)
             t = time.monotonic()
@@ -132,6 +135,6 @@ def register(manager: QueueManager) -> None:
     """Record jobs completed in this process (bootstrap LISTENER_MODULES); QUEUE_RECORD_COMPLETED=0 turns it off."""
     if not completed_recording_enabled():
         return
-    recorder = CompletedJobRecorder(CompletedJobStore(manager.engine()), manager, completed_trim_minutes())
+    recorder = CompletedJobRecorder(completed_store(manager), manager, completed_trim_minutes())
     recorder.register(manager)
     manager.completed = recorder  # type: ignore[attr-defined]

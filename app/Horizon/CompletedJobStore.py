@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, literal, select
 from sqlalchemy.engine import Engine
 
 from app.Horizon.Paging import Filters, Page, PageRequest, like_escape
 from app.Horizon.tables import completed_jobs
-from app.Queue.database.connection import translate_errors
+from app.Queue.database.connection import Prepared, translate_errors
+
+if TYPE_CHECKING:
+    from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
+    from app.Queue.QueueManager import QueueManager
+
+COLUMNS = ("uuid", "connection", "queue", "name", "tags", "data", "attempts", "runtime", "created_at", "completed_at")
 
 
 class CompletedJobStore:
@@ -18,12 +24,26 @@ class CompletedJobStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._url = str(engine.url)
+        self._insert: Prepared | None = None
 
-    def record(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert rows in one transaction (executemany)."""
-        if rows:
-            with translate_errors(self._url), self.engine.begin() as conn:
-                conn.execute(completed_jobs.insert(), list(rows))
+    def record(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows (tuples in COLUMNS order) in one transaction: one DBAPI executemany of a statement
+        compiled once, a third of Core's per-row cost (this runs in every worker)."""
+        if not rows:
+            return
+        with translate_errors(self._url), self.engine.begin() as conn:
+            if self._insert is None:
+                stmt = completed_jobs.insert().values({c: bindparam(c) for c in COLUMNS})
+                self._insert = Prepared(stmt, conn.dialect)
+            order = self._insert.order
+            if order is None:  # named parameters (PyMySQL, psycopg)
+                args: list[Any] = [dict(zip(COLUMNS, r)) for r in rows]
+            elif order == COLUMNS:
+                args = list(rows)
+            else:
+                where = [COLUMNS.index(name) for name in order]
+                args = [tuple(r[i] for i in where) for r in rows]
+            conn.exec_driver_sql(self._insert.sql, args)
 
     def prune(self, before: float) -> int:
         """Delete jobs completed before `before` (unix seconds)."""
@@ -33,7 +53,7 @@ class CompletedJobStore:
     def page(self, request: PageRequest, since: float) -> Page:
         """Newest first, completed since `since`, narrowed by the request's filters."""
         where = [completed_jobs.c.completed_at >= since, *self._filters(request.filters)]
-        columns = [c for c in completed_jobs.c if c.name != "data"]
+        columns = [completed_jobs.c[c] if c != "data" else literal("").label("data") for c in COLUMNS]
         query = select(*columns).where(*where).order_by(completed_jobs.c.id.desc()).limit(request.per_page).offset(request.offset)
         count = select(func.count()).select_from(completed_jobs).where(*where)
         with translate_errors(self._url), self.engine.connect() as conn:
@@ -77,8 +97,23 @@ class CompletedJobStore:
 
     @staticmethod
     def _item(row: Any) -> dict[str, Any]:
-        return {
-            "id": row.uuid, "name": row.name, "queue": row.queue, "connection": row.connection,
-            "tags": json.loads(row.tags or "[]"), "attempts": int(row.attempts), "runtime": float(row.runtime),
-            "created_at": float(row.created_at), "completed_at": float(row.completed_at), "status": "completed",
-        }
+        return row_item([getattr(row, c) for c in COLUMNS])
+
+
+def row_item(row: Sequence[Any]) -> dict[str, Any]:
+    """The list fields of a completed job from its row values in COLUMNS order."""
+    uuid, connection, queue, name, tags, _data, attempts, runtime, created_at, completed_at = row
+    return {
+        "id": uuid, "name": name, "queue": queue, "connection": connection, "tags": json.loads(tags or "[]"),
+        "attempts": int(attempts), "runtime": float(runtime), "created_at": float(created_at),
+        "completed_at": float(completed_at), "status": "completed",
+    }
+
+
+def completed_store(manager: QueueManager) -> CompletedJobStore | RedisCompletedJobStore:
+    """Where completed jobs live: Redis when the cache store is Redis (so Redis workers write no SQL), else SQL."""
+    if manager.config.get("cache_store") == "redis":
+        from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
+
+        return RedisCompletedJobStore(manager.cache)
+    return CompletedJobStore(manager.engine())

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from app.Horizon.CompletedJobStore import CompletedJobStore
+from app.Horizon.CompletedJobStore import completed_store
 from app.Horizon.JobSummary import detail, summary
 from app.Horizon.Paging import BadRequest, Filters, NotFound, Page, PageRequest, like_escape
 from app.Horizon.PendingJobs import DatabasePendingJobs, RedisPendingJobs, matches
@@ -28,7 +28,7 @@ class JobRepository:
     def __init__(self, manager: QueueManager, workers: list[dict[str, Any]] | None = None) -> None:
         self.manager = manager
         self.workers = workers or []
-        self.completed_store = CompletedJobStore(manager.engine())
+        self.completed_store = completed_store(manager)
 
     # -- pending -----------------------------------------------------------------------------
     def _pending_sources(self) -> list[Any]:

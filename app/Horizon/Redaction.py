@@ -6,6 +6,7 @@ envelope the worker has already decrypted) is redacted by the same rules the enc
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -41,26 +42,39 @@ def displayable_data(envelope: Mapping[str, Any]) -> Any:
     return {k: (ENCRYPTED if k in fields else v) for k, v in data.items()}
 
 
-def finished_job_data(job: Job | None, envelope: Mapping[str, Any], definitions: Mapping[str, QueueDefinition]) -> Any:
-    """The data of a job a worker has run (decrypted envelope), redacted as the encrypter would have hidden it."""
+@functools.cache
+def _job_types() -> tuple[type, type]:
+    """ShouldBeEncrypted and SecureJob, imported once (an import statement per job costs microseconds)."""
     from app.Jobs.Contracts import ShouldBeEncrypted
     from app.Jobs.Security import SecureJob
 
+    return ShouldBeEncrypted, SecureJob
+
+
+def finished_job_data(job: Job | None, envelope: Mapping[str, Any], definitions: Mapping[str, QueueDefinition]) -> Any:
+    """The data of a job a worker has run (decrypted envelope), redacted as the encrypter would have hidden it."""
+    ShouldBeEncrypted, SecureJob = _job_types()
     data = envelope.get("data")
     if job is None:
         return displayable_data(envelope)
-    definition = definitions.get(str(envelope.get("queue", "")))
-    if isinstance(job, ShouldBeEncrypted) or (definition is not None and definition.encryption_enabled):
+    if isinstance(job, ShouldBeEncrypted):
         return ENCRYPTED
+    if definitions:
+        definition = definitions.get(str(envelope.get("queue", "")))
+        if definition is not None and definition.encryption_enabled:
+            return ENCRYPTED
     if isinstance(job, SecureJob) and isinstance(data, dict):
         hidden = set(job.sensitive_fields)
         return {k: (SENSITIVE if k in hidden else v) for k, v in data.items()}
     return data
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def data_json(data: Any) -> str:
     """Serialise data for storage, cut to MAX_DATA_CHARS so one huge job cannot bloat the table."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = _encode(data)
     if len(text) > MAX_DATA_CHARS:
         return json.dumps({"truncated": True, "preview": text[:MAX_DATA_CHARS]})
     return text
@@ -69,6 +83,6 @@ def data_json(data: Any) -> str:
 def tag_list(envelope: Mapping[str, Any]) -> list[str]:
     """The envelope's tags as strings (untrusted: anything else is dropped)."""
     tags = envelope.get("tags")
-    if not isinstance(tags, list):
+    if not tags or not isinstance(tags, list):
         return []
     return [str(t)[:191] for t in tags if isinstance(t, (str, int, float))]

@@ -21,5 +21,4 @@ completed_jobs = Table(
     Column("completed_at", Float, nullable=False),
     Index("ix_completed_jobs_completed_at", "completed_at"),
     Index("ix_completed_jobs_uuid", "uuid"),
-    Index("ix_completed_jobs_name_id", "name", "id"),
 )

@@ -35,13 +35,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_completed_jobs_completed_at", "completed_jobs", ["completed_at"])
     op.create_index("ix_completed_jobs_uuid", "completed_jobs", ["uuid"])
-    op.create_index("ix_completed_jobs_name_id", "completed_jobs", ["name", "id"])
     op.create_index("ix_failed_jobs_queue_connection", "failed_jobs", ["queue", "connection"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_failed_jobs_queue_connection", table_name="failed_jobs")
-    op.drop_index("ix_completed_jobs_name_id", table_name="completed_jobs")
     op.drop_index("ix_completed_jobs_uuid", table_name="completed_jobs")
     op.drop_index("ix_completed_jobs_completed_at", table_name="completed_jobs")
     op.drop_table("completed_jobs")
