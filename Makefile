@@ -35,6 +35,7 @@ test: $(VENV)/.installed ## Run the whole test suite
 bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS, metrics overhead)
 	$(PY) -m bench $(ARGS)
 	$(PY) -m bench.metrics_overhead
+	$(PY) -m bench.dashboard
 
 queue-work: setup ## Start a worker (QUEUE=high,default to choose queues)
 	$(ARTISAN) queue:work --queue=$(QUEUE) $(ARGS)

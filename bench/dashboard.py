@@ -129,17 +129,19 @@ def worker_overhead(tmp: Path, drivers: list[str], jobs: int, rounds: int) -> No
             env_mod.reload()
             manager().reset()
             migrator.upgrade(manager().engine())
-            rates: dict[str, list[tuple[float, float]]] = {"0": [], "1": []}
-            for _ in range(rounds):
-                for flag in ("0", "1"):
-                    manager().connection(connection).clear("bench")
-                    rates[flag].append(_drain(connection, {**env, "QUEUE_RECORD_COMPLETED": flag}, jobs, args))
-            for column, label in ((0, "wall"), (1, "CPU")):
-                off = statistics.median(r[column] for r in rates["0"])
-                on = statistics.median(r[column] for r in rates["1"])
-                print(f"  {driver:<7} {label:<4} without recording {off:6.0f} jobs/s, with {on:6.0f} jobs/s "
-                      f"({100 * (on - off) / off:+.1f} %)   runs: {[round(r[column]) for r in rates['0']]} / "
-                      f"{[round(r[column]) for r in rates['1']]}")
+            for extra in ([], ["--prefetch=100"]):
+                rates: dict[str, list[tuple[float, float]]] = {"0": [], "1": []}
+                for _ in range(rounds):
+                    for flag in ("0", "1"):
+                        manager().connection(connection).clear("bench")
+                        rates[flag].append(_drain(connection, {**env, "QUEUE_RECORD_COMPLETED": flag}, jobs, [*args, *extra]))
+                name = f"{driver}{' ' + extra[0] if extra else ''}"
+                for column, label in ((0, "wall"), (1, "CPU")):
+                    off = statistics.median(r[column] for r in rates["0"])
+                    on = statistics.median(r[column] for r in rates["1"])
+                    print(f"  {name:<24} {label:<4} without recording {off:6.0f} jobs/s, with {on:6.0f} jobs/s "
+                          f"({100 * (on - off) / off:+.1f} %)   runs: {[round(r[column]) for r in rates['0']]} / "
+                          f"{[round(r[column]) for r in rates['1']]}")
             manager().reset()
         finally:
             if server is not None:

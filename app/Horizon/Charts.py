@@ -12,7 +12,7 @@ WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 560, 160, 52, 22, 10
 def seconds_label(value: float) -> str:
     """Show a duration compactly (850ms, 12.3s, 4m05s)."""
     if value < 1:
-        return f"{value * 1000:.0f}ms" if value >= 0.001 else f"{value * 1e6:.0f}µs" if value > 0 else "0"
+        return f"{value * 1000:.0f}ms" if value >= 0.001 else f"{value * 1e6:.0f}µs" if value > 0 else "0s"
     if value < 60:
         return f"{value:.1f}s"
     return f"{int(value // 60)}m{int(value % 60):02d}s"

@@ -1,7 +1,7 @@
-"""Record completed jobs for the dashboard, cheaply: the worker thread appends a tuple, a flusher writes rows.
+"""Record completed jobs for the dashboard, cheaply: the worker thread appends a row tuple, a flusher writes them.
 
 Listens to JobProcessed (the worker's own events, so Worker.py is untouched). Like the metrics
-collector, a background thread turns the buffered events into rows and inserts them at most
+collector, a background thread inserts the buffered rows at most
 every FLUSH_INTERVAL (sooner when MAX_BUFFER wait) and when the worker stops; outside a worker
 loop each job is written at once. Rows older than the completed trim (default 60 minutes)
 are pruned by the writers every PRUNE_INTERVAL. Recording never breaks job processing.
@@ -41,7 +41,7 @@ class CompletedJobRecorder:
         self.manager = manager
         self.trim_seconds = trim_minutes * 60
         self._lock = threading.Lock()
-        self._buffer: list[tuple[JobProcessed, float]] = []
+        self._buffer: list[tuple[Any, ...]] = []
         self._rows: list[tuple[Any, ...]] = []  # built but not yet written (store down)
         self._workers = 0
         self._wake = threading.Event()
@@ -58,13 +58,16 @@ class CompletedJobRecorder:
 
     def on_processed(self, event: JobProcessed) -> None:
         """Buffer the finished job (a worker) or write it now (sync, dispatch_now outside a worker)."""
+        # The row is built now, not at flush: it holds only strings and numbers, while keeping the
+        # event (job, envelope dicts) alive until the flush would make every GC pass walk them.
+        row = self._row(event, now())
         with self._lock:
             if self._workers > 0:
-                self._buffer.append((event, now()))
+                self._buffer.append(row)
                 if len(self._buffer) == MAX_BUFFER:
                     self._wake.set()
                 return
-        self._write([self._row(event, now())])
+        self._write([row])
 
     def on_worker_starting(self, event: WorkerStarting) -> None:
         with self._lock:
@@ -88,8 +91,8 @@ class CompletedJobRecorder:
     def flush(self) -> None:
         """Write the buffered jobs now."""
         with self._lock:
-            events, self._buffer = self._buffer, []
-        rows = self._rows + [self._row(e, at) for e, at in events]
+            buffered, self._buffer = self._buffer, []
+        rows = self._rows + buffered
         self._rows = []
         if rows and not self._write(rows):
             self._rows = rows[-MAX_UNWRITTEN:]
