@@ -24,8 +24,8 @@ def api_routes(api: Api) -> list[BaseRoute]:
     post = [("jobs/failed/retry", api.retry_selected), ("jobs/failed/{id}/retry", api.retry),
             ("jobs/failed/{id}/forget", api.forget), ("batches/{id}/retry", api.batch_retry),
             ("batches/{id}/cancel", api.batch_cancel), ("monitoring", api.monitor), ("monitoring/stop", api.stop_monitoring)]
-    return ([Route(f"/horizon/api/{path}", json_endpoint(fn), methods=["GET"]) for path, fn in get]
-            + [Route(f"/horizon/api/{path}", json_endpoint(fn), methods=["POST"]) for path, fn in post])
+    routes: list[BaseRoute] = [Route(f"/horizon/api/{path}", json_endpoint(fn), methods=["GET"]) for path, fn in get]
+    return routes + [Route(f"/horizon/api/{path}", json_endpoint(fn), methods=["POST"]) for path, fn in post]
 
 
 def page_routes(pages: Pages, static_dir: str) -> list[BaseRoute]:

@@ -47,7 +47,8 @@ class JobRepository:
         """Waiting jobs, across connections (the first connection's jobs first)."""
         sources = self._pending_sources()
         if len(sources) == 1:
-            return sources[0].page(request)
+            first: Page = sources[0].page(request)
+            return first
         items: list[dict[str, Any]] = []
         total, capped = 0, False
         for source in sources:  # rare (several stores): page through each in turn
@@ -123,7 +124,7 @@ class JobRepository:
         if completed is not None:
             return completed
         for source in self._pending_sources():
-            found = source.find(job_uuid)
+            found: dict[str, Any] | None = source.find(job_uuid)
             if found is not None:
                 return found
         raise NotFound(f"no job with id {job_uuid}")

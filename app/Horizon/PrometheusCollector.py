@@ -94,11 +94,12 @@ class QueueCollector(Collector):
     def _failed_gauge(self) -> GaugeMetricFamily:
         gauge = GaugeMetricFamily("queue_jobs_failed", "Jobs in the failed jobs store", labels=["connection", "queue"])
         failed = self.manager.failed
+        rows: list[Any]
         if hasattr(failed, "engine"):
             query = select(failed_jobs.c.connection, failed_jobs.c.queue, func.count()).group_by(
                 failed_jobs.c.queue, failed_jobs.c.connection)  # the order of ix_failed_jobs_queue_connection
             with translate_errors(str(failed.engine.url)), failed.engine.connect() as conn:
-                rows = conn.execute(query).all()
+                rows = list(conn.execute(query).all())
         else:
             counts = Counter((r.connection, r.queue) for r in failed.all())
             rows = [(c, q, n) for (c, q), n in counts.items()]

@@ -11,7 +11,9 @@ import json
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
+    from app.Jobs.Contracts import ShouldBeEncrypted
     from app.Jobs.Job import Job
+    from app.Jobs.Security import SecureJob
     from app.Queue.QueueDefinition import QueueDefinition
 
 ENCRYPTED = "[encrypted]"
@@ -43,7 +45,7 @@ def displayable_data(envelope: Mapping[str, Any]) -> Any:
 
 
 @functools.cache
-def _job_types() -> tuple[type, type]:
+def _job_types() -> tuple[type[ShouldBeEncrypted], type[SecureJob]]:
     """ShouldBeEncrypted and SecureJob, imported once (an import statement per job costs microseconds)."""
     from app.Jobs.Contracts import ShouldBeEncrypted
     from app.Jobs.Security import SecureJob
@@ -53,17 +55,17 @@ def _job_types() -> tuple[type, type]:
 
 def finished_job_data(job: Job | None, envelope: Mapping[str, Any], definitions: Mapping[str, QueueDefinition]) -> Any:
     """The data of a job a worker has run (decrypted envelope), redacted as the encrypter would have hidden it."""
-    ShouldBeEncrypted, SecureJob = _job_types()
+    encrypted_class, secure_class = _job_types()
     data = envelope.get("data")
     if job is None:
         return displayable_data(envelope)
-    if isinstance(job, ShouldBeEncrypted):
+    if isinstance(job, encrypted_class):
         return ENCRYPTED
     if definitions:
         definition = definitions.get(str(envelope.get("queue", "")))
         if definition is not None and definition.encryption_enabled:
             return ENCRYPTED
-    if isinstance(job, SecureJob) and isinstance(data, dict):
+    if isinstance(job, secure_class) and isinstance(data, dict):
         hidden = set(job.sensitive_fields)
         return {k: (SENSITIVE if k in hidden else v) for k, v in data.items()}
     return data

@@ -47,18 +47,17 @@ class RedisCompletedJobStore:
 
     def prune(self, before: float) -> int:
         """Delete jobs completed before `before`, in chunks."""
-        removed = 0
-        with translate_errors(self.config):
-            while True:
+        removed, old = 0, [None]
+        while old:
+            with translate_errors(self.config):
                 old = self.client.zrangebyscore(self.jobs_key, "-inf", f"({before!r}", start=0, num=PRUNE_CHUNK)
-                if not old:
-                    return removed
-                uuids = [json.loads(m)[_UUID] for m in old]
-                pipe = self.client.pipeline(transaction=False)
-                pipe.zrem(self.jobs_key, *old)
-                pipe.hdel(self.ids_key, *uuids)
-                pipe.execute()
-                removed += len(old)
+                if old:
+                    pipe = self.client.pipeline(transaction=False)
+                    pipe.zrem(self.jobs_key, *old)
+                    pipe.hdel(self.ids_key, *[json.loads(m)[_UUID] for m in old])
+                    pipe.execute()
+            removed += len(old)
+        return removed
 
     def page(self, request: PageRequest, since: float) -> Page:
         """Newest first, completed since `since`, narrowed by the request's filters."""
@@ -90,10 +89,11 @@ class RedisCompletedJobStore:
 
     def count_since(self, since: float, tag: str | None = None) -> int:
         """How many jobs completed since `since` (optionally carrying `tag`, among the newest SCAN_LIMIT)."""
-        if not tag:
-            with translate_errors(self.config):
-                return int(self.client.zcount(self.jobs_key, since, "+inf"))
-        return self.page(PageRequest(1, 1, Filters(tag=tag)), since).total
+        if tag:
+            return self.page(PageRequest(1, 1, Filters(tag=tag)), since).total
+        with translate_errors(self.config):
+            count = self.client.zcount(self.jobs_key, since, "+inf")
+        return int(count)
 
     def _find_row(self, job_uuid: str) -> list[Any] | None:
         score = self.client.hget(self.ids_key, job_uuid)

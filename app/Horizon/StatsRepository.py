@@ -49,10 +49,10 @@ class StatsRepository:
 
     def sizes(self, connection: str, queue: str) -> QueueSizes:
         """Pending, delayed and reserved counts; on SQL index range counts of (queue, reserved_at, available_at)."""
-        driver = self.manager.connection(connection)
+        driver: Any = self.manager.connection(connection)
         engine = getattr(driver, "engine", None)
         if engine is None:
-            return driver.sizes(queue)
+            return driver.sizes(queue)  # type: ignore[no-any-return]
         t = int(now())
         expired = t - float(driver.retry_after(queue))
         mine = jobs.c.queue == queue
@@ -118,7 +118,7 @@ class StatsRepository:
         """Seconds the oldest ready job has waited (Redis: the next job's age)."""
         from app.Jobs.MetricsCollector import oldest_wait
 
-        driver = self.manager.connection(connection)
+        driver: Any = self.manager.connection(connection)
         if hasattr(driver, "engine"):
             return oldest_wait(self.manager, connection, queue)
         client = getattr(driver, "client", None)

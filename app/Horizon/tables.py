@@ -1,7 +1,7 @@
 """The `completed_jobs` table: recently completed jobs for the dashboard, pruned after the completed trim."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, String, Table, Text
 
 from app.Queue.database.tables import Id, LongText, metadata
 
