@@ -39,11 +39,20 @@ class AccessPolicy:
     token: str | None
     basic: tuple[str, str] | None
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Host headers an open dashboard answers: a page from another site whose name resolves to
+    # 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+    hosts: frozenset[str] | None = None
 
     @classmethod
     def from_env(cls, host: str) -> AccessPolicy:
         """Read APP_ENV, QUEUE_DASHBOARD_TOKEN and QUEUE_DASHBOARD_BASIC_AUTH for a server bound to `host`."""
-        return cls(app_env() == "local" and is_loopback(host), dashboard_token(), dashboard_basic_auth())
+        open_ = app_env() == "local" and is_loopback(host)
+        hosts = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", host.lower()}) if open_ else None
+        return cls(open_, dashboard_token(), dashboard_basic_auth(), hosts=hosts)
+
+    def host_allowed(self, hostname: str | None) -> bool:
+        """Whether an open dashboard may answer a request for `hostname` (always true when not open)."""
+        return not self.open or self.hosts is None or (hostname or "").lower() in self.hosts
 
     @property
     def configured(self) -> bool:

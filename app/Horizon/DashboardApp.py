@@ -50,6 +50,8 @@ class GuardMiddleware(BaseHTTPMiddleware):
                                                  request.cookies.get(COOKIE))
         if not allowed:
             response: Response = self._refuse(request)
+        elif not self.policy.host_allowed(request.url.hostname):
+            response = PlainTextResponse("This dashboard answers only for localhost (Host header refused)", status_code=403)
         elif request.method == "POST" and not self.policy.check_csrf(request.headers.get("x-csrf-token")):
             response = JSONResponse({"error": "missing or wrong X-CSRF-Token header"}, status_code=403)
         else:

@@ -27,6 +27,15 @@ def test_open_without_credentials_only_when_local_and_on_loopback(monkeypatch, a
     assert AccessPolicy.from_env(host).open is open_
 
 
+def test_an_open_dashboard_refuses_other_host_names(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "local")
+    env_mod.reload()
+    c = client(AccessPolicy.from_env("127.0.0.1"))
+    assert c.get("http://127.0.0.1:8000/horizon/api/stats").status_code == 200
+    assert c.get("http://localhost:8000/horizon/api/stats").status_code == 200
+    assert c.get("http://evil.example:8000/horizon/api/stats").status_code == 403  # DNS rebinding
+
+
 def test_a_token_is_required_off_loopback_and_the_cookie_never_holds_it():
     c = client(AccessPolicy(False, "t0ken-abc", None))
     for url in ("/horizon", "/horizon/api/stats", "/metrics", "/horizon/jobs/failed"):
