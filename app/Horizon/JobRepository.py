@@ -127,6 +127,11 @@ class JobRepository:
             found: dict[str, Any] | None = source.find(job_uuid)
             if found is not None:
                 return found
+        status = self.manager.statuses.get(job_uuid)
+        if status is not None:  # between two stores (its completed row is written within a second), or trimmed
+            return {"id": job_uuid, "name": "Job", "status": str(status.state), "attempts": status.attempts, "queue": "",
+                    "connection": "", "tags": [], "created_at": None, "data": None, "updated_at": status.updated_at,
+                    "note": "Only the job's status is known: its details are being recorded or were trimmed."}
         raise NotFound(f"no job with id {job_uuid}")
 
     def retry(self, idents: list[str]) -> dict[str, Any]:

@@ -71,3 +71,13 @@ def test_a_bad_trim_setting_is_one_clear_error(monkeypatch, raw: str):
 
 def test_the_default_trim_is_horizons_sixty_minutes():
     assert completed_trim_minutes() == 60.0
+
+
+def test_a_job_known_only_by_its_status_is_shown_with_a_note(queue_env):
+    from app.Jobs.JobState import JobState
+    from tests.dashboard_support import client
+
+    queue_env.statuses.mark("0b0e7a1c-0000-4000-8000-00000000abcd", JobState.COMPLETED, 2)
+    found = client().get("/horizon/api/jobs/0b0e7a1c-0000-4000-8000-00000000abcd").json()
+    assert (found["status"], found["attempts"]) == ("completed", 2) and "being recorded" in found["note"]
+    assert client().get("/horizon/api/jobs/0b0e7a1c-0000-4000-8000-00000000ffff").status_code == 404
