@@ -200,10 +200,14 @@ def seed(jobs: int, failed: int) -> None:
                 rows.append({"uuid": json.loads(payload)["uuid"], "connection": "database", "queue": queue, "payload": payload,
                              "exception": trace, "failed_at": t - rnd.randint(0, 7 * 86400)})
             conn.execute(failed_jobs.insert(), rows)
-        conn.execute(completed_jobs.insert(), [
-            {"uuid": str(uuid.uuid4()), "connection": "database", "queue": QUEUES[i % 4], "name": CLASSES[i % 5],
-             "tags": '["account:42", "bench"]', "data": '{"to":"user@example.com"}', "attempts": 1, "runtime": 0.01,
-             "created_at": t - 3600 + i * 0.06, "completed_at": t - 3600 + i * 0.06} for i in range(60_000)])
+        flushes = []
+        for start in range(0, 60_000, 500):  # as workers write them: one row per flush of up to 500 jobs
+            rows = [(str(uuid.uuid4()), "database", QUEUES[i % 4], CLASSES[i % 5], '["account:42", "bench"]',
+                     '{"to":"user@example.com"}', 1, 0.01, t - 3600 + i * 0.06, t - 3600 + i * 0.06)
+                    for i in range(start, start + 500)]
+            flushes.append({"first_at": rows[0][-1], "last_at": rows[-1][-1], "count": len(rows),
+                            "jobs": json.dumps(rows, separators=(",", ":"))})
+        conn.execute(completed_jobs.insert(), flushes)
         conn.execute(job_batches.insert(), [
             {"id": str(uuid.uuid4()), "name": f"import-{i}", "total_jobs": 100, "pending_jobs": 100 - i % 100, "failed_jobs": i % 3,
              "failed_job_ids": "[]", "options": "{}", "cancelled_at": None, "created_at": t - i, "finished_at": None}

@@ -120,14 +120,14 @@ class JobRepository:
         if record is not None:
             return detail(record.payload, id=str(record.uuid), status="failed", connection=str(record.connection),
                           queue=str(record.queue), failed_at=float(record.failed_at), exception=str(record.exception))
-        completed = self.completed_store.find(job_uuid)
+        status = self.manager.statuses.get(job_uuid)
+        completed = self.completed_store.find(job_uuid, hint=status.updated_at if status else None)
         if completed is not None:
             return completed
         for source in self._pending_sources():
             found: dict[str, Any] | None = source.find(job_uuid)
             if found is not None:
                 return found
-        status = self.manager.statuses.get(job_uuid)
         if status is not None:  # between two stores (its completed row is written within a second), or trimmed
             return {"id": job_uuid, "name": "Job", "status": str(status.state), "attempts": status.attempts, "queue": "",
                     "connection": "", "tags": [], "created_at": None, "data": None, "updated_at": status.updated_at,

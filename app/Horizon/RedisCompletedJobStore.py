@@ -77,8 +77,8 @@ class RedisCompletedJobStore:
         chosen = hits[request.offset:request.offset + request.per_page]
         return Page([row_item(r) for r in chosen], request.page, request.per_page, len(hits), capped=len(newest) > SCAN_LIMIT)
 
-    def find(self, job_uuid: str) -> dict[str, Any] | None:
-        """The completion of a job uuid, with its (redacted) data."""
+    def find(self, job_uuid: str, hint: float | None = None) -> dict[str, Any] | None:
+        """The completion of a job uuid, with its (redacted) data (the id hash finds it: no `hint` needed)."""
         with translate_errors(self.config):
             row = self._find_row(job_uuid)
         if row is None:

@@ -105,19 +105,19 @@ def test_retry_forget_batch_actions_and_monitoring(backend: Backend, seeded):
 
     assert c.post(f"/horizon/api/jobs/failed/{flaky}/retry").status_code == 403  # no CSRF token
     assert c.post(f"/horizon/api/jobs/failed/{flaky}/retry", headers=headers).json() == {"retried": 1, "missing": []}
-    assert wait_until(lambda: c.get(f"/horizon/api/jobs/{flaky}").json().get("status") == "completed", timeout=20)
+    assert wait_until(lambda: c.get(f"/horizon/api/jobs/{flaky}").json().get("status") == "completed", timeout=45)
     assert c.get("/horizon/api/jobs/failed", params={"id": flaky}).json()["total"] == 0
 
     always = seeded.failed["AlwaysFailsJob"]
     result = c.post("/horizon/api/jobs/failed/retry", json={"ids": [always, "no-such-id"]}, headers=headers).json()
     assert result == {"retried": 1, "missing": ["no-such-id"]}
-    assert wait_until(lambda: c.get("/horizon/api/jobs/failed", params={"id": always}).json()["total"] == 1, timeout=20)
+    assert wait_until(lambda: c.get("/horizon/api/jobs/failed", params={"id": always}).json()["total"] == 1, timeout=45)
     assert c.post(f"/horizon/api/jobs/failed/{always}/forget", headers=headers).status_code == 200
     assert c.get("/horizon/api/jobs/failed", params={"id": always}).json()["total"] == 0
     assert c.post(f"/horizon/api/jobs/failed/{always}/forget", headers=headers).status_code == 404
 
     assert c.post(f"/horizon/api/batches/{seeded.batch_id}/retry", headers=headers).json()["retried"] == 1
-    assert wait_until(lambda: c.get(f"/horizon/api/batches/{seeded.batch_id}").json()["failed_jobs"] == 1, timeout=20)
+    assert wait_until(lambda: c.get(f"/horizon/api/batches/{seeded.batch_id}").json()["failed_jobs"] == 1, timeout=45)
     cancelled = c.post(f"/horizon/api/batches/{seeded.batch_id}/cancel", headers=headers).json()
     assert cancelled["state"] == "cancelled" and cancelled["cancelled_at"]
 

@@ -22,24 +22,16 @@ def upgrade() -> None:
     op.create_table(
         "completed_jobs",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
-        sa.Column("uuid", sa.String(64), nullable=False),
-        sa.Column("connection", sa.String(191), nullable=False),
-        sa.Column("queue", sa.String(191), nullable=False),
-        sa.Column("name", sa.String(191), nullable=False),
-        sa.Column("tags", sa.Text, nullable=False),
-        sa.Column("data", LongText, nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("runtime", sa.Float, nullable=False),
-        sa.Column("created_at", sa.Float, nullable=False),
-        sa.Column("completed_at", sa.Float, nullable=False),
+        sa.Column("first_at", sa.Double, nullable=False),
+        sa.Column("last_at", sa.Double, nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("jobs", LongText, nullable=False),
     )
-    op.create_index("ix_completed_jobs_completed_at", "completed_jobs", ["completed_at"])
-    op.create_index("ix_completed_jobs_uuid", "completed_jobs", ["uuid"])
+    op.create_index("ix_completed_jobs_last_at", "completed_jobs", ["last_at"])
     op.create_index("ix_failed_jobs_queue_connection", "failed_jobs", ["queue", "connection"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_failed_jobs_queue_connection", table_name="failed_jobs")
-    op.drop_index("ix_completed_jobs_uuid", table_name="completed_jobs")
-    op.drop_index("ix_completed_jobs_completed_at", table_name="completed_jobs")
+    op.drop_index("ix_completed_jobs_last_at", table_name="completed_jobs")
     op.drop_table("completed_jobs")
