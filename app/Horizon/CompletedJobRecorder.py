@@ -1,9 +1,9 @@
 """Record completed jobs for the dashboard, cheaply: the worker thread appends a row tuple, a flusher writes them.
 
-Listens to JobProcessed (the worker's own events, so Worker.py is untouched). Like the metrics
-collector, a background thread inserts the buffered rows at most
-every FLUSH_INTERVAL (sooner when MAX_BUFFER wait) and when the worker stops; outside a worker
-loop each job is written at once. Rows older than the completed trim (default 60 minutes)
+Listens to JobProcessed (the worker's own events, so Worker.py is untouched). A busy worker
+writes its buffered rows itself about every FLUSH_INTERVAL (sooner when MAX_BUFFER wait), as one
+statement between two jobs; a background thread writes what an idle worker left behind, and
+the buffer is written when the worker stops. Outside a worker loop each job is written at once. Rows older than the completed trim (default 60 minutes)
 are pruned by the writers every PRUNE_INTERVAL. Recording never breaks job processing.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("queue.completed")
 
 FLUSH_INTERVAL = 1.0
-MAX_BUFFER = 500
+MAX_BUFFER = 2000
 MAX_UNWRITTEN = 20_000
 PRUNE_INTERVAL = 60.0
 
@@ -48,6 +48,7 @@ class CompletedJobRecorder:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
+        self._flushed_at = time.monotonic()
         self._warned = False
 
     def register(self, manager: QueueManager) -> None:
@@ -62,12 +63,17 @@ class CompletedJobRecorder:
         # event (job, envelope dicts) alive until the flush would make every GC pass walk them.
         row = self._row(event, now())
         with self._lock:
-            if self._workers > 0:
+            in_worker = self._workers > 0
+            if in_worker:
                 self._buffer.append(row)
-                if len(self._buffer) == MAX_BUFFER:
-                    self._wake.set()
-                return
-        self._write([row])
+                if len(self._buffer) < MAX_BUFFER and time.monotonic() - self._flushed_at < FLUSH_INTERVAL:
+                    return
+        if not in_worker:
+            self._write([row])
+            return
+        # A busy worker writes its buffer itself, between two jobs, about once a second: a second
+        # thread doing it would contend with the worker for the GIL on every write.
+        self.flush()
 
     def on_worker_starting(self, event: WorkerStarting) -> None:
         with self._lock:
@@ -92,18 +98,21 @@ class CompletedJobRecorder:
         """Write the buffered jobs now."""
         with self._lock:
             buffered, self._buffer = self._buffer, []
+            self._flushed_at = time.monotonic()
         rows = self._rows + buffered
         self._rows = []
         if rows and not self._write(rows):
             self._rows = rows[-MAX_UNWRITTEN:]
 
     def _flush_loop(self) -> None:
+        """Write what an idle worker left in the buffer (a busy one flushes as it goes)."""
         while True:
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
             if self._stopping:
                 return
-            self.flush()
+            if time.monotonic() - self._flushed_at >= FLUSH_INTERVAL:
+                self.flush()
 
     def _row(self, event: JobProcessed, at: float) -> tuple[Any, ...]:
         """The row of one completed job, in CompletedJobStore.COLUMNS order."""

@@ -81,3 +81,9 @@ def test_a_job_known_only_by_its_status_is_shown_with_a_note(queue_env):
     found = client().get("/horizon/api/jobs/0b0e7a1c-0000-4000-8000-00000000abcd").json()
     assert (found["status"], found["attempts"]) == ("completed", 2) and "being recorded" in found["note"]
     assert client().get("/horizon/api/jobs/0b0e7a1c-0000-4000-8000-00000000ffff").status_code == 404
+
+
+def test_a_job_run_outside_a_worker_loop_is_recorded_at_once(queue_env, witness: Path):
+    TaggedJob(witness, 5).on_connection("sync").dispatch()  # the sync connection runs it here, now
+    page = CompletedJobStore(queue_env.engine()).page(PageRequest(), since=0)
+    assert page.total == 1 and page.items[0]["tags"] == ["user:5"]
