@@ -1,17 +1,16 @@
 """Completed jobs in Redis, for installations whose cache store is Redis (a Redis worker then never writes SQL).
 
-Two keys under the cache prefix, sharing the hash tag `{completed}` (one Cluster slot): a zset
-whose members are the rows as JSON lists (CompletedJobStore.COLUMNS order) scored by
-completion time, and a hash uuid -> score to find one job. A flush is two commands (ZADD and
-HSET with many members each), so recording costs a worker little more than encoding the row.
-Filters other than the id look at the newest SCAN_LIMIT jobs of the window.
+One zset under the cache prefix (hash tag `{completed}`): members are the rows as JSON lists
+(CompletedJobStore.COLUMNS order) scored by completion time. A flush is one ZADD, so recording
+costs a worker little more than encoding the row. A job is found by id near the time its
+status record gives (a score range), else among the newest SCAN_LIMIT jobs, as are filters.
 """
 from __future__ import annotations
 
 import json
 from typing import Any, Sequence
 
-from app.Horizon.CompletedJobStore import COLUMNS, row_item
+from app.Horizon.CompletedJobStore import COLUMNS, HINT_SLACK, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Queue.Drivers.RedisConnection import translate_errors
 
@@ -28,22 +27,13 @@ class RedisCompletedJobStore:
         self.client = cache.client
         self.config = cache.config
         self.jobs_key = cache.key("horizon:{completed}")
-        self.ids_key = cache.key("horizon:{completed}:ids")
 
     def record(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Add rows in one pipeline of two commands."""
+        """Add rows with one ZADD."""
         if not rows:
             return
-        members: dict[str, float] = {}
-        ids: dict[str, float] = {}
-        for row in rows:
-            members[_encode(row)] = row[_COMPLETED]
-            ids[row[_UUID]] = row[_COMPLETED]
         with translate_errors(self.config):
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zadd(self.jobs_key, members)
-            pipe.hset(self.ids_key, mapping=ids)
-            pipe.execute()
+            self.client.zadd(self.jobs_key, {_encode(row): row[_COMPLETED] for row in rows})
 
     def prune(self, before: float) -> int:
         """Delete jobs completed before `before`, in chunks."""
@@ -52,10 +42,7 @@ class RedisCompletedJobStore:
             with translate_errors(self.config):
                 old = self.client.zrangebyscore(self.jobs_key, "-inf", f"({before!r}", start=0, num=PRUNE_CHUNK)
                 if old:
-                    pipe = self.client.pipeline(transaction=False)
-                    pipe.zrem(self.jobs_key, *old)
-                    pipe.hdel(self.ids_key, *[json.loads(m)[_UUID] for m in old])
-                    pipe.execute()
+                    self.client.zrem(self.jobs_key, *old)
             removed += len(old)
         return removed
 
@@ -78,9 +65,9 @@ class RedisCompletedJobStore:
         return Page([row_item(r) for r in chosen], request.page, request.per_page, len(hits), capped=len(newest) > SCAN_LIMIT)
 
     def find(self, job_uuid: str, hint: float | None = None) -> dict[str, Any] | None:
-        """The completion of a job uuid, with its (redacted) data (the id hash finds it: no `hint` needed)."""
+        """The completion of a job uuid with its (redacted) data: near `hint` (when it completed), else among the newest."""
         with translate_errors(self.config):
-            row = self._find_row(job_uuid)
+            row = self._find_row(job_uuid, hint)
         if row is None:
             return None
         item = row_item(row)
@@ -95,14 +82,17 @@ class RedisCompletedJobStore:
             count = self.client.zcount(self.jobs_key, since, "+inf")
         return int(count)
 
-    def _find_row(self, job_uuid: str) -> list[Any] | None:
-        score = self.client.hget(self.ids_key, job_uuid)
-        if score is None:
-            return None
-        for member in self.client.zrangebyscore(self.jobs_key, score, score):
-            row = json.loads(member)
-            if row[_UUID] == job_uuid:
-                return list(row)
+    def _find_row(self, job_uuid: str, hint: float | None = None) -> list[Any] | None:
+        if hint is not None:
+            members = self.client.zrangebyscore(self.jobs_key, hint - HINT_SLACK, hint + HINT_SLACK)
+        else:
+            members = self.client.zrevrange(self.jobs_key, 0, SCAN_LIMIT - 1)
+        needle = json.dumps(job_uuid)
+        for member in members:
+            if needle in member:  # cheap test before decoding
+                row = json.loads(member)
+                if row[_UUID] == job_uuid:
+                    return list(row)
         return None
 
 
