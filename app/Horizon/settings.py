@@ -11,18 +11,22 @@ DEFAULT_COMPLETED_TRIM_MINUTES = 60.0  # Horizon's trim.completed
 
 
 def _horizon_trim() -> dict[str, Any]:
-    """The `trim` block of config/horizon.py's HORIZON dict, when that module exists."""
+    """The `trim` block of config/horizon.py (its `settings()` or a HORIZON dict), when that module exists."""
     try:
         module = importlib.import_module("config.horizon")
     except ModuleNotFoundError:
         return {}
-    horizon = getattr(module, "HORIZON", None)
+    build = getattr(module, "settings", None)
+    try:
+        horizon = build() if callable(build) else getattr(module, "HORIZON", None)
+    except Exception:  # the supervisor reports its own configuration errors; the dashboard keeps the default
+        return {}
     trim = horizon.get("trim") if isinstance(horizon, dict) else None
     return trim if isinstance(trim, dict) else {}
 
 
 def completed_trim_minutes() -> float:
-    """Minutes completed jobs are kept: QUEUE_COMPLETED_TRIM_MINUTES, else HORIZON["trim"]["completed"], else 60."""
+    """Minutes completed jobs are kept: QUEUE_COMPLETED_TRIM_MINUTES, else config/horizon.py's trim.completed, else 60."""
     raw = env("QUEUE_COMPLETED_TRIM_MINUTES")
     if raw is None or raw == "":
         raw = _horizon_trim().get("completed", DEFAULT_COMPLETED_TRIM_MINUTES)

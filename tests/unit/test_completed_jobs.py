@@ -87,3 +87,16 @@ def test_a_job_run_outside_a_worker_loop_is_recorded_at_once(queue_env, witness:
     TaggedJob(witness, 5).on_connection("sync").dispatch()  # the sync connection runs it here, now
     page = CompletedJobStore(queue_env.engine()).page(PageRequest(), since=0)
     assert page.total == 1 and page.items[0]["tags"] == ["user:5"]
+
+
+def test_the_trim_follows_config_horizon_when_it_exists(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("config.horizon")
+    module.settings = lambda: {"trim": {"completed": 15}}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "config.horizon", module)
+    assert completed_trim_minutes() == 15.0
+    monkeypatch.setenv("QUEUE_COMPLETED_TRIM_MINUTES", "30")
+    env_mod.reload()
+    assert completed_trim_minutes() == 30.0
