@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from tests.process_guard import die_with_parent, track
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,10 +25,11 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def start_worker(args: Sequence[str] = (), env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start `python artisan queue:work ...` as a separate process."""
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(
+    return track(subprocess.Popen(
         [sys.executable, str(ROOT / "artisan"), "queue:work", *args],
         cwd=ROOT, env=worker_env(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+        preexec_fn=die_with_parent(signal.SIGKILL),  # a worker stuck in a job must not outlive the run
+    ))
 
 
 def artisan(*args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
