@@ -57,3 +57,14 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A command-line error as DESIGN invariant 5 wants it: exit 1, one line on stderr naming `needles`, no traceback."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"exit {result.returncode}: {output}"
+    assert "Traceback" not in output, output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and not result.stdout.strip(), output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
