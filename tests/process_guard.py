@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import Callable
 
 PR_SET_PDEATHSIG = 1
@@ -28,8 +29,12 @@ _tracked: list[subprocess.Popen[bytes]] = []
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A preexec_fn that makes the child receive `sig` when this process dies (None off Linux)."""
-    if _prctl is None:
+    """A preexec_fn that makes the child receive `sig` when this process dies (None off Linux).
+
+    Linux sends the signal when the *thread* that started the child ends, so a child started
+    from any other thread than the main one is left unguarded rather than killed early.
+    """
+    if _prctl is None or threading.current_thread() is not threading.main_thread():
         return None
     parent = os.getpid()
 
