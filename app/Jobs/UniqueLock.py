@@ -68,6 +68,24 @@ class UniqueLocks:
     def on_done(self, event: JobProcessed | JobFailed) -> None:
         if event.job is not None:
             self.release(event.job, event.envelope)
+        else:
+            self.release_undecodable(event.envelope)
+
+    def release_undecodable(self, envelope: dict[str, Any]) -> int:
+        """Free a lock held by a copy whose payload could not be decoded (its unique_id() is unknowable).
+
+        The owner token names the copy (connection, queue, uuid), so the lock is found by owner.
+        The uuid comes from an unverified payload: only a well-formed uuid is used, never a
+        shorter prefix that would match the locks of other copies.
+        """
+        job_uuid = str(envelope.get("uuid", ""))
+        try:
+            if str(uuid.UUID(job_uuid)) != job_uuid:
+                return 0
+        except ValueError:
+            return 0
+        owner = owner_token(str(envelope.get("connection", "")), str(envelope.get("queue", "")), job_uuid)
+        return self.manager.locks.release_owned_by_prefix(owner)
 
 
 def release_for_queue(manager: QueueManager, connection: str, queue: str) -> int:

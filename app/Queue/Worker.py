@@ -325,8 +325,8 @@ class Worker:
         if job.has_failed:
             self._fail(reserved, job, envelope, job._failed_with or exc, started)
             return
-        if job.is_deleted:
-            reserved.delete()
+        if job.is_deleted:  # deleted, then raised: finished as if it had returned (unique lock, batch, metrics)
+            self._settle_success(reserved, job, envelope, started, None, ())
             return
         if self._should_fail(job, policy, exc, reserved.attempts):
             self._fail(reserved, job, envelope, exc, started)
@@ -377,7 +377,8 @@ class Worker:
         log.error("refusing job on %s: %s", reserved.queue, exc)
         self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job_uuid)
         reserved.delete()
-        self.manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue}, exc))
+        self.manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue,
+                                                      "connection": reserved.connection_name}, exc))
 
     def _gate_delay(self, job: Job, envelope: dict[str, Any]) -> float | None:
         """Ask the registered gates (rate limits) whether the job must wait; returns seconds or None."""
