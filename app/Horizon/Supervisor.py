@@ -29,7 +29,8 @@ class Supervisor:
                              lambda queues: spawn(options, queues), options.timeout)
             for key in keys
         }
-        self.last_scaled = -math.inf
+        self.last_scaled = -math.inf   # the last autoscaling step (evaluated every cooldown)
+        self.last_changed = -math.inf  # the last step that changed a pool
         self.started = False
 
     def tick(self) -> None:
@@ -54,9 +55,10 @@ class Supervisor:
         current = {key: pool.count() for key, pool in self.pools.items()}
         wanted = balance("auto", list(self.options.queues), loads, current, self.options.limits, since)
         if wanted != current:
-            log.info("%s scaling %s (work: %s)", self.options.name,
+            log.info("%s scaling %s (work: %s; %.2fs since the last change)", self.options.name,
                      ", ".join(f"{q} {current[q]}->{wanted[q]}" for q in wanted if wanted[q] != current[q]),
-                     ", ".join(f"{q}={load.pending}" for q, load in loads.items()))
+                     ", ".join(f"{q}={load.pending}" for q, load in loads.items()), self.last_scaled - self.last_changed)
+            self.last_changed = self.last_scaled
         self._apply(wanted)
 
     def _apply(self, sizes: Mapping[str, int]) -> None:
