@@ -109,8 +109,10 @@ def _watched_queues(qm: QueueManager, masters: list[dict[str, Any]]) -> dict[tup
         for sup in master.get("supervisors", []):
             if not isinstance(sup, dict) or not isinstance(sup.get("connection"), str):
                 continue
-            processes = sup.get("processes") if isinstance(sup.get("processes"), dict) else {}
-            queues = sup.get("queues") if isinstance(sup.get("queues"), list) else []
+            processes = sup.get("processes")
+            processes = processes if isinstance(processes, dict) else {}
+            queues = sup.get("queues")
+            queues = queues if isinstance(queues, list) else []
             for queue in queues:
                 if isinstance(queue, str):
                     count = processes.get(queue, processes.get("*", 0))

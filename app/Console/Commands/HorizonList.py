@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 from cleo.helpers import option
+from cleo.ui.table_cell import TableCell
+from cleo.ui.table_separator import TableSeparator
 
 from app.Console.Command import Command
 from app.Console.Support.untrusted import plain
@@ -27,11 +29,12 @@ class HorizonListCommand(Command):
             return 0
         table = self.table()
         table.set_headers(["Master", "Host", "PID", "Status", "Supervisor", "Connection", "Balance", "Processes"])
-        rows = []
+        rows: list[list[str | TableCell] | TableSeparator] = []
         for m in masters:
             for sup in m.get("supervisors") or [{}]:
                 sup = sup if isinstance(sup, dict) else {}
-                processes = sup.get("processes") if isinstance(sup.get("processes"), dict) else {}
+                processes = sup.get("processes")
+                processes = processes if isinstance(processes, dict) else {}
                 shown = ", ".join(f"{q}: {n}" for q, n in processes.items())
                 rows.append([plain(str(m.get("name"))), plain(str(m.get("host", ""))), str(m.get("pid", "")),
                              plain(str(m.get("status"))), plain(str(sup.get("name", ""))),
