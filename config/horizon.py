@@ -21,7 +21,7 @@ def settings() -> dict[str, Any]:
         "trim": {"recent": 60, "pending": 60, "completed": 60, "recent_failed": 10080, "failed": 10080, "monitored": 10080},
         # snapshots (horizon:snapshot, every 5 minutes) kept for the metrics graphs
         "metrics": {"trim_snapshots": {"job": 24, "queue": 24}},
-        "memory_limit": 64,           # MB of RSS of the master before it restarts itself (exit 12)
+        "memory_limit": 128,          # MB of RSS of the master before it exits 12 for its service manager to restart it
         "fast_termination": False,    # True: horizon:terminate returns without waiting for workers
         "heartbeat": 2.0,             # seconds between the master's heartbeats and command polls
         "defaults": {

@@ -89,7 +89,7 @@ class HorizonConfig:
     waits: Mapping[str, float] = field(default_factory=dict)
     trim: Mapping[str, float] = field(default_factory=dict)
     snapshots_kept: int = 24
-    memory_limit: int = 64
+    memory_limit: int = 128
     fast_termination: bool = False
     heartbeat: float = 2.0
 
@@ -142,7 +142,7 @@ def load(qm: QueueManager, environment: str | None = None, has_concurrency: Call
         environment=env_name, supervisors=supervisors,
         waits=_number_map(raw.get("waits", {}), "waits"), trim=_number_map(raw.get("trim", {}), "trim"),
         snapshots_kept=snapshots_kept(raw.get("metrics", {})),
-        memory_limit=int(_number(raw.get("memory_limit", 64), "memory_limit", int, 0)),
+        memory_limit=int(_number(raw.get("memory_limit", 128), "memory_limit", int, 0)),
         fast_termination=_bool(raw.get("fast_termination", False), "fast_termination"),
         heartbeat=max(0.05, float(_number(raw.get("heartbeat", 2.0), "heartbeat", float, 0.05))),
     )

@@ -83,7 +83,13 @@ class ProcessPool:
                 self._replaced(process, code)
         self._reap_terminating()
         while len(self.processes) < self.target and time.monotonic() >= self.next_start:
-            process = self.spawn(self.queues)
+            try:
+                process = self.spawn(self.queues)
+            except OSError as exc:  # out of processes or memory: try again later rather than end the master
+                self.crashes += 1
+                self.next_start = time.monotonic() + max(1.0, backoff_after(self.crashes))
+                log.error("cannot start a worker of %s: %s; retrying in %gs", self.label, exc, self.next_start - time.monotonic())
+                break
             self.processes.append(process)
             if self.paused:
                 process.pause()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.Horizon.HorizonState import HorizonState
+from app.Horizon.MetricsSnapshot import read_snapshots
 from app.Queue.QueueManager import manager
 from tests.conftest import read_lines
 from tests.fixtures.console_jobs import ReportJob
@@ -57,11 +58,11 @@ class Horizon:
         self.tmp_path, self.env, self.procs = tmp_path, env, []
         self.connection = env["_CONNECTION"]
 
-    def config(self, heartbeat: float = 0.2, **supervisor) -> str:
+    def config(self, heartbeat: float = 0.2, top: dict | None = None, **supervisor) -> str:
         block = {"connection": self.connection, "queue": ["default"], "balance": "auto", "sleep": 0.5,
                  "balance_cooldown": 0.5, "timeout": 30, **supervisor}
         path = self.tmp_path / f"horizon-{len(self.procs)}.json"
-        path.write_text(json.dumps({"heartbeat": heartbeat, "defaults": {"s1": block}}))
+        path.write_text(json.dumps({"heartbeat": heartbeat, "defaults": {"s1": block}, **(top or {})}))
         return str(path)
 
     def start(self, config: str, *args: str) -> subprocess.Popen[bytes]:
@@ -167,6 +168,10 @@ def test_a_killed_worker_is_replaced_and_its_job_runs_again_after_its_lease(redi
     assert wait_until(lambda: len(pids()) == 1 and pids() != [victim], 10)
     assert wait_until(lambda: any(l.startswith("done") and l.endswith(" 2") for l in read_lines(witness)), 20), read_lines(witness)
     assert f"worker {victim} of s1 on default killed by SIGKILL" in master.log.read_text()
+    [replacement] = pids()
+    assert artisan("queue:restart", env=h.env).returncode == 0  # recycles the worker; the master replaces it
+    assert wait_until(lambda: len(pids()) == 1 and pids() != [replacement], 15)
+    assert f"worker {replacement} of s1 on default finished (queue:restart" in master.log.read_text()
     os.kill(master.pid, signal.SIGTERM)
     assert master.wait(20) == 0
 
@@ -229,4 +234,15 @@ def test_bad_config_is_one_line_exit_1_and_nothing_starts(redis_store, horizon, 
     result = artisan("horizon", env=h.env | {"HORIZON_CONFIG": str(bad)})
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         "horizon config: supervisor 's1': min_processes (3) is above max_processes (2)"]
+    assert masters() == []
+    snapshot = artisan("horizon:snapshot", env=h.env)
+    assert snapshot.returncode == 0 and "Metrics snapshot stored" in snapshot.stdout
+    assert len(read_snapshots(manager().cache)) == 1
+
+
+def test_a_master_over_its_memory_limit_stops_its_workers_and_exits_12(redis_store, horizon):
+    h = horizon(redis_store)
+    master = h.start(h.config(balance="false", max_processes=1, top={"memory_limit": 1}))
+    assert master.wait(30) == 12
+    assert "uses more than memory_limit (1 MB); terminating with status 12" in master.log.read_text()
     assert masters() == []
