@@ -62,7 +62,6 @@ class Master:
         self._token = ""
         self._wake = threading.Event()
         self._signalled: list[str] = []
-        self._pause_by_signal = False  # a SIGUSR2 pause is lifted by SIGCONT, not by the store's (absent) flag
         self._last_wait_check = time.monotonic()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -130,13 +129,12 @@ class Master:
             self.terminate("horizon:terminate")
         elif pause and not self.paused:
             self.pause()
-        elif not pause and self.paused and not self._pause_by_signal:
+        elif not pause and self.paused:
             self.resume()
 
-    def pause(self, by_signal: bool = False) -> None:
+    def pause(self) -> None:
         """Workers stop taking jobs (running ones finish); pools are not scaled while paused."""
         self.paused = True
-        self._pause_by_signal = by_signal
         for supervisor in self.supervisors:
             supervisor.pause()
         log.info("master %s paused", self.name)
@@ -144,7 +142,6 @@ class Master:
 
     def resume(self) -> None:
         self.paused = False
-        self._pause_by_signal = False
         for supervisor in self.supervisors:
             supervisor.resume()
         log.info("master %s continues", self.name)
@@ -204,18 +201,24 @@ class Master:
             what = self._signalled.pop(0)
             if what == "terminate":
                 self.terminate("signal")
-            elif what == "pause" and not self.paused:
-                self.pause(by_signal=True)
-            elif what == "continue" and self.paused:
-                self.state.send("continue", [self.name])
-                self.resume()
+            elif what in ("pause", "continue"):
+                self._send_to_self(what)
+
+    def _send_to_self(self, command: str) -> None:
+        """A local signal goes through the store like horizon:pause/continue, so the store's flag stays the truth."""
+        try:
+            self.state.send(command, [self.name])
+        except QueueError as exc:
+            log.warning("cannot record %s: %s", command, exc)
+        if command == "pause" and not self.paused:
+            self.pause()
+        elif command == "continue" and self.paused:
+            self.resume()
 
     # -- collaborators ------------------------------------------------------------------------
     def _spawn(self, options: SupervisorOptions, queues: tuple[str, ...]) -> WorkerProcess:
         argv = [sys.executable, *ARTISAN_CMD, "queue:work", *options.worker_arguments(queues)]
-        env = dict(os.environ)
-        env["HORIZON_MASTER"] = self.name
-        return WorkerProcess(argv, BASE_DIR, env, options.nice)
+        return WorkerProcess(argv, BASE_DIR, dict(os.environ), options.nice)
 
     def _loads(self, connection: str, queues: tuple[str, ...]) -> Any:
         return measure(self.qm, connection, queues)
