@@ -50,8 +50,10 @@ class WorkerProcess:
         self.started = time.monotonic()
         self.terminating_since: float | None = None
         self.paused = False
+        # its own process group: Ctrl-C in a terminal reaches the master only, which then stops
+        # its workers in order instead of racing them
         self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=None, stderr=None,
-                                     preexec_fn=child_setup(os.getpid(), nice), close_fds=True)
+                                     preexec_fn=child_setup(os.getpid(), nice), close_fds=True, process_group=0)
 
     @property
     def pid(self) -> int:
