@@ -46,6 +46,13 @@ COMMANDS: dict[str, str] = {
     "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
     "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",
     "schedule:test": "app.Console.Commands.ScheduleTest:ScheduleTestCommand",
+    "horizon": "app.Console.Commands.Horizon:HorizonCommand",
+    "horizon:status": "app.Console.Commands.HorizonStatus:HorizonStatusCommand",
+    "horizon:pause": "app.Console.Commands.HorizonPause:HorizonPauseCommand",
+    "horizon:continue": "app.Console.Commands.HorizonContinue:HorizonContinueCommand",
+    "horizon:terminate": "app.Console.Commands.HorizonTerminate:HorizonTerminateCommand",
+    "horizon:list": "app.Console.Commands.HorizonList:HorizonListCommand",
+    "horizon:snapshot": "app.Console.Commands.HorizonSnapshot:HorizonSnapshotCommand",
 }
 
 

@@ -72,6 +72,7 @@ class Worker:
         self._memory_checked_at: float | None = None
         self._over_memory = False
         self._paused: set[str] = set()
+        self._held_by_supervisor = False  # SIGUSR2 from horizon's master: take no jobs until SIGCONT
 
     # -- the loop -------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -403,6 +404,8 @@ class Worker:
 
     # -- flags, signals, memory -------------------------------------------------------------
     def _active_queues(self, connection: str, queues: Sequence[str]) -> list[str]:
+        if self._held_by_supervisor:
+            return []
         self._refresh_flags(connection, queues)
         return [q for q in queues if q not in self._paused]
 
@@ -445,6 +448,18 @@ class Worker:
 
         signal.signal(signal.SIGTERM, _quit)
         signal.signal(signal.SIGINT, _quit)
+        signal.signal(signal.SIGUSR2, self._hold)
+        signal.signal(signal.SIGCONT, self._unhold)
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        """Pause (SIGUSR2, sent by horizon:pause through the master): finish the current job, take no more."""
+        self._held_by_supervisor = True
+
+    def _unhold(self, signum: int, frame: Any) -> None:
+        """Continue (SIGCONT) after a SIGUSR2 pause."""
+        if self._held_by_supervisor:
+            self._held_by_supervisor = False
+            self._wake.set()
 
     def _sleep(self, seconds: float) -> None:
         if seconds <= 0 or self.should_quit:

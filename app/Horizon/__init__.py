@@ -1,0 +1,1 @@
+"""Horizon: the supervisor (master, supervisors, process pools, autoscaling) and its operating commands."""
