@@ -8,6 +8,7 @@ from freezegun import freeze_time
 from app.Queue.contracts import PushItem
 from app.Queue.QueueManager import QueueManager
 from tests.drivers.conftest import Backend
+from tests.drivers.conftest import cluster_backend as backend  # noqa: F401 - adds the "redis-cluster" run
 
 WORKER = "test-worker"
 

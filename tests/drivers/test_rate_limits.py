@@ -12,6 +12,7 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
+from tests.drivers.conftest import cluster_backend as backend  # noqa: F401 - adds the "redis-cluster" run
 from tests.fixtures.feature_jobs import LimitedJob, PlainJob
 from tests.support import start_worker, stop, wait_until
 
