@@ -185,8 +185,12 @@ def is_cluster(client: Any) -> bool:
 
 def _refuse_cluster(conn: Any) -> None:
     """On each new connection of a non-cluster client: run the usual handshake, then refuse a cluster node."""
-    conn.on_connect()
-    conn.send_command("INFO", "cluster")
+    handshake = getattr(conn, "on_connect_check_health", None)
+    if handshake is not None:  # no health-check PING inside the handshake: it would reconnect, and recurse
+        handshake(check_health=False)
+    else:
+        conn.on_connect()
+    conn.send_command("INFO", "cluster", check_health=False)
     info = conn.read_response()
     if isinstance(info, bytes):
         info = info.decode()
