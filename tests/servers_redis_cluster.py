@@ -88,7 +88,11 @@ class RedisClusterServers:
         """Wait until every live node says cluster_state:ok."""
         def ok() -> bool:
             live = [p for p in self.ports if self.procs[p].poll() is None]
-            return all("cluster_state:ok" in redis_cli("-p", str(p), "CLUSTER", "INFO", timeout=5) for p in live)
+            if not all("cluster_state:ok" in redis_cli("-p", str(p), "CLUSTER", "INFO", timeout=5) for p in live):
+                return False
+            # a replica that has not finished its first sync cannot be promoted: wait for every link
+            infos = [redis_cli("-p", str(p), "INFO", "replication", timeout=5) for p in live]
+            return all("master_link_status:up" in info for info in infos if "role:slave" in info)
         wait_for(ok, "redis cluster", timeout)
 
 

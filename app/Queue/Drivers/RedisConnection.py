@@ -77,6 +77,9 @@ def translate(exc: BaseException, config: Mapping[str, Any]) -> Exception | None
     if isinstance(exc, redis.ResponseError) and str(exc).startswith(("MOVED ", "ASK ", "CROSSSLOT", "CLUSTERDOWN")) \
             and not RedisClients.target(config).cluster:
         return ConfigurationError(f"Redis at {where(config)} answers as a Redis Cluster ({_reason(exc)}); set REDIS_CLUSTER=true")
+    if isinstance(exc, _CLUSTER_TRANSIENT):  # a failover in progress: the worker waits it out
+        return ConnectionUnavailableError(f"Redis at {where(config)} is unavailable ({_reason(exc)}); "
+                                          "a failover may be in progress")
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         text = str(exc)
         if "SSL" in text or "certificate" in text.lower() or "TLS" in text:
@@ -88,6 +91,10 @@ def translate(exc: BaseException, config: Mapping[str, Any]) -> Exception | None
         )
     return None
 
+
+_CLUSTER_TRANSIENT = (redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+                      redis.exceptions.MasterDownError, redis.exceptions.SlotNotCoveredError,
+                      redis.exceptions.ClusterError, redis.exceptions.RedisClusterException)
 
 MAX_UNREAD = 256  # replies a lane lets wait in the socket before it reads them
 
