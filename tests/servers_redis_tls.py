@@ -84,25 +84,34 @@ class TlsRedis:
         return redis.Redis(host="127.0.0.1", port=self.port, ssl=True, ssl_ca_certs=str(self.ca), decode_responses=True)
 
 
+def start_tls_redis(d: Path) -> TlsRedis:
+    """Make the CAs and certificates in `d` and start a TLS-only redis-server there."""
+    require_binaries()
+    ca, ca_key, ca_cert = make_ca(d, "test-ca")
+    wrong_ca, _, _ = make_ca(d, "other-ca")
+    server_cert, server_key = make_leaf(d, "server", ca_key, ca_cert, server=True)
+    client_cert, client_key = make_leaf(d, "client", ca_key, ca_cert, server=False)
+    group = ProcessGroup()
+    port = free_port_pair()
+    try:
+        group.spawn(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                     "--tls-cert-file", str(server_cert), "--tls-key-file", str(server_key),
+                     "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "optional",
+                     "--save", "", "--appendonly", "no", "--dir", str(d), "--logfile", str(d / "redis.log")], d)
+        server = TlsRedis(port, ca, wrong_ca, client_cert, client_key, group)
+        wait_for(lambda: server.client().ping(), f"TLS redis on {port}")
+    except BaseException:
+        group.kill_all()
+        raise
+    return server
+
+
 @pytest.fixture(scope="session")
 def redis_tls() -> Iterator[TlsRedis]:
     """A TLS-only redis-server for the whole session (no persistence)."""
-    require_binaries()
     with tempfile.TemporaryDirectory(prefix="redis-tls-") as tmp:
-        d = Path(tmp)
-        ca, ca_key, ca_cert = make_ca(d, "test-ca")
-        wrong_ca, _, _ = make_ca(d, "other-ca")
-        server_cert, server_key = make_leaf(d, "server", ca_key, ca_cert, server=True)
-        client_cert, client_key = make_leaf(d, "client", ca_key, ca_cert, server=False)
-        group = ProcessGroup()
-        port = free_port_pair()
+        server = start_tls_redis(Path(tmp))
         try:
-            group.spawn(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-                         "--tls-cert-file", str(server_cert), "--tls-key-file", str(server_key),
-                         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "optional",
-                         "--save", "", "--appendonly", "no", "--dir", tmp, "--logfile", str(d / "redis.log")], d)
-            server = TlsRedis(port, ca, wrong_ca, client_cert, client_key, group)
-            wait_for(lambda: server.client().ping(), f"TLS redis on {port}")
             yield server
         finally:
-            group.kill_all()
+            server.group.kill_all()
