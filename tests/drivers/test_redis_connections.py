@@ -197,3 +197,15 @@ def test_cluster_client_is_shared_and_scans_every_master(redis_cluster: RedisClu
     assert qm.cache.many([f"k{i}" for i in range(50)]) == {f"k{i}": i for i in range(50)}
     assert qm.cache.flush_prefix("k") == 50
     round_trip(qm)
+
+
+def test_queue_stats_on_a_cluster_lists_queues_of_every_master(redis_cluster: RedisClusterServers, monkeypatch):
+    qm = configure(monkeypatch, redis_cluster.env())
+    redis_cluster.flush()
+    names = [f"stats{i}" for i in range(8)]
+    for name in names:
+        qm.connection("redis").push('"x"', name)
+    assert len({redis_cluster.master_of(QueueKeys.of("queues:", n).pending) for n in names}) > 1
+    out = artisan("queue:stats", "redis", env={**redis_cluster.env(), "QUEUE_CONNECTION": "redis", "CACHE_STORE": "redis"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert all(name in out.stdout for name in names), out.stdout

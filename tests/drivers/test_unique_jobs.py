@@ -14,9 +14,11 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
-from tests.drivers.conftest import cluster_backend as backend  # noqa: F401 - adds the "redis-cluster" run
+from tests.drivers.conftest import cluster_backend
 from tests.fixtures.feature_jobs import ClassUniqueJob, SlowUniqueJob, UniqueJob, UntilProcessingJob
 from tests.support import start_worker, stop, wait_until
+
+backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-cluster")
 
 
 def work(backend: Backend, **options) -> None:
