@@ -209,3 +209,36 @@ def test_queue_stats_on_a_cluster_lists_queues_of_every_master(redis_cluster: Re
     out = artisan("queue:stats", "redis", env={**redis_cluster.env(), "QUEUE_CONNECTION": "redis", "CACHE_STORE": "redis"})
     assert out.returncode == 0, out.stdout + out.stderr
     assert all(name in out.stdout for name in names), out.stdout
+
+
+TLS_CHILD = """
+import os, signal, time
+from app.Queue.Drivers.RedisConnection import QuietLane, make_client
+lane = QuietLane(make_client({{"url": "rediss://127.0.0.1:{port}/0", "tls_ca": {ca!r}}}))
+lane.execute("PING")
+if {with_request}:
+    lane.request("DEBUG", "SLEEP", "0.2", on_reply=lambda r: None)  # a reply due while we send
+for i in range(50):
+    lane.send("SET", "{prefix}:" + str(i), "v")
+time.sleep(0.05)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("with_request", [False, True], ids=["corked", "reply-due"])
+def test_quiet_sends_over_tls_reach_redis_when_the_process_is_killed(redis_tls: TlsRedis, with_request: bool):  # noqa: F811
+    import subprocess
+    import sys
+    import time
+
+    prefix = f"tls-quiet-{with_request}"
+    code = TLS_CHILD.format(port=redis_tls.port, ca=str(redis_tls.ca), with_request=with_request, prefix=prefix)
+    child = subprocess.run([sys.executable, "-c", code], timeout=30)
+    assert child.returncode == -9
+    client = redis_tls.client()
+    keys = [f"{prefix}:{i}" for i in range(50)]
+    for _ in range(100):
+        if client.exists(*keys) == 50:
+            break
+        time.sleep(0.01)
+    assert client.exists(*keys) == 50
