@@ -242,3 +242,38 @@ def test_quiet_sends_over_tls_reach_redis_when_the_process_is_killed(redis_tls: 
             break
         time.sleep(0.01)
     assert client.exists(*keys) == 50
+
+
+def _node_id(port: int) -> str:
+    from tests.servers_redis_group import redis_cli
+
+    return redis_cli("-p", str(port), "CLUSTER", "MYID").strip()
+
+
+def test_a_queue_whose_slot_moves_to_another_master_keeps_working(redis_cluster: RedisClusterServers, monkeypatch):
+    """MOVED: the slot of `queues:{moving}` is migrated (keys included) while the driver holds a stale slot map."""
+    from tests.servers_redis_group import redis_cli
+
+    qm = configure(monkeypatch, redis_cluster.env())
+    redis_cluster.flush()
+    driver = qm.connection("redis")
+    keys = QueueKeys.of("queues:", "moving")
+    for i in range(5):
+        driver.push(f'"{i}"', "moving")
+    held = driver.pop("moving", WORKER)
+    source = redis_cluster.master_of(keys.pending)
+    dest = next(p for p in redis_cluster.masters() if p != source)
+    slot = redis_cli("-p", str(source), "CLUSTER", "KEYSLOT", keys.pending).strip()
+    redis_cli("-p", str(dest), "CLUSTER", "SETSLOT", slot, "IMPORTING", _node_id(source))
+    redis_cli("-p", str(source), "CLUSTER", "SETSLOT", slot, "MIGRATING", _node_id(dest))
+    names = redis_cli("-p", str(source), "CLUSTER", "GETKEYSINSLOT", slot, "100").split()
+    assert keys.pending in names and keys.reserved in names
+    redis_cli("-p", str(source), "MIGRATE", "127.0.0.1", str(dest), "", "0", "5000", "KEYS", *names)
+    for port in redis_cluster.masters():
+        redis_cli("-p", str(port), "CLUSTER", "SETSLOT", slot, "NODE", _node_id(dest))
+    assert redis_cluster.master_of(keys.pending) == dest
+    assert held is not None and held.delete() is True  # the ack follows MOVED to the new master
+    got = [driver.pop("moving", WORKER) for _ in range(4)]
+    assert [j.payload for j in got if j is not None] == ['"1"', '"2"', '"3"', '"4"']
+    assert all(j.delete() for j in got if j is not None)
+    assert driver.sizes("moving").total == 0
