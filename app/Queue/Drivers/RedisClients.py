@@ -22,13 +22,13 @@ from redis.exceptions import RedisClusterException
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 
 SCHEMES = ("redis", "rediss", "unix")
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
 
 # One RedisCluster per process and target, shared by the queue, cache, locks and failed-job
 # stores: each client holds the whole slot map and command table (~1 MB) and connections to
 # every node, and Python does not give that memory back when a client is dropped.
 _SHARED_CLUSTERS: dict[tuple[int, RedisTarget], Any] = {}
-TRUE = ("1", "true", "yes", "on")
-FALSE = ("0", "false", "no", "off", "")
 
 
 class ServerModeError(redis.exceptions.RedisError):
@@ -162,6 +162,9 @@ def make_client(config: Mapping[str, Any]) -> Any:
         except RedisClusterException as exc:
             raise _cluster_error(t, exc) from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if t.tls and ("SSL" in str(exc) or "certificate" in str(exc).lower()):
+                raise ConfigurationError(f"TLS handshake with Redis Cluster at {t.where()} failed ({exc}); "
+                                         "check REDIS_TLS_CA / REDIS_TLS_CERT / REDIS_TLS_KEY") from None
             raise ConnectionUnavailableError(f"cannot connect to Redis Cluster at {t.where()}: {exc}; "
                                              "check REDIS_URL/REDIS_HOST/REDIS_PORT") from None
     common = {"db": t.db, "socket_keepalive": True, "health_check_interval": 30, "redis_connect_func": _refuse_cluster}
