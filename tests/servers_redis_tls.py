@@ -96,7 +96,7 @@ def start_tls_redis(d: Path) -> TlsRedis:
     try:
         group.spawn(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
                      "--tls-cert-file", str(server_cert), "--tls-key-file", str(server_key),
-                     "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "optional",
+                     "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "optional", "--enable-debug-command", "yes",
                      "--save", "", "--appendonly", "no", "--dir", str(d), "--logfile", str(d / "redis.log")], d)
         server = TlsRedis(port, ca, wrong_ca, client_cert, client_key, group)
         wait_for(lambda: server.client().ping(), f"TLS redis on {port}")
