@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["app.Testing.pytest_plugin", "tests.servers_mariadb", "tests.servers_redis"]
+pytest_plugins = ["app.Testing.pytest_plugin", "tests.servers_mariadb", "tests.servers_redis", "tests.servers_redis_cluster"]
 
 TEST_KEY = "base64:" + base64.b64encode(b"k" * 32).decode()
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from app.Jobs.JobState import JobState
 from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
-from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
+from app.Queue.errors import ConnectionUnavailableError, InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
@@ -31,6 +31,8 @@ log = logging.getLogger("queue.worker")
 
 RESTART_KEY = "queue:restart"
 FLAG_CHECK_INTERVAL = 1.0  # seconds between reads of the restart and pause flags
+OUTAGE_GRACE = 60.0  # seconds a worker keeps retrying a store it cannot reach (failover) before it exits
+OUTAGE_RETRY = 0.5  # seconds between those retries
 
 
 def paused_key(connection: str, queue: str) -> str:
@@ -66,6 +68,8 @@ class Worker:
         self._began: Any = None  # the job _next_held started last: its ack is deferred
         self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet
         self._driver_traits: tuple[Any, bool, bool] | None = None
+        self._outage_since: float | None = None  # monotonic time the store became unreachable
+        self._store_reached = False
         self._flags_checked_at = 0.0
         self._restart_at_start: Any = None
         self._restart_now: Any = None
@@ -84,8 +88,7 @@ class Worker:
         self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues)))
         started = time.monotonic()
         while True:
-            active = self._active_queues(connection, queues)
-            job = self._get_next_job(driver, active) if active else None
+            active, job = self._next_job_riding_outages(driver, connection, queues)
             if job is not None:
                 self._run_job(connection, job, active)
             elif not active:
@@ -97,6 +100,31 @@ class Worker:
                 self._sleep(self.options.sleep)
             elif job is not None and self.options.rest > 0:
                 self._sleep(self.options.rest)
+
+    def _next_job_riding_outages(self, driver: QueueDriver, connection: str,
+                                 queues: Sequence[str]) -> tuple[list[str], ReservedJob | None]:
+        """Pick the active queues and reserve the next job. A store that was reachable and then is
+        not (a failover, a restart) is retried every OUTAGE_RETRY s for up to OUTAGE_GRACE s;
+        longer, or a store never reached, ends the worker with its one-line error."""
+        try:
+            active = self._active_queues(connection, queues)
+            job = self._get_next_job(driver, active) if active else None
+        except ConnectionUnavailableError as exc:
+            t = time.monotonic()
+            if not self._store_reached:
+                raise
+            if self._outage_since is None:
+                self._outage_since = t
+                log.warning("worker %s: %s; retrying for up to %g s", self.worker_id, exc, OUTAGE_GRACE)
+            elif t - self._outage_since > OUTAGE_GRACE:
+                raise
+            self._sleep(OUTAGE_RETRY)
+            return list(queues), None
+        self._store_reached = True
+        if self._outage_since is not None:
+            log.warning("worker %s: store reachable again after %.1f s", self.worker_id, time.monotonic() - self._outage_since)
+            self._outage_since = None
+        return active, job
 
     def run_next_job(self, connection: str, queues: Sequence[str]) -> bool:
         """Process one job if any is available (`--once`); True when one ran."""
@@ -200,11 +228,16 @@ class Worker:
             job.delete_nowait()
 
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
-        self.process(connection, job, prefetch_from=queues)
-        self.jobs_processed += 1
-        if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
-            # a restart sent while this job ran must stop the worker before it takes another job
-            self._restart_now = self.manager.cache.get(RESTART_KEY)
+        try:
+            self.process(connection, job, prefetch_from=queues)
+            self.jobs_processed += 1
+            if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
+                # a restart sent while this job ran must stop the worker before it takes another job
+                self._restart_now = self.manager.cache.get(RESTART_KEY)
+        except ConnectionUnavailableError as exc:  # e.g. the ack during a failover: the job keeps its lease
+            if not self._store_reached:
+                raise
+            log.warning("worker %s: %s; a job may stay reserved until its lease ends", self.worker_id, exc)
 
     def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
         """Determine if the worker should stop, and with which status (checked after every job)."""

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import FailedJobRecord
+from app.Queue.Drivers.RedisClients import close_client
 from app.Queue.Drivers.RedisConnection import make_client, translate_errors
 from app.Queue.support.failed_filter import class_matches
 from app.Queue.support.time import now, now_int
@@ -123,4 +124,4 @@ class RedisFailedJobProvider:
                                data["exception"], float(data["failed_at"]))
 
     def close(self) -> None:
-        self.client.close()
+        close_client(self.client)

@@ -22,6 +22,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
+from redis.crc import key_slot
+
+from app.Queue.Drivers.RedisClients import close_client, is_cluster
 from app.Queue.Drivers.RedisConnection import QuietLane, make_client, translate_errors
 from app.Queue.support.time import now
 
@@ -30,6 +33,7 @@ log = logging.getLogger("queue.redis")
 # Jobs per PUSH call in a bulk: bounds a script's runtime and arguments, and is small enough
 # that Redis stores one chunk while the dispatcher builds the next (bulk_stream).
 STREAM_CHUNK = 250
+CLUSTER_POLL = 1.0  # seconds: on Redis Cluster, how often a worker of several queues looks past the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,7 @@ class RedisQueue:
         self.prefix = str(config.get("prefix") or "queues:")
         self.block_for = float(config.get("block_for") or 0)
         self.client = make_client(config)
+        self.cluster = is_cluster(self.client)
         self._keys: dict[str, QueueKeys] = {}
         self._push = self.client.register_script(LuaScripts.PUSH)
         self._pop = self.client.register_script(LuaScripts.POP)
@@ -340,6 +345,11 @@ class RedisQueue:
         if self.block_for > 0:
             budget = min(budget, self.block_for)
         notify = [self.keys(q).notify for q in queues]
+        if self.cluster and len({key_slot(k.encode()) for k in notify}) > 1:
+            # One BLPOP may only name keys of one slot: wait on the first queue's list, and look
+            # at the others at least every CLUSTER_POLL seconds.
+            notify = notify[:1]
+            budget = min(budget, CLUSTER_POLL)
         woke_on: str | None = None
         while True:
             jobs, wake = take()
@@ -391,7 +401,7 @@ class RedisQueue:
 
     def close(self) -> None:
         self.lane.close()
-        self.client.close()
+        close_client(self.client)
 
 
 def _holder(worker_id: str) -> str:
