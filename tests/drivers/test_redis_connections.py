@@ -277,3 +277,43 @@ def test_a_queue_whose_slot_moves_to_another_master_keeps_working(redis_cluster:
     assert [j.payload for j in got if j is not None] == ['"1"', '"2"', '"3"', '"4"']
     assert all(j.delete() for j in got if j is not None)
     assert driver.sizes("moving").total == 0
+
+
+def _async_push_lands(qm: Any, queue: str) -> None:
+    """`await aio.queue.push` stores a job the sync driver then counts on the same server."""
+    import asyncio
+
+    from app.Queue import aio
+    from tests.fixtures.feature_jobs import PlainJob
+
+    async def push() -> str | None:
+        try:
+            return await aio.queue.push(PlainJob("/nonexistent", "not-run"), queue=queue, connection="redis")
+        finally:
+            await aio.queue.aclose()
+
+    assert asyncio.run(push())
+    assert qm.connection("redis").sizes(queue).pending == 1
+
+
+def test_async_facade_honours_the_url_database_unix_socket_and_tls(redis_server: RedisServer, redis_factory,
+                                                                   redis_tls: TlsRedis, tmp_path: Path,  # noqa: F811
+                                                                   monkeypatch):
+    qm = configure(monkeypatch, {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1",
+                                 "REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}/4"})
+    redis_server.client(4).flushdb()
+    _async_push_lands(qm, "aio-url")
+    assert redis_server.client(4).exists(QueueKeys.of("queues:", "aio-url").pending) == 1
+    sock = tmp_path / "aio.sock"
+    redis_factory("--unixsocket", str(sock), "--unixsocketperm", "700")
+    _async_push_lands(configure(monkeypatch, {"REDIS_URL": f"unix://{sock}?db=1"}), "aio-unix")
+    _async_push_lands(configure(monkeypatch, redis_tls.env()), "aio-tls")
+
+
+def test_async_facade_on_a_cluster_goes_through_the_routing_client(redis_cluster: RedisClusterServers, monkeypatch):
+    qm = configure(monkeypatch, redis_cluster.env())
+    from app.Queue.Drivers.AsyncRedisQueue import supports
+
+    assert not supports(qm.connection_config("redis"))
+    qm.connection("redis").clear("aio-cluster")
+    _async_push_lands(qm, "aio-cluster")
