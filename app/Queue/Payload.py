@@ -327,7 +327,7 @@ def peek_uuid(raw: str | bytes) -> str | None:
         data = json.loads(raw)
         value = data.get("uuid") if isinstance(data, dict) else None
         return value if isinstance(value, str) else None
-    except (ValueError, TypeError):
+    except Exception:  # RecursionError from deep nesting, bad bytes...: garbage claims nothing
         return None
 
 

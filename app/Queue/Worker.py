@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 import traceback
-import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -18,7 +17,6 @@ from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsEx
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
-from app.Queue.Payload import peek_uuid
 from app.Queue.RetryPolicy import RetryPolicy
 from app.Queue.support.time import now
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
@@ -370,13 +368,10 @@ class Worker:
             log.exception("failed() of %s raised", type(job).__name__)
 
     def _fail_undecodable(self, reserved: ReservedJob, exc: Exception) -> None:
-        if not isinstance(exc, InvalidPayloadError):
-            exc = InvalidPayloadError(f"cannot decode job payload: {type(exc).__name__}: {exc}")
-        job_uuid = peek_uuid(reserved.payload) or str(uuid.uuid4())
-        log.error("refusing job on %s: %s", reserved.queue, exc)
-        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job_uuid)
-        reserved.delete()
-        self.manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue}, exc))
+        """A record that cannot be verified or decoded goes to failed_jobs (app/Queue/Quarantine.py)."""
+        from app.Queue.Quarantine import refuse
+
+        refuse(self.manager, reserved, exc)
 
     def _gate_delay(self, job: Job, envelope: dict[str, Any]) -> float | None:
         """Ask the registered gates (rate limits) whether the job must wait; returns seconds or None."""
