@@ -63,7 +63,15 @@ def trusted_uuid(raw: Any, keys: Any) -> str | None:
         value = json.loads(text).get("uuid")
     except Exception:
         return None
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and _storable(value) else None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return text.isprintable()
 
 
 def _claim_note(raw: Any) -> str:

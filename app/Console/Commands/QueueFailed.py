@@ -14,8 +14,8 @@ def job_class(payload: str) -> str:
     """Name the job class of a stored payload, or '?' when it cannot be read."""
     try:
         data = json.loads(payload)
-        return str(data.get("displayName") or data.get("job") or "?")
-    except (ValueError, AttributeError):
+        return str(data.get("displayName") or data.get("job") or "?")[:100]
+    except Exception:  # anything a planted row holds (deep nesting: RecursionError) reads as unknown
         return "?"
 
 

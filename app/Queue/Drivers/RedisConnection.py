@@ -29,6 +29,9 @@ def make_client(config: Mapping[str, Any]) -> redis.Redis:
         db=int(config.get("db") or 0),
         password=config.get("password") or None,
         decode_responses=True,
+        # A record holding bytes that are not UTF-8 decodes to lone surrogates and encodes back to
+        # the same bytes, so the worker can refuse it and still ZREM it by its exact value.
+        encoding_errors="surrogateescape",
         socket_connect_timeout=float(config.get("connect_timeout", 5)),
         socket_keepalive=True,
         health_check_interval=30,
@@ -339,7 +342,7 @@ class QuietLane(FastLane):
         if not reply and self._cork and not self._corked and not self._waiting:
             self._set_cork(conn, True)
         # check_health=False: a health-check PING would wait forever for a reply switched off
-        conn.send_packed_command([_pack(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
+        conn.send_packed_command([_pack_exact(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
                                  check_health=False)
         if self._corked and (reply or self._waiting):
             self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile
@@ -390,8 +393,16 @@ class QuietLane(FastLane):
         self._corked = self._replies_off = False  # closing the socket sends what was corked
 
 
+def _pack_exact(args: tuple[Any, ...]) -> Any:
+    """Pack a command with hiredis; a str read back with surrogateescape is sent as its original bytes."""
+    try:
+        return _pack(args)
+    except UnicodeEncodeError:
+        return _pack(tuple(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args))
+
+
 def _send(conn: Any, args: tuple[Any, ...]) -> None:
     if _pack is not None:
-        conn.send_packed_command([_pack(args)])
+        conn.send_packed_command([_pack_exact(args)])
     else:
         conn.send_command(*args)
