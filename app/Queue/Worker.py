@@ -254,6 +254,8 @@ class Worker:
             self._fail_undecodable(reserved, exc)
             return
         job.attempts = reserved.attempts
+        if self._replayed(reserved, job):
+            return
         why = policy.already_exceeded(reserved.attempts)
         if why:
             self._fail(reserved, job, envelope, MaxAttemptsExceededError(f"{type(job).__name__} {why}"), started)
@@ -372,6 +374,17 @@ class Worker:
         from app.Queue.Quarantine import refuse
 
         refuse(self.manager, reserved, exc)
+
+    def _replayed(self, reserved: ReservedJob, job: Job) -> bool:
+        """Delete, unrun, a record whose exact payload already completed (app/Queue/ReplayGuard.py)."""
+        from app.Queue.ReplayGuard import is_replay
+
+        if not is_replay(self.manager, job, reserved.payload):
+            return False
+        log.warning("job %s on %s already completed with this payload (replayed or redelivered); deleted, not run",
+                    job.job_id, reserved.queue)
+        reserved.delete()
+        return True
 
     def _gate_delay(self, job: Job, envelope: dict[str, Any]) -> float | None:
         """Ask the registered gates (rate limits) whether the job must wait; returns seconds or None."""
