@@ -86,8 +86,7 @@ class PendingBatch:
         inline = is_inline(m, self._connection)
         options = self._options(m, inline)
         batch_id = str(uuid.uuid4())
-        if not inline:  # a worker will act on these options: sign them (app/Queue/BatchSignature.py)
-            options = sign_options(m.codec.key, batch_id, options)
+        options = sign_options(m.codec.key, batch_id, options)  # workers act on them: app/Queue/BatchSignature.py
         recorder = batch_recorder(m)
         record = recorder.repository.store(self._name, len(self.jobs), options, batch_id)
         if inline:
@@ -146,11 +145,9 @@ def push_members(m: QueueManager, record: BatchRecord, jobs: list[Job | PendingC
     from app.Jobs.BatchRecorder import batch_recorder
     from app.Jobs.Chain import PendingChain
 
-    options = record.options
-    if not is_inline(m, options.get("connection")):
-        from app.Queue.BatchSignature import verified_options
+    from app.Queue.BatchSignature import verified_options
 
-        options = verified_options(record.id, options, m.codec.keys)
+    options = verified_options(record.id, record.options, m.codec.keys)  # read back from the store: check it
     queue, connection = options.get("queue"), options.get("connection")
     inline = is_inline(m, connection)
     plain: list[Job] = []

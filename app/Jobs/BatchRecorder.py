@@ -65,12 +65,11 @@ class BatchRecorder:
         from app.Models.JobBatch import JobBatch
 
         record = outcome.batch
-        if record.id not in self.local:  # options from the store run nothing unless APP_KEY signed them
-            try:
-                verified_options(record.id, record.options, self.manager.codec.keys)
-            except InvalidPayloadError as exc:
-                log.error("%s", exc)
-                return
+        try:  # options from the store run nothing unless APP_KEY signed them
+            verified_options(record.id, record.options, self.manager.codec.keys)
+        except InvalidPayloadError as exc:
+            log.error("%s", exc)
+            return
         subject = JobBatch(record)
         queue, connection = record.options.get("queue"), record.options.get("connection")
         for kind in outcome.fire:

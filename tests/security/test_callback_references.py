@@ -8,7 +8,6 @@ import pytest
 
 from app.Jobs import Callbacks
 from app.Jobs.Batch import batch
-from app.Queue.BatchSignature import sign_options
 from app.Queue.errors import InvalidPayloadError
 from app.Queue.Serializer import resolve_class
 from config.app import app_key
@@ -49,6 +48,8 @@ def test_signed_options_naming_a_function_through_imports_run_nothing(backend: B
     monkeypatch.setenv("SECURITY_WITNESS", str(tmp_path / "then.log"))
     batch_id = batch([Mark(witness, "member")]).then(note_then).on_connection(backend.connection).dispatch()
 
+    from app.Queue.BatchSignature import sign_options
+
     def forge(options: dict) -> dict:
         options = {k: v for k, v in options.items() if k != "sig"}
         options["then"] = [{"fn": "tests.fixtures.security_jobs:witness_mod.record"}]
@@ -65,6 +66,8 @@ def test_os_abort_as_a_then_callback_does_not_kill_the_worker(backend: Backend, 
     batch_id = batch([Mark(witness, "member")]).then(note_then).on_connection(backend.connection).dispatch()
 
     def forge(options: dict) -> dict:
+        from app.Queue.BatchSignature import sign_options
+
         options = {**options, "then": [{"fn": "app.Queue.Worker:os.abort"}]}
         return sign_options(app_key(), batch_id, {k: v for k, v in options.items() if k != "sig"}) if signed else options
 
