@@ -66,10 +66,12 @@ def test_os_abort_as_a_then_callback_does_not_kill_the_worker(backend: Backend, 
     batch_id = batch([Mark(witness, "member")]).then(note_then).on_connection(backend.connection).dispatch()
 
     def forge(options: dict) -> dict:
+        options = {**options, "then": [{"fn": "app.Queue.Worker:os.abort"}]}
+        if not signed:
+            return options
         from app.Queue.BatchSignature import sign_options
 
-        options = {**options, "then": [{"fn": "app.Queue.Worker:os.abort"}]}
-        return sign_options(app_key(), batch_id, {k: v for k, v in options.items() if k != "sig"}) if signed else options
+        return sign_options(app_key(), batch_id, {k: v for k, v in options.items() if k != "sig"})
 
     rewrite_options(backend, batch_id, forge)
     done = artisan("queue:work", backend.connection, "--stop-when-empty", "--sleep=0", env=backend.env, timeout=60)
