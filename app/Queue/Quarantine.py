@@ -102,7 +102,8 @@ def refuse(manager: QueueManager, reserved: ReservedJob, exc: Exception) -> str:
     manager.failed.log(reserved.connection_name, reserved.queue, storable_text(raw), storable_text(exception_text(exc)), job_uuid)
     reserved.delete()
     _free_unique_lock(manager, reserved, raw)
-    manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue}, exc))
+    manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue,
+                                             "connection": reserved.connection_name}, exc))
     return job_uuid
 
 
