@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from app.Jobs import Callbacks
 from app.Jobs.Job import Job
+from app.Queue.BatchSignature import sign_options
 
 if TYPE_CHECKING:
     from app.Jobs.Chain import ChainedBatch, PendingChain
@@ -84,8 +85,10 @@ class PendingBatch:
             return m.bus_fake.record_batch(self, self.jobs, self._name or None, queue=self._queue, connection=self._connection)
         inline = is_inline(m, self._connection)
         options = self._options(m, inline)
+        batch_id = str(uuid.uuid4())
+        options = sign_options(m.codec.key, batch_id, options)  # workers act on them: app/Queue/BatchSignature.py
         recorder = batch_recorder(m)
-        record = recorder.repository.store(self._name, len(self.jobs), options)
+        record = recorder.repository.store(self._name, len(self.jobs), options, batch_id)
         if inline:
             recorder.local[record.id] = {k: list(v) for k, v in self._callbacks.items()}
         if self.jobs:
@@ -142,7 +145,10 @@ def push_members(m: QueueManager, record: BatchRecord, jobs: list[Job | PendingC
     from app.Jobs.BatchRecorder import batch_recorder
     from app.Jobs.Chain import PendingChain
 
-    queue, connection = record.options.get("queue"), record.options.get("connection")
+    from app.Queue.BatchSignature import verified_options
+
+    options = verified_options(record.id, record.options, m.codec.keys)  # read back from the store: check it
+    queue, connection = options.get("queue"), options.get("connection")
     inline = is_inline(m, connection)
     plain: list[Job] = []
     for job in jobs:

@@ -10,7 +10,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs import Callbacks
-from app.Queue.errors import QueueError
+from app.Queue.BatchSignature import verified_options
+from app.Queue.errors import InvalidPayloadError, QueueError
 from app.Queue.events import JobFailed, JobProcessed
 
 if TYPE_CHECKING:
@@ -64,6 +65,11 @@ class BatchRecorder:
         from app.Models.JobBatch import JobBatch
 
         record = outcome.batch
+        try:  # options from the store run nothing unless APP_KEY signed them
+            verified_options(record.id, record.options, self.manager.codec.keys)
+        except InvalidPayloadError as exc:
+            log.error("%s", exc)
+            return
         subject = JobBatch(record)
         queue, connection = record.options.get("queue"), record.options.get("connection")
         for kind in outcome.fire:

@@ -8,18 +8,16 @@ import socket
 import threading
 import time
 import traceback
-import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
 from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
-from app.Queue.errors import ConnectionUnavailableError, InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
+from app.Queue.errors import ConnectionUnavailableError, JobTimeoutError, MaxAttemptsExceededError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
-from app.Queue.Payload import peek_uuid
 from app.Queue.RetryPolicy import RetryPolicy
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
@@ -290,6 +288,8 @@ class Worker:
             self._fail_undecodable(reserved, exc)
             return
         job.attempts = reserved.attempts
+        if self._replayed(reserved, job):
+            return
         why = policy.already_exceeded(reserved.attempts)
         if why:
             self._fail(reserved, job, envelope, MaxAttemptsExceededError(f"{type(job).__name__} {why}"), started)
@@ -405,14 +405,21 @@ class Worker:
             log.exception("failed() of %s raised", type(job).__name__)
 
     def _fail_undecodable(self, reserved: ReservedJob, exc: Exception) -> None:
-        if not isinstance(exc, InvalidPayloadError):
-            exc = InvalidPayloadError(f"cannot decode job payload: {type(exc).__name__}: {exc}")
-        job_uuid = peek_uuid(reserved.payload) or str(uuid.uuid4())
-        log.error("refusing job on %s: %s", reserved.queue, exc)
-        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job_uuid)
+        """A record that cannot be verified or decoded goes to failed_jobs (app/Queue/Quarantine.py)."""
+        from app.Queue.Quarantine import refuse
+
+        refuse(self.manager, reserved, exc)
+
+    def _replayed(self, reserved: ReservedJob, job: Job) -> bool:
+        """Delete, unrun, a record whose exact payload already completed (app/Queue/ReplayGuard.py)."""
+        from app.Queue.ReplayGuard import is_replay
+
+        if not is_replay(self.manager, job, reserved.payload):
+            return False
+        log.warning("job %s on %s already completed with this payload (replayed or redelivered); deleted, not run",
+                    job.job_id, reserved.queue)
         reserved.delete()
-        self.manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue,
-                                                      "connection": reserved.connection_name}, exc))
+        return True
 
     def _gate_delay(self, job: Job, envelope: dict[str, Any]) -> float | None:
         """Ask the registered gates (rate limits) whether the job must wait; returns seconds or None."""

@@ -26,9 +26,12 @@ def _decode(raw: str | None, t: float) -> Any | None:
     if raw is None:
         return None
     expiry, _, body = raw.partition("|")
-    if expiry and float(expiry) <= t:
+    try:
+        if expiry and float(expiry) <= t:
+            return None
+        return json.loads(body)
+    except (ValueError, RecursionError):  # a value the store was made to hold: absent, not fatal
         return None
-    return json.loads(body)
 
 
 class RedisStore:

@@ -68,6 +68,9 @@ class RedisTarget:
         """redis-py connection keywords shared by every client kind."""
         kwargs: dict[str, Any] = {
             "username": self.username, "password": self.password, "decode_responses": True,
+            # A record holding bytes that are not UTF-8 decodes to lone surrogates and encodes back to
+            # the same bytes, so the worker can refuse it and still ZREM it by its exact value.
+            "encoding_errors": "surrogateescape",
             "socket_connect_timeout": self.connect_timeout,
         }
         if self.tls:

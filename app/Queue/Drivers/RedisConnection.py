@@ -372,7 +372,7 @@ class QuietLane(FastLane):
         if not reply and self._cork and not self._corked and not self._waiting:
             self._set_cork(conn, True)
         # check_health=False: a health-check PING would wait forever for a reply switched off
-        conn.send_packed_command([_pack(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
+        conn.send_packed_command([_pack_exact(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
                                  check_health=False)
         if self._corked and (reply or self._waiting):
             self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile
@@ -423,8 +423,16 @@ class QuietLane(FastLane):
         self._corked = self._replies_off = False  # closing the socket sends what was corked
 
 
+def _pack_exact(args: tuple[Any, ...]) -> Any:
+    """Pack a command with hiredis; a str read back with surrogateescape is sent as its original bytes."""
+    try:
+        return _pack(args)
+    except UnicodeEncodeError:
+        return _pack(tuple(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args))
+
+
 def _send(conn: Any, args: tuple[Any, ...]) -> None:
     if _pack is not None:
-        conn.send_packed_command([_pack(args)])
+        conn.send_packed_command([_pack_exact(args)])
     else:
         conn.send_command(*args)

@@ -119,9 +119,12 @@ class RedisFailedJobProvider:
 
     @staticmethod
     def _record(uuid: str, score: float, raw: str) -> FailedJobRecord:
-        data = json.loads(raw)
-        return FailedJobRecord(int(score), uuid, data["connection"], data["queue"], data["payload"],
-                               data["exception"], float(data["failed_at"]))
+        try:
+            data = json.loads(raw)
+            return FailedJobRecord(int(score), uuid, str(data["connection"]), str(data["queue"]), str(data["payload"]),
+                                   str(data["exception"]), float(data["failed_at"]))
+        except Exception:  # a record the store was made to hold: listed as unreadable, never fatal
+            return FailedJobRecord(int(score), uuid, "?", "?", str(raw)[:10_000], "unreadable failed-job record", 0.0)
 
     def close(self) -> None:
         close_client(self.client)

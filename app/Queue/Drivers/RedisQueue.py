@@ -395,7 +395,11 @@ class RedisQueue:
             rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
         out = []
         for record, expiry in rows:
-            seq, _prio, attempts, holder, _payload = record.split("|", 4)
+            parts = record.split("|", 4)
+            if len(parts) < 5 or not parts[2].isdigit():  # a member without the driver's framing
+                out.append({"id": "?", "queue": queue, "reserved_by": "?", "attempts": 0, "expires_at": expiry})
+                continue
+            seq, _prio, attempts, holder, _payload = parts
             out.append({"id": seq, "queue": queue, "reserved_by": holder, "attempts": int(attempts), "expires_at": expiry})
         return out
 
