@@ -6,6 +6,7 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
@@ -75,6 +76,11 @@ class QueueManager:
         self._failed: DatabaseFailedJobProvider | None = None
         self._statuses: StatusRepository | None = None
         self._booted = False
+        # config/queue.py already ran for an earlier state of this manager (a reset wiped what it
+        # declared), so booting must run it again; a first import, or one still under way (it is
+        # what created this manager), runs its definitions and listeners exactly once already.
+        loaded = sys.modules.get("config.queue")
+        self._config_stale = loaded is not None and not getattr(loaded.__spec__, "_initializing", False)
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -91,12 +97,13 @@ class QueueManager:
             return
         self._booted = True
         import importlib
-        import sys
 
-        if "config.queue" in sys.modules:
-            importlib.reload(sys.modules["config.queue"])  # re-run define_queue calls after a reset
-        else:
+        loaded = sys.modules.get("config.queue")
+        if loaded is None:
             importlib.import_module("config.queue")
+        elif self._config_stale:
+            self._config_stale = False
+            importlib.reload(loaded)  # re-run define_queue calls and listeners after a reset
         from app.Queue.bootstrap import register_listeners
 
         register_listeners(self)
