@@ -283,11 +283,11 @@ class Worker:
         try:
             envelope = self.manager.codec.parse(reserved.payload)
             job = self.manager.codec.restore(envelope)
-            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
+            job.attempts = reserved.attempts  # before the policy: a backoff() method may read it
+            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None, job)
         except Exception as exc:  # poison: record it and go on to the next job
             self._fail_undecodable(reserved, exc)
             return
-        job.attempts = reserved.attempts
         if self._replayed(reserved, job):
             return
         why = policy.already_exceeded(reserved.attempts)
