@@ -176,6 +176,7 @@ class BatchableJob(Job):
     def handle(self) -> Any:
         current = self.batch()
         if current is not None and current.cancelled():
+            self.__dict__["_skipped_as_cancelled"] = True  # Job.status reads `cancelled` (BatchRecorder)
             return None
         return self._handle()
 

@@ -43,6 +43,10 @@ class BatchRecorder:
         batch_id = env.get("batchId")
         if not batch_id:
             return
+        if event.job.__dict__.get("_skipped_as_cancelled"):  # skipped, not done: after the worker's `completed`
+            from app.Jobs.JobState import JobState
+
+            self.manager.statuses.mark(env.get("uuid") or "", JobState.CANCELLED, event.attempts)
         chain = event.job._chain if event.job._chain is not None else env.get("chain")
         if env.get("batchMember") and chain and chain.get("steps"):
             return  # a chain counts as one member: it succeeds with its last step
