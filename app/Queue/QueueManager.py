@@ -63,6 +63,7 @@ class QueueManager:
             engine.dispose()
         self._config: Mapping[str, Any] | None = config or self._explicit_config
         self._connections: dict[str, QueueDriver] = {}
+        self._checked_connections: set[str] = set()
         self._engines: dict[str, Engine] = {}
         self._connectors: dict[str, Connector] = dict(DEFAULT_CONNECTORS)
         self.definitions: dict[str, QueueDefinition] = {}
@@ -125,6 +126,11 @@ class QueueManager:
                 f"unknown queue connection {name!r}; configured: {', '.join(sorted(connections))} (QUEUE_CONNECTION / config/queue.py)"
             )
         config: Mapping[str, Any] = connections[name]
+        if name not in self._checked_connections:
+            from app.Queue.ConnectionSettings import check_connection
+
+            check_connection(name, config)
+            self._checked_connections.add(name)
         return config
 
     def connection(self, name: str | None = None) -> QueueDriver:
@@ -219,6 +225,14 @@ class QueueManager:
         definition = QueueDefinition(name, **options)
         self.definitions[name] = definition
         return definition
+
+    def max_attempts(self, queue: str, connection: str) -> int | None:
+        """Attempts allowed when the job sets none: define_queue's max_attempts, else the connection's."""
+        definition = self.definitions.get(queue)
+        if definition and definition.max_attempts is not None:
+            return definition.max_attempts
+        value = self.connection_config(connection).get("max_attempts") if connection in self.config["connections"] else None
+        return None if value is None else int(value)
 
     def retry_after(self, queue: str, default: float) -> float:
         """Lease length for `queue`: its definition's retry_after, else the connection's."""

@@ -75,6 +75,7 @@ class Worker:
         self._over_memory = False
         self._paused: set[str] = set()
         self._held_by_supervisor = False  # SIGUSR2 from horizon's master: take no jobs until SIGCONT
+        self._fair: Any = False  # the weighted order, built on first use (None: strict order)
 
     # -- the loop -------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -226,6 +227,9 @@ class Worker:
             job.delete_nowait()
 
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
+        if self._fair:
+            self._fair.served(job.queue, queues)
+            queues = self._fair.order(queues)  # a driver that reserves the next job with this ack uses the new order
         try:
             self.process(connection, job, prefetch_from=queues)
             self.jobs_processed += 1
@@ -279,12 +283,11 @@ class Worker:
     def process(self, connection: str, reserved: ReservedJob, prefetch_from: Sequence[str] = ()) -> None:
         """Decode, guard, run and settle one reserved job; never lets a job's error escape."""
         started = time.monotonic()
-        definition = self.manager.definitions.get(reserved.queue)
         try:
             envelope = self.manager.codec.parse(reserved.payload)
             job = self.manager.codec.restore(envelope)
             job.attempts = reserved.attempts  # before the policy: a backoff() method may read it
-            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None, job)
+            policy = RetryPolicy.resolve(envelope, self.options, self.manager.max_attempts(reserved.queue, reserved.connection_name), job)
         except Exception as exc:  # poison: record it and go on to the next job
             self._fail_undecodable(reserved, exc)
             return
@@ -447,7 +450,16 @@ class Worker:
         if self._held_by_supervisor:
             return []
         self._refresh_flags(connection, queues)
-        return [q for q in queues if q not in self._paused]
+        active = [q for q in queues if q not in self._paused]
+        return self._fair_order(queues, active)
+
+    def _fair_order(self, queues: Sequence[str], active: list[str]) -> list[str]:
+        """Strict order, or weighted fair sharing when the queues have weights (app/Queue/QueueWeights.py)."""
+        if self._fair is False:
+            from app.Queue.QueueWeights import weighted_order
+
+            self._fair = weighted_order(queues, dict(self.options.queue_weights), self.manager.definitions)
+        return self._fair.order(active) if self._fair is not None and len(active) > 1 else active
 
     def _refresh_flags(self, connection: str, queues: Sequence[str]) -> None:
         t = time.monotonic()
