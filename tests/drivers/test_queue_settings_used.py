@@ -78,3 +78,7 @@ def test_bad_priority_weight_is_refused():
 
 def test_bad_queue_weight_is_one_line_error():
     assert_one_line_error(artisan("queue:work", "--queue=high:x,default", "--once"), "--queue weight", "high")
+
+
+def test_queue_listen_refuses_weights():
+    assert_one_line_error(artisan("queue:listen", "--queue=high:3,default", "--stop-when-empty"), "weights", "queue:work")
