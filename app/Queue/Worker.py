@@ -15,7 +15,8 @@ from app.Jobs.JobState import JobState
 from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
 from app.Queue.errors import ConnectionUnavailableError, JobTimeoutError, MaxAttemptsExceededError
-from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
+from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerLooping,
+                              WorkerStarting, WorkerStopping)
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.RetryPolicy import RetryPolicy
@@ -87,6 +88,8 @@ class Worker:
         self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues)))
         started = time.monotonic()
         while True:
+            if self.manager.events.has_listeners(WorkerLooping):
+                self.manager.events.dispatch(WorkerLooping(connection, tuple(queues)))
             active, job = self._next_job_riding_outages(driver, connection, queues)
             if job is not None:
                 self._run_job(connection, job, active)
@@ -359,6 +362,7 @@ class Worker:
     def _handle_exception(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                           exc: Exception, started: float) -> None:
         """Fail the job if it will exceed its limits, else release it with backoff."""
+        self._exception_occurred(job, envelope, exc, reserved.attempts)
         if job.has_failed:
             self._fail(reserved, job, envelope, job._failed_with or exc, started)
             return
@@ -440,10 +444,19 @@ class Worker:
         _, job, envelope, policy = current
         exc = JobTimeoutError(f"{type(job).__name__} timed out after {policy.timeout:g} s and did not stop; the worker exited")
         log.error("%s", exc)
+        self._exception_occurred(job, envelope, exc, reserved.attempts)
         if policy.fail_on_timeout or policy.will_exceed(reserved.attempts):
             self._fail(reserved, job, envelope, exc, time.monotonic())
         else:
             self._release(reserved, job, envelope, float(policy.backoff_for(reserved.attempts)), exc)
+
+    def _exception_occurred(self, job: Job, envelope: dict[str, Any], exc: BaseException, attempts: int) -> None:
+        """Tell listeners (Queue.exception_occurred, Queue.timed_out) before the job is released or failed."""
+        if self.manager.events.has_listeners(JobExceptionOccurred):
+            try:
+                self.manager.events.dispatch(JobExceptionOccurred(job, envelope, exc, attempts, isinstance(exc, JobTimeoutError)))
+            except Exception:
+                log.exception("an exception_occurred listener raised")
 
     # -- flags, signals, memory -------------------------------------------------------------
     def _active_queues(self, connection: str, queues: Sequence[str]) -> list[str]:
