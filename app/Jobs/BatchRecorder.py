@@ -51,7 +51,21 @@ class BatchRecorder:
         if env.get("batchMember") and chain and chain.get("steps"):
             return  # a chain counts as one member: it succeeds with its last step
         member = env.get("batchMember") or env.get("uuid") or ""
-        self.settle(self.repository.record_success(batch_id, member, env.get("uuid") or ""), None)
+        outcome = self.repository.record_success(batch_id, member, env.get("uuid") or "")
+        self._progress(outcome)
+        self.settle(outcome, None)
+
+    def _progress(self, outcome: Outcome | None) -> None:
+        """Run the batch's progress callbacks for a member counted now (not for a duplicate report)."""
+        if outcome is None or not outcome.batch.options.get("progress") and outcome.batch.id not in self.local:
+            return
+        from app.Models.JobBatch import JobBatch
+
+        record = outcome.batch
+        subject = JobBatch(record)
+        for callback in self._callbacks(record, "progress"):
+            Callbacks.run(callback, "progress", subject, None, self.manager, record.options.get("queue"),
+                          record.options.get("connection"))
 
     def on_failed(self, event: JobFailed) -> None:
         env = event.envelope

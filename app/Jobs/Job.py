@@ -140,6 +140,17 @@ class Job:
         self.priority = priority
         return self
 
+    def with_chain(self, jobs: Sequence[Job]) -> Job:
+        """Run `jobs` one after another once this job succeeded; `dispatch()` then returns the chain id."""
+        self.__dict__["_with_chain"] = list(jobs)
+        return self
+
+    def with_fake_queue_interactions(self) -> Any:
+        """Wrap the job for a unit test of `handle()`: assert_released / assert_deleted / assert_failed afterwards."""
+        from app.Testing.FakeQueueInteractions import FakeQueueInteractions
+
+        return FakeQueueInteractions(self)
+
     def delay_seconds(self) -> float:
         """Seconds from now until the job may run."""
         if type(self._delay) is int and self._delay == 0:  # the default: skip the type switch (bulk dispatch)
@@ -154,6 +165,14 @@ class Job:
     def _dispatch_instance(self) -> str | None:
         from app.Queue.QueueManager import manager
 
+        chained = self.__dict__.get("_with_chain")
+        if chained:  # Laravel's withChain: this job first, then the chain (returns the chain id)
+            from app.Jobs.Chain import chain
+
+            pending = chain([self, *chained])
+            if self.connection:
+                pending.on_connection(self.connection)
+            return pending.dispatch()
         return manager().push(self)
 
     def _dispatch_if_instance(self, condition: Any) -> str | None:
@@ -164,6 +183,11 @@ class Job:
 
     def _dispatch_now_instance(self) -> Any:
         from app.Queue.JobRunner import run_now
+        from app.Queue.QueueManager import manager
+
+        fake = manager().bus_fake
+        if fake is not None:  # QueueFake/BusFake: recorded for assert_dispatched_sync, then run as usual
+            fake.record_sync(self)
 
         return run_now(self)
 
