@@ -61,8 +61,40 @@ class _Delay:
         return obj._set_delay
 
 
+class _AfterCommit:
+    """`after_commit = True` (class or __init__) or `job.after_commit()`: queue it once the open transaction commits."""
+
+    def __set__(self, obj: Job, value: Any) -> None:
+        obj.__dict__["_after_commit"] = bool(value)
+
+    def __get__(self, obj: Job | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return _AfterCommitSwitch(obj)
+
+
+class _AfterCommitSwitch:
+    """What `job.after_commit` reads as: true when set, and callable to set it (fluent)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self) -> Job:
+        self.job.__dict__["_after_commit"] = True
+        return self.job
+
+    def __bool__(self) -> bool:
+        return bool(self.job.__dict__.get("_after_commit"))
+
+
 class Job:
     """Base class of every queued job."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from app.Queue.AfterCommit import install
+
+        install()  # follow SQLAlchemy Session transactions before the app opens any (after_commit)
 
     # Policy, overridable as class attributes or per instance in __init__.
     queue: str | None = None
@@ -78,6 +110,7 @@ class Job:
     store_result: bool = False            # keep handle()'s return value (JSON) for Job.status(id).result
     result_ttl: float = 86400             # seconds a stored result is kept
     delay = _Delay()
+    after_commit = _AfterCommit()         # queue only when the surrounding SQLAlchemy transaction commits
 
     # Runtime state, set on the worker; never serialised.
     job_id: str | None = None
@@ -138,6 +171,11 @@ class Job:
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise TypeError(f"priority must be an int, got {priority!r}")
         self.priority = priority
+        return self
+
+    def before_commit(self) -> Job:
+        """Queue at once even inside a transaction, whatever the connection's `after_commit` says."""
+        self.__dict__["_after_commit"] = False
         return self
 
     def with_chain(self, jobs: Sequence[Job]) -> Job:

@@ -5,10 +5,10 @@ from typing import Any, Mapping
 
 from app.Queue.errors import ConfigurationError
 
-_COMMON = frozenset({"driver", "queue", "retry_after", "max_attempts"})
+_COMMON = frozenset({"driver", "queue", "retry_after", "max_attempts", "after_commit"})
 # What each built-in driver reads; a connection of another (add_connector) driver is not checked.
 KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "sync": frozenset({"driver"}),
+    "sync": frozenset({"driver", "after_commit"}),
     "database": _COMMON | {"table", "url"},
     "redis": _COMMON | {"enabled", "host", "port", "db", "password", "prefix", "block_for", "connect_timeout", "cache_prefix"},
 }

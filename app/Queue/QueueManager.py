@@ -301,6 +301,23 @@ class QueueManager:
         return self._push(job, queue, connection, seconds_until(delay))
 
     def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        held = self._hold_for_commit(job, queue, connection, delay)
+        if held is not None:
+            return held
+        return self._push_now(job, queue, connection, delay)
+
+    def _hold_for_commit(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        """Hold an after-commit job on the open SQLAlchemy Session (app/Queue/AfterCommit.py); None: push now."""
+        from app.Queue import AfterCommit
+
+        if not AfterCommit._open.get():  # no transaction open in this thread: the common, cheap case
+            return None
+        _queue, conn = self._target(job, queue, connection)
+        if not AfterCommit.wants_after_commit(job, self.connection_config(conn)):
+            return None
+        return AfterCommit.hold(self, job, queue, connection, delay)
+
+    def _push_now(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
         prepared = self._prepare(job, queue, connection, delay, capacity=1)
         if prepared is None:
             return None
