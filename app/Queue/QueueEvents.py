@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, WorkerLooping,
+from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, QueueBusy, WorkerLooping,
                               WorkerStopping)
 
 if TYPE_CHECKING:
@@ -107,10 +107,15 @@ class Queue:
             WorkerLooping, lambda e: callback(WorkerEvent("looping", e.connection, e.queues)))
 
     @classmethod
+    def busy(cls, callback: Callable[[QueueBusy], Any]) -> None:
+        """Call `callback(QueueBusy(connection, queue, size, max))` when queue:monitor finds a queue over its threshold."""
+        cls._manager().events.listen(QueueBusy, callback)
+
+    @classmethod
     def stopping(cls, callback: Callable[[WorkerEvent], Any]) -> None:
         """Call `callback` when a worker stops (its exit status and why)."""
         cls._manager().events.listen(
             WorkerStopping, lambda e: callback(WorkerEvent("stopping", status=e.status, reason=e.reason)))
 
 
-__all__ = ["Queue", "QueueEvent", "WorkerEvent"]
+__all__ = ["Queue", "QueueBusy", "QueueEvent", "WorkerEvent"]

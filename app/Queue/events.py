@@ -93,6 +93,16 @@ class WorkerStopping:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class QueueBusy:
+    """queue:monitor found a queue over its threshold (Laravel's QueueBusy); listeners can notify someone."""
+
+    connection: str
+    queue: str
+    size: int
+    max: int
+
+
 Listener = Callable[[Any], None]
 
 
