@@ -30,5 +30,8 @@ class QueueDefinition:
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ValueError(f"define_queue({self.name!r}): {attr} must be a positive number, got {value!r}")
+        for attr in ("rate_limit_enabled", "encryption_enabled"):
+            if not isinstance(getattr(self, attr), bool):
+                raise ValueError(f"define_queue({self.name!r}): {attr} must be True or False, got {getattr(self, attr)!r}")
         if self.rate_limit_enabled and (self.rate_limit_max is None or self.rate_limit_window is None):
             raise ValueError(f"define_queue({self.name!r}): rate_limit_enabled needs rate_limit_max and rate_limit_window")

@@ -222,6 +222,12 @@ class QueueManager:
     # -- queue definitions ----------------------------------------------------------------
     def define_queue(self, name: str, **options: Any) -> QueueDefinition:
         """Declare settings for one queue (connection, limits, retry_after, encryption)."""
+        import dataclasses
+
+        known = [f.name for f in dataclasses.fields(QueueDefinition) if f.name != "name"]
+        unknown = sorted(set(options) - set(known))
+        if unknown:  # never accept a setting and ignore it
+            raise ConfigurationError(f"define_queue({name!r}): unknown option {unknown[0]!r}; known: {', '.join(known)}")
         definition = QueueDefinition(name, **options)
         self.definitions[name] = definition
         return definition

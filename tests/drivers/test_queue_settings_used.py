@@ -82,3 +82,10 @@ def test_bad_queue_weight_is_one_line_error():
 
 def test_queue_listen_refuses_weights():
     assert_one_line_error(artisan("queue:listen", "--queue=high:3,default", "--stop-when-empty"), "weights", "queue:work")
+
+
+def test_unknown_define_queue_option_is_refused():
+    with pytest.raises(ConfigurationError, match="define_queue\\('emails'\\): unknown option 'priority'"):
+        define_queue("emails", priority=3)
+    with pytest.raises(ValueError, match="encryption_enabled must be True or False"):
+        define_queue("emails", encryption_enabled="yes")
