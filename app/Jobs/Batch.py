@@ -211,13 +211,8 @@ def batch(jobs: Iterable[Job | PendingChain]) -> PendingBatch:
     return PendingBatch(jobs)
 
 
-def __getattr__(name: str) -> Any:
-    """`from app.Jobs.Batch import Batch`: Laravel's name for a stored batch (`Batch.find(id)`) is JobBatch."""
-    if name == "Batch":
-        from app.Models.JobBatch import JobBatch
-
-        return JobBatch
-    raise AttributeError(name)
+# `from app.Jobs.Batch import Batch; Batch.find(id)`: Laravel's name for a stored batch (Bus::findBatch).
+from app.Models.JobBatch import JobBatch as Batch  # noqa: E402  (JobBatch imports this module lazily only)
 
 
 __all__ = ["batch", "Batch", "BatchableJob", "PendingBatch"]

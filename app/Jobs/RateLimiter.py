@@ -60,7 +60,8 @@ class RateLimit:
 
     def attempt(self, manager: Any, job: Job) -> float | None:
         """Take a slot with this limit's strategy: None when allowed, else seconds to wait."""
-        return limiter_for(self.strategy, manager).attempt(self.cache_key(job), self.max_attempts, self.per_seconds)
+        wait: float | None = limiter_for(self.strategy, manager).attempt(self.cache_key(job), self.max_attempts, self.per_seconds)
+        return wait
 
     def to_payload(self) -> dict[str, Any]:
         return {"max_attempts": self.max_attempts, "per_seconds": self.per_seconds, "key": self.key,

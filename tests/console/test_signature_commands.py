@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-from cleo.application import Application
 from cleo.testers.application_tester import ApplicationTester
 
 from app.Console import kernel
