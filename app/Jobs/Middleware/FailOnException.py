@@ -14,7 +14,9 @@ class FailOnException(Middleware):
     """`FailOnException([AuthorizationError, ValueError])`, or a callable `(exc[, job]) -> bool`."""
 
     def __init__(self, exceptions: Iterable[type[BaseException] | str] | Callable[..., Any]) -> None:
-        if callable(exceptions) and not isinstance(exceptions, type):
+        if isinstance(exceptions, type):  # one class given bare
+            exceptions = [exceptions]
+        if callable(exceptions):
             self.exceptions: list[str] = []
             self.predicate: Any = exceptions
         else:
