@@ -16,7 +16,7 @@ from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
 from tests.fixtures.jobs import RecordJob
-from tests.fixtures.parity_jobs import MiddlewareOptionJob, StoredOptionsJob
+from tests.fixtures.parity_middleware_jobs import MiddlewareOptionJob, StoredOptionsJob
 
 
 def run_one(backend: Backend, **options) -> bool:
