@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs.Contracts import ShouldBeUnique, ShouldBeUniqueUntilProcessing, unique_for_seconds
+from app.Queue.errors import QueueError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing
 from app.Queue.Serializer import class_path
 

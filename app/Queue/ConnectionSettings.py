@@ -10,8 +10,15 @@ _COMMON = frozenset({"driver", "queue", "retry_after", "max_attempts", "after_co
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "sync": frozenset({"driver", "after_commit"}),
     "database": _COMMON | {"table", "url"},
-    "redis": _COMMON | {"enabled", "host", "port", "db", "password", "prefix", "block_for", "connect_timeout", "cache_prefix"},
+    "redis": _COMMON | {"enabled", "host", "port", "db", "password", "username", "url", "prefix", "block_for",
+                        "connect_timeout", "cache_prefix", "tls_ca", "tls_cert", "tls_key", "tls_verify", "cluster",
+                        "sentinels", "sentinel_master"},
 }
+
+
+def declare_keys(driver: str, keys: set[str] | frozenset[str]) -> None:
+    """Let a driver (a built-in added later, or one registered with add_connector) declare the settings it reads."""
+    KNOWN_KEYS[driver] = KNOWN_KEYS.get(driver, frozenset({"driver"})) | frozenset(keys)
 
 
 def check_connection(name: str, config: Mapping[str, Any]) -> None:
