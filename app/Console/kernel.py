@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from cleo.application import Application
 from cleo.commands.command import Command
@@ -84,7 +84,19 @@ def application() -> Application:
         routes = None
     if routes is not None and hasattr(routes, "register"):
         routes.register(app)
+    if routes is not None:
+        _add_defined_commands(app, routes)
     return app
+
+
+def _add_defined_commands(app: Application, module: Any) -> None:
+    """Add the commands a module defines (Laravel discovers them) unless register() already added them."""
+    from app.Console.Command import Command
+
+    for obj in list(vars(module).values()):
+        if (isinstance(obj, type) and issubclass(obj, Command) and obj.__module__ == module.__name__
+                and obj.name and not app.has(obj.name)):
+            app.add(obj())
 
 
 def main() -> int:
@@ -100,4 +112,9 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return application().run()
+    try:
+        artisan = application()
+    except ConfigurationError as exc:  # e.g. a bad command signature in routes/console.py
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return artisan.run()
