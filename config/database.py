@@ -1,24 +1,55 @@
 """Database settings: SQLite at storage/database.sqlite by default, MySQL/MariaDB through pymysql."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from config.env import BASE_DIR, env, env_first
+from config.env import BASE_DIR, env, env_first, env_switch
+
+# The seed's table names (RouteMQ: queue_jobs, queue_failed_jobs) are one setting away.
+TABLE_SETTINGS = {"QUEUE_JOBS_TABLE": "jobs", "QUEUE_FAILED_TABLE": "failed_jobs"}
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def table_name(setting: str) -> str:
+    """Get a configurable table name (QUEUE_JOBS_TABLE, QUEUE_FAILED_TABLE), refusing anything but a plain identifier."""
+    raw = env(setting) or TABLE_SETTINGS[setting]
+    if not _TABLE_NAME.fullmatch(raw):
+        from app.Queue.errors import ConfigurationError
+
+        raise ConfigurationError(f"{setting} must be a table name (letters, digits and _, at most 63), got {raw!r}")
+    return raw
+
+
+def mysql_enabled() -> bool:
+    """ENABLE_MYSQL (seed 000): false switches MySQL/MariaDB off; true with no DB_CONNECTION selects it."""
+    return env_switch("ENABLE_MYSQL", default=True)
+
+
+def _refuse_disabled_mysql(what: str) -> None:
+    from app.Queue.errors import ConfigurationError
+
+    raise ConfigurationError(f"{what} uses MySQL, but ENABLE_MYSQL=false; set ENABLE_MYSQL=true or use DB_CONNECTION=sqlite")
 
 
 def database_url() -> str:
     """Build the SQLAlchemy URL from DB_* (DB_URL wins when set)."""
     explicit = env("DB_URL")
     if explicit:
+        if explicit.lower().startswith(("mysql", "mariadb")) and not mysql_enabled():
+            _refuse_disabled_mysql("DB_URL")
         return explicit
-    driver = (env("DB_CONNECTION", "sqlite") or "sqlite").lower()
+    default_driver = "mysql" if env("ENABLE_MYSQL") and mysql_enabled() else "sqlite"
+    driver = (env("DB_CONNECTION", default_driver) or default_driver).lower()
     if driver == "sqlite":
         path = Path(env_first(("DB_DATABASE", "DB_NAME"), str(BASE_DIR / "storage" / "database.sqlite")) or "")
         if not path.is_absolute():
             path = BASE_DIR / path
         return f"sqlite:///{path}"
     if driver in ("mysql", "mariadb"):
+        if not mysql_enabled():
+            _refuse_disabled_mysql(f"DB_CONNECTION={driver}")
         user = quote_plus(env_first(("DB_USERNAME", "DB_USER"), "root") or "")
         password = quote_plus(env_first(("DB_PASSWORD", "DB_PASS"), "") or "")
         host = env("DB_HOST", "127.0.0.1")

@@ -4,7 +4,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+CODE_DIR = Path(__file__).resolve().parent.parent
+
+
+def base_dir() -> Path:
+    """The project root holding .env and storage/: the checkout itself, or (pip-installed) APP_BASE_PATH or the cwd."""
+    if (CODE_DIR / "artisan").is_file():
+        return CODE_DIR
+    return Path(os.environ.get("APP_BASE_PATH") or Path.cwd()).resolve()
+
+
+BASE_DIR = base_dir()
 
 _dotenv: dict[str, str] | None = None
 
@@ -82,3 +92,19 @@ def env_first(keys: tuple[str, ...], default: str | None = None) -> str | None:
         if value not in (None, ""):
             return value
     return default
+
+
+_SWITCH_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def env_switch(key: str, default: bool) -> bool:
+    """Get an on/off setting (ENABLE_REDIS, ENABLE_MYSQL), with an error naming it when it is neither."""
+    raw = env(key)
+    if raw in (None, ""):
+        return default
+    value = _SWITCH_VALUES.get(raw.strip().lower())
+    if value is None:
+        from app.Queue.errors import ConfigurationError
+
+        raise ConfigurationError(f"{key} must be true or false, got {raw!r}")
+    return value

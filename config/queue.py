@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.env import env, env_int
+from config.database import table_name
+from config.env import env, env_int, env_switch
 
 
 def settings() -> dict[str, Any]:
@@ -20,28 +21,39 @@ def settings() -> dict[str, Any]:
             "sync": {"driver": "sync"},
             "database": {
                 "driver": "database",
-                "table": "jobs",
+                "table": table_name("QUEUE_JOBS_TABLE"),
                 "queue": "default",
                 "retry_after": retry_after,
             },
             "redis": {
                 "driver": "redis",
+                "enabled": env_switch("ENABLE_REDIS", True),  # seed 000: ENABLE_REDIS=false switches Redis off
                 "host": env("REDIS_HOST", "127.0.0.1"),
                 "port": env_int("REDIS_PORT", 6379),
                 "db": redis_db,
                 "password": env("REDIS_PASSWORD") or None,
+                "username": env("REDIS_USERNAME") or None,
+                "url": env("REDIS_URL") or None,  # wins over host/port/db/password (DESIGN §9)
+                "tls_ca": env("REDIS_TLS_CA") or None,
+                "tls_cert": env("REDIS_TLS_CERT") or None,
+                "tls_key": env("REDIS_TLS_KEY") or None,
+                "tls_verify": env("REDIS_TLS_VERIFY") or None,
+                "cluster": env("REDIS_CLUSTER") or None,
+                "sentinels": env("REDIS_SENTINELS") or None,
+                "sentinel_master": env("REDIS_SENTINEL_MASTER") or None,
                 "queue": "default",
                 "prefix": env("QUEUE_PREFIX", "queues:"),
                 "retry_after": retry_after,
                 "block_for": float(env("REDIS_BLOCK_FOR", "5") or 5),
             },
         },
-        "failed": {"driver": env("QUEUE_FAILED_DRIVER", "database"), "table": "failed_jobs"},
+        "failed": {"driver": env("QUEUE_FAILED_DRIVER", "database"), "table": table_name("QUEUE_FAILED_TABLE")},
         "cache_store": env("CACHE_STORE") or ("redis" if env("QUEUE_CONNECTION") == "redis" else "database"),
         "allowed_job_modules": [
             m.strip() for m in (env("QUEUE_ALLOWED_JOB_MODULES", "app.") or "").split(",") if m.strip()
         ],
         "status_ttl": env_int("QUEUE_STATUS_TTL", 86400),
+        "bootstrap": env("QUEUE_BOOTSTRAP") or None,  # module[:function] run once per worker before its first job
         "worker_permissions": [
             p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()
         ],

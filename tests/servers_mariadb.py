@@ -22,6 +22,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
+from tests.process_guard import die_with_parent, track
+
 INSTALL_HINT = "mariadb-server not installed: apt-get install mariadb-server"
 USER, PASSWORD = "queue", "queue-secret"
 START_TIMEOUT = 30.0
@@ -113,7 +115,9 @@ def _start(mariadbd: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
     ]
     if os.geteuid() == 0:
         args.append("--user=root")
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # A clean shutdown (SIGTERM) when this process dies without stopping it (pytest-timeout's os._exit).
+    return track(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                  preexec_fn=die_with_parent(signal.SIGTERM)))
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import importlib
-import logging
-import os
-from typing import Callable
+import sys
+from typing import Any, Callable
 
 from cleo.application import Application
 from cleo.commands.command import Command
+from cleo.io.inputs.input import Input
+from cleo.io.io import IO
+from cleo.io.outputs.output import Output
 from cleo.loaders.factory_command_loader import FactoryCommandLoader
 
-__version__ = "0.1.0"
+from app.Console.Support.palette import apply_palette
+from app.Console.Support.version import version
+
+__version__ = version()
 
 # command name -> "module:Class"; modules import only when their command runs.
 COMMANDS: dict[str, str] = {
@@ -21,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "queue:work": "app.Console.Commands.QueueWork:QueueWorkCommand",
     "queue:restart": "app.Console.Commands.QueueRestart:QueueRestartCommand",
     "queue:failed": "app.Console.Commands.QueueFailed:QueueFailedCommand",
+    "queue:failed:show": "app.Console.Commands.QueueFailedShow:QueueFailedShowCommand",
     "queue:retry": "app.Console.Commands.QueueRetry:QueueRetryCommand",
     "queue:forget": "app.Console.Commands.QueueForget:QueueForgetCommand",
     "queue:flush": "app.Console.Commands.QueueFlush:QueueFlushCommand",
@@ -37,6 +43,17 @@ COMMANDS: dict[str, str] = {
     "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
     "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
     "queue:dashboard": "app.Console.Commands.QueueDashboard:QueueDashboardCommand",
+    "schedule:run": "app.Console.Commands.ScheduleRun:ScheduleRunCommand",
+    "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
+    "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",
+    "schedule:test": "app.Console.Commands.ScheduleTest:ScheduleTestCommand",
+    "horizon": "app.Console.Commands.Horizon:HorizonCommand",
+    "horizon:status": "app.Console.Commands.HorizonStatus:HorizonStatusCommand",
+    "horizon:pause": "app.Console.Commands.HorizonPause:HorizonPauseCommand",
+    "horizon:continue": "app.Console.Commands.HorizonContinue:HorizonContinueCommand",
+    "horizon:terminate": "app.Console.Commands.HorizonTerminate:HorizonTerminateCommand",
+    "horizon:list": "app.Console.Commands.HorizonList:HorizonListCommand",
+    "horizon:snapshot": "app.Console.Commands.HorizonSnapshot:HorizonSnapshotCommand",
 }
 
 
@@ -48,9 +65,19 @@ def _factory(path: str) -> Callable[[], Command]:
     return build
 
 
+class Artisan(Application):
+    """cleo's Application with the project's colours (green done, yellow warn, red failed)."""
+
+    def create_io(self, input: Input | None = None, output: Output | None = None,
+                  error_output: Output | None = None) -> IO:
+        io = super().create_io(input, output, error_output)
+        apply_palette(io)
+        return io
+
+
 def application() -> Application:
     """Create the artisan application with built-in and application (routes/console.py) commands."""
-    app = Application("artisan", __version__)
+    app = Artisan("artisan", __version__)
     app.set_command_loader(FactoryCommandLoader({name: _factory(path) for name, path in COMMANDS.items()}))
     try:
         routes = importlib.import_module("routes.console")
@@ -58,10 +85,37 @@ def application() -> Application:
         routes = None
     if routes is not None and hasattr(routes, "register"):
         routes.register(app)
+    if routes is not None:
+        _add_defined_commands(app, routes)
     return app
 
 
+def _add_defined_commands(app: Application, module: Any) -> None:
+    """Add the commands a module defines (Laravel discovers them) unless register() already added them."""
+    from app.Console.Command import Command
+
+    for obj in list(vars(module).values()):
+        if (isinstance(obj, type) and issubclass(obj, Command) and obj.__module__ == module.__name__
+                and obj.name and not app.has(obj.name)):
+            app.add(obj())
+
+
 def main() -> int:
-    """Run artisan with sys.argv."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return application().run()
+    """Run artisan with sys.argv, logging as LOG_LEVEL and LOG_FORMAT say (environment, then .env)."""
+    from app.Queue.errors import ConfigurationError
+    from app.Queue.support.log_config import configure_logging
+    from config.env import BASE_DIR, env
+
+    if str(BASE_DIR) not in sys.path:  # the project's own packages (jobs, QUEUE_BOOTSTRAP) import as from its root
+        sys.path.append(str(BASE_DIR))
+    try:
+        configure_logging(env("LOG_LEVEL"), env("LOG_FORMAT"))
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        artisan = application()
+    except ConfigurationError as exc:  # e.g. a bad command signature in routes/console.py
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return artisan.run()

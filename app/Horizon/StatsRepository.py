@@ -17,6 +17,7 @@ from app.Queue.database.connection import translate_errors
 from app.Queue.contracts import QueueSizes
 from app.Queue.database.tables import failed_jobs, jobs
 from app.Queue.support.time import now
+from app.Queue.database.tables import JOBS_TABLE
 from app.Queue.Worker import paused_key
 
 if TYPE_CHECKING:
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
 
 INLINE_DRIVERS = ("sync", "null")
 # Standard SQL (SQLite, MariaDB/MySQL 8, PostgreSQL): walk the queue index from one name to the next.
+# The table name is QUEUE_JOBS_TABLE's (checked to be letters, digits and `_` in tables.py).
 DISTINCT_QUEUES = text(
-    "WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM jobs UNION ALL "
-    "SELECT (SELECT MIN(queue) FROM jobs WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL) "
+    f"WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM {JOBS_TABLE} UNION ALL "
+    f"SELECT (SELECT MIN(queue) FROM {JOBS_TABLE} WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL) "
     "SELECT name FROM q")
 THROUGHPUT_MINUTES = 5
 

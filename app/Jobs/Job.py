@@ -1,9 +1,11 @@
 """The Job base class: jobs declare their policy as attributes and do their work in `handle`."""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import time
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ParamSpec, Sequence, TypeVar, cast
 
 from app.Jobs.Contracts import ShouldBeEncrypted, ShouldBeUnique, ShouldBeUniqueUntilProcessing
 from app.Jobs.JobState import JobState, JobStatus
@@ -13,17 +15,37 @@ if TYPE_CHECKING:
     from app.Models.JobBatch import JobBatch
 
 
+P = ParamSpec("P")
+J = TypeVar("J", bound="Job")
+
+
 class _Hybrid:
     """A method that works on the class (build the job from args, then act) and on an instance."""
 
     def __init__(self, on_class: Callable[..., Any], on_instance: Callable[..., Any]) -> None:
         self.on_class, self.on_instance = on_class, on_instance
-        functools.update_wrapper(self, on_instance)
+        functools.update_wrapper(cast(Any, self), on_instance)
 
     def __get__(self, obj: Any, owner: type) -> Callable[..., Any]:
         if obj is None:
             return functools.partial(self.on_class, owner)
         return functools.partial(self.on_instance, obj)
+
+
+def _dispatch_class(cls: type[Job], *args: Any, **kwargs: Any) -> str | None:
+    return cls(*args, **kwargs)._dispatch_instance()
+
+
+def _dispatch_if_class(cls: type[Job], condition: Any, *args: Any, **kwargs: Any) -> str | None:
+    return cls(*args, **kwargs)._dispatch_instance() if _truth(condition) else None
+
+
+def _dispatch_unless_class(cls: type[Job], condition: Any, *args: Any, **kwargs: Any) -> str | None:
+    return None if _truth(condition) else cls(*args, **kwargs)._dispatch_instance()
+
+
+def _dispatch_now_class(cls: type[Job], *args: Any, **kwargs: Any) -> Any:
+    return cls(*args, **kwargs)._dispatch_now_instance()
 
 
 class _Delay:
@@ -39,8 +61,40 @@ class _Delay:
         return obj._set_delay
 
 
+class _AfterCommit:
+    """`after_commit = True` (class or __init__) or `job.after_commit()`: queue it once the open transaction commits."""
+
+    def __set__(self, obj: Job, value: Any) -> None:
+        obj.__dict__["_after_commit"] = bool(value)
+
+    def __get__(self, obj: Job | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return _AfterCommitSwitch(obj)
+
+
+class _AfterCommitSwitch:
+    """What `job.after_commit` reads as: true when set, and callable to set it (fluent)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self) -> Job:
+        self.job.__dict__["_after_commit"] = True
+        return self.job
+
+    def __bool__(self) -> bool:
+        return bool(self.job.__dict__.get("_after_commit"))
+
+
 class Job:
     """Base class of every queued job."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from app.Queue.AfterCommit import install
+
+        install()  # follow SQLAlchemy Session transactions before the app opens any (after_commit)
 
     # Policy, overridable as class attributes or per instance in __init__.
     queue: str | None = None
@@ -53,7 +107,10 @@ class Job:
     max_exceptions: int | None = None
     fail_on_timeout: bool = False
     priority: int = 0
+    store_result: bool = False            # keep handle()'s return value (JSON) for Job.status(id).result
+    result_ttl: float = 86400             # seconds a stored result is kept
     delay = _Delay()
+    after_commit = _AfterCommit()         # queue only when the surrounding SQLAlchemy transaction commits
 
     # Runtime state, set on the worker; never serialised.
     job_id: str | None = None
@@ -116,6 +173,22 @@ class Job:
         self.priority = priority
         return self
 
+    def before_commit(self) -> Job:
+        """Queue at once even inside a transaction, whatever the connection's `after_commit` says."""
+        self.__dict__["_after_commit"] = False
+        return self
+
+    def with_chain(self, jobs: Sequence[Job]) -> Job:
+        """Run `jobs` one after another once this job succeeded; `dispatch()` then returns the chain id."""
+        self.__dict__["_with_chain"] = list(jobs)
+        return self
+
+    def with_fake_queue_interactions(self) -> Any:
+        """Wrap the job for a unit test of `handle()`: assert_released / assert_deleted / assert_failed afterwards."""
+        from app.Testing.FakeQueueInteractions import FakeQueueInteractions
+
+        return FakeQueueInteractions(self)
+
     def delay_seconds(self) -> float:
         """Seconds from now until the job may run."""
         if type(self._delay) is int and self._delay == 0:  # the default: skip the type switch (bulk dispatch)
@@ -123,41 +196,64 @@ class Job:
         return seconds_until(self._delay)
 
     # -- dispatching ----------------------------------------------------------------------
+    # Each dispatch method works on the class (the job is built from __init__'s arguments) and on
+    # an instance (dispatched as it is). At run time a _Hybrid descriptor does both; for type
+    # checkers they are classmethods whose `cls` is the constructor, so `SendEmailJob.dispatch(...)`
+    # is checked against SendEmailJob.__init__ (ParamSpec), and on an instance they take no job arguments.
     def _dispatch_instance(self) -> str | None:
         from app.Queue.QueueManager import manager
 
+        chained = self.__dict__.get("_with_chain")
+        if chained:  # Laravel's withChain: this job first, then the chain (returns the chain id)
+            from app.Jobs.Chain import chain
+
+            pending = chain([self, *chained])
+            if self.connection:
+                pending.on_connection(self.connection)
+            return pending.dispatch()
         return manager().push(self)
-
-    def _dispatch_class(cls, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[misc]
-        return cls(*args, **kwargs)._dispatch_instance()
-
-    dispatch = _Hybrid(_dispatch_class, _dispatch_instance)
 
     def _dispatch_if_instance(self, condition: Any) -> str | None:
         return self._dispatch_instance() if _truth(condition) else None
 
-    def _dispatch_if_class(cls, condition: Any, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[misc]
-        return cls(*args, **kwargs)._dispatch_instance() if _truth(condition) else None
-
-    dispatch_if = _Hybrid(_dispatch_if_class, _dispatch_if_instance)
-
     def _dispatch_unless_instance(self, condition: Any) -> str | None:
         return None if _truth(condition) else self._dispatch_instance()
 
-    def _dispatch_unless_class(cls, condition: Any, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[misc]
-        return None if _truth(condition) else cls(*args, **kwargs)._dispatch_instance()
-
-    dispatch_unless = _Hybrid(_dispatch_unless_class, _dispatch_unless_instance)
-
     def _dispatch_now_instance(self) -> Any:
         from app.Queue.JobRunner import run_now
+        from app.Queue.QueueManager import manager
+
+        fake = manager().bus_fake
+        if fake is not None:  # QueueFake/BusFake: recorded for assert_dispatched_sync, then run as usual
+            fake.record_sync(self)
 
         return run_now(self)
 
-    def _dispatch_now_class(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-        return cls(*args, **kwargs)._dispatch_now_instance()
+    if TYPE_CHECKING:
+        @classmethod
+        def dispatch(cls: Callable[P, J], *args: P.args, **kwargs: P.kwargs) -> str | None:
+            """Queue the job; returns its uuid, or None when a unique lock refused it."""
+            ...
 
-    dispatch_now = _Hybrid(_dispatch_now_class, _dispatch_now_instance)
+        @classmethod
+        def dispatch_if(cls: Callable[P, J], condition: Any, *args: P.args, **kwargs: P.kwargs) -> str | None:
+            """Queue the job when `condition` (a value or a callable) is true."""
+            ...
+
+        @classmethod
+        def dispatch_unless(cls: Callable[P, J], condition: Any, *args: P.args, **kwargs: P.kwargs) -> str | None:
+            """Queue the job unless `condition` (a value or a callable) is true."""
+            ...
+
+        @classmethod
+        def dispatch_now(cls: Callable[P, J], *args: P.args, **kwargs: P.kwargs) -> Any:
+            """Run the job in this process, bypassing the queue; returns handle()'s value."""
+            ...
+    else:
+        dispatch = _Hybrid(_dispatch_class, _dispatch_instance)
+        dispatch_if = _Hybrid(_dispatch_if_class, _dispatch_if_instance)
+        dispatch_unless = _Hybrid(_dispatch_unless_class, _dispatch_unless_instance)
+        dispatch_now = _Hybrid(_dispatch_now_class, _dispatch_now_instance)
 
     # -- inside handle --------------------------------------------------------------------
     def release(self, delay: float | timedelta | datetime = 0) -> None:
@@ -207,10 +303,34 @@ class Job:
     # -- state ---------------------------------------------------------------------------------
     @staticmethod
     def status(job_id: str) -> JobStatus | None:
-        """Get the job's state, attempts and progress (None when unknown or expired)."""
+        """Get the job's state, attempts, progress and (when kept) result; None when unknown or expired."""
+        from app.Queue import JobResults
         from app.Queue.QueueManager import manager
 
-        return manager().statuses.get(job_id)
+        qm = manager()
+        status = qm.statuses.get(job_id)
+        if status is not None and status.state is JobState.COMPLETED:
+            value = JobResults.get(qm.cache, job_id)
+            if value is not JobResults.MISSING:
+                status = dataclasses.replace(status, result=value)
+        return status
+
+    @staticmethod
+    def wait(job_id: str, timeout: float = 30.0, interval: float = 0.05) -> JobStatus:
+        """Block until the job completed, failed or was cancelled; returns its status (`.result` when kept).
+
+        Raises LookupError for an unknown job id and TimeoutError when `timeout` seconds pass first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            status = Job.status(job_id)
+            if status is None:
+                raise LookupError(f"no job {job_id!r} is known (never dispatched, or older than QUEUE_STATUS_TTL)")
+            if status.finished:
+                return status
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s (state: {status.state})")
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
     @property
     def is_released(self) -> bool:

@@ -27,6 +27,12 @@ class JobStatus:
     progress: float = 0.0
     updated_at: float = 0.0
     error: str | None = None
+    result: Any = None  # handle()'s return value, for a completed job with `store_result = True`
+
+    @property
+    def finished(self) -> bool:
+        """True once the job completed, failed or was cancelled."""
+        return self.state in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": str(self.state), "attempts": self.attempts, "progress": self.progress,

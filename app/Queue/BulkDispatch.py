@@ -107,6 +107,7 @@ class BulkDispatch:
         """Bulk's `QueueManager._prepare`: guards and encoding, with each distinct target resolved once."""
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
+        self.manager.codec.check_allowed(type(job))  # before the guards: a refused class takes no unique lock
         queue_name, conn = self._targets.get((job.queue, job.connection)) or self._target(job)
         for guard in self.manager.push_guards:
             if not guard(job, queue_name, conn):

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from app.Queue.contracts import FailedJobRecord
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import failed_jobs
+from app.Queue.support.failed_filter import LIKE_ESCAPE, class_matches, like_pattern
 from app.Queue.support.time import now, now_int
 
 
@@ -34,6 +35,25 @@ class DatabaseFailedJobProvider:
             query = query.where(failed_jobs.c.queue == queue)
         with translate_errors(self._url), self.engine.connect() as conn:
             return [self._record(r) for r in conn.execute(query)]
+
+    def recent(self, limit: int | None = None, queue: str | None = None, job_class: str | None = None) -> list[FailedJobRecord]:
+        """List failed jobs, newest first: at most `limit`, of one queue and/or one job class."""
+        query = select(failed_jobs).order_by(failed_jobs.c.id.desc())
+        if queue:
+            query = query.where(failed_jobs.c.queue == queue)
+        if job_class:  # narrowed in SQL, decided on the parsed payload
+            query = query.where(failed_jobs.c.payload.like(like_pattern(job_class), escape=LIKE_ESCAPE))
+        elif limit:
+            query = query.limit(limit)
+        found: list[FailedJobRecord] = []
+        with translate_errors(self._url), self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=200).execute(query):
+                if job_class and not class_matches(row.payload, job_class):
+                    continue
+                found.append(self._record(row))
+                if limit and len(found) >= limit:
+                    break
+        return found
 
     def ids(self, queue: str | None = None) -> list[str]:
         """List uuids, oldest first (for retry all)."""
@@ -75,4 +95,9 @@ class DatabaseFailedJobProvider:
 
     @staticmethod
     def _record(row) -> FailedJobRecord:  # type: ignore[no-untyped-def]
-        return FailedJobRecord(row.id, row.uuid, row.connection, row.queue, row.payload, row.exception, float(row.failed_at))
+        try:
+            failed_at = float(row.failed_at)
+        except (TypeError, ValueError):  # SQLite keeps whatever was written to the column
+            failed_at = 0.0
+        return FailedJobRecord(row.id, str(row.uuid), str(row.connection), str(row.queue), str(row.payload),
+                               str(row.exception), failed_at)

@@ -64,7 +64,7 @@ class JobRunner:
         async def guarded() -> Any:
             try:
                 return await asyncio.wait_for(awaitable, timeout) if timeout else await awaitable
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise JobTimeoutError(f"{type(job).__name__} timed out after {_fmt(timeout)} s") from None
 
         return self._loop.run_until_complete(guarded())

@@ -15,13 +15,14 @@ import uuid as uuid_mod
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from app.Queue.errors import InvalidPayloadError, SerializationError
-from app.Queue.Serializer import Serializer, class_path, resolve_class
+from app.Queue.errors import ConfigurationError, InvalidPayloadError, SerializationError
+from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
 from app.Queue.support.time import now
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
 
+NESTED_CONTEXT = "nested-job:"  # AES-GCM associated data of a nested job's sealed data, with its class path
 SIG_PREFIX = ',"signature":"'
 SIG_SUFFIX_LEN = len(SIG_PREFIX) + 64 + 2  # prefix + hex digest + '"}'
 
@@ -114,12 +115,37 @@ class PayloadCodec:
         self.allowed = tuple(allowed_modules)
         self.encrypter = encrypter
         self._job_base = Job
+        self._allowed_classes: set[type] = set()
         self.serializer = Serializer(self.allowed, Job, self.encode_job, self.decode_job)
+
+    def check_allowed(self, cls: type) -> None:
+        """Refuse at dispatch a job class no worker would load: its module must be in QUEUE_ALLOWED_JOB_MODULES."""
+        if cls in self._allowed_classes:
+            return
+        if not module_allowed(cls.__module__, self.allowed):
+            top = cls.__module__.split(".")[0]
+            fix = (f"add {top + '.'!r} to QUEUE_ALLOWED_JOB_MODULES" if top != "__main__" else
+                   "move it into an importable module and allow that module in QUEUE_ALLOWED_JOB_MODULES")
+            raise ConfigurationError(
+                f"{cls.__module__}.{cls.__qualname__} cannot be queued: module {cls.__module__!r} is outside "
+                f"QUEUE_ALLOWED_JOB_MODULES ({','.join(self.allowed) or 'empty'}), so workers would refuse it; {fix}")
+        self._allowed_classes.add(cls)
 
     # -- create ---------------------------------------------------------------------
     def encode_job(self, job: Job) -> dict[str, Any]:
-        """Encode a job's class and public data (used for top-level and nested jobs)."""
-        return {"job": class_path(type(job)), "data": self.encode_data(job)}
+        """Encode a job that travels inside another payload (chain step, Job callback, job attribute).
+
+        Its data is sealed (AES-GCM under APP_KEY) when the job would be encrypted on its own
+        (ShouldBeEncrypted, sensitive fields, an encrypted queue): nesting must not put it in plaintext.
+        """
+        self.check_allowed(type(job))
+        path = class_path(type(job))
+        encoded: dict[str, Any] = {"job": path, "data": self.encode_data(job)}
+        encrypter = self.encrypter
+        if encrypter is not None and encrypter.should_encrypt(job, str(job.queue or "")):
+            encoded["data"] = encrypter.encrypt(_dumps(encoded["data"]).encode("utf-8"), NESTED_CONTEXT + path)
+            encoded["sealed"] = True
+        return encoded
 
     def encode_data(self, job: Job) -> dict[str, Any]:
         """Encode a job's public attributes; plain scalars skip the Serializer's type switch."""
@@ -132,10 +158,18 @@ class PayloadCodec:
 
     def decode_job(self, encoded: dict[str, Any]) -> Job:
         """Rebuild a job instance from `encode_job` output without calling its __init__."""
-        cls = resolve_class(encoded.get("job", ""), self.allowed, self._job_base)
+        path = encoded.get("job", "")
+        cls = resolve_class(path, self.allowed, self._job_base)
         job = cls.__new__(cls)
         job._init_runtime()
         data = encoded.get("data") or {}
+        if encoded.get("sealed"):
+            if self.encrypter is None:
+                raise InvalidPayloadError(f"nested job {path!r} is encrypted and no encrypter is configured")
+            try:
+                data = json.loads(self.encrypter.decrypt(data, NESTED_CONTEXT + path))
+            except ValueError as exc:
+                raise InvalidPayloadError(f"nested job {path!r} does not decrypt to JSON: {exc}") from None
         if not isinstance(data, dict):
             raise InvalidPayloadError("payload data must be an object")
         job.__dict__.update({k: self.serializer.decode(v) for k, v in data.items()})
@@ -143,6 +177,7 @@ class PayloadCodec:
 
     def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
         """Build the signed payload for `job`; returns (uuid, payload text)."""
+        self.check_allowed(type(job))
         job_uuid = job.job_id or str(uuid_mod.uuid4())
         envelope = self.envelope(job, job_uuid, queue, connection, now(), self.encode_data(job))
         if extra:
@@ -158,6 +193,8 @@ class PayloadCodec:
         if callable(retry_until):
             retry_until = retry_until()
         backoff = job.backoff if job.backoff is not None else job.retry_after
+        if callable(backoff):
+            backoff = None  # a backoff() method is asked on the worker, per attempt (RetryPolicy.resolve)
         return {
             "uuid": job_uuid,
             "displayName": type(job).__name__,
@@ -269,6 +306,7 @@ class BulkPayloads:
         any, then signs while the store works on the chunks already sent.
         """
         header: str | None = None
+        self.codec.check_allowed(type(job))
         if job.__dict__.keys().isdisjoint(_HEADER_ATTRS) and (not extra or _ENVELOPE_KEYS.isdisjoint(extra)):
             # Only a job without per-instance policy may fill the cache: its header is the class's.
             key = (type(job), queue, connection)
@@ -289,7 +327,7 @@ class BulkPayloads:
 
     def sign(self, core: str) -> str:
         """Close and sign a `draft` text: the same bytes as `sign(core + "}", key)`."""
-        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode('utf-8'))}\"}}"
+        return f"{core}{SIG_PREFIX}{self._mac.hexdigest(f'{core}}}'.encode())}\"}}"
 
     def _refill(self) -> str:
         """Draw more uuids when the bulk holds more jobs than announced."""
@@ -327,7 +365,7 @@ def peek_uuid(raw: str | bytes) -> str | None:
         data = json.loads(raw)
         value = data.get("uuid") if isinstance(data, dict) else None
         return value if isinstance(value, str) else None
-    except (ValueError, TypeError):
+    except Exception:  # RecursionError from deep nesting, bad bytes...: garbage claims nothing
         return None
 
 

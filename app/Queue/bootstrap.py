@@ -15,6 +15,10 @@ LISTENER_MODULES: tuple[str, ...] = (
     "app.Jobs.BatchRecorder",
     "app.Jobs.ChainRecorder",
     "app.Jobs.RateLimiter",
+    "app.Queue.AttemptHistory",
+    "app.Queue.JobLog",
+    "app.Queue.JobResults",
+    "app.Queue.ReplayGuard",
     # Last: its push guard takes the unique lock, so no later guard can refuse after it.
     "app.Jobs.UniqueLock",
 )

@@ -122,6 +122,9 @@ class FailedJobProvider(Protocol):
     def all(self, queue: str | None = None) -> list[FailedJobRecord]:
         """List failed jobs, newest first."""
 
+    def recent(self, limit: int | None = None, queue: str | None = None, job_class: str | None = None) -> list[FailedJobRecord]:
+        """List failed jobs, newest first: at most `limit`, of one queue and/or one job class."""
+
     def find(self, ident: str) -> FailedJobRecord | None:
         """Find by uuid or row id."""
 

@@ -11,7 +11,8 @@ from tests.support import ROOT
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 TARGETS = ["setup", "test", "bench", "migrate", "queue-work", "queue-work-emails", "queue-stats", "queue-failed",
-           "queue-retry-failed", "queue-clear", "queue-metrics", "queue-health", "queue-top", "queue-dashboard"]
+           "queue-retry-failed", "queue-clear", "queue-metrics", "queue-health", "queue-top", "schedule-work", "schedule-list",
+           "horizon", "horizon-status", "horizon-terminate", "queue-dashboard"]
 
 
 def make(*args: str) -> str:

@@ -17,11 +17,14 @@ from typing import Any
 
 from cleo.helpers import argument, option
 
-from app.Console.Command import Command
+from app.Console.Command import Command, UsageError
+from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 
 ARTISAN = Path(__file__).resolve().parents[3] / "artisan"
+# pip-installed, there is no artisan file beside the code: run the same entry point through -c.
+ARTISAN_CMD = [str(ARTISAN)] if ARTISAN.is_file() else ["-c", "from app.Console.kernel import main; raise SystemExit(main())"]
 
 
 class QueueListenCommand(Command):
@@ -38,12 +41,15 @@ class QueueListenCommand(Command):
         option("max-jobs", None, "Exit after this many jobs (0: no limit)", flag=False, default="0"),
         option("max-time", None, "Exit after this many seconds (0: no limit)", flag=False, default="0"),
         option("stop-when-empty", None, "Exit when no job is ready"),
+        *ALIAS_OPTIONS,
     ]
 
     def run_command(self) -> int:
         qm = manager()
-        connection = self.argument("connection") or qm.default_connection
+        connection = connection_argument(self) or qm.default_connection
         queues = self.list_option("queue") or [str(qm.connection_config(connection).get("queue", "default"))]
+        if any(":" in q for q in queues):  # one job per child process: there is no sequence to share fairly
+            raise UsageError("queue:listen takes --queue in strict order; weights (high:3,default:1) need queue:work")
         sleep = self.float_option("sleep", 3)
         max_jobs, max_time = self.int_option("max-jobs", 0), self.float_option("max-time", 0)
         child_args = self._child_args(connection, queues)
@@ -60,7 +66,7 @@ class QueueListenCommand(Command):
                     break
                 stop.wait(sleep)
                 continue
-            status = subprocess.call([sys.executable, str(ARTISAN), *child_args], start_new_session=True)
+            status = subprocess.call([sys.executable, *ARTISAN_CMD, *child_args], start_new_session=True)
             ran += 1
             if status not in (0, 130) and not stop.is_set():
                 self.line_error(f"<comment>worker process exited with status {status}</comment>")
@@ -70,10 +76,12 @@ class QueueListenCommand(Command):
 
     def _child_args(self, connection: str, queues: list[str]) -> list[str]:
         """Build `queue:work <connection> --once ...`, validating the numbers here rather than in every child."""
-        for name, minimum in (("timeout", 0), ("tries", 0), ("memory", 0)):
-            self.float_option(name, 0, minimum=minimum)
-        args = ["queue:work", connection, "--once", f"--queue={','.join(queues)}"]
-        for name in ("timeout", "tries", "backoff", "memory"):
+        tries = tries_option(self)
+        self.int_option(tries, 0)
+        for name in ("timeout", "memory"):
+            self.float_option(name, 0, minimum=0)
+        args = ["queue:work", connection, "--once", f"--queue={','.join(queues)}", f"--tries={self.option(tries)}"]
+        for name in ("timeout", "backoff", "memory"):
             args.append(f"--{name}={self.option(name)}")
         if self.io.output.is_quiet():
             args.append("--quiet")

@@ -1,15 +1,19 @@
 """queue:work: start a worker on one connection's queues."""
 from __future__ import annotations
 
+import dataclasses
+import time
 from datetime import datetime
 from typing import Any
 
 from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError
+from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
+from app.Queue.WorkerBootstrap import run_bootstrap
 from app.Queue.WorkerOptions import WorkerOptions
 
 
@@ -21,7 +25,8 @@ class QueueWorkCommand(Command):
     description = "Process jobs from the queues, in strict priority order"
     arguments = [argument("connection", "The connection to work (default: QUEUE_CONNECTION)", optional=True)]
     options = [
-        option("queue", None, "Comma-separated queues, highest priority first", flag=False, default=""),
+        option("queue", None, "Comma-separated queues, highest priority first; name:weight shares fairly by weight "
+               "(high:3,default:1)", flag=False, default=""),
         option("once", None, "Process only the next job, then exit"),
         option("stop-when-empty", None, "Exit when no job is available"),
         option("max-jobs", None, "Exit after this many jobs (0: no limit)", flag=False, default="0"),
@@ -36,6 +41,7 @@ class QueueWorkCommand(Command):
         option("prefetch", None, "Reserve this many jobs per round trip (batch mode, Redis and database drivers; "
                "1 = one at a time)", flag=False, default="1"),
         option("permissions", None, "Comma-separated permissions granted to this worker", flag=False, default=""),
+        *ALIAS_OPTIONS,
     ]
 
     def gather_options(self) -> WorkerOptions:
@@ -54,7 +60,7 @@ class QueueWorkCommand(Command):
             timeout=self.float_option("timeout", 60),
             sleep=self.float_option("sleep", 3),
             rest=self.float_option("rest", 0),
-            max_tries=self.int_option("tries", 3),
+            max_tries=self.int_option(tries_option(self), 3),
             stop_when_empty=bool(self.option("stop-when-empty")),
             max_jobs=self.int_option("max-jobs", 0),
             max_time=self.float_option("max-time", 0),
@@ -72,9 +78,12 @@ class QueueWorkCommand(Command):
     def run_command(self) -> int:
         options = self.gather_options()
         qm = manager()
-        connection = self.argument("connection") or qm.default_connection
+        run_bootstrap(qm.config.get("bootstrap"))  # the host app's set-up (django.setup()), before any job class loads
+        connection = connection_argument(self) or qm.default_connection
         config = qm.connection_config(connection)
-        queues = self.list_option("queue") or [str(config.get("queue", "default"))]
+        queues, weights = self._queues(str(config.get("queue", "default")))
+        if weights:
+            options = dataclasses.replace(options, queue_weights=tuple(weights.items()))
         qm.codec  # fail now on a missing or bad APP_KEY, not at the first job
         driver = qm.connection(connection)
         driver.sizes(queues[0])  # fail now on missing tables or an unreachable server
@@ -88,17 +97,39 @@ class QueueWorkCommand(Command):
             return 0
         return worker.daemon(connection, queues)
 
+    def _queues(self, default: str) -> tuple[list[str], dict[str, int]]:
+        """The --queue list (`high,default` strict order; `high:3,default:1` weighted fair sharing)."""
+        from app.Queue.QueueWeights import parse_queue_list
+
+        try:
+            return parse_queue_list(self.list_option("queue") or [default])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
     def _echo_jobs(self) -> None:
+        """Print a line per job event: green DONE, yellow RUNNING/RELEASED, red FAILED, with the run time."""
         events = manager().events
+        started: dict[str, float] = {}
 
         def show(label: str, tag: str) -> Any:
             def write(event: Any) -> None:
                 name = event.envelope.get("displayName", "?") if event.envelope else "?"
+                job_id = event.envelope.get("uuid", "") if event.envelope else ""
                 stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {name} {event.envelope.get('uuid', '')}")
+                if label == "RUNNING":
+                    started[job_id], took = time.monotonic(), ""
+                else:
+                    began = started.pop(job_id, None)
+                    took = "" if began is None else f" {run_time(time.monotonic() - began)}"
+                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {name} {job_id}{took}")
             return write
 
         events.listen(JobProcessing, show("RUNNING", "comment"))
         events.listen(JobProcessed, show("DONE", "info"))
         events.listen(JobReleased, show("RELEASED", "comment"))
         events.listen(JobFailed, show("FAILED", "error"))
+
+
+def run_time(seconds: float) -> str:
+    """Format a run time as Laravel's worker does: `12.34ms`, or `1.23s` from one second on."""
+    return f"{seconds * 1000:.2f}ms" if seconds < 1 else f"{seconds:.2f}s"

@@ -13,6 +13,7 @@ class SendEmailJob(Job):
     max_tries = 3
     timeout = 60
     backoff = [10, 30, 60]
+    store_result = True  # Job.status(job_id).result / Job.wait(job_id) return handle()'s value
 
     def __init__(self, to_email: str, subject: str, body: str) -> None:
         super().__init__()

@@ -39,7 +39,7 @@ class DatabaseStore:
             row = conn.execute(select(cache.c.value, cache.c.expiration).where(cache.c.key == self._key(key))).first()
         if row is None or row.expiration <= now():
             return None
-        return json.loads(row.value)
+        return _loads(row.value)
 
     def many(self, keys: list[str]) -> dict[str, Any]:
         """Read several keys in one query."""
@@ -49,7 +49,7 @@ class DatabaseStore:
         with translate_errors(self._url), self.engine.connect() as conn:
             rows = conn.execute(select(cache.c.key, cache.c.value, cache.c.expiration).where(cache.c.key.in_(list(full)))).all()
         t = now()
-        return {full[r.key]: json.loads(r.value) for r in rows if r.expiration > t}
+        return {full[r.key]: _loads(r.value) for r in rows if r.expiration > t}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         self.put_many([(key, value, ttl)])
@@ -155,3 +155,11 @@ class DatabaseStore:
     def _maybe_prune(self, conn: Any) -> None:
         if random.randrange(PRUNE_LOTTERY) == 0:
             conn.execute(delete(cache).where(cache.c.expiration <= now()))
+
+
+def _loads(value: Any) -> Any:
+    """Decode a stored value; one the store was made to hold that is not JSON reads as absent."""
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError, RecursionError):
+        return None

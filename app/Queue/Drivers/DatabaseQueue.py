@@ -19,13 +19,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
-from app.Queue.database.tables import jobs
+from app.Queue.database.tables import CLAIM_INDEX, jobs
 from app.Queue.support.time import now
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
 
-CLAIM_INDEX = "ix_jobs_queue_priority_id"
 
 # Hot-path statements are built once: SQLAlchemy then only binds parameters per call.
 _CLAIM = (
@@ -57,6 +56,16 @@ def _token(worker_id: str) -> str:
     return f"{worker_id}:{uuid.uuid4().hex[:12]}"
 
 
+def _whole(attempts: Any) -> int:
+    """Read an attempts column; SQLite stores whatever was written, and garbage must not stop a claim."""
+    if type(attempts) is int:
+        return attempts
+    try:
+        return max(int(attempts), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _available_at(delay: float) -> int:
     t = now()
     return math.ceil(t + delay) if delay > 0 else int(t)
@@ -74,7 +83,7 @@ class _HotStatements:
 
 
 _CLAIMED_VAR = "@queue_claimed_id"
-_RELEASE_TOKEN = Prepared.raw("UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
+_RELEASE_TOKEN = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
                               "WHERE reserved_by = %(r_by)s")
 
 
@@ -83,13 +92,13 @@ def _one_trip_statements(claim: Prepared) -> tuple[Prepared, Prepared, Prepared,
     in a session variable, the UPDATE reserves that row, and a last SELECT reads the variable back
     so the caller can check it is the row the claim returned (a server that evaluated the
     assignment for rows it did not return, as a filesort might, is caught, not trusted)."""
-    head = "SELECT jobs.id, "
+    head = f"SELECT {jobs.name}.id, "
     if not claim.sql.startswith(head) or claim.order is not None:
         return None  # an unexpected rendering: keep the two-round-trip claim
     reset = Prepared.raw(f"SET {_CLAIMED_VAR} = NULL")
-    select_into = Prepared.raw(f"SELECT {_CLAIMED_VAR} := jobs.id AS id, " + claim.sql[len(head):], claim.defaults)
+    select_into = Prepared.raw(f"SELECT {_CLAIMED_VAR} := {jobs.name}.id AS id, " + claim.sql[len(head):], claim.defaults)
     # The claim's own conditions again: even a wrong id could only take a row that is free.
-    reserve = Prepared.raw(f"UPDATE jobs SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
+    reserve = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
                            f"WHERE id = {_CLAIMED_VAR} AND queue = %(queue)s AND (reserved_at IS NULL AND "
                            f"available_at <= %(now)s OR reserved_at <= %(expired)s)")
     check = Prepared.raw(f"SELECT {_CLAIMED_VAR}")
@@ -231,6 +240,7 @@ class DatabaseQueue:
                 deleted, steps = done[0] > 0, []
             if rows:
                 job_id, payload, attempts = rows[0]
+                attempts = _whole(attempts)
                 token = _token(worker_id)
                 tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
                        commit=True)
@@ -266,7 +276,8 @@ class DatabaseQueue:
                     jobs.c.id.in_([bindparam(name) for name in ids])).values(
                     reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by")))
                 tx.run((reserve, {**ids, "b_at": _lease_stamp(), "b_by": token}), commit=True)
-                return [DatabaseJob(self, job_id, payload, attempts, queue, token, lease) for job_id, payload, attempts in rows]
+                return [DatabaseJob(self, job_id, payload, _whole(attempts), queue, token, lease)
+                        for job_id, payload, attempts in rows]
         return []
 
     def _begin_in(self, tx: RawTransaction, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
@@ -311,6 +322,17 @@ class DatabaseQueue:
 
     def clear(self, queue: str) -> int:
         return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)
+
+    def clear_payloads(self, queue: str) -> list[str]:
+        """Delete every job of `queue` and return their payloads (queue:clear marks them cancelled)."""
+        def run(conn: Connection) -> list[str]:
+            rows = conn.execute(select(jobs.c.id, jobs.c.payload).where(jobs.c.queue == queue)).all()
+            ids = [r[0] for r in rows]
+            for start in range(0, len(ids), 500):  # a job pushed meanwhile is not in `rows`: it stays
+                conn.execute(delete(jobs).where(jobs.c.id.in_(ids[start:start + 500])))
+            return [r[1] for r in rows]
+
+        return self._write(run)
 
     # -- reads ------------------------------------------------------------------------
     def sizes(self, queue: str) -> QueueSizes:

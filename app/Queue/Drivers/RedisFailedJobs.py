@@ -10,7 +10,9 @@ from typing import Any, Mapping
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import FailedJobRecord
+from app.Queue.Drivers.RedisClients import close_client
 from app.Queue.Drivers.RedisConnection import make_client, translate_errors
+from app.Queue.support.failed_filter import class_matches
 from app.Queue.support.time import now, now_int
 
 
@@ -46,6 +48,28 @@ class RedisFailedJobProvider:
     def all(self, queue: str | None = None) -> list[FailedJobRecord]:
         """List failed jobs, newest first."""
         return self._records(True, queue)
+
+    def recent(self, limit: int | None = None, queue: str | None = None, job_class: str | None = None) -> list[FailedJobRecord]:
+        """List failed jobs, newest first: at most `limit`, of one queue and/or one job class (read in pages)."""
+        found: list[FailedJobRecord] = []
+        start, page = 0, 200
+        while not limit or len(found) < limit:
+            with translate_errors(self.config):
+                ordered = self.client.zrange(self.order_key, start, start + page - 1, desc=True, withscores=True)
+                raws = self.client.hmget(self.records_key, [u for u, _ in ordered]) if ordered else []
+            for (uuid, score), raw in zip(ordered, raws):
+                if raw is None:
+                    continue
+                record = self._record(uuid, score, raw)
+                if (queue and record.queue != queue) or (job_class and not class_matches(record.payload, job_class)):
+                    continue
+                found.append(record)
+                if limit and len(found) >= limit:
+                    break
+            if len(ordered) < page:
+                break
+            start += page
+        return found
 
     def ids(self, queue: str | None = None) -> list[str]:
         """List uuids, oldest first (for retry all)."""
@@ -95,9 +119,12 @@ class RedisFailedJobProvider:
 
     @staticmethod
     def _record(uuid: str, score: float, raw: str) -> FailedJobRecord:
-        data = json.loads(raw)
-        return FailedJobRecord(int(score), uuid, data["connection"], data["queue"], data["payload"],
-                               data["exception"], float(data["failed_at"]))
+        try:
+            data = json.loads(raw)
+            return FailedJobRecord(int(score), uuid, str(data["connection"]), str(data["queue"]), str(data["payload"]),
+                                   str(data["exception"]), float(data["failed_at"]))
+        except Exception:  # a record the store was made to hold: listed as unreadable, never fatal
+            return FailedJobRecord(int(score), uuid, "?", "?", str(raw)[:10_000], "unreadable failed-job record", 0.0)
 
     def close(self) -> None:
-        self.client.close()
+        close_client(self.client)

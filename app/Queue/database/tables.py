@@ -1,8 +1,24 @@
-"""The queue's tables as SQLAlchemy Core; Alembic migrations mirror these."""
+"""The queue's tables as SQLAlchemy Core; Alembic migrations mirror these.
+
+The jobs and failed-jobs tables are named by QUEUE_JOBS_TABLE / QUEUE_FAILED_TABLE
+(default `jobs` / `failed_jobs`; a RouteMQ deployment uses `queue_jobs` /
+`queue_failed_jobs`), read once when the process starts. Their index names follow the
+table name, so the defaults keep the names existing databases already have.
+"""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.dialects import mysql
+
+from config.database import table_name
+
+JOBS_TABLE = table_name("QUEUE_JOBS_TABLE")
+FAILED_TABLE = table_name("QUEUE_FAILED_TABLE")
+CLAIM_INDEX = f"ix_{JOBS_TABLE}_queue_priority_id"
+SIZES_INDEX = f"ix_{JOBS_TABLE}_queue_reserved_at_available_at"
+FAILED_AT_INDEX = f"ix_{FAILED_TABLE}_failed_at"
+FAILED_QUEUE_INDEX = f"ix_{FAILED_TABLE}_queue_connection"
+FAILED_UUID_UNIQUE = f"uq_{FAILED_TABLE}_uuid"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -17,7 +33,7 @@ LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 jobs = Table(
-    "jobs",
+    JOBS_TABLE,
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("queue", String(191), nullable=False),
@@ -30,13 +46,13 @@ jobs = Table(
     Column("created_at", BigInteger, nullable=False),
     # Serves the claim query in index order: equality on queue, then priority DESC, id ASC
     # (an ascending priority column would make SQLite sort every candidate row per claim).
-    Index("ix_jobs_queue_priority_id", "queue", text("priority DESC"), "id"),
+    Index(CLAIM_INDEX, "queue", text("priority DESC"), "id"),
     # Covers sizes() (pending / delayed / reserved counts) so monitoring reads no payloads.
-    Index("ix_jobs_queue_reserved_at_available_at", "queue", "reserved_at", "available_at"),
+    Index(SIZES_INDEX, "queue", "reserved_at", "available_at"),
 )
 
 failed_jobs = Table(
-    "failed_jobs",
+    FAILED_TABLE,
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("uuid", String(64), nullable=False, unique=True),
@@ -45,9 +61,9 @@ failed_jobs = Table(
     Column("payload", LongText, nullable=False),
     Column("exception", LongText, nullable=False),
     Column("failed_at", BigInteger, nullable=False),
-    Index("ix_failed_jobs_failed_at", "failed_at"),
+    Index(FAILED_AT_INDEX, "failed_at"),
     # Per-queue failed counts (queue:stats, the dashboard, /metrics) without reading the payloads.
-    Index("ix_failed_jobs_queue_connection", "queue", "connection"),
+    Index(FAILED_QUEUE_INDEX, "queue", "connection"),
 )
 
 job_batches = Table(
@@ -94,4 +110,4 @@ cache_locks = Table(
     Index("ix_cache_locks_expiration", "expiration"),
 )
 
-QUEUE_TABLES = ("jobs", "failed_jobs", "job_batches", "job_batch_jobs", "cache", "cache_locks")
+QUEUE_TABLES = (JOBS_TABLE, FAILED_TABLE, "job_batches", "job_batch_jobs", "cache", "cache_locks")

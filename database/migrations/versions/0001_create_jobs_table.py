@@ -9,6 +9,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+# QUEUE_JOBS_TABLE names the table (default `jobs`); tables.py resolves it for the code too.
+from app.Queue.database.tables import CLAIM_INDEX, JOBS_TABLE, SIZES_INDEX
+
 revision = "0001_create_jobs_table"
 down_revision = None
 branch_labels = None
@@ -20,7 +23,7 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def upgrade() -> None:
     op.create_table(
-        "jobs",
+        JOBS_TABLE,
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("queue", sa.String(191), nullable=False),
         sa.Column("payload", LongText, nullable=False),
@@ -32,12 +35,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
     # priority DESC so the claim query (ORDER BY priority DESC, id) walks the index without sorting.
-    op.create_index("ix_jobs_queue_priority_id", "jobs", ["queue", sa.text("priority DESC"), "id"])
+    op.create_index(CLAIM_INDEX, JOBS_TABLE, ["queue", sa.text("priority DESC"), "id"])
     # Covers the sizes() counts, so monitoring and max-size checks read no payloads.
-    op.create_index("ix_jobs_queue_reserved_at_available_at", "jobs", ["queue", "reserved_at", "available_at"])
+    op.create_index(SIZES_INDEX, JOBS_TABLE, ["queue", "reserved_at", "available_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_jobs_queue_reserved_at_available_at", table_name="jobs")
-    op.drop_index("ix_jobs_queue_priority_id", table_name="jobs")
-    op.drop_table("jobs")
+    op.drop_index(SIZES_INDEX, table_name=JOBS_TABLE)
+    op.drop_index(CLAIM_INDEX, table_name=JOBS_TABLE)
+    op.drop_table(JOBS_TABLE)

@@ -9,6 +9,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+# QUEUE_FAILED_TABLE names the table (default `failed_jobs`); tables.py resolves it for the code too.
+from app.Queue.database.tables import FAILED_AT_INDEX, FAILED_TABLE, FAILED_UUID_UNIQUE
+
 revision = "0002_create_failed_jobs_table"
 down_revision = "0001_create_jobs_table"
 branch_labels = None
@@ -20,7 +23,7 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def upgrade() -> None:
     op.create_table(
-        "failed_jobs",
+        FAILED_TABLE,
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("uuid", sa.String(64), nullable=False),
         sa.Column("connection", sa.String(191), nullable=False),
@@ -28,11 +31,11 @@ def upgrade() -> None:
         sa.Column("payload", LongText, nullable=False),
         sa.Column("exception", LongText, nullable=False),
         sa.Column("failed_at", sa.BigInteger, nullable=False),
-        sa.UniqueConstraint("uuid", name="uq_failed_jobs_uuid"),
+        sa.UniqueConstraint("uuid", name=FAILED_UUID_UNIQUE),
     )
-    op.create_index("ix_failed_jobs_failed_at", "failed_jobs", ["failed_at"])
+    op.create_index(FAILED_AT_INDEX, FAILED_TABLE, ["failed_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_failed_jobs_failed_at", table_name="failed_jobs")
-    op.drop_table("failed_jobs")
+    op.drop_index(FAILED_AT_INDEX, table_name=FAILED_TABLE)
+    op.drop_table(FAILED_TABLE)

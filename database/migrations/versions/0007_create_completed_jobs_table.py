@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from app.Queue.database.tables import FAILED_QUEUE_INDEX, FAILED_TABLE
+
 revision = "0007_create_completed_jobs_table"
 down_revision = "0006_create_job_metrics_table"
 branch_labels = None
@@ -28,10 +30,10 @@ def upgrade() -> None:
         sa.Column("jobs", LongText, nullable=False),
     )
     op.create_index("ix_completed_jobs_last_at", "completed_jobs", ["last_at"])
-    op.create_index("ix_failed_jobs_queue_connection", "failed_jobs", ["queue", "connection"])
+    op.create_index(FAILED_QUEUE_INDEX, FAILED_TABLE, ["queue", "connection"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_failed_jobs_queue_connection", table_name="failed_jobs")
+    op.drop_index(FAILED_QUEUE_INDEX, table_name=FAILED_TABLE)
     op.drop_index("ix_completed_jobs_last_at", table_name="completed_jobs")
     op.drop_table("completed_jobs")

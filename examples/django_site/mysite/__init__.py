@@ -1,0 +1,1 @@
+"""A minimal Django project whose jobs run on this framework's workers."""

@@ -1,0 +1,1 @@
+"""The notes app: one model, one job that writes it through the ORM."""

@@ -1,0 +1,1 @@
+"""A FastAPI shop: its own package name (`shop`), dispatching jobs to this framework's workers."""
