@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from app.Queue.events import JobProcessed
@@ -36,11 +37,12 @@ DONE_FIELD = "done_sig"
 RECENT_LIMIT = 4096  # signatures of payloads this process completed, remembered in memory
 
 
-def _recent(manager: QueueManager) -> dict[str, None]:
-    """The manager's insertion-ordered set of recently completed signatures."""
+def _recent(manager: QueueManager) -> OrderedDict[str, None]:
+    """The manager's insertion-ordered set of recently completed signatures (OrderedDict: O(1) eviction
+    of the oldest, where a dict's first key gets slower to find after each deletion at its front)."""
     recent = getattr(manager, "_replay_recent", None)
     if recent is None:
-        recent = manager._replay_recent = {}  # type: ignore[attr-defined]
+        recent = manager._replay_recent = OrderedDict()  # type: ignore[attr-defined]
     return recent
 
 
@@ -167,8 +169,8 @@ def on_processed(manager: QueueManager, event: JobProcessed) -> None:
     recent[signature] = None
     if len(recent) > RECENT_LIMIT:
         try:
-            recent.pop(next(iter(recent)), None)
-        except (RuntimeError, StopIteration):  # another thread changed it meanwhile: trim next time
+            recent.popitem(last=False)
+        except KeyError:  # another thread emptied it meanwhile
             pass
     reserved = getattr(event.job, "_replay_reserved", None)
     if reserved is not None:
