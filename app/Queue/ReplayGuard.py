@@ -10,9 +10,9 @@ and runs. Cost: one status read per job (the write rides on the completion statu
 
 A driver whose reservations carry `replayed` and `completed(until)` (Redis) keeps the history
 itself: the ack script notes the signature in a per-queue done set, and the claim script looks
-it up, so the guard adds no round trip. Its per-queue answer is trusted for a record on the
-queue its payload names; a payload planted on another queue is still checked against the
-status record. Payloads this process completed are also remembered in memory (bounded), which
+it up, so the guard adds no round trip. Its answer is trusted for a first attempt on the queue
+its payload names; a payload planted on another queue, and a later attempt (a redelivery after
+an ack that never reached the store, a retry), are still checked against the status record. Payloads this process completed are also remembered in memory (bounded), which
 covers a copy held in the same prefetched batch as its original.
 """
 from __future__ import annotations
@@ -66,8 +66,8 @@ def is_replay(manager: QueueManager, job: Job, raw: Any, reserved: Any = None) -
         job._replay_reserved = reserved  # type: ignore[attr-defined]
         if reserved.replayed:
             return True
-        if job.queue == reserved.queue:
-            return False  # the claim script looked at this queue's done set
+        if job.queue == reserved.queue and reserved.attempts <= 1:
+            return False  # a first attempt: the claim script looked at this queue's done set
     if not job.job_id or not manager.statuses.enabled:
         return False
     record = _reader(manager).read(job.job_id)

@@ -97,3 +97,22 @@ def test_on_redis_a_completed_job_leaves_a_done_marker_until_the_status_ttl_and_
     finally:
         client.close()
 
+
+
+def test_on_redis_a_redelivery_whose_ack_never_arrived_is_checked_against_the_status_record(backend: Backend,
+                                                                                           witness: Path):
+    """A later attempt (here: the done marker gone, as when the ack was lost in an outage) still reads the status."""
+    if backend.name != "redis":
+        pytest.skip("the done set is the Redis driver's")
+    Mark(witness, "acked-late").on_connection(backend.connection).dispatch()
+    payload = stored_payloads(backend)[0]
+    work(backend)
+    backend.manager.statuses.flush()
+    client, keys = raw_redis(backend), queue_keys(backend)
+    try:
+        client.delete(keys.done)  # the ack (and its marker) never reached the store
+    finally:
+        client.close()
+    plant(backend, payload, attempts=1)  # back after its lease ran out: this reservation is attempt 2
+    _work_in_new_process(backend)
+    assert read_lines(witness) == ["acked-late"] and queued(backend) == 0
