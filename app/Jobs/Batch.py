@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("queue.batch")
 
-KINDS = ("then", "catch", "finally")
+KINDS = ("progress", "then", "catch", "finally")  # stored with the batch, run on the worker
 
 
 class PendingBatch:
@@ -34,6 +34,7 @@ class PendingBatch:
         self._queue: str | None = None
         self._connection: str | None = None
         self._continues_chain: dict[str, Any] | None = None  # set when the batch is a step of a chain
+        self._before: list[Callbacks.Callback] = []
 
     # -- fluent configuration -----------------------------------------------------------------
     def name(self, name: str) -> PendingBatch:
@@ -46,6 +47,16 @@ class PendingBatch:
         if not isinstance(allowed, bool) and (not isinstance(allowed, int) or allowed < 0):
             raise ValueError(f"allow_failures takes True or a whole number >= 0, got {allowed!r}")
         self._allow = allowed
+        return self
+
+    def before(self, callback: Callbacks.Callback) -> PendingBatch:
+        """Run `callback(batch)` in the dispatching process once the batch is stored, before its jobs are queued."""
+        self._before.append(callback)
+        return self
+
+    def progress(self, callback: Callbacks.Callback) -> PendingBatch:
+        """Run `callback(batch)` on the worker each time a job of the batch succeeds (before then/finally)."""
+        self._callbacks["progress"].append(callback)
         return self
 
     def then(self, callback: Callbacks.Callback) -> PendingBatch:
@@ -91,11 +102,21 @@ class PendingBatch:
         record = recorder.repository.store(self._name, len(self.jobs), options, batch_id)
         if inline:
             recorder.local[record.id] = {k: list(v) for k, v in self._callbacks.items()}
+        self._run_before(record)
         if self.jobs:
             push_members(m, record, self.jobs)
         else:
             recorder.settle(recorder.repository.evaluate(record.id), None)
         return record.id
+
+    def _run_before(self, record: BatchRecord) -> None:
+        if not self._before:
+            return
+        from app.Models.JobBatch import JobBatch
+
+        subject = JobBatch(record)
+        for callback in self._before:  # in this process: a lambda is fine; an error stops the dispatch
+            callback(*Callbacks.arguments(callback, "before", subject, None))
 
     def _check_members(self) -> None:
         from app.Jobs.Chain import PendingChain
@@ -176,6 +197,7 @@ class BatchableJob(Job):
     def handle(self) -> Any:
         current = self.batch()
         if current is not None and current.cancelled():
+            self.__dict__["_skipped_as_cancelled"] = True  # Job.status reads `cancelled` (BatchRecorder)
             return None
         return self._handle()
 
@@ -189,4 +211,8 @@ def batch(jobs: Iterable[Job | PendingChain]) -> PendingBatch:
     return PendingBatch(jobs)
 
 
-__all__ = ["batch", "BatchableJob", "PendingBatch"]
+# `from app.Jobs.Batch import Batch; Batch.find(id)`: Laravel's name for a stored batch (Bus::findBatch).
+from app.Models.JobBatch import JobBatch as Batch  # noqa: E402  (JobBatch imports this module lazily only)
+
+
+__all__ = ["batch", "Batch", "BatchableJob", "PendingBatch"]

@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs.Contracts import ShouldBeUnique, ShouldBeUniqueUntilProcessing, unique_for_seconds
+from app.Queue.errors import QueueError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing
 from app.Queue.Serializer import class_path
 
@@ -110,6 +111,21 @@ def release_for_payload(manager: QueueManager, payload: str, connection: str | N
             return False
         return manager.locks.release_owned_by_prefix(owner_token(connection, queue, claimed)) > 0
     return UniqueLocks(manager).release(job, envelope)
+
+
+def acquire_for_retry(manager: QueueManager, payload: str, connection: str, queue: str, job_uuid: str) -> bool:
+    """Take the unique lock again for a failed job pushed back by queue:retry; False while another copy holds it.
+
+    A payload that cannot be decoded takes no lock: the worker fails it again, and a lock it
+    might hold is found by its owner token then (UniqueLocks.release_undecodable).
+    """
+    try:
+        job = manager.codec.restore(manager.codec.parse(payload))
+    except QueueError:
+        return True
+    if not isinstance(job, ShouldBeUnique):
+        return True
+    return manager.locks.acquire(lock_key(job), owner_token(connection, queue, job_uuid), unique_for_seconds(job))
 
 
 def register(manager: QueueManager) -> None:

@@ -59,6 +59,13 @@ class StatusRepository:
         else:
             self._put_many([(j, record) for j in job_ids])
 
+    def mark_many(self, job_ids: list[str], state: JobState) -> None:
+        """Record one state for many jobs in one round trip (queue:clear marks what it removed cancelled)."""
+        if not self.enabled or not job_ids:
+            return
+        stamp = now()
+        self._put_many([(j, JobStatus(j, state, 0, 0.0, stamp).to_dict()) for j in job_ids])
+
     def forget_many(self, job_ids: list[str]) -> None:
         """Delete the records of jobs that were never stored (a bulk that failed part way)."""
         keys = [self.key(j) for j in job_ids]

@@ -323,6 +323,17 @@ redis.call('del', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return n
 """
 
+CLEAR_RECORDS = """
+-- Delete every job of a queue; returns their records (queue:clear marks each job cancelled).
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] lost hash
+local out = {}
+for i = 1, 3 do
+  for _, r in ipairs(redis.call('zrange', KEYS[i], 0, -1)) do out[#out + 1] = r end
+end
+redis.call('del', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return out
+"""
+
 # -- cache store ------------------------------------------------------------------------------
 # Cache values are "<expiry>|<json>" with the expiry in Python's unix seconds ("" = forever), so
 # expiry follows the one clock (freezegun); the server TTL (PX) only garbage-collects.

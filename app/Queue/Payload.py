@@ -193,6 +193,8 @@ class PayloadCodec:
         if callable(retry_until):
             retry_until = retry_until()
         backoff = job.backoff if job.backoff is not None else job.retry_after
+        if callable(backoff):
+            backoff = None  # a backoff() method is asked on the worker, per attempt (RetryPolicy.resolve)
         return {
             "uuid": job_uuid,
             "displayName": type(job).__name__,

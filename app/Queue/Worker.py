@@ -15,7 +15,8 @@ from app.Jobs.JobState import JobState
 from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
 from app.Queue.errors import ConnectionUnavailableError, JobTimeoutError, MaxAttemptsExceededError
-from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
+from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerLooping,
+                              WorkerStarting, WorkerStopping)
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.RetryPolicy import RetryPolicy
@@ -75,6 +76,7 @@ class Worker:
         self._over_memory = False
         self._paused: set[str] = set()
         self._held_by_supervisor = False  # SIGUSR2 from horizon's master: take no jobs until SIGCONT
+        self._fair: Any = False  # the weighted order, built on first use (None: strict order)
 
     # -- the loop -------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -86,6 +88,8 @@ class Worker:
         self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues)))
         started = time.monotonic()
         while True:
+            if self.manager.events.has_listeners(WorkerLooping):
+                self.manager.events.dispatch(WorkerLooping(connection, tuple(queues)))
             active, job = self._next_job_riding_outages(driver, connection, queues)
             if job is not None:
                 self._run_job(connection, job, active)
@@ -226,6 +230,9 @@ class Worker:
             job.delete_nowait()
 
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
+        if self._fair:
+            self._fair.served(job.queue, queues)
+            queues = self._fair.order(queues)  # a driver that reserves the next job with this ack uses the new order
         try:
             self.process(connection, job, prefetch_from=queues)
             self.jobs_processed += 1
@@ -279,15 +286,14 @@ class Worker:
     def process(self, connection: str, reserved: ReservedJob, prefetch_from: Sequence[str] = ()) -> None:
         """Decode, guard, run and settle one reserved job; never lets a job's error escape."""
         started = time.monotonic()
-        definition = self.manager.definitions.get(reserved.queue)
         try:
             envelope = self.manager.codec.parse(reserved.payload)
             job = self.manager.codec.restore(envelope)
-            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
+            job.attempts = reserved.attempts  # before the policy: a backoff() method may read it
+            policy = RetryPolicy.resolve(envelope, self.options, self.manager.max_attempts(reserved.queue, reserved.connection_name), job)
         except Exception as exc:  # poison: record it and go on to the next job
             self._fail_undecodable(reserved, exc)
             return
-        job.attempts = reserved.attempts
         if self._replayed(reserved, job):
             return
         why = policy.already_exceeded(reserved.attempts)
@@ -356,6 +362,7 @@ class Worker:
     def _handle_exception(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                           exc: Exception, started: float) -> None:
         """Fail the job if it will exceed its limits, else release it with backoff."""
+        self._exception_occurred(job, envelope, exc, reserved.attempts)
         if job.has_failed:
             self._fail(reserved, job, envelope, job._failed_with or exc, started)
             return
@@ -437,17 +444,35 @@ class Worker:
         _, job, envelope, policy = current
         exc = JobTimeoutError(f"{type(job).__name__} timed out after {policy.timeout:g} s and did not stop; the worker exited")
         log.error("%s", exc)
+        self._exception_occurred(job, envelope, exc, reserved.attempts)
         if policy.fail_on_timeout or policy.will_exceed(reserved.attempts):
             self._fail(reserved, job, envelope, exc, time.monotonic())
         else:
             self._release(reserved, job, envelope, float(policy.backoff_for(reserved.attempts)), exc)
+
+    def _exception_occurred(self, job: Job, envelope: dict[str, Any], exc: BaseException, attempts: int) -> None:
+        """Tell listeners (Queue.exception_occurred, Queue.timed_out) before the job is released or failed."""
+        if self.manager.events.has_listeners(JobExceptionOccurred):
+            try:
+                self.manager.events.dispatch(JobExceptionOccurred(job, envelope, exc, attempts, isinstance(exc, JobTimeoutError)))
+            except Exception:
+                log.exception("an exception_occurred listener raised")
 
     # -- flags, signals, memory -------------------------------------------------------------
     def _active_queues(self, connection: str, queues: Sequence[str]) -> list[str]:
         if self._held_by_supervisor:
             return []
         self._refresh_flags(connection, queues)
-        return [q for q in queues if q not in self._paused]
+        active = [q for q in queues if q not in self._paused]
+        return self._fair_order(queues, active)
+
+    def _fair_order(self, queues: Sequence[str], active: list[str]) -> list[str]:
+        """Strict order, or weighted fair sharing when the queues have weights (app/Queue/QueueWeights.py)."""
+        if self._fair is False:
+            from app.Queue.QueueWeights import weighted_order
+
+            self._fair = weighted_order(queues, dict(self.options.queue_weights), self.manager.definitions)
+        return self._fair.order(active) if self._fair is not None and len(active) > 1 else active
 
     def _refresh_flags(self, connection: str, queues: Sequence[str]) -> None:
         t = time.monotonic()

@@ -323,6 +323,17 @@ class DatabaseQueue:
     def clear(self, queue: str) -> int:
         return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)
 
+    def clear_payloads(self, queue: str) -> list[str]:
+        """Delete every job of `queue` and return their payloads (queue:clear marks them cancelled)."""
+        def run(conn: Connection) -> list[str]:
+            rows = conn.execute(select(jobs.c.id, jobs.c.payload).where(jobs.c.queue == queue)).all()
+            ids = [r[0] for r in rows]
+            for start in range(0, len(ids), 500):  # a job pushed meanwhile is not in `rows`: it stays
+                conn.execute(delete(jobs).where(jobs.c.id.in_(ids[start:start + 500])))
+            return [r[1] for r in rows]
+
+        return self._write(run)
+
     # -- reads ------------------------------------------------------------------------
     def sizes(self, queue: str) -> QueueSizes:
         t = int(now())

@@ -189,6 +189,7 @@ class RedisQueue:
         self._renew = self.client.register_script(LuaScripts.RENEW)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
+        self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
         # BEGIN and batch-mode ACKs are sent without a reply and POP_MANY ahead of need, all by sha:
         # loaded on every connect.
         self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many, self._ack])
@@ -263,6 +264,14 @@ class RedisQueue:
         k = self.keys(queue)
         with translate_errors(self.config):
             return int(self._clear(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost]))
+
+    def clear_payloads(self, queue: str) -> list[str]:
+        """Delete every job of `queue` atomically and return their payloads (queue:clear marks them cancelled)."""
+        k = self.keys(queue)
+        with translate_errors(self.config):
+            records = self._clear_records(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost])
+        texts = [r.decode("utf-8", "replace") if isinstance(r, bytes) else str(r) for r in records or ()]
+        return [t.split("|", 4)[4] for t in texts if t.count("|") >= 4]
 
     # -- reservations -------------------------------------------------------------------
     def pop(self, queue: str, worker_id: str) -> RedisJob | None:
