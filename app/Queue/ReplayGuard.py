@@ -12,8 +12,9 @@ A driver whose reservations carry `replayed` and `completed(until)` (Redis) keep
 itself: the ack script notes the signature in a per-queue done set, and the claim script looks
 it up, so the guard adds no round trip. Its answer is trusted for a first attempt on the queue
 its payload names; a payload planted on another queue, and a later attempt (a redelivery after
-an ack that never reached the store, a retry), are still checked against the status record. Payloads this process completed are also remembered in memory (bounded), which
-covers a copy held in the same prefetched batch as its original.
+an ack that never reached the store, a retry), are still checked against the status record.
+Payloads this process completed are also remembered in memory (bounded), which covers a copy
+held in the same prefetched batch as its original.
 """
 from __future__ import annotations
 
