@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.Horizon.CompletedJobStore import completed_store
+from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.Redaction import data_json, finished_job_data, tag_list
 from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
 from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping

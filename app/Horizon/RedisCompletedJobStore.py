@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from app.Horizon.CompletedJobStore import COLUMNS, HINT_SLACK, row_item
+from app.Horizon.CompletedRows import COLUMNS, HINT_SLACK, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Queue.Drivers.RedisConnection import translate_errors
 
