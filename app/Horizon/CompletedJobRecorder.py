@@ -115,7 +115,7 @@ class CompletedJobRecorder:
                 self.flush()
 
     def _row(self, event: JobProcessed, at: float) -> tuple[Any, ...]:
-        """The row of one completed job, in CompletedJobStore.COLUMNS order."""
+        """The row of one completed job, in CompletedRows.COLUMNS order."""
         envelope = event.envelope
         name = type(event.job).__name__ if event.job is not None else str(envelope.get("displayName") or "?")
         created = envelope.get("createdAt")

@@ -1,7 +1,7 @@
 """Completed jobs in Redis, for installations whose cache store is Redis (a Redis worker then never writes SQL).
 
 One zset under the cache prefix (hash tag `{completed}`): members are the rows as JSON lists
-(CompletedJobStore.COLUMNS order) scored by completion time. A flush is one ZADD, so recording
+(CompletedRows.COLUMNS order) scored by completion time. A flush is one ZADD, so recording
 costs a worker little more than encoding the row. A job is found by id near the time its
 status record gives (a score range), else among the newest SCAN_LIMIT jobs, as are filters.
 """
