@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.Horizon.CompletedJobStore import completed_store
+from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.Redaction import data_json, finished_job_data, tag_list
 from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
 from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
@@ -115,7 +115,7 @@ class CompletedJobRecorder:
                 self.flush()
 
     def _row(self, event: JobProcessed, at: float) -> tuple[Any, ...]:
-        """The row of one completed job, in CompletedJobStore.COLUMNS order."""
+        """The row of one completed job, in CompletedRows.COLUMNS order."""
         envelope = event.envelope
         name = type(event.job).__name__ if event.job is not None else str(envelope.get("displayName") or "?")
         created = envelope.get("createdAt")

@@ -13,38 +13,16 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from app.Horizon.CompletedRows import _COMPLETED, _DATA, _UUID, HINT_SLACK, matches, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Horizon.tables import completed_jobs
 from app.Queue.database.connection import translate_errors
 
 if TYPE_CHECKING:
-    from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
-    from app.Queue.QueueManager import QueueManager
+    pass
 
-COLUMNS = ("uuid", "connection", "queue", "name", "tags", "data", "attempts", "runtime", "created_at", "completed_at")
-_UUID, _QUEUE, _NAME, _TAGS, _DATA, _COMPLETED = (COLUMNS.index(c) for c in ("uuid", "queue", "name", "tags", "data", "completed_at"))
 SCAN_LIMIT = 10_000
-HINT_SLACK = 5.0  # seconds between a job's status record and its completion time
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def row_item(row: Sequence[Any]) -> dict[str, Any]:
-    """The list fields of a completed job from its row values in COLUMNS order."""
-    uuid, connection, queue, name, tags, _data, attempts, runtime, created_at, completed_at = row
-    return {
-        "id": uuid, "name": name, "queue": queue, "connection": connection,
-        "tags": json.loads(tags or "[]") if isinstance(tags, str) else list(tags or []),
-        "attempts": int(attempts), "runtime": float(runtime), "created_at": float(created_at),
-        "completed_at": float(completed_at), "status": "completed",
-    }
-
-
-def matches(row: Sequence[Any], f: Filters) -> bool:
-    """Whether a completed row passes the filters."""
-    tags = row[_TAGS]
-    tags = json.loads(tags or "[]") if isinstance(tags, str) else tags
-    return ((not f.id or row[_UUID] == f.id) and (not f.job or row[_NAME] == f.job)
-            and (not f.queue or row[_QUEUE] == f.queue) and (not f.tag or f.tag in tags))
 
 
 class CompletedJobStore:
@@ -149,12 +127,3 @@ class CompletedJobStore:
     def count_since(self, since: float, tag: str | None = None) -> int:
         """How many jobs completed since `since` (optionally carrying `tag`, among the newest SCAN_LIMIT)."""
         return self.page(PageRequest(1, 1, Filters(tag=tag or "")), since).total
-
-
-def completed_store(manager: QueueManager) -> CompletedJobStore | RedisCompletedJobStore:
-    """Where completed jobs live: Redis when the cache store is Redis (so Redis workers write no SQL), else SQL."""
-    if manager.config.get("cache_store") == "redis":
-        from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
-
-        return RedisCompletedJobStore(manager.cache)
-    return CompletedJobStore(manager.engine())

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from app.Horizon.CompletedJobStore import completed_store
+from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.JobSummary import detail, summary
 from app.Horizon.Paging import BadRequest, Filters, NotFound, Page, PageRequest, like_escape
 from app.Horizon.PendingJobs import DatabasePendingJobs, RedisPendingJobs, matches

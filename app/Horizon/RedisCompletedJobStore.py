@@ -1,7 +1,7 @@
 """Completed jobs in Redis, for installations whose cache store is Redis (a Redis worker then never writes SQL).
 
 One zset under the cache prefix (hash tag `{completed}`): members are the rows as JSON lists
-(CompletedJobStore.COLUMNS order) scored by completion time. A flush is one ZADD, so recording
+(CompletedRows.COLUMNS order) scored by completion time. A flush is one ZADD, so recording
 costs a worker little more than encoding the row. A job is found by id near the time its
 status record gives (a score range), else among the newest SCAN_LIMIT jobs, as are filters.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from app.Horizon.CompletedJobStore import COLUMNS, HINT_SLACK, row_item
+from app.Horizon.CompletedRows import COLUMNS, HINT_SLACK, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Queue.Drivers.RedisConnection import translate_errors
 

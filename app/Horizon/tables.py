@@ -1,7 +1,7 @@
 """The `completed_jobs` table: recently completed jobs for the dashboard, pruned after the completed trim.
 
 One row per worker flush (up to a second of one worker's jobs): `jobs` is a JSON array of
-rows in CompletedJobStore.COLUMNS order. A row per job cost a worker an insert into three
+rows in CompletedRows.COLUMNS order. A row per job cost a worker an insert into three
 B-trees per job (a tenth of a no-op job's CPU on SQLite); a row per flush costs one JSON
 encode per job, and the dashboard decodes only the flushes a page shows.
 """

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from app.Horizon.CompletedJobStore import completed_store
+from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.Paging import Filters, PageRequest
 from app.Queue.support.time import now
 from tests.dashboard_support import empty_dashboard_tables
