@@ -79,5 +79,8 @@ schedule-work: setup ## Run the scheduler (routes/console.py) in the foreground,
 schedule-list: setup ## List scheduled events with their next due time and last result
 	$(ARTISAN) schedule:list $(ARGS)
 
+bench-procrastinate: $(VENV)/.installed ## PostgreSQL driver vs procrastinate, one run (procrastinate in its own venv)
+	bench/peers/procrastinate.sh $(ARGS)
+
 bench-peers: $(VENV)/.installed ## Compare with RQ, Celery, Dramatiq, arq, Huey in one run (../shared/bench-peers)
 	bench/peers/run.sh $(ARGS)

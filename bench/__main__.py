@@ -1,8 +1,8 @@
 """`make bench`: print per-driver throughput, latency and worker memory.
 
-Drivers: sqlite always; redis and mariadb when their server binaries are installed
+Drivers: sqlite always; redis, mariadb and pgsql when their server binaries are installed
 (throwaway servers on free loopback ports, as in the tests). Options:
-  --drivers sqlite,redis,mariadb   --quick (smaller N)   --rss-jobs 100000
+  --drivers sqlite,redis,mariadb,pgsql   --quick (smaller N)   --rss-jobs 100000
 """
 from __future__ import annotations
 
@@ -46,13 +46,19 @@ def bench_mariadb(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) 
 
 
 
+def bench_pgsql(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
+    from bench.pgsql import bench_pgsql as run
+
+    return run(tmp, sizes, rss_marks)
+
+
 def bench_redis(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
     from bench.redis_bench import bench_redis as run
 
     return run(tmp, sizes, rss_marks, base_env(tmp))
 
 
-DRIVERS = {"sqlite": bench_sqlite, "redis": bench_redis, "mariadb": bench_mariadb}
+DRIVERS = {"sqlite": bench_sqlite, "redis": bench_redis, "mariadb": bench_mariadb, "pgsql": bench_pgsql}
 
 
 def main(argv: list[str] | None = None) -> int:

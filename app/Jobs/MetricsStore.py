@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.metrics_tables import job_metrics
-from app.Queue.database.connection import RETRYABLE_MYSQL_ERRORS
+from app.Queue.database.connection import retryable_code
 
 BIN_BASE = 0.0001  # seconds: bin 0 holds everything up to 0.1 ms
 BIN_FACTOR = 1.25
@@ -128,9 +128,8 @@ class MetricsStore:
                             self._merge(conn, key, groups[key])
                     return
                 except (IntegrityError, OperationalError) as exc:
-                    # two writers created the same row, or MySQL chose us as a deadlock victim: retry
-                    code = getattr(getattr(exc, "orig", None), "args", [None])[0]
-                    if attempt == 4 or (isinstance(exc, OperationalError) and code not in RETRYABLE_MYSQL_ERRORS):
+                    # two writers created the same row, or the server chose us as a deadlock victim: retry
+                    if attempt == 4 or (isinstance(exc, OperationalError) and retryable_code(exc) is None):
                         raise
 
     @staticmethod
