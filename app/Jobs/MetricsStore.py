@@ -128,8 +128,10 @@ class MetricsStore:
                             self._merge(conn, key, groups[key])
                     return
                 except (IntegrityError, OperationalError) as exc:
-                    # two writers created the same row, or the server chose us as a deadlock victim: retry
-                    if attempt == 4 or (isinstance(exc, OperationalError) and retryable_code(exc) is None):
+                    # two writers created the same row, the server chose us as a deadlock victim, or it
+                    # restarted under us (the pool reconnects): retry
+                    if attempt == 4 or (isinstance(exc, OperationalError) and retryable_code(exc) is None
+                                        and not exc.connection_invalidated):
                         raise
 
     @staticmethod

@@ -24,6 +24,7 @@ POSTGRES_UPSERT = (
     "INSERT INTO cache (key, value, expiration) "
     "SELECT * FROM unnest(%(keys)s::text[], %(values)s::text[], %(expirations)s::bigint[]) "
     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expiration = EXCLUDED.expiration")
+POSTGRES_READ = "SELECT key, value, expiration FROM cache WHERE key = ANY(%(keys)s::text[])"
 
 
 class DatabaseStore:
@@ -49,21 +50,20 @@ class DatabaseStore:
         return FOREVER if ttl is None else int(now() + ttl + 0.999)
 
     def get(self, key: str) -> Any | None:
-        with translate_errors(self._url), self.engine.connect() as conn:
-            row = conn.execute(select(cache.c.value, cache.c.expiration).where(cache.c.key == self._key(key))).first()
-        if row is None or row.expiration <= now():
-            return None
-        return json.loads(row.value)
+        return self.many([key]).get(key)
 
     def many(self, keys: list[str]) -> dict[str, Any]:
         """Read several keys in one query."""
         full = {self._key(k): k for k in keys}
         if not full:
             return {}
-        with translate_errors(self._url), self.engine.connect() as conn:
-            rows = conn.execute(select(cache.c.key, cache.c.value, cache.c.expiration).where(cache.c.key.in_(list(full)))).all()
+        if self._postgres is not None:  # one round trip, rerun on a new connection if the server restarted
+            rows = self._postgres.run(POSTGRES_READ, {"keys": list(full)})
+        else:
+            with translate_errors(self._url), self.engine.connect() as conn:
+                rows = conn.execute(select(cache.c.key, cache.c.value, cache.c.expiration).where(cache.c.key.in_(list(full)))).all()
         t = now()
-        return {full[r.key]: json.loads(r.value) for r in rows if r.expiration > t}
+        return {full[key]: json.loads(value) for key, value, expiration in rows if expiration > t}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         self.put_many([(key, value, ttl)])

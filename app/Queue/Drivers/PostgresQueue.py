@@ -71,6 +71,8 @@ RELEASE = (
     "WITH back AS (UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, available_at = %(at)s::bigint, "
     "attempts = attempts - %(undo)s WHERE id = %(id)s AND reserved_by = %(by)s RETURNING available_at) "
     "SELECT pg_notify(%(channel)s, available_at::text) FROM back")
+DELETE_MINE = "DELETE FROM jobs WHERE id = %(id)s AND reserved_by = %(by)s"
+RENEW = "UPDATE jobs SET reserved_at = %(at)s::bigint WHERE id = %(id)s AND reserved_by = %(by)s"
 # When the next job of these queues becomes claimable: the earliest available_at of a free
 # row, or the earliest lease expiry of a reserved one (each an index range scan).
 NEXT_DUE = (
@@ -85,7 +87,8 @@ OUTAGE_PAUSE = 0.5  # seconds between attempts while the server cannot be reache
 
 
 class PostgresJob(DatabaseJob):
-    """A reserved row on PostgreSQL: start and release are single statements on the held connection."""
+    """A reserved row on PostgreSQL: every change is one statement through the driver's session (rerun
+    on a new connection if the server restarted under it)."""
 
     driver: PostgresQueue
 
@@ -101,6 +104,14 @@ class PostgresJob(DatabaseJob):
                         self.queue)
         if finished is not None and not acked:
             log.warning("job on %s finished after its reservation was lost; it may run again", finished.queue)
+
+    def delete(self) -> bool:
+        """Delete the job while it is still ours."""
+        return self.driver._session.run(DELETE_MINE, {"id": self.id, "by": self.token}) > 0
+
+    def renew(self) -> bool:
+        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
+        return self.driver._session.run(RENEW, {"at": _lease_stamp(), "id": self.id, "by": self.token}) > 0
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Hand the job back (notifying its queue's listeners); False when the reservation was lost."""

@@ -56,26 +56,30 @@ class PostgresSession:
     def run(self, sql: str, params: Mapping[str, Any]) -> Any:
         """Run one statement as its own transaction; its rows, or its rowcount when it returns none.
 
-        A deadlock or serialization failure is rerun; on the owner thread, a connection found
-        dead (the server restarted) is replaced once and the statement rerun: each statement
-        is atomic, so a rerun either repeats a statement that never ran or, if the first one
-        committed before the connection died, claims anew while the lost claim's lease runs out.
+        A deadlock or serialization failure is rerun, and so is a statement whose connection
+        died (the server restarted), once, on a new connection: each statement is atomic, so a
+        rerun either repeats a statement that never ran or, if the first one committed before
+        the connection died, claims anew (the lost claim's lease runs out) or writes the same
+        values again.
         """
         return retry_lock_errors(lambda: self._attempt(sql, params))
 
     def _attempt(self, sql: str, params: Mapping[str, Any]) -> Any:
         with translate_errors(self._url):
-            if not self.owns():
-                with self.engine.begin() as conn:
-                    result = conn.exec_driver_sql(sql, dict(params))
-                    return result.fetchall() if result.returns_rows else result.rowcount
             try:
-                return self._execute(self._connection(), sql, params)
+                return self._once(sql, params)
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
-                log.info("held PostgreSQL connection was lost; reconnecting")
-                return self._execute(self._connection(), sql, params)
+                log.info("PostgreSQL connection was lost (%s); reconnecting", type(exc.orig).__name__)
+                return self._once(sql, params)  # connecting waits out a restart (connection.py)
+
+    def _once(self, sql: str, params: Mapping[str, Any]) -> Any:
+        if not self.owns():
+            with self.engine.begin() as conn:
+                result = conn.exec_driver_sql(sql, dict(params))
+                return result.fetchall() if result.returns_rows else result.rowcount
+        return self._execute(self._connection(), sql, params)
 
     def _execute(self, conn: Any, sql: str, params: Mapping[str, Any]) -> Any:
         import psycopg
