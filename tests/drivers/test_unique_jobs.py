@@ -22,7 +22,7 @@ from tests.support import start_worker, stop, wait_until
 
 def work(backend: Backend, **options) -> None:
     opts = {"stop_when_empty": True, "sleep": 0, **options}
-    Worker(backend.manager, WorkerOptions(**opts)).daemon(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, **opts)).daemon(backend.connection, ["default"])
 
 
 def test_duplicate_dispatch_returns_none_and_stores_nothing(backend: Backend, witness):
@@ -53,7 +53,7 @@ def test_lock_is_released_when_the_job_succeeds(backend: Backend, witness):
 
 def test_lock_is_kept_between_retries_and_released_on_permanent_failure(backend: Backend, witness):
     UniqueJob(witness, 7, fail=True).on_connection(backend.connection).dispatch()
-    Worker(backend.manager, WorkerOptions(max_tries=2, sleep=0, backoff=(30,))).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, max_tries=2, sleep=0, backoff=(30,))).run_next_job(backend.connection, ["default"])
     assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is None  # released for a retry: still held
     with freeze_time(timedelta(seconds=31)):
         work(backend, max_tries=2)
@@ -78,7 +78,7 @@ def test_lock_is_released_when_the_payload_cannot_be_decoded(backend: Backend, w
     monkeypatch.setenv("APP_KEY", "base64:" + base64.b64encode(b"r" * 32).decode())  # a key rotated without APP_PREVIOUS_KEYS
     env_mod.reload()
     manager().reset()
-    Worker(backend.manager, WorkerOptions(sleep=0)).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, sleep=0)).run_next_job(backend.connection, ["default"])
     assert [f.uuid for f in backend.manager.failed.all()] == [job_id] and read_lines(witness) == []
     assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is not None
     assert UniqueJob(witness, 8).on_connection(backend.connection).dispatch() is None  # only that copy's lock went
@@ -112,7 +112,7 @@ def test_lock_is_released_when_a_hard_timeout_fails_the_job(backend: Backend, wi
 def test_until_processing_lock_is_released_when_the_job_starts(backend: Backend, witness):
     UntilProcessingJob(witness).on_connection(backend.connection).dispatch()
     assert UntilProcessingJob(witness).on_connection(backend.connection).dispatch() is None
-    Worker(backend.manager, WorkerOptions(sleep=0)).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, sleep=0)).run_next_job(backend.connection, ["default"])
     line = read_lines(witness)[0]
     assert "copy=None" not in line  # the copy dispatched from inside handle was accepted
 
