@@ -26,6 +26,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
+from tests.process_guard import die_with_parent, track
+
 INSTALL_HINT = "PostgreSQL not installed: apt-get install postgresql"
 USER, PASSWORD = "queue", "queue-secret"
 START_TIMEOUT = 30.0
@@ -80,7 +82,9 @@ class PostgresServer:
                 "-c", "logging_collector=off", "-c", "log_min_messages=warning"]
         log = open(self.dir / "server.log", "ab")
         try:
-            self.process = subprocess.Popen(args, stdout=log, stderr=log, user=self.run_as, start_new_session=True)
+            # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
+            self.process = track(subprocess.Popen(args, stdout=log, stderr=log, user=self.run_as, start_new_session=True,
+                                                  preexec_fn=die_with_parent(signal.SIGINT)))
         finally:
             log.close()
         self._wait_ready()
