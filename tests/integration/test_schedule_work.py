@@ -30,17 +30,13 @@ LEAD = 4 * 60          # scheduler seconds before the first watched minute: time
 MINUTES = 8            # watched due minutes
 
 
-@pytest.fixture(params=["redis", "mariadb", "pgsql"])
+@pytest.fixture(params=["redis", "mariadb"])
 def store(request, queue_env, monkeypatch, witness):
     """Point this test and its processes at a real store; returns the env the processes get."""
     if request.param == "redis":
         from tests.servers_redis import use_redis
 
         env = use_redis(request.getfixturevalue("redis_server"), monkeypatch)
-    elif request.param == "pgsql":
-        from tests.servers_pgsql import use_pgsql
-
-        env = use_pgsql(request.getfixturevalue("pgsql_server"), request.getfixturevalue("pgsql_database"), monkeypatch)
     else:
         from tests.servers_mariadb import use_mariadb
 
