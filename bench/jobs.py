@@ -30,3 +30,14 @@ class LatencyJob(Job):
         if _sock is None:
             _sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         _sock.sendto(repr(elapsed).encode(), ("127.0.0.1", self.port))
+
+
+class SleepMsJob(Job):
+    """Sleeps `ms` milliseconds: a short I/O-bound job (horizon autoscaling benchmark)."""
+
+    def __init__(self, ms: float) -> None:
+        super().__init__()
+        self.ms = ms
+
+    def handle(self) -> None:
+        time.sleep(self.ms / 1000)

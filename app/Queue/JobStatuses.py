@@ -56,6 +56,13 @@ class StatusRepository:
         else:
             self._put_many([(j, record) for j in job_ids])
 
+    def mark_many(self, job_ids: list[str], state: JobState) -> None:
+        """Record one state for many jobs in one round trip (queue:clear marks what it removed cancelled)."""
+        if not self.enabled or not job_ids:
+            return
+        stamp = now()
+        self._put_many([(j, JobStatus(j, state, 0, 0.0, stamp).to_dict()) for j in job_ids])
+
     def forget_many(self, job_ids: list[str]) -> None:
         """Delete the records of jobs that were never stored (a bulk that failed part way)."""
         keys = [self.key(j) for j in job_ids]
@@ -78,6 +85,25 @@ class StatusRepository:
             buffered = self._buffer.get(job_id) if self._buffer is not None else None
         data = buffered or self.store.get(self.key(job_id))
         return JobStatus.from_dict(job_id, data) if data else None
+
+    def raw(self, job_id: str) -> dict[str, Any] | None:
+        """The stored record as a dict (buffered first), or None; a value that is not a dict reads as None."""
+        with self._lock:
+            buffered = self._buffer.get(job_id) if self._buffer is not None else None
+        data = buffered if buffered is not None else self.store.get(self.key(job_id))
+        return data if isinstance(data, dict) else None
+
+    def annotate(self, job_id: str, **fields: Any) -> None:
+        """Add fields to a job's current record; free when that record still waits in the buffer."""
+        if not self.enabled or not job_id:
+            return
+        with self._lock:
+            if self._buffer is not None and job_id in self._buffer:
+                self._buffer[job_id] = {**self._buffer[job_id], **fields}
+                return
+        current = self.raw(job_id)
+        if current is not None:
+            self._write(job_id, {**current, **fields})
 
     # -- write-behind for workers ------------------------------------------------------------
     def start_buffering(self) -> None:

@@ -12,8 +12,11 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
+from tests.drivers.conftest import cluster_backend
 from tests.fixtures.feature_jobs import LimitedJob, PlainJob
 from tests.support import start_worker, stop, wait_until
+
+backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-cluster")
 
 
 def test_window_starts_at_the_first_hit_and_allows_max_hits(backend: Backend):

@@ -63,7 +63,7 @@ class DatabaseStore:
             with translate_errors(self._url), self.engine.connect() as conn:
                 rows = conn.execute(select(cache.c.key, cache.c.value, cache.c.expiration).where(cache.c.key.in_(list(full)))).all()
         t = now()
-        return {full[key]: json.loads(value) for key, value, expiration in rows if expiration > t}
+        return {full[key]: _loads(value) for key, value, expiration in rows if expiration > t}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         self.put_many([(key, value, ttl)])
@@ -190,3 +190,11 @@ class DatabaseStore:
     def _maybe_prune(self, conn: Any) -> None:
         if random.randrange(PRUNE_LOTTERY) == 0:
             conn.execute(delete(cache).where(cache.c.expiration <= now()))
+
+
+def _loads(value: Any) -> Any:
+    """Decode a stored value; one the store was made to hold that is not JSON reads as absent."""
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError, RecursionError):
+        return None

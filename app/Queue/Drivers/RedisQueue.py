@@ -22,6 +22,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
+from redis.crc import key_slot
+
+from app.Queue.Drivers.RedisClients import close_client, is_cluster
 from app.Queue.Drivers.RedisConnection import QuietLane, make_client, translate_errors
 from app.Queue.support.time import now
 
@@ -30,6 +33,7 @@ log = logging.getLogger("queue.redis")
 # Jobs per PUSH call in a bulk: bounds a script's runtime and arguments, and is small enough
 # that Redis stores one chunk while the dispatcher builds the next (bulk_stream).
 STREAM_CHUNK = 250
+CLUSTER_POLL = 1.0  # seconds: on Redis Cluster, how often a worker of several queues looks past the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,7 @@ class RedisQueue:
         self.prefix = str(config.get("prefix") or "queues:")
         self.block_for = float(config.get("block_for") or 0)
         self.client = make_client(config)
+        self.cluster = is_cluster(self.client)
         self._keys: dict[str, QueueKeys] = {}
         self._push = self.client.register_script(LuaScripts.PUSH)
         self._pop = self.client.register_script(LuaScripts.POP)
@@ -154,6 +159,7 @@ class RedisQueue:
         self._renew = self.client.register_script(LuaScripts.RENEW)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
+        self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
         # BEGIN is sent without a reply and POP_MANY ahead of need, both by sha: loaded on every connect.
         self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many])
 
@@ -227,6 +233,14 @@ class RedisQueue:
         k = self.keys(queue)
         with translate_errors(self.config):
             return int(self._clear(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost]))
+
+    def clear_payloads(self, queue: str) -> list[str]:
+        """Delete every job of `queue` atomically and return their payloads (queue:clear marks them cancelled)."""
+        k = self.keys(queue)
+        with translate_errors(self.config):
+            records = self._clear_records(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost])
+        texts = [r.decode("utf-8", "replace") if isinstance(r, bytes) else str(r) for r in records or ()]
+        return [t.split("|", 4)[4] for t in texts if t.count("|") >= 4]
 
     # -- reservations -------------------------------------------------------------------
     def pop(self, queue: str, worker_id: str) -> RedisJob | None:
@@ -340,6 +354,11 @@ class RedisQueue:
         if self.block_for > 0:
             budget = min(budget, self.block_for)
         notify = [self.keys(q).notify for q in queues]
+        if self.cluster and len({key_slot(k.encode()) for k in notify}) > 1:
+            # One BLPOP may only name keys of one slot: wait on the first queue's list, and look
+            # at the others at least every CLUSTER_POLL seconds.
+            notify = notify[:1]
+            budget = min(budget, CLUSTER_POLL)
         woke_on: str | None = None
         while True:
             jobs, wake = take()
@@ -385,13 +404,17 @@ class RedisQueue:
             rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
         out = []
         for record, expiry in rows:
-            seq, _prio, attempts, holder, _payload = record.split("|", 4)
+            parts = record.split("|", 4)
+            if len(parts) < 5 or not parts[2].isdigit():  # a member without the driver's framing
+                out.append({"id": "?", "queue": queue, "reserved_by": "?", "attempts": 0, "expires_at": expiry})
+                continue
+            seq, _prio, attempts, holder, _payload = parts
             out.append({"id": seq, "queue": queue, "reserved_by": holder, "attempts": int(attempts), "expires_at": expiry})
         return out
 
     def close(self) -> None:
         self.lane.close()
-        self.client.close()
+        close_client(self.client)
 
 
 def _holder(worker_id: str) -> str:

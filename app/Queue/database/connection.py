@@ -59,6 +59,9 @@ def _sqlite_engine(url: str) -> Engine:
         # Autocommit at the driver level so that we emit BEGIN ourselves (pysqlite's
         # deferred BEGIN would let two workers both read, then deadlock on upgrade).
         dbapi_conn.isolation_level = None
+        # A payload written as bytes that are not UTF-8 must reach the worker (which refuses it)
+        # rather than raise inside every claim: sqlite3's default text factory is strict.
+        dbapi_conn.text_factory = _lenient_text
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -70,6 +73,11 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _lenient_text(raw: bytes) -> str:
+    """Decode a TEXT value; invalid UTF-8 becomes U+FFFD instead of an error."""
+    return raw.decode("utf-8", "replace")
 
 
 def _mysql_engine(url: str) -> Engine:
