@@ -85,6 +85,9 @@ schedule-work: setup ## Run the scheduler (routes/console.py) in the foreground,
 schedule-list: setup ## List scheduled events with their next due time and last result
 	$(ARTISAN) schedule:list $(ARGS)
 
+bench-procrastinate: $(VENV)/.installed ## PostgreSQL driver vs procrastinate, one run (procrastinate in its own venv)
+	bench/peers/procrastinate.sh $(ARGS)
+
 horizon: setup ## Run the horizon master: workers per config/horizon.py, balanced and restarted (APP_ENV picks the block)
 	$(ARTISAN) horizon $(ARGS)
 

@@ -129,7 +129,7 @@ class MetricsStore:
             return
         from sqlalchemy.exc import IntegrityError, OperationalError
 
-        from app.Queue.database.connection import RETRYABLE_MYSQL_ERRORS, translate_errors
+        from app.Queue.database.connection import retryable_code, translate_errors
 
         with translate_errors(self._url):
             for attempt in range(5):
@@ -139,9 +139,10 @@ class MetricsStore:
                             self._merge(conn, key, groups[key])
                     return
                 except (IntegrityError, OperationalError) as exc:
-                    # two writers created the same row, or MySQL chose us as a deadlock victim: retry
-                    code = getattr(getattr(exc, "orig", None), "args", [None])[0]
-                    if attempt == 4 or (isinstance(exc, OperationalError) and code not in RETRYABLE_MYSQL_ERRORS):
+                    # two writers created the same row, the server chose us as a deadlock victim, or it
+                    # restarted under us (the pool reconnects): retry
+                    if attempt == 4 or (isinstance(exc, OperationalError) and retryable_code(exc) is None
+                                        and not exc.connection_invalidated):
                         raise
 
     @staticmethod
