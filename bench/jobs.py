@@ -46,3 +46,14 @@ class AsyncIoJob(Job):
         import asyncio
 
         await asyncio.sleep(0.02)
+
+
+class SleepMsJob(Job):
+    """Sleeps `ms` milliseconds: a short I/O-bound job (horizon autoscaling benchmark)."""
+
+    def __init__(self, ms: float) -> None:
+        super().__init__()
+        self.ms = ms
+
+    def handle(self) -> None:
+        time.sleep(self.ms / 1000)

@@ -45,7 +45,8 @@ def _migrate() -> None:
 def bench_redis(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...], base: dict[str, str]) -> Result:
     """Measure the Redis driver (queue and cache store on Redis, as QUEUE_CONNECTION=redis defaults to)."""
     proc, port = start_redis(tmp)
-    env = {**base, "QUEUE_CONNECTION": "redis", "CACHE_STORE": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port)}
+    env = {**base, "QUEUE_CONNECTION": "redis", "CACHE_STORE": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port),
+           "REDIS_URL": "", "REDIS_CLUSTER": "", "REDIS_TLS_CA": ""}  # another row's settings must not leak in
     try:
         # A database is configured by default beside Redis (failed jobs, batches, metrics): migrate it.
         return run_driver("redis", "redis", env, sizes, _migrate, worker_args=["--sleep=3"], rss_marks=rss_marks)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["app.Testing.pytest_plugin", "tests.servers_mariadb", "tests.servers_redis"]
+pytest_plugins = ["app.Testing.pytest_plugin", "tests.servers_mariadb", "tests.servers_pgsql", "tests.servers_redis",
+                  "tests.servers_redis_cluster"]
 
 TEST_KEY = "base64:" + base64.b64encode(b"k" * 32).decode()
 
@@ -27,6 +28,28 @@ BASE_ENV = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def in_process_workers_ignore_pytest_rss():
+    """Give in-process workers no --memory limit by default.
+
+    They share pytest's RSS, which grows with every imported test tool (Django, FastAPI,
+    hypothesis...) and says nothing about a worker: past 128 MB they stopped with
+    StopReason.MEMORY before running a job, depending on test order. Tests of the memory
+    limit pass `memory=` (or `--memory` to a real worker process) explicitly.
+    """
+    from dataclasses import fields
+
+    from app.Queue.WorkerOptions import WorkerOptions
+
+    init = WorkerOptions.__init__
+    saved = init.__defaults__
+    assert saved is not None
+    index = [f.name for f in fields(WorkerOptions)].index("memory")
+    init.__defaults__ = saved[:index] + (0,) + saved[index + 1:]
+    yield
+    init.__defaults__ = saved
+
+
 @pytest.fixture(autouse=True)
 def queue_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Point the app at a fresh migrated SQLite file and reset the manager around each test."""
@@ -34,7 +57,7 @@ def queue_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 
-    for key in [k for k in os.environ if k.startswith(("DB_", "REDIS_", "QUEUE_", "CACHE_", "APP_"))]:
+    for key in [k for k in os.environ if k.startswith(("DB_", "DATABASE_", "REDIS_", "QUEUE_", "CACHE_", "APP_"))]:
         monkeypatch.delenv(key, raising=False)
     for key, value in BASE_ENV.items():
         monkeypatch.setenv(key, value)

@@ -22,6 +22,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
+from tests.process_guard import die_with_parent, track
+
 INSTALL_HINT = "mariadb-server not installed: apt-get install mariadb-server"
 USER, PASSWORD = "queue", "queue-secret"
 START_TIMEOUT = 30.0
@@ -113,7 +115,9 @@ def _start(mariadbd: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
     ]
     if os.geteuid() == 0:
         args.append("--user=root")
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # A clean shutdown (SIGTERM) when this process dies without stopping it (pytest-timeout's os._exit).
+    return track(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                  preexec_fn=die_with_parent(signal.SIGTERM)))
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -215,10 +219,13 @@ def empty_tables(server: MariaDBServer, database: str) -> None:
     """Delete every row of the queue tables (DELETE is quicker than TRUNCATE on tiny InnoDB tables)."""
     from app.Queue.database.tables import QUEUE_TABLES
 
+    # Metrics minute rows and the dashboard's completed jobs too: a test reading throughput or
+    # recent jobs must see only its own.
+    tables = (*QUEUE_TABLES, "job_metrics", "completed_jobs")
     conn = server.connect(database)
     try:
         with conn.cursor() as cur:
-            for table in QUEUE_TABLES:
+            for table in tables:
                 cur.execute(f"DELETE FROM `{table}`")
     finally:
         conn.close()

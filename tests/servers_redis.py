@@ -19,6 +19,8 @@ from typing import Callable, Iterator
 
 import pytest
 
+from tests.process_guard import die_with_parent, track
+
 INSTALL_HINT = "redis-server not installed: apt-get install redis-server"
 START_TIMEOUT = 10.0
 
@@ -52,7 +54,8 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
                 "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log"), *self.extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = track(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                           preexec_fn=die_with_parent(signal.SIGTERM)))
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from tests.process_guard import die_with_parent, track
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,10 +25,11 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def start_worker(args: Sequence[str] = (), env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start `python artisan queue:work ...` as a separate process."""
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(
+    return track(subprocess.Popen(
         [sys.executable, str(ROOT / "artisan"), "queue:work", *args],
         cwd=ROOT, env=worker_env(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+        preexec_fn=die_with_parent(signal.SIGKILL),  # a worker stuck in a job must not outlive the run
+    ))
 
 
 def artisan(*args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -54,3 +57,14 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A command-line error as DESIGN invariant 5 wants it: exit 1, one line on stderr naming `needles`, no traceback."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"exit {result.returncode}: {output}"
+    assert "Traceback" not in output, output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and not result.stdout.strip(), output
+    for needle in needles:
+        assert needle in lines[0], lines[0]

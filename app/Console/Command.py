@@ -17,7 +17,25 @@ class UsageError(QueueError):
 
 
 class Command(CleoCommand):
-    """Subclasses implement `run_command()`; errors become one red line and exit status 1."""
+    """Subclasses implement `run_command()`; errors become one red line and exit status 1.
+
+    Laravel's form works too: a `signature = "report:send {user} {--queue=default}"` class
+    attribute (app/Console/Signature.py) and a `handle()` method, which then gets the same
+    one-line error handling as `run_command()`. cleo's `name` / `arguments` / `options` stay as they are.
+    """
+
+    signature: str | None = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if own.get("signature"):
+            from app.Console.Signature import parse_signature
+
+            cls.name, cls.arguments, cls.options = parse_signature(str(own["signature"]))
+        if "handle" in own and "run_command" not in own:  # Laravel's handle(): run it inside our error handling
+            cls.run_command = own["handle"]  # type: ignore[method-assign]
+            cls.handle = Command.handle  # type: ignore[method-assign]
 
     def handle(self) -> int:
         try:

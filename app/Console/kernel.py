@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from cleo.application import Application
 from cleo.commands.command import Command
@@ -42,10 +42,18 @@ COMMANDS: dict[str, str] = {
     "queue:metrics": "app.Console.Commands.QueueMetrics:QueueMetricsCommand",
     "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
     "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
+    "queue:dashboard": "app.Console.Commands.QueueDashboard:QueueDashboardCommand",
     "schedule:run": "app.Console.Commands.ScheduleRun:ScheduleRunCommand",
     "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
     "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",
     "schedule:test": "app.Console.Commands.ScheduleTest:ScheduleTestCommand",
+    "horizon": "app.Console.Commands.Horizon:HorizonCommand",
+    "horizon:status": "app.Console.Commands.HorizonStatus:HorizonStatusCommand",
+    "horizon:pause": "app.Console.Commands.HorizonPause:HorizonPauseCommand",
+    "horizon:continue": "app.Console.Commands.HorizonContinue:HorizonContinueCommand",
+    "horizon:terminate": "app.Console.Commands.HorizonTerminate:HorizonTerminateCommand",
+    "horizon:list": "app.Console.Commands.HorizonList:HorizonListCommand",
+    "horizon:snapshot": "app.Console.Commands.HorizonSnapshot:HorizonSnapshotCommand",
 }
 
 
@@ -77,7 +85,19 @@ def application() -> Application:
         routes = None
     if routes is not None and hasattr(routes, "register"):
         routes.register(app)
+    if routes is not None:
+        _add_defined_commands(app, routes)
     return app
+
+
+def _add_defined_commands(app: Application, module: Any) -> None:
+    """Add the commands a module defines (Laravel discovers them) unless register() already added them."""
+    from app.Console.Command import Command
+
+    for obj in list(vars(module).values()):
+        if (isinstance(obj, type) and issubclass(obj, Command) and obj.__module__ == module.__name__
+                and obj.name and not app.has(obj.name)):
+            app.add(obj())
 
 
 def main() -> int:
@@ -93,4 +113,9 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return application().run()
+    try:
+        artisan = application()
+    except ConfigurationError as exc:  # e.g. a bad command signature in routes/console.py
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return artisan.run()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from app.Jobs import Callbacks
 from app.Jobs.Job import Job
+from app.Queue.BatchSignature import sign_options
 
 if TYPE_CHECKING:
     from app.Jobs.Chain import ChainedBatch, PendingChain
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("queue.batch")
 
-KINDS = ("then", "catch", "finally")
+KINDS = ("progress", "then", "catch", "finally")  # stored with the batch, run on the worker
 
 
 class PendingBatch:
@@ -33,6 +34,7 @@ class PendingBatch:
         self._queue: str | None = None
         self._connection: str | None = None
         self._continues_chain: dict[str, Any] | None = None  # set when the batch is a step of a chain
+        self._before: list[Callbacks.Callback] = []
 
     # -- fluent configuration -----------------------------------------------------------------
     def name(self, name: str) -> PendingBatch:
@@ -45,6 +47,16 @@ class PendingBatch:
         if not isinstance(allowed, bool) and (not isinstance(allowed, int) or allowed < 0):
             raise ValueError(f"allow_failures takes True or a whole number >= 0, got {allowed!r}")
         self._allow = allowed
+        return self
+
+    def before(self, callback: Callbacks.Callback) -> PendingBatch:
+        """Run `callback(batch)` in the dispatching process once the batch is stored, before its jobs are queued."""
+        self._before.append(callback)
+        return self
+
+    def progress(self, callback: Callbacks.Callback) -> PendingBatch:
+        """Run `callback(batch)` on the worker each time a job of the batch succeeds (before then/finally)."""
+        self._callbacks["progress"].append(callback)
         return self
 
     def then(self, callback: Callbacks.Callback) -> PendingBatch:
@@ -84,15 +96,27 @@ class PendingBatch:
             return m.bus_fake.record_batch(self, self.jobs, self._name or None, queue=self._queue, connection=self._connection)
         inline = is_inline(m, self._connection)
         options = self._options(m, inline)
+        batch_id = str(uuid.uuid4())
+        options = sign_options(m.codec.key, batch_id, options)  # workers act on them: app/Queue/BatchSignature.py
         recorder = batch_recorder(m)
-        record = recorder.repository.store(self._name, len(self.jobs), options)
+        record = recorder.repository.store(self._name, len(self.jobs), options, batch_id)
         if inline:
             recorder.local[record.id] = {k: list(v) for k, v in self._callbacks.items()}
+        self._run_before(record)
         if self.jobs:
             push_members(m, record, self.jobs)
         else:
             recorder.settle(recorder.repository.evaluate(record.id), None)
         return record.id
+
+    def _run_before(self, record: BatchRecord) -> None:
+        if not self._before:
+            return
+        from app.Models.JobBatch import JobBatch
+
+        subject = JobBatch(record)
+        for callback in self._before:  # in this process: a lambda is fine; an error stops the dispatch
+            callback(*Callbacks.arguments(callback, "before", subject, None))
 
     def _check_members(self) -> None:
         from app.Jobs.Chain import PendingChain
@@ -142,7 +166,10 @@ def push_members(m: QueueManager, record: BatchRecord, jobs: list[Job | PendingC
     from app.Jobs.BatchRecorder import batch_recorder
     from app.Jobs.Chain import PendingChain
 
-    queue, connection = record.options.get("queue"), record.options.get("connection")
+    from app.Queue.BatchSignature import verified_options
+
+    options = verified_options(record.id, record.options, m.codec.keys)  # read back from the store: check it
+    queue, connection = options.get("queue"), options.get("connection")
     inline = is_inline(m, connection)
     plain: list[Job] = []
     for job in jobs:
@@ -170,6 +197,7 @@ class BatchableJob(Job):
     def handle(self) -> Any:
         current = self.batch()
         if current is not None and current.cancelled():
+            self.__dict__["_skipped_as_cancelled"] = True  # Job.status reads `cancelled` (BatchRecorder)
             return None
         return self._handle()
 
@@ -183,4 +211,8 @@ def batch(jobs: Iterable[Job | PendingChain]) -> PendingBatch:
     return PendingBatch(jobs)
 
 
-__all__ = ["batch", "BatchableJob", "PendingBatch"]
+# `from app.Jobs.Batch import Batch; Batch.find(id)`: Laravel's name for a stored batch (Bus::findBatch).
+from app.Models.JobBatch import JobBatch as Batch  # noqa: E402  (JobBatch imports this module lazily only)
+
+
+__all__ = ["batch", "Batch", "BatchableJob", "PendingBatch"]

@@ -10,7 +10,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs import Callbacks
-from app.Queue.errors import QueueError
+from app.Queue.BatchSignature import verified_options
+from app.Queue.errors import InvalidPayloadError, QueueError
 from app.Queue.events import JobFailed, JobProcessed
 
 if TYPE_CHECKING:
@@ -42,11 +43,29 @@ class BatchRecorder:
         batch_id = env.get("batchId")
         if not batch_id:
             return
+        if event.job.__dict__.get("_skipped_as_cancelled"):  # skipped, not done: after the worker's `completed`
+            from app.Jobs.JobState import JobState
+
+            self.manager.statuses.mark(env.get("uuid") or "", JobState.CANCELLED, event.attempts)
         chain = event.job._chain if event.job._chain is not None else env.get("chain")
         if env.get("batchMember") and chain and chain.get("steps"):
             return  # a chain counts as one member: it succeeds with its last step
         member = env.get("batchMember") or env.get("uuid") or ""
-        self.settle(self.repository.record_success(batch_id, member, env.get("uuid") or ""), None)
+        outcome = self.repository.record_success(batch_id, member, env.get("uuid") or "")
+        self._progress(outcome)
+        self.settle(outcome, None)
+
+    def _progress(self, outcome: Outcome | None) -> None:
+        """Run the batch's progress callbacks for a member counted now (not for a duplicate report)."""
+        if outcome is None or not outcome.batch.options.get("progress") and outcome.batch.id not in self.local:
+            return
+        from app.Models.JobBatch import JobBatch
+
+        record = outcome.batch
+        subject = JobBatch(record)
+        for callback in self._callbacks(record, "progress"):
+            Callbacks.run(callback, "progress", subject, None, self.manager, record.options.get("queue"),
+                          record.options.get("connection"))
 
     def on_failed(self, event: JobFailed) -> None:
         env = event.envelope
@@ -64,6 +83,11 @@ class BatchRecorder:
         from app.Models.JobBatch import JobBatch
 
         record = outcome.batch
+        try:  # options from the store run nothing unless APP_KEY signed them
+            verified_options(record.id, record.options, self.manager.codec.keys)
+        except InvalidPayloadError as exc:
+            log.error("%s", exc)
+            return
         subject = JobBatch(record)
         queue, connection = record.options.get("queue"), record.options.get("connection")
         for kind in outcome.fire:

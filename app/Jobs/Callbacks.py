@@ -54,8 +54,10 @@ def _resolve(module: str, qualname: str) -> Any:
     try:
         obj: Any = importlib.import_module(module)
         for part in qualname.split("."):
+            if inspect.ismodule(getattr(obj, part)):  # never walk into another module's namespace
+                return None
             obj = getattr(obj, part)
-    except (ImportError, AttributeError):
+    except Exception:  # ImportError, AttributeError, or an import that fails on its own
         return None
     return obj
 
@@ -70,16 +72,29 @@ def serialize(callback: Callback, codec: PayloadCodec) -> dict[str, Any]:
 
 
 def load(spec: dict[str, Any], codec: PayloadCodec) -> Callback:
-    """Load a stored callback, only from the allowed modules."""
+    """Load a stored callback: a Job, or a plain function defined in an allowed module.
+
+    The function must be defined where the reference says (its `__module__` and `__qualname__`
+    match): a path through a module's imports (`app.X:os.abort`) or to a builtin is refused.
+    """
+    if not isinstance(spec, dict):
+        raise CallbackError(f"callback spec must be an object, got {type(spec).__name__}")
     if "job" in spec:
         return decode_step(spec["job"], codec)
-    module, _, qualname = str(spec.get("fn", "")).partition(":")
-    if not module_allowed(module, codec.allowed):
-        raise CallbackError(f"callback {spec.get('fn')!r} is outside the allowed job modules {list(codec.allowed)}")
+    ref = spec.get("fn")
+    module, _, qualname = str(ref if isinstance(ref, str) else "").partition(":")
+    if not module or not qualname or not module_allowed(module, codec.allowed):
+        raise CallbackError(f"callback {ref!r} is outside the allowed job modules {list(codec.allowed)}")
     fn = _resolve(module, qualname)
-    if not callable(fn):
-        raise CallbackError(f"cannot load callback {spec.get('fn')!r}")
+    if not defined_in(fn, module, qualname):
+        raise CallbackError(f"callback {ref!r} is not a function defined in {module!r}; refusing to call it")
     return fn
+
+
+def defined_in(fn: Any, module: str, qualname: str) -> bool:
+    """Tell whether `fn` is a plain function defined in `module` under `qualname` (not reached through an import)."""
+    return (inspect.isfunction(fn) and getattr(fn, "__module__", None) == module
+            and getattr(fn, "__qualname__", None) == qualname and "<" not in qualname)
 
 
 def _positional(fn: Callable[..., Any]) -> int:

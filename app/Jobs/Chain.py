@@ -150,7 +150,8 @@ class ChainedBatch(Job):
         if existing:  # this step ran before (worker lost after dispatching): do not batch twice
             return str(existing)
         pending = PendingBatch([decode_step(j, m.codec) for j in self.jobs]).name(self.batch_name).allow_failures(self.allow)
-        for kind, method in (("then", pending.then), ("catch", pending.catch), ("finally", pending.finally_)):
+        for kind, method in (("progress", pending.progress), ("then", pending.then), ("catch", pending.catch),
+                             ("finally", pending.finally_)):
             for spec in self.callbacks.get(kind, []):
                 method(Callbacks.load(spec, m.codec))
         pending._queue = self.batch_queue or (self._chain or {}).get("queue")

@@ -61,8 +61,40 @@ class _Delay:
         return obj._set_delay
 
 
+class _AfterCommit:
+    """`after_commit = True` (class or __init__) or `job.after_commit()`: queue it once the open transaction commits."""
+
+    def __set__(self, obj: Job, value: Any) -> None:
+        obj.__dict__["_after_commit"] = bool(value)
+
+    def __get__(self, obj: Job | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return _AfterCommitSwitch(obj)
+
+
+class _AfterCommitSwitch:
+    """What `job.after_commit` reads as: true when set, and callable to set it (fluent)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self) -> Job:
+        self.job.__dict__["_after_commit"] = True
+        return self.job
+
+    def __bool__(self) -> bool:
+        return bool(self.job.__dict__.get("_after_commit"))
+
+
 class Job:
     """Base class of every queued job."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from app.Queue.AfterCommit import install
+
+        install()  # follow SQLAlchemy Session transactions before the app opens any (after_commit)
 
     # Policy, overridable as class attributes or per instance in __init__.
     queue: str | None = None
@@ -78,6 +110,7 @@ class Job:
     store_result: bool = False            # keep handle()'s return value (JSON) for Job.status(id).result
     result_ttl: float = 86400             # seconds a stored result is kept
     delay = _Delay()
+    after_commit = _AfterCommit()         # queue only when the surrounding SQLAlchemy transaction commits
 
     # Runtime state, set on the worker; never serialised.
     job_id: str | None = None
@@ -140,6 +173,22 @@ class Job:
         self.priority = priority
         return self
 
+    def before_commit(self) -> Job:
+        """Queue at once even inside a transaction, whatever the connection's `after_commit` says."""
+        self.__dict__["_after_commit"] = False
+        return self
+
+    def with_chain(self, jobs: Sequence[Job]) -> Job:
+        """Run `jobs` one after another once this job succeeded; `dispatch()` then returns the chain id."""
+        self.__dict__["_with_chain"] = list(jobs)
+        return self
+
+    def with_fake_queue_interactions(self) -> Any:
+        """Wrap the job for a unit test of `handle()`: assert_released / assert_deleted / assert_failed afterwards."""
+        from app.Testing.FakeQueueInteractions import FakeQueueInteractions
+
+        return FakeQueueInteractions(self)
+
     def delay_seconds(self) -> float:
         """Seconds from now until the job may run."""
         if type(self._delay) is int and self._delay == 0:  # the default: skip the type switch (bulk dispatch)
@@ -154,6 +203,14 @@ class Job:
     def _dispatch_instance(self) -> str | None:
         from app.Queue.QueueManager import manager
 
+        chained = self.__dict__.get("_with_chain")
+        if chained:  # Laravel's withChain: this job first, then the chain (returns the chain id)
+            from app.Jobs.Chain import chain
+
+            pending = chain([self, *chained])
+            if self.connection:
+                pending.on_connection(self.connection)
+            return pending.dispatch()
         return manager().push(self)
 
     def _dispatch_if_instance(self, condition: Any) -> str | None:
@@ -164,6 +221,11 @@ class Job:
 
     def _dispatch_now_instance(self) -> Any:
         from app.Queue.JobRunner import run_now
+        from app.Queue.QueueManager import manager
+
+        fake = manager().bus_fake
+        if fake is not None:  # QueueFake/BusFake: recorded for assert_dispatched_sync, then run as usual
+            fake.record_sync(self)
 
         return run_now(self)
 

@@ -189,6 +189,12 @@ class JobMetrics:
         return sorted(rows, key=lambda m: (-m.count, m.name))
 
     @staticmethod
+    def workers() -> list[dict[str, Any]]:
+        """Live workers from their heartbeats: id, pid, queues, jobs done and failed, `memory_mb` (RSS at the last
+        heartbeat, once a second) and `peak_memory_mb`."""
+        return _workers()
+
+    @staticmethod
     def get_queue_stats(queue: str = "default", connection: str | None = None) -> QueueMetrics:
         """Pending, delayed, reserved and failed counts, throughput per minute (last 5 minutes) and oldest wait."""
         from app.Queue.QueueManager import manager
@@ -199,6 +205,14 @@ class JobMetrics:
         finished = store.finished(now() - THROUGHPUT_MINUTES * 60, stats.queue)
         return QueueMetrics(stats.queue, stats.connection, stats.pending, stats.delayed, stats.reserved, stats.failed,
                             finished / THROUGHPUT_MINUTES, oldest_wait(qm, stats.connection, stats.queue))
+
+
+def _workers() -> list[dict[str, Any]]:
+    from app.Queue.QueueManager import manager
+    from app.Queue.WorkerRegistry import WorkerRegistry
+
+    live, _gone = WorkerRegistry(manager().cache).workers()
+    return live
 
 
 def snapshot(name: str, agg: Any) -> JobMetricsSnapshot:
@@ -250,6 +264,6 @@ def register(manager: QueueManager) -> None:
     if not metrics_enabled():
         manager.metrics = None  # type: ignore[attr-defined]
         return
-    collector = MetricsCollector(MetricsStore(manager.engine()), retention_hours())
+    collector = MetricsCollector(MetricsStore(manager.engine), retention_hours())  # engine made at the first write
     collector.register(manager)
     manager.metrics = collector  # type: ignore[attr-defined]

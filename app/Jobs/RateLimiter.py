@@ -39,8 +39,13 @@ class RateLimit:
     max_attempts: int
     per_seconds: float
     key: str | None = None
+    strategy: str = "fixed"  # fixed | sliding | token_bucket (app/Jobs/RateLimitStrategies.py)
 
     def __post_init__(self) -> None:
+        from app.Jobs.RateLimitStrategies import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"RateLimit.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"RateLimit.max_attempts must be a positive integer, got {self.max_attempts!r}")
         if isinstance(self.per_seconds, bool) or not isinstance(self.per_seconds, (int, float)) or self.per_seconds <= 0:
@@ -48,16 +53,36 @@ class RateLimit:
 
     def cache_key(self, job: Job) -> str:
         """Name the counter: the explicit key, else the job class and the limit's numbers."""
+        kind = "" if self.strategy == "fixed" else f"{self.strategy}:"  # each strategy keeps its own state
         if self.key:
-            return f"ratelimit:key:{self.key}:{self.per_seconds:g}"
-        return f"ratelimit:job:{class_path(type(job))}:{self.max_attempts}:{self.per_seconds:g}"
+            return f"ratelimit:{kind}key:{self.key}:{self.per_seconds:g}"
+        return f"ratelimit:{kind}job:{class_path(type(job))}:{self.max_attempts}:{self.per_seconds:g}"
+
+    def attempt(self, manager: Any, job: Job) -> float | None:
+        """Take a slot with this limit's strategy: None when allowed, else seconds to wait."""
+        wait: float | None = limiter_for(self.strategy, manager).attempt(self.cache_key(job), self.max_attempts, self.per_seconds)
+        return wait
 
     def to_payload(self) -> dict[str, Any]:
-        return {"max_attempts": self.max_attempts, "per_seconds": self.per_seconds, "key": self.key}
+        return {"max_attempts": self.max_attempts, "per_seconds": self.per_seconds, "key": self.key,
+                "strategy": self.strategy}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> RateLimit:
-        return cls(int(data["max_attempts"]), data["per_seconds"], data.get("key"))
+        return cls(int(data["max_attempts"]), data["per_seconds"], data.get("key"), str(data.get("strategy") or "fixed"))
+
+
+def limiter_for(strategy: str, manager: Any) -> Any:
+    """The limiter of one strategy over the manager's cache store (and lock store for the token bucket)."""
+    if strategy == "sliding":
+        from app.Jobs.RateLimitStrategies import SlidingWindowLimiter
+
+        return SlidingWindowLimiter(manager.cache)
+    if strategy == "token_bucket":
+        from app.Jobs.RateLimitStrategies import TokenBucketLimiter
+
+        return TokenBucketLimiter(manager.cache, manager.locks)
+    return Limiter(manager.cache)
 
 
 class RateLimited:
@@ -151,7 +176,7 @@ class RateLimitGate:
                 return wait
         if isinstance(job, RateLimited):
             for limit in job.get_rate_limits():
-                wait = limiter.attempt(limit.cache_key(job), limit.max_attempts, limit.per_seconds)
+                wait = limit.attempt(self.manager, job)
                 if wait is not None:
                     return wait
         return None

@@ -68,6 +68,24 @@ class UniqueLocks:
     def on_done(self, event: JobProcessed | JobFailed) -> None:
         if event.job is not None:
             self.release(event.job, event.envelope)
+        else:
+            self.release_undecodable(event.envelope)
+
+    def release_undecodable(self, envelope: dict[str, Any]) -> int:
+        """Free a lock held by a copy whose payload could not be decoded (its unique_id() is unknowable).
+
+        The owner token names the copy (connection, queue, uuid), so the lock is found by owner.
+        The uuid comes from an unverified payload: only a well-formed uuid is used, never a
+        shorter prefix that would match the locks of other copies.
+        """
+        job_uuid = str(envelope.get("uuid", ""))
+        try:
+            if str(uuid.UUID(job_uuid)) != job_uuid:
+                return 0
+        except ValueError:
+            return 0
+        owner = owner_token(str(envelope.get("connection", "")), str(envelope.get("queue", "")), job_uuid)
+        return self.manager.locks.release_owned_by_prefix(owner)
 
 
 def release_for_queue(manager: QueueManager, connection: str, queue: str) -> int:
@@ -75,15 +93,39 @@ def release_for_queue(manager: QueueManager, connection: str, queue: str) -> int
     return manager.locks.release_owned_by_prefix(queue_owner_prefix(connection, queue))
 
 
-def release_for_payload(manager: QueueManager, payload: str) -> bool:
-    """Free the unique lock a stored payload's job still holds (queue:forget of a failed job)."""
+def release_for_payload(manager: QueueManager, payload: str, connection: str | None = None, queue: str | None = None) -> bool:
+    """Free the unique lock a stored payload's job still holds (queue:forget of a failed job).
+
+    A payload that cannot be verified frees the lock owned by the copy it claims to be (by its
+    uuid on `connection`/`queue`): that copy was refused and will not run.
+    """
     try:
         envelope = manager.codec.parse(payload)
         job = manager.codec.restore(envelope)
-    except QueueError as exc:  # undecodable: its lock (if any) expires after unique_for
+    except Exception as exc:  # unverifiable or undecodable: fall back to the owner token
         log.info("cannot read forgotten payload to free its unique lock: %s", exc)
-        return False
+        from app.Queue.Quarantine import claimed_uuid
+
+        claimed = claimed_uuid(payload)
+        if claimed is None or connection is None or queue is None:
+            return False
+        return manager.locks.release_owned_by_prefix(owner_token(connection, queue, claimed)) > 0
     return UniqueLocks(manager).release(job, envelope)
+
+
+def acquire_for_retry(manager: QueueManager, payload: str, connection: str, queue: str, job_uuid: str) -> bool:
+    """Take the unique lock again for a failed job pushed back by queue:retry; False while another copy holds it.
+
+    A payload that cannot be decoded takes no lock: the worker fails it again, and a lock it
+    might hold is found by its owner token then (UniqueLocks.release_undecodable).
+    """
+    try:
+        job = manager.codec.restore(manager.codec.parse(payload))
+    except QueueError:
+        return True
+    if not isinstance(job, ShouldBeUnique):
+        return True
+    return manager.locks.acquire(lock_key(job), owner_token(connection, queue, job_uuid), unique_for_seconds(job))
 
 
 def register(manager: QueueManager) -> None:

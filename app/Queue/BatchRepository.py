@@ -78,9 +78,9 @@ class DatabaseBatchRepository:
         self._url = str(engine.url)
 
     # -- create and read -------------------------------------------------------------------
-    def store(self, name: str, total: int, options: dict[str, Any]) -> BatchRecord:
-        """Insert a new batch with `total` pending jobs."""
-        record = BatchRecord(str(uuid_mod.uuid4()), name, total, total, 0, [], options, now_int())
+    def store(self, name: str, total: int, options: dict[str, Any], batch_id: str | None = None) -> BatchRecord:
+        """Insert a new batch with `total` pending jobs (under `batch_id` when the caller signed options for it)."""
+        record = BatchRecord(batch_id or str(uuid_mod.uuid4()), name, total, total, 0, [], options, now_int())
         with translate_errors(self._url), self.engine.begin() as conn:
             conn.execute(job_batches.insert().values(**self._row(record)))
         return record

@@ -95,4 +95,9 @@ class DatabaseFailedJobProvider:
 
     @staticmethod
     def _record(row) -> FailedJobRecord:  # type: ignore[no-untyped-def]
-        return FailedJobRecord(row.id, row.uuid, row.connection, row.queue, row.payload, row.exception, float(row.failed_at))
+        try:
+            failed_at = float(row.failed_at)
+        except (TypeError, ValueError):  # SQLite keeps whatever was written to the column
+            failed_at = 0.0
+        return FailedJobRecord(row.id, str(row.uuid), str(row.connection), str(row.queue), str(row.payload),
+                               str(row.exception), failed_at)

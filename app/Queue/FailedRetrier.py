@@ -8,15 +8,25 @@ if TYPE_CHECKING:
 
 
 def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Callable[[str], None],
-                 advance: Callable[[int], None] = lambda n=1: None) -> int:
-    """Re-queue each failed job (fresh attempts) and forget its record; returns how many."""
+                 advance: Callable[[int], None] = lambda n=1: None,
+                 on_locked: Callable[[str], None] | None = None) -> int:
+    """Re-queue each failed job (fresh attempts) and forget its record; returns how many.
+
+    A unique job takes its lock again first; while another queued copy holds it the job stays
+    in failed_jobs and `on_locked(ident)` is told (else it counts as missing).
+    """
     from app.Jobs.JobState import JobState
+    from app.Jobs.UniqueLock import acquire_for_retry
 
     done = 0
     for ident in idents:
         record = manager.failed.find(ident)
         if record is None:
             on_missing(ident)
+            advance(1)
+            continue
+        if not acquire_for_retry(manager, record.payload, record.connection, record.queue, record.uuid):
+            (on_locked or on_missing)(ident)
             advance(1)
             continue
         manager.connection(record.connection).push(record.payload, record.queue)

@@ -22,6 +22,7 @@ from app.Queue.support.time import now
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
 
+NESTED_CONTEXT = "nested-job:"  # AES-GCM associated data of a nested job's sealed data, with its class path
 SIG_PREFIX = ',"signature":"'
 SIG_SUFFIX_LEN = len(SIG_PREFIX) + 64 + 2  # prefix + hex digest + '"}'
 
@@ -132,9 +133,19 @@ class PayloadCodec:
 
     # -- create ---------------------------------------------------------------------
     def encode_job(self, job: Job) -> dict[str, Any]:
-        """Encode a job's class and public data (used for top-level and nested jobs)."""
+        """Encode a job that travels inside another payload (chain step, Job callback, job attribute).
+
+        Its data is sealed (AES-GCM under APP_KEY) when the job would be encrypted on its own
+        (ShouldBeEncrypted, sensitive fields, an encrypted queue): nesting must not put it in plaintext.
+        """
         self.check_allowed(type(job))
-        return {"job": class_path(type(job)), "data": self.encode_data(job)}
+        path = class_path(type(job))
+        encoded: dict[str, Any] = {"job": path, "data": self.encode_data(job)}
+        encrypter = self.encrypter
+        if encrypter is not None and encrypter.should_encrypt(job, str(job.queue or "")):
+            encoded["data"] = encrypter.encrypt(_dumps(encoded["data"]).encode("utf-8"), NESTED_CONTEXT + path)
+            encoded["sealed"] = True
+        return encoded
 
     def encode_data(self, job: Job) -> dict[str, Any]:
         """Encode a job's public attributes; plain scalars skip the Serializer's type switch."""
@@ -147,10 +158,18 @@ class PayloadCodec:
 
     def decode_job(self, encoded: dict[str, Any]) -> Job:
         """Rebuild a job instance from `encode_job` output without calling its __init__."""
-        cls = resolve_class(encoded.get("job", ""), self.allowed, self._job_base)
+        path = encoded.get("job", "")
+        cls = resolve_class(path, self.allowed, self._job_base)
         job = cls.__new__(cls)
         job._init_runtime()
         data = encoded.get("data") or {}
+        if encoded.get("sealed"):
+            if self.encrypter is None:
+                raise InvalidPayloadError(f"nested job {path!r} is encrypted and no encrypter is configured")
+            try:
+                data = json.loads(self.encrypter.decrypt(data, NESTED_CONTEXT + path))
+            except ValueError as exc:
+                raise InvalidPayloadError(f"nested job {path!r} does not decrypt to JSON: {exc}") from None
         if not isinstance(data, dict):
             raise InvalidPayloadError("payload data must be an object")
         job.__dict__.update({k: self.serializer.decode(v) for k, v in data.items()})
@@ -174,6 +193,8 @@ class PayloadCodec:
         if callable(retry_until):
             retry_until = retry_until()
         backoff = job.backoff if job.backoff is not None else job.retry_after
+        if callable(backoff):
+            backoff = None  # a backoff() method is asked on the worker, per attempt (RetryPolicy.resolve)
         return {
             "uuid": job_uuid,
             "displayName": type(job).__name__,
@@ -344,7 +365,7 @@ def peek_uuid(raw: str | bytes) -> str | None:
         data = json.loads(raw)
         value = data.get("uuid") if isinstance(data, dict) else None
         return value if isinstance(value, str) else None
-    except (ValueError, TypeError):
+    except Exception:  # RecursionError from deep nesting, bad bytes...: garbage claims nothing
         return None
 
 

@@ -11,7 +11,7 @@ class QueueDefinition:
     name: str
     connection: str | None = None
     max_jobs: int | None = None
-    priority_weight: int = 1
+    priority_weight: int | None = None  # weighted fair sharing in a worker's queue list (app/Queue/QueueWeights.py)
     rate_limit_enabled: bool = False
     rate_limit_max: int | None = None
     rate_limit_window: float | None = None
@@ -22,7 +22,7 @@ class QueueDefinition:
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError("define_queue needs a queue name")
-        for attr in ("max_jobs", "rate_limit_max", "max_attempts"):
+        for attr in ("max_jobs", "rate_limit_max", "max_attempts", "priority_weight"):
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"define_queue({self.name!r}): {attr} must be a positive integer, got {value!r}")
@@ -30,5 +30,8 @@ class QueueDefinition:
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ValueError(f"define_queue({self.name!r}): {attr} must be a positive number, got {value!r}")
+        for attr in ("rate_limit_enabled", "encryption_enabled"):
+            if not isinstance(getattr(self, attr), bool):
+                raise ValueError(f"define_queue({self.name!r}): {attr} must be True or False, got {getattr(self, attr)!r}")
         if self.rate_limit_enabled and (self.rate_limit_max is None or self.rate_limit_window is None):
             raise ValueError(f"define_queue({self.name!r}): rate_limit_enabled needs rate_limit_max and rate_limit_window")

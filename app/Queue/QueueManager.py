@@ -6,6 +6,7 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
@@ -62,6 +63,7 @@ class QueueManager:
             engine.dispose()
         self._config: Mapping[str, Any] | None = config or self._explicit_config
         self._connections: dict[str, QueueDriver] = {}
+        self._checked_connections: set[str] = set()
         self._engines: dict[str, Engine] = {}
         self._connectors: dict[str, Connector] = dict(DEFAULT_CONNECTORS)
         self.definitions: dict[str, QueueDefinition] = {}
@@ -75,6 +77,11 @@ class QueueManager:
         self._failed: DatabaseFailedJobProvider | None = None
         self._statuses: StatusRepository | None = None
         self._booted = False
+        # config/queue.py already ran for an earlier state of this manager (a reset wiped what it
+        # declared), so booting must run it again; a first import, or one still under way (it is
+        # what created this manager), runs its definitions and listeners exactly once already.
+        loaded = sys.modules.get("config.queue")
+        self._config_stale = loaded is not None and not getattr(loaded.__spec__, "_initializing", False)
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -91,12 +98,13 @@ class QueueManager:
             return
         self._booted = True
         import importlib
-        import sys
 
-        if "config.queue" in sys.modules:
-            importlib.reload(sys.modules["config.queue"])  # re-run define_queue calls after a reset
-        else:
+        loaded = sys.modules.get("config.queue")
+        if loaded is None:
             importlib.import_module("config.queue")
+        elif self._config_stale:
+            self._config_stale = False
+            importlib.reload(loaded)  # re-run define_queue calls and listeners after a reset
         from app.Queue.bootstrap import register_listeners
 
         register_listeners(self)
@@ -118,6 +126,11 @@ class QueueManager:
                 f"unknown queue connection {name!r}; configured: {', '.join(sorted(connections))} (QUEUE_CONNECTION / config/queue.py)"
             )
         config: Mapping[str, Any] = connections[name]
+        if name not in self._checked_connections:
+            from app.Queue.ConnectionSettings import check_connection
+
+            check_connection(name, config)
+            self._checked_connections.add(name)
         return config
 
     def connection(self, name: str | None = None) -> QueueDriver:
@@ -151,10 +164,11 @@ class QueueManager:
         return self._codec
 
     def _encrypter(self) -> Any:
-        try:
-            from app.Jobs.Encrypter import Encrypter
-        except ImportError:
+        from importlib.util import find_spec
+
+        if find_spec("cryptography") is None:  # the cipher itself is imported on first use
             return None
+        from app.Jobs.Encrypter import Encrypter
         from config.app import app_key, previous_keys
 
         return Encrypter(app_key(), previous_keys(), self)
@@ -209,9 +223,23 @@ class QueueManager:
     # -- queue definitions ----------------------------------------------------------------
     def define_queue(self, name: str, **options: Any) -> QueueDefinition:
         """Declare settings for one queue (connection, limits, retry_after, encryption)."""
+        import dataclasses
+
+        known = [f.name for f in dataclasses.fields(QueueDefinition) if f.name != "name"]
+        unknown = sorted(set(options) - set(known))
+        if unknown:  # never accept a setting and ignore it
+            raise ConfigurationError(f"define_queue({name!r}): unknown option {unknown[0]!r}; known: {', '.join(known)}")
         definition = QueueDefinition(name, **options)
         self.definitions[name] = definition
         return definition
+
+    def max_attempts(self, queue: str, connection: str) -> int | None:
+        """Attempts allowed when the job sets none: define_queue's max_attempts, else the connection's."""
+        definition = self.definitions.get(queue)
+        if definition and definition.max_attempts is not None:
+            return definition.max_attempts
+        value = self.connection_config(connection).get("max_attempts") if connection in self.config["connections"] else None
+        return None if value is None else int(value)
 
     def retry_after(self, queue: str, default: float) -> float:
         """Lease length for `queue`: its definition's retry_after, else the connection's."""
@@ -280,6 +308,23 @@ class QueueManager:
         return self._push(job, queue, connection, seconds_until(delay))
 
     def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        held = self._hold_for_commit(job, queue, connection, delay)
+        if held is not None:
+            return held
+        return self._push_now(job, queue, connection, delay)
+
+    def _hold_for_commit(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        """Hold an after-commit job on the open SQLAlchemy Session (app/Queue/AfterCommit.py); None: push now."""
+        from app.Queue import AfterCommit
+
+        if not AfterCommit._open.get():  # no transaction open in this thread: the common, cheap case
+            return None
+        _queue, conn = self._target(job, queue, connection)
+        if not AfterCommit.wants_after_commit(job, self.connection_config(conn)):
+            return None
+        return AfterCommit.hold(self, job, queue, connection, delay)
+
+    def _push_now(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
         prepared = self._prepare(job, queue, connection, delay, capacity=1)
         if prepared is None:
             return None

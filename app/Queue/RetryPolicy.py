@@ -20,13 +20,19 @@ class RetryPolicy:
     fail_on_timeout: bool
 
     @classmethod
-    def resolve(cls, envelope: Mapping[str, Any], options: WorkerOptions, queue_max_attempts: int | None = None) -> RetryPolicy:
-        """Let the job's own settings win over the queue definition, then over the worker's options."""
+    def resolve(cls, envelope: Mapping[str, Any], options: WorkerOptions, queue_max_attempts: int | None = None,
+                job: Any = None) -> RetryPolicy:
+        """Let the job's own settings win over the queue definition, then over the worker's options.
+
+        A `backoff()` (or `retry_after()`) method of `job` is called here, once per attempt, as Laravel's is.
+        """
         max_tries = envelope.get("maxTries")
         if max_tries is None:
             max_tries = queue_max_attempts if queue_max_attempts is not None else options.max_tries
         timeout = envelope.get("timeout")
         backoff = envelope.get("backoff")
+        if backoff is None and job is not None:
+            backoff = job_backoff(job)
         if backoff is None:
             backoff_t = tuple(options.backoff)
         elif isinstance(backoff, (list, tuple)):
@@ -62,3 +68,16 @@ class RetryPolicy:
         if self.retry_until is not None:
             return now() >= self.retry_until
         return self.max_tries > 0 and attempts >= self.max_tries
+
+
+def job_backoff(job: Any) -> Any:
+    """Call the job's `backoff()` method (or the seed's `retry_after()`); None when it has none."""
+    for name in ("backoff", "retry_after"):
+        method = getattr(job, name, None)
+        if callable(method):
+            value = method()
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
+                    isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value))):
+                raise TypeError(f"{type(job).__name__}.{name}() must return seconds or a list of seconds, got {value!r}")
+            return value
+    return None

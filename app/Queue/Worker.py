@@ -8,18 +8,17 @@ import socket
 import threading
 import time
 import traceback
-import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
 from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
-from app.Queue.errors import InvalidPayloadError, JobTimeoutError, MaxAttemptsExceededError
-from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
+from app.Queue.errors import ConnectionUnavailableError, JobTimeoutError, MaxAttemptsExceededError
+from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerLooping,
+                              WorkerStarting, WorkerStopping)
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
-from app.Queue.Payload import peek_uuid
 from app.Queue.RetryPolicy import RetryPolicy
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
@@ -31,6 +30,8 @@ log = logging.getLogger("queue.worker")
 
 RESTART_KEY = "queue:restart"
 FLAG_CHECK_INTERVAL = 1.0  # seconds between reads of the restart and pause flags
+OUTAGE_GRACE = 60.0  # seconds a worker keeps retrying a store it cannot reach (failover) before it exits
+OUTAGE_RETRY = 0.5  # seconds between those retries
 
 
 def paused_key(connection: str, queue: str) -> str:
@@ -66,12 +67,16 @@ class Worker:
         self._began: Any = None  # the job _next_held started last: its ack is deferred
         self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet
         self._driver_traits: tuple[Any, bool, bool] | None = None
+        self._outage_since: float | None = None  # monotonic time the store became unreachable
+        self._store_reached = False
         self._flags_checked_at = 0.0
         self._restart_at_start: Any = None
         self._restart_now: Any = None
         self._memory_checked_at: float | None = None
         self._over_memory = False
         self._paused: set[str] = set()
+        self._held_by_supervisor = False  # SIGUSR2 from horizon's master: take no jobs until SIGCONT
+        self._fair: Any = False  # the weighted order, built on first use (None: strict order)
 
     # -- the loop -------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -87,8 +92,9 @@ class Worker:
         self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues)))
         started = time.monotonic()
         while True:
-            active = self._active_queues(connection, queues)
-            job = self._get_next_job(driver, active) if active else None
+            if self.manager.events.has_listeners(WorkerLooping):
+                self.manager.events.dispatch(WorkerLooping(connection, tuple(queues)))
+            active, job = self._next_job_riding_outages(driver, connection, queues)
             if job is not None:
                 self._run_job(connection, job, active)
             elif not active:
@@ -100,6 +106,31 @@ class Worker:
                 self._sleep(self.options.sleep)
             elif job is not None and self.options.rest > 0:
                 self._sleep(self.options.rest)
+
+    def _next_job_riding_outages(self, driver: QueueDriver, connection: str,
+                                 queues: Sequence[str]) -> tuple[list[str], ReservedJob | None]:
+        """Pick the active queues and reserve the next job. A store that was reachable and then is
+        not (a failover, a restart) is retried every OUTAGE_RETRY s for up to OUTAGE_GRACE s;
+        longer, or a store never reached, ends the worker with its one-line error."""
+        try:
+            active = self._active_queues(connection, queues)
+            job = self._get_next_job(driver, active) if active else None
+        except ConnectionUnavailableError as exc:
+            t = time.monotonic()
+            if not self._store_reached:
+                raise
+            if self._outage_since is None:
+                self._outage_since = t
+                log.warning("worker %s: %s; retrying for up to %g s", self.worker_id, exc, OUTAGE_GRACE)
+            elif t - self._outage_since > OUTAGE_GRACE:
+                raise
+            self._sleep(OUTAGE_RETRY)
+            return list(queues), None
+        self._store_reached = True
+        if self._outage_since is not None:
+            log.warning("worker %s: store reachable again after %.1f s", self.worker_id, time.monotonic() - self._outage_since)
+            self._outage_since = None
+        return active, job
 
     def run_next_job(self, connection: str, queues: Sequence[str]) -> bool:
         """Process one job if any is available (`--once`); True when one ran."""
@@ -203,11 +234,19 @@ class Worker:
             job.delete_nowait()
 
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
-        self.process(connection, job, prefetch_from=queues)
-        self.jobs_processed += 1
-        if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
-            # a restart sent while this job ran must stop the worker before it takes another job
-            self._restart_now = self.manager.cache.get(RESTART_KEY)
+        if self._fair:
+            self._fair.served(job.queue, queues)
+            queues = self._fair.order(queues)  # a driver that reserves the next job with this ack uses the new order
+        try:
+            self.process(connection, job, prefetch_from=queues)
+            self.jobs_processed += 1
+            if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
+                # a restart sent while this job ran must stop the worker before it takes another job
+                self._restart_now = self.manager.cache.get(RESTART_KEY)
+        except ConnectionUnavailableError as exc:  # e.g. the ack during a failover: the job keeps its lease
+            if not self._store_reached:
+                raise
+            log.warning("worker %s: %s; a job may stay reserved until its lease ends", self.worker_id, exc)
 
     def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
         """Determine if the worker should stop, and with which status (checked after every job)."""
@@ -251,15 +290,16 @@ class Worker:
     def process(self, connection: str, reserved: ReservedJob, prefetch_from: Sequence[str] = ()) -> None:
         """Decode, guard, run and settle one reserved job; never lets a job's error escape."""
         started = time.monotonic()
-        definition = self.manager.definitions.get(reserved.queue)
         try:
             envelope = self.manager.codec.parse(reserved.payload)
             job = self.manager.codec.restore(envelope)
-            policy = RetryPolicy.resolve(envelope, self.options, definition.max_attempts if definition else None)
+            job.attempts = reserved.attempts  # before the policy: a backoff() method may read it
+            policy = RetryPolicy.resolve(envelope, self.options, self.manager.max_attempts(reserved.queue, reserved.connection_name), job)
         except Exception as exc:  # poison: record it and go on to the next job
             self._fail_undecodable(reserved, exc)
             return
-        job.attempts = reserved.attempts
+        if self._replayed(reserved, job):
+            return
         why = policy.already_exceeded(reserved.attempts)
         if why:
             self._fail(reserved, job, envelope, MaxAttemptsExceededError(f"{type(job).__name__} {why}"), started)
@@ -326,11 +366,12 @@ class Worker:
     def _handle_exception(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                           exc: Exception, started: float) -> None:
         """Fail the job if it will exceed its limits, else release it with backoff."""
+        self._exception_occurred(job, envelope, exc, reserved.attempts)
         if job.has_failed:
             self._fail(reserved, job, envelope, job._failed_with or exc, started)
             return
-        if job.is_deleted:
-            reserved.delete()
+        if job.is_deleted:  # deleted, then raised: finished as if it had returned (unique lock, batch, metrics)
+            self._settle_success(reserved, job, envelope, started, None, ())
             return
         if self._should_fail(job, policy, exc, reserved.attempts):
             self._fail(reserved, job, envelope, exc, started)
@@ -375,13 +416,21 @@ class Worker:
             log.exception("failed() of %s raised", type(job).__name__)
 
     def _fail_undecodable(self, reserved: ReservedJob, exc: Exception) -> None:
-        if not isinstance(exc, InvalidPayloadError):
-            exc = InvalidPayloadError(f"cannot decode job payload: {type(exc).__name__}: {exc}")
-        job_uuid = peek_uuid(reserved.payload) or str(uuid.uuid4())
-        log.error("refusing job on %s: %s", reserved.queue, exc)
-        self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, exception_text(exc), job_uuid)
+        """A record that cannot be verified or decoded goes to failed_jobs (app/Queue/Quarantine.py)."""
+        from app.Queue.Quarantine import refuse
+
+        refuse(self.manager, reserved, exc)
+
+    def _replayed(self, reserved: ReservedJob, job: Job) -> bool:
+        """Delete, unrun, a record whose exact payload already completed (app/Queue/ReplayGuard.py)."""
+        from app.Queue.ReplayGuard import is_replay
+
+        if not is_replay(self.manager, job, reserved.payload, reserved):
+            return False
+        log.warning("job %s on %s already completed with this payload (replayed or redelivered); deleted, not run",
+                    job.job_id, reserved.queue)
         reserved.delete()
-        self.manager.events.dispatch(JobFailed(None, {"uuid": job_uuid, "queue": reserved.queue}, exc))
+        return True
 
     def _gate_delay(self, job: Job, envelope: dict[str, Any]) -> float | None:
         """Ask the registered gates (rate limits) whether the job must wait; returns seconds or None."""
@@ -399,15 +448,35 @@ class Worker:
         _, job, envelope, policy = current
         exc = JobTimeoutError(f"{type(job).__name__} timed out after {policy.timeout:g} s and did not stop; the worker exited")
         log.error("%s", exc)
+        self._exception_occurred(job, envelope, exc, reserved.attempts)
         if policy.fail_on_timeout or policy.will_exceed(reserved.attempts):
             self._fail(reserved, job, envelope, exc, time.monotonic())
         else:
             self._release(reserved, job, envelope, float(policy.backoff_for(reserved.attempts)), exc)
 
+    def _exception_occurred(self, job: Job, envelope: dict[str, Any], exc: BaseException, attempts: int) -> None:
+        """Tell listeners (Queue.exception_occurred, Queue.timed_out) before the job is released or failed."""
+        if self.manager.events.has_listeners(JobExceptionOccurred):
+            try:
+                self.manager.events.dispatch(JobExceptionOccurred(job, envelope, exc, attempts, isinstance(exc, JobTimeoutError)))
+            except Exception:
+                log.exception("an exception_occurred listener raised")
+
     # -- flags, signals, memory -------------------------------------------------------------
     def _active_queues(self, connection: str, queues: Sequence[str]) -> list[str]:
+        if self._held_by_supervisor:
+            return []
         self._refresh_flags(connection, queues)
-        return [q for q in queues if q not in self._paused]
+        active = [q for q in queues if q not in self._paused]
+        return self._fair_order(queues, active)
+
+    def _fair_order(self, queues: Sequence[str], active: list[str]) -> list[str]:
+        """Strict order, or weighted fair sharing when the queues have weights (app/Queue/QueueWeights.py)."""
+        if self._fair is False:
+            from app.Queue.QueueWeights import weighted_order
+
+            self._fair = weighted_order(queues, dict(self.options.queue_weights), self.manager.definitions)
+        return self._fair.order(active) if self._fair is not None and len(active) > 1 else active
 
     def _refresh_flags(self, connection: str, queues: Sequence[str]) -> None:
         t = time.monotonic()
@@ -448,6 +517,18 @@ class Worker:
 
         signal.signal(signal.SIGTERM, _quit)
         signal.signal(signal.SIGINT, _quit)
+        signal.signal(signal.SIGUSR2, self._hold)
+        signal.signal(signal.SIGCONT, self._unhold)
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        """Pause (SIGUSR2, sent by horizon:pause through the master): finish the current job, take no more."""
+        self._held_by_supervisor = True
+
+    def _unhold(self, signum: int, frame: Any) -> None:
+        """Continue (SIGCONT) after a SIGUSR2 pause."""
+        if self._held_by_supervisor:
+            self._held_by_supervisor = False
+            self._wake.set()
 
     def _sleep(self, seconds: float) -> None:
         if seconds <= 0 or self.should_quit:

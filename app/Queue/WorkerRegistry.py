@@ -120,15 +120,22 @@ class WorkerState:
     current: dict[str, Any] | None = None
     concurrency: int = 1
     running: dict[str, dict[str, Any]] = field(default_factory=dict)  # uuid -> job, one per busy slot
+    peak_memory_mb: float = 0.0
 
     def record(self) -> dict[str, Any]:
-        """The heartbeat record: `current` is the oldest running job, `slots` every running job."""
+        """The heartbeat record: `current` is the oldest running job, `slots` every running job; memory
+        is the process's RSS read now (each heartbeat), and its peak so far."""
+        from app.Queue.Worker import rss_mb
+
+        memory = round(rss_mb(), 1)
+        self.peak_memory_mb = max(self.peak_memory_mb, memory)
         return {
             "id": self.worker_id, "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
             "connection": self.connection, "queues": list(self.queues), "started_at": self.started_at,
             "last_seen": now(), "processed": self.processed, "failed": self.failed, "released": self.released,
             "current": dict(self.current) if self.current else None,
             "concurrency": self.concurrency, "slots": [dict(job) for job in self.running.values()],
+            "memory_mb": memory, "peak_memory_mb": self.peak_memory_mb,
         }
 
 

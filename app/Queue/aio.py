@@ -126,6 +126,10 @@ class AsyncQueue:
         config = qm.connection_config(conn)
         if config.get("driver", conn) != "redis":
             return None
+        from app.Queue.Drivers.AsyncRedisQueue import supports
+
+        if not supports(config):  # Cluster and Sentinel: the sync client (which routes and fails over) in a thread
+            return None
         lanes = self._lanes.setdefault(asyncio.get_running_loop(), {})
         if conn not in lanes:
             from app.Queue.Drivers.AsyncRedisQueue import AsyncRedisQueue

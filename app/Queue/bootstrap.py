@@ -11,12 +11,14 @@ if TYPE_CHECKING:
 LISTENER_MODULES: tuple[str, ...] = (
     "app.Jobs.MetricsCollector",
     "app.Queue.WorkerRegistry",
+    "app.Horizon.CompletedJobRecorder",
     "app.Jobs.BatchRecorder",
     "app.Jobs.ChainRecorder",
     "app.Jobs.RateLimiter",
     "app.Queue.AttemptHistory",
     "app.Queue.JobLog",
     "app.Queue.JobResults",
+    "app.Queue.ReplayGuard",
     # Last: its push guard takes the unique lock, so no later guard can refuse after it.
     "app.Jobs.UniqueLock",
 )

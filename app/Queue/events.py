@@ -59,6 +59,25 @@ class JobFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class JobExceptionOccurred:
+    """An attempt raised (released or failed after it); `timed_out` when the exception is its timeout."""
+
+    job: Job
+    envelope: dict[str, Any]
+    exception: BaseException
+    attempts: int
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLooping:
+    """The worker is about to look for its next job (once per loop of `queue:work`)."""
+
+    connection: str
+    queues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerStarting:
     """A worker's loop is about to start: who it is and what it works (heartbeats, metrics buffering)."""
 
@@ -73,6 +92,16 @@ class WorkerStarting:
 class WorkerStopping:
     status: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueBusy:
+    """queue:monitor found a queue over its threshold (Laravel's QueueBusy); listeners can notify someone."""
+
+    connection: str
+    queue: str
+    size: int
+    max: int
 
 
 Listener = Callable[[Any], None]

@@ -54,6 +54,28 @@ class RecordedBatch:
     def describe(self) -> str:
         return f"{self.kind} {self.name or self.id[:8]!r} of [{', '.join(type(j).__name__ for j in self.jobs)}]"
 
+    # Laravel's PendingBatch reads, for assert_batched predicates.
+    def allows_failures(self) -> bool:
+        """Whether the batch was built with allow_failures()."""
+        return bool(getattr(self.pending, "_allow", 0))
+
+    @property
+    def allowed_failures(self) -> int | bool:
+        return getattr(self.pending, "_allow", 0)  # type: ignore[no-any-return]
+
+    @property
+    def queue(self) -> str | None:
+        return self.options.get("queue")
+
+    @property
+    def connection(self) -> str | None:
+        return self.options.get("connection")
+
+    def callbacks(self, kind: str) -> list[Any]:
+        """The callbacks registered for `kind` (before, progress, then, catch, finally)."""
+        found = getattr(self.pending, "_callbacks", {}) or {}
+        return list(found.get(kind, [])) if isinstance(found, dict) else []
+
 
 RecordedChain = RecordedBatch
 
@@ -82,6 +104,7 @@ class QueueFake:
         self.pushed_jobs: list[PushedJob] = []
         self.batches: list[RecordedBatch] = []
         self.chains: list[RecordedBatch] = []
+        self.sync_jobs: list[Any] = []  # dispatch_now calls (they still run, as without the fake)
         self._saved: dict[str, Any] = {}
         self._real: dict[str, Callable[..., Any]] = {}
         self.active = False
@@ -157,6 +180,10 @@ class QueueFake:
         self.chains.append(recorded)
         return recorded.id
 
+    def record_sync(self, job: Any) -> None:
+        """Record a `dispatch_now` (Job._dispatch_now_instance calls this while a fake is active)."""
+        self.sync_jobs.append(job)
+
     # -- queries -------------------------------------------------------------------------------------
     def pushed(self, job_cls: type, predicate: Callable[..., Any] | None = None) -> list[Any]:
         """Jobs of `job_cls` (isinstance) that were pushed and satisfy `predicate(job[, queue[, connection]])`."""
@@ -215,6 +242,36 @@ class QueueFake:
         if not any(predicate is None or predicate(b) for b in self.batches):
             self._fail("Expected a matching batch to be dispatched, but none was." if self.batches else
                        "Expected a batch to be dispatched, but none was.")
+
+    def assert_batch_count(self, count: int) -> None:
+        """Assert exactly `count` batches were dispatched."""
+        if len(self.batches) != count:
+            self._fail(f"Expected {count} batch(es) to be dispatched, but {len(self.batches)} were.")
+
+    def assert_dispatched_sync(self, job_cls: type, times_or_predicate: int | Callable[..., Any] | None = None) -> None:
+        """Assert a job of `job_cls` ran through `dispatch_now` (N times, or matching a predicate on the job)."""
+        found = [j for j in self.sync_jobs if isinstance(j, job_cls)]
+        if isinstance(times_or_predicate, int) and not isinstance(times_or_predicate, bool):
+            if len(found) != times_or_predicate:
+                self._fail(f"Expected {job_cls.__name__} to be dispatched synchronously {times_or_predicate} time(s), "
+                           f"but it was {len(found)} time(s).")
+            return
+        if not [j for j in found if _matches(times_or_predicate, j)]:
+            extra = " matching the predicate" if times_or_predicate is not None else ""
+            self._fail(f"Expected {job_cls.__name__} to be dispatched synchronously{extra}, but it was not.")
+
+    def assert_not_dispatched_sync(self, job_cls: type) -> None:
+        """Assert no job of `job_cls` ran through `dispatch_now`."""
+        if any(isinstance(j, job_cls) for j in self.sync_jobs):
+            self._fail(f"Expected {job_cls.__name__} not to be dispatched synchronously, but it was.")
+
+    def assert_pushed_with_chain(self, job_cls: type, expected_chain: Sequence[Any]) -> None:
+        """Assert a job of `job_cls` was dispatched with exactly this chain after it (`with_chain([...])` or `chain([...])`)."""
+        for recorded in self.chains:
+            if recorded.jobs and isinstance(recorded.jobs[0], job_cls) and _chain_matches(recorded.jobs[1:], expected_chain):
+                return
+        names = ", ".join(e.__name__ if isinstance(e, type) else type(e).__name__ for e in expected_chain)
+        self._fail(f"Expected {job_cls.__name__} to be pushed with the chain [{names}], but it was not.")
 
     def assert_nothing_batched(self) -> None:
         """Assert no batch was dispatched."""

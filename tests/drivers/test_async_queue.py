@@ -7,29 +7,20 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from app.Jobs.Job import Job
 from app.Jobs.JobState import JobState
 from app.Queue import aio
+from tests.async_support import run  # noqa: F401  (re-exported for the sample tests)
 from app.Queue.errors import SerializationError
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401  (fixture)
 from tests.drivers.conftest import BACKEND_SETUP, Backend
 from tests.fixtures.jobs import RecordJob
 
 
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a coroutine on a fresh loop and close the facade's clients on it (as an app does at shutdown)."""
-
-    async def main() -> Any:
-        try:
-            return await coro_fn()
-        finally:
-            await aio.queue.aclose()
-
-    return asyncio.run(main())
 
 
 def lines(path: Path) -> list[str]:
@@ -112,6 +103,12 @@ def writes_held(backend: Backend, seconds: float) -> Iterator[None]:
             time.sleep(seconds)
             conn.execute("ROLLBACK")
             conn.close()
+            return
+        if engine.dialect.name == "postgresql":  # EXCLUSIVE blocks writers (INSERT), not readers
+            with engine.begin() as held:
+                held.exec_driver_sql(f"LOCK TABLE {jobs.name} IN EXCLUSIVE MODE")
+                locked.set()
+                time.sleep(seconds)
             return
         with engine.connect() as held:
             held.exec_driver_sql(f"LOCK TABLES {jobs.name} WRITE")

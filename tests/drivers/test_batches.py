@@ -12,8 +12,11 @@ from app.Jobs.Batch import batch
 from app.Models.JobBatch import JobBatch
 from tests.drivers.batch_support import lines_starting, workers
 from tests.drivers.conftest import Backend
+from tests.drivers.conftest import cluster_backend
 from tests.fixtures import batch_jobs as bj
 from tests.support import wait_until
+
+backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-cluster")
 
 
 @pytest.fixture

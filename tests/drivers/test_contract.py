@@ -8,6 +8,9 @@ from freezegun import freeze_time
 from app.Queue.contracts import PushItem
 from app.Queue.QueueManager import QueueManager
 from tests.drivers.conftest import Backend
+from tests.drivers.conftest import cluster_backend
+
+backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-cluster")
 
 WORKER = "test-worker"
 

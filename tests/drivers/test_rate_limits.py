@@ -12,8 +12,11 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
+from tests.drivers.conftest import cluster_backend
 from tests.fixtures.feature_jobs import LimitedJob, PlainJob
 from tests.support import start_worker, stop, wait_until
+
+backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-cluster")
 
 
 def test_window_starts_at_the_first_hit_and_allows_max_hits(backend: Backend):
@@ -62,13 +65,13 @@ def test_define_queue_and_rate_limit_limit_a_whole_queue(backend: Backend, witne
     with freeze_time():
         for queue in ("capped", "capped", "default", "default", "default"):
             PlainJob(witness, queue).on_connection(backend.connection).on_queue(queue).dispatch()
-        Worker(backend.manager, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["capped", "default"])
+        Worker(backend.manager, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["capped", "default"])
     assert sorted(read_lines(witness)) == ["plain capped", "plain default", "plain default"]
     assert backend.manager.failed.all() == []
 
 
 def work(backend: Backend) -> None:
-    Worker(backend.manager, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["default"])
 
 
 @pytest.mark.slow

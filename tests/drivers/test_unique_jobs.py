@@ -1,6 +1,7 @@
 """Unique jobs on every backend: one queued copy per key, and the lock is freed on every way out."""
 from __future__ import annotations
 
+import base64
 import signal
 from datetime import timedelta
 
@@ -14,13 +15,17 @@ from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
-from tests.fixtures.feature_jobs import ClassUniqueJob, SlowUniqueJob, UniqueJob, UntilProcessingJob
+from tests.drivers.conftest import cluster_backend
+from tests.fixtures.feature_jobs import (ClassUniqueJob, SlowUniqueJob, UniqueDeleteThenRaiseJob, UniqueIgnoresTimeoutJob,
+                                        UniqueJob, UntilProcessingJob)
 from tests.support import start_worker, stop, wait_until
+
+backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-cluster")
 
 
 def work(backend: Backend, **options) -> None:
     opts = {"stop_when_empty": True, "sleep": 0, **options}
-    Worker(backend.manager, WorkerOptions(**opts)).daemon(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, **opts)).daemon(backend.connection, ["default"])
 
 
 def test_duplicate_dispatch_returns_none_and_stores_nothing(backend: Backend, witness):
@@ -51,7 +56,7 @@ def test_lock_is_released_when_the_job_succeeds(backend: Backend, witness):
 
 def test_lock_is_kept_between_retries_and_released_on_permanent_failure(backend: Backend, witness):
     UniqueJob(witness, 7, fail=True).on_connection(backend.connection).dispatch()
-    Worker(backend.manager, WorkerOptions(max_tries=2, sleep=0, backoff=(30,))).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, max_tries=2, sleep=0, backoff=(30,))).run_next_job(backend.connection, ["default"])
     assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is None  # released for a retry: still held
     with freeze_time(timedelta(seconds=31)):
         work(backend, max_tries=2)
@@ -59,10 +64,59 @@ def test_lock_is_kept_between_retries_and_released_on_permanent_failure(backend:
     assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is not None
 
 
+def test_lock_is_released_when_the_job_deletes_itself_then_raises(backend: Backend, witness):
+    job_id = UniqueDeleteThenRaiseJob(witness, 7).on_connection(backend.connection).dispatch()
+    work(backend)
+    assert read_lines(witness) == [f"delete 7 {job_id}"]
+    assert backend.manager.size("default", backend.connection) == 0 and backend.manager.failed.all() == []
+    assert UniqueDeleteThenRaiseJob(witness, 7).on_connection(backend.connection).dispatch() is not None
+
+
+def test_lock_is_released_when_the_payload_cannot_be_decoded(backend: Backend, witness, monkeypatch):
+    from app.Queue.QueueManager import manager
+    from config import env as env_mod
+
+    job_id = UniqueJob(witness, 7).on_connection(backend.connection).dispatch()
+    other = UniqueJob(witness, 8).on_connection(backend.connection).dispatch()
+    monkeypatch.setenv("APP_KEY", "base64:" + base64.b64encode(b"r" * 32).decode())  # a key rotated without APP_PREVIOUS_KEYS
+    env_mod.reload()
+    manager().reset()
+    Worker(backend.manager, WorkerOptions(sleep=0)).run_next_job(backend.connection, ["default"])
+    failed = backend.manager.failed.all()  # unverified: a fresh uuid names the row, the claimed one is quoted
+    assert len(failed) == 1 and failed[0].uuid != job_id and job_id in failed[0].exception and read_lines(witness) == []
+    assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is not None
+    assert UniqueJob(witness, 8).on_connection(backend.connection).dispatch() is None  # only that copy's lock went
+    assert other is not None
+
+
+@pytest.mark.parametrize("forged", ["", "not-a-uuid", "a prefix of the uuid"])
+def test_an_undecodable_copy_with_a_malformed_uuid_frees_no_lock(backend: Backend, witness, forged):
+    from app.Jobs.UniqueLock import UniqueLocks
+
+    job_id = UniqueJob(witness, 7).on_connection(backend.connection).dispatch()
+    claimed = job_id[:-1] if forged == "a prefix of the uuid" else forged
+    envelope = {"uuid": claimed, "queue": "default", "connection": backend.connection}
+    assert UniqueLocks(backend.manager).release_undecodable(envelope) == 0
+    assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is None
+
+
+@pytest.mark.slow
+def test_lock_is_released_when_a_hard_timeout_fails_the_job(backend: Backend, witness, tmp_path):
+    job_id = UniqueIgnoresTimeoutJob(witness).on_connection(backend.connection).dispatch()
+    proc = start_worker([backend.connection, "--sleep=0.1"], env=backend.env, log=tmp_path / "worker.log")
+    try:
+        assert proc.wait(30) != 0  # the heartbeat ends the process
+    finally:
+        stop(proc)
+    assert "ignored timeout" in read_lines(witness)
+    assert [f.uuid for f in backend.manager.failed.all()] == [job_id]
+    assert UniqueIgnoresTimeoutJob(witness).on_connection(backend.connection).dispatch() is not None
+
+
 def test_until_processing_lock_is_released_when_the_job_starts(backend: Backend, witness):
     UntilProcessingJob(witness).on_connection(backend.connection).dispatch()
     assert UntilProcessingJob(witness).on_connection(backend.connection).dispatch() is None
-    Worker(backend.manager, WorkerOptions(sleep=0)).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, sleep=0)).run_next_job(backend.connection, ["default"])
     line = read_lines(witness)[0]
     assert "copy=None" not in line  # the copy dispatched from inside handle was accepted
 

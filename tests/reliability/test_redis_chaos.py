@@ -64,9 +64,12 @@ class _Pusher(threading.Thread):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_jobs_pushed_a_second_before_an_aof_server_restart_are_not_lost(
+def test_jobs_acknowledged_before_an_aof_server_restart_are_not_lost(
         sig: int, redis_factory, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch, witness: Path, tmp_path: Path):
-    server: RedisServer = redis_factory("--appendonly", "yes", "--appendfsync", "everysec")
+    # `always`: Redis replies to a push only after its AOF write is fsynced, so every push that
+    # returned before the stop must survive it. (`everysec`, the production default, may lose
+    # up to about 2 s of writes to a SIGKILL; that is a configuration trade-off, not a bug to test.)
+    server: RedisServer = redis_factory("--appendonly", "yes", "--appendfsync", "always")
     env = {**use_redis(server, monkeypatch), "QUEUE_RETRY_AFTER": "3"}
     args = ["redis", "--queue=default", "--sleep=1", "--tries=0"]
     workers = [start_worker(args, env=env, log=tmp_path / "workers.log") for _ in range(2)]
@@ -81,7 +84,7 @@ def test_jobs_pushed_a_second_before_an_aof_server_restart_are_not_lost(
         time.sleep(1.0)
         pusher.halt.set()
         pusher.join(15)
-        must_survive = {job_id for at, job_id in pusher.pushed if at < restarted_at - 1.0}
+        must_survive = {job_id for at, job_id in pusher.pushed if at < restarted_at}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not must_survive <= _ran(witness):
             workers = [w if w.poll() is None else start_worker(args, env=env, log=tmp_path / "workers.log") for w in workers]
@@ -91,9 +94,9 @@ def test_jobs_pushed_a_second_before_an_aof_server_restart_are_not_lost(
         for proc in workers:
             stop(proc)
     ran = _ran(witness)
-    late = {job_id for at, job_id in pusher.pushed if at >= restarted_at - 1.0}
+    late = {job_id for at, job_id in pusher.pushed if at >= restarted_at}
     print(f"\nredis {signal.Signals(sig).name} restart: {len(pusher.pushed)} pushed ({pusher.errors} pushes refused while down), "
-          f"{len(must_survive)} pushed >1 s before: all must run, {len(must_survive - ran)} lost; "
+          f"{len(must_survive)} acknowledged before the stop: all must run, {len(must_survive - ran)} lost; "
           f"{len(late - ran)} of {len(late)} later pushes lost")
     assert must_survive and must_survive <= ran
 

@@ -1,12 +1,11 @@
 """Seed samples run on SQLite and on Redis, dispatched through app.Queue.aio and run by a real (in-process) worker."""
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Awaitable, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import pytest
 
-from app.Queue import aio
+from tests.async_support import run  # noqa: F401  (re-exported for the sample tests)
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401  (autouse fixture)
 from tests.drivers.conftest import BACKEND_SETUP, Backend
 from tests.fixtures.seeds import reader
@@ -28,16 +27,6 @@ def reader_calls() -> Iterator[list[tuple[Any, ...]]]:
     reader.CALLS.clear()
 
 
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a sample's coroutine as an asyncio app does, closing the facade's clients at the end."""
-
-    async def main() -> Any:
-        try:
-            return await coro_fn()
-        finally:
-            await aio.queue.aclose()
-
-    return asyncio.run(main())
 
 
 def work_queues(backend: Backend, queues: Sequence[str] = ("default",), **options: Any) -> None:

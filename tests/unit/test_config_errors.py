@@ -1,4 +1,4 @@
-"""Clear errors (DESIGN invariant 5): one line, non-zero exit, never a traceback."""
+"""Clear errors (DESIGN invariant 5): one line, exit 1, never a traceback."""
 from __future__ import annotations
 
 import base64
@@ -7,19 +7,9 @@ import pytest
 
 from app.Queue.errors import ConfigurationError, MissingTablesError
 from tests.fixtures.jobs import RecordJob
-from tests.support import artisan
+from tests.support import artisan, assert_one_line_error
 
 KEY_31 = "base64:" + base64.b64encode(b"k" * 31).decode()
-
-
-def assert_one_line_error(result, *needles: str) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "Traceback" not in output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("option, needle", [
@@ -73,7 +63,7 @@ def test_bad_app_key_is_one_line_naming_key_generate(queue_env, value, needle, m
 
 @pytest.mark.parametrize("env, needle", [
     ({"QUEUE_RETRY_AFTER": "soon"}, "QUEUE_RETRY_AFTER must be an integer"),
-    ({"DB_CONNECTION": "oracle"}, "DB_CONNECTION must be sqlite or mysql"),
+    ({"DB_CONNECTION": "oracle"}, "DB_CONNECTION must be sqlite, mysql or pgsql"),
 ])
 def test_bad_settings_are_one_line(queue_env, env, needle):
     assert_one_line_error(artisan("queue:work", "--once", env=env), needle)

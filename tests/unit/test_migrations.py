@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import base64
-import importlib
 import shutil
+import subprocess
 import sys
 
 from sqlalchemy import inspect
@@ -12,7 +12,8 @@ from app.Queue.database import migrator
 from app.Queue.database.connection import make_engine
 from config.env import BASE_DIR
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 (autouse fixture)
-from tests.support import artisan
+from tests.fixtures.jobs import RecordJob
+from tests.support import artisan, worker_env
 
 COLUMNS = {
     "jobs": {"id", "queue", "payload", "attempts", "priority", "reserved_at", "reserved_by", "available_at", "created_at"},
@@ -91,28 +92,39 @@ def test_key_generate_creates_env_from_the_example_then_refuses_to_overwrite(tmp
     assert shown.stdout.startswith("base64:") and shown.stdout.strip() not in env_file.read_text()
 
 
-def test_make_job_writes_a_skeleton_that_imports_dispatches_and_runs(queue_env):
+def _temp_project(tmp_path):
+    """A copy of the project's code in tmp_path, so make:job writes there and never into the real app/Jobs."""
+    project = tmp_path / "project"
+    skip = shutil.ignore_patterns("__pycache__", "*.sqlite", "logs")
+    for part in ("app", "config", "database", "routes", "storage"):
+        shutil.copytree(BASE_DIR / part, project / part, ignore=skip)
+    shutil.copy2(BASE_DIR / "artisan", project / "artisan")
+    return project
+
+
+def test_make_job_writes_a_skeleton_that_imports_dispatches_and_runs(queue_env, tmp_path):
     name = "ZzCoreTestsGeneratedJob"
-    path = BASE_DIR / "app" / "Jobs" / f"{name}.py"
-    assert not path.exists()
-    try:
-        result = artisan("make:job", name, "--queue=generated")
-        assert result.returncode == 0 and name in result.stdout, result.stderr
-        module = importlib.import_module(f"app.Jobs.{name}")
-        job_cls = getattr(module, name)
-        job_id = job_cls.dispatch({"order": 7})
-        assert queue_env.size("generated") == 1
-        work(queue_env, ["generated"])
-        assert job_cls.status(job_id).state == "completed"
-        again = artisan("make:job", name)
-        assert again.returncode == 1 and "already exists" in again.stderr
-        bad = artisan("make:job", "not-a-class")
-        assert bad.returncode == 1 and "CapitalisedIdentifier" in bad.stderr
-    finally:
-        path.unlink(missing_ok=True)
-        for cached in (BASE_DIR / "app" / "Jobs" / "__pycache__").glob(f"{name}.*"):
-            cached.unlink()
-        sys.modules.pop(f"app.Jobs.{name}", None)
+    project = _temp_project(tmp_path)
+    in_project = {"PYTHONPATH": str(project)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *args], cwd=project, env=worker_env(in_project),
+                              capture_output=True, text=True, timeout=60)
+
+    result = run("artisan", "make:job", name, "--queue=generated")
+    assert result.returncode == 0 and name in result.stdout, result.stderr
+    assert (project / "app" / "Jobs" / f"{name}.py").exists() and not (BASE_DIR / "app" / "Jobs" / f"{name}.py").exists()
+    dispatched = run("-c", f"from app.Jobs.{name} import {name}; print({name}.dispatch({{'order': 7}}))")
+    assert dispatched.returncode == 0, dispatched.stderr
+    job_id = dispatched.stdout.strip()
+    assert queue_env.size("generated") == 1
+    worked = run("artisan", "queue:work", "--queue=generated", "--stop-when-empty", "--sleep=0.1")
+    assert worked.returncode == 0, worked.stderr
+    assert queue_env.size("generated") == 0 and RecordJob.status(job_id).state == "completed"
+    again = run("artisan", "make:job", name)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = run("artisan", "make:job", "not-a-class")
+    assert bad.returncode == 1 and "CapitalisedIdentifier" in bad.stderr
 
 
 def test_database_location_comes_from_db_database_or_the_seed_alias(monkeypatch, tmp_path):

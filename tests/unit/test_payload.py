@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -91,9 +92,20 @@ def test_allowed_modules_match_whole_package_prefixes(module, allowed):
     assert module_allowed(module, ["app.", "tests.fixtures"]) is allowed
 
 
-def test_class_outside_allowed_modules_is_refused_without_importing_it():
+def test_class_outside_allowed_modules_is_refused_without_importing_it(tmp_path, monkeypatch):
     with pytest.raises(InvalidPayloadError, match="outside the allowed job modules"):
         resolve_class("os:system", ["app."], Job)
+    marker = tmp_path / "imported"
+    (tmp_path / "side_effect_jobs.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Evil: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "side_effect_jobs", raising=False)
+    with pytest.raises(InvalidPayloadError, match="outside the allowed job modules"):
+        resolve_class("side_effect_jobs:Evil", ["app."], Job)
+    assert "side_effect_jobs" not in sys.modules and not marker.exists()  # its top-level code never ran
+    with pytest.raises(InvalidPayloadError, match="not a subclass of Job"):  # allowed: it is imported, then refused
+        resolve_class("side_effect_jobs:Evil", ["side_effect_jobs"], Job)
+    assert marker.exists()
+    sys.modules.pop("side_effect_jobs", None)
 
 
 def test_class_that_is_not_a_job_subclass_is_refused():

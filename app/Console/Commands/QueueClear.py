@@ -1,11 +1,15 @@
 """queue:clear: delete every pending job of a queue."""
 from __future__ import annotations
 
+from typing import Any
+
 from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError, stdin_is_tty
 from app.Jobs.UniqueLock import release_for_queue
-from app.Queue.QueueManager import manager
+from app.Jobs.JobState import JobState
+from app.Queue.Payload import peek_uuid
+from app.Queue.QueueManager import QueueManager, manager
 
 
 class QueueClearCommand(Command):
@@ -32,8 +36,19 @@ class QueueClearCommand(Command):
         total = 0
         with self.progress(len(queues)) as advance:
             for name in queues:
-                total += driver.clear(name)
+                total += clear_and_cancel(qm, driver, name)
                 release_for_queue(qm, connection, name)  # the cleared jobs no longer hold their unique locks
                 advance(1)
         self.line(f"<info>Cleared {total} job(s) from [{', '.join(queues)}] on [{connection}].</info>")
         return 0
+
+
+def clear_and_cancel(qm: QueueManager, driver: Any, queue: str) -> int:
+    """Delete every job of `queue`; each one removed reads `cancelled` in Job.status."""
+    clear_payloads = getattr(driver, "clear_payloads", None)
+    if clear_payloads is None:  # a driver that cannot list what it removed: count only
+        return int(driver.clear(queue))
+    payloads = clear_payloads(queue)
+    uuids = [u for u in (peek_uuid(p) for p in payloads) if u]
+    qm.statuses.mark_many(uuids, JobState.CANCELLED)
+    return len(payloads)

@@ -19,6 +19,6 @@ class QueueForgetCommand(Command):
         record = qm.failed.find(ident)
         if record is None or not qm.failed.forget(ident):
             raise UsageError(f"No failed job matches the ID [{ident}].")
-        release_for_payload(qm, record.payload)
+        release_for_payload(qm, record.payload, record.connection, record.queue)
         self.line("<info>Failed job deleted successfully.</info>")
         return 0

@@ -17,7 +17,7 @@ from typing import Any
 
 from cleo.helpers import argument, option
 
-from app.Console.Command import Command
+from app.Console.Command import Command, UsageError
 from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
@@ -48,6 +48,8 @@ class QueueListenCommand(Command):
         qm = manager()
         connection = connection_argument(self) or qm.default_connection
         queues = self.list_option("queue") or [str(qm.connection_config(connection).get("queue", "default"))]
+        if any(":" in q for q in queues):  # one job per child process: there is no sequence to share fairly
+            raise UsageError("queue:listen takes --queue in strict order; weights (high:3,default:1) need queue:work")
         sleep = self.float_option("sleep", 3)
         max_jobs, max_time = self.int_option("max-jobs", 0), self.float_option("max-time", 0)
         child_args = self._child_args(connection, queues)

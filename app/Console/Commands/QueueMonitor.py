@@ -8,6 +8,7 @@ from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError
 from app.Console.Support.targets import parse_target
+from app.Queue.events import QueueBusy
 from app.Queue.QueueManager import QueueManager, manager
 
 
@@ -61,6 +62,8 @@ class QueueMonitorCommand(Command):
             table.set_rows([[f"{r['connection']}:{r['queue']}", str(r["size"]), str(r["max"]),
                              "<error>ALERT</error>" if r["status"] == "ALERT" else "<info>OK</info>"] for r in results])
             table.render()
+        for r in over:  # listeners (config/queue.py: Queue.busy(...)) can notify someone
+            qm.events.dispatch(QueueBusy(r["connection"], r["queue"], r["size"], r["max"]))
         for r in over:
             self.line_error(f"<error>Queue [{r['connection']}:{r['queue']}] has {r['size']} jobs, over its threshold of {r['max']}.</error>")
         return 1 if over else 0

@@ -45,9 +45,13 @@ class QueueRetryCommand(Command):
                 return 0
             raise UsageError("name failed jobs to retry: uuids, 'all', --queue=NAME or --range=1-5")
         missing: list[str] = []
+        locked: list[str] = []
         with self.progress(len(targets)) as advance:
-            done = retry_failed(manager(), targets, missing.append, advance)
+            done = retry_failed(manager(), targets, missing.append, advance, locked.append)
         for ident in missing:
             self.line_error(f"<error>No failed job matches the ID [{ident}].</error>")
+        for ident in locked:
+            self.line_error(f"<error>Failed job [{ident}] is unique and another queued copy holds its lock; "
+                            "left in failed_jobs.</error>")
         self.line(f"<info>Pushed {done} failed job(s) back onto their queues.</info>")
-        return 1 if missing else 0
+        return 1 if missing or locked else 0

@@ -1,6 +1,7 @@
 """queue:work: start a worker on one connection's queues."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,8 @@ class QueueWorkCommand(Command):
     description = "Process jobs from the queues, in strict priority order"
     arguments = [argument("connection", "The connection to work (default: QUEUE_CONNECTION)", optional=True)]
     options = [
-        option("queue", None, "Comma-separated queues, highest priority first", flag=False, default=""),
+        option("queue", None, "Comma-separated queues, highest priority first; name:weight shares fairly by weight "
+               "(high:3,default:1)", flag=False, default=""),
         option("once", None, "Process only the next job, then exit"),
         option("stop-when-empty", None, "Exit when no job is available"),
         option("max-jobs", None, "Exit after this many jobs (0: no limit)", flag=False, default="0"),
@@ -93,7 +95,9 @@ class QueueWorkCommand(Command):
         run_bootstrap(qm.config.get("bootstrap"))  # the host app's set-up (django.setup()), before any job class loads
         connection = connection_argument(self) or qm.default_connection
         config = qm.connection_config(connection)
-        queues = self.list_option("queue") or [str(config.get("queue", "default"))]
+        queues, weights = self._queues(str(config.get("queue", "default")))
+        if weights:
+            options = dataclasses.replace(options, queue_weights=tuple(weights.items()))
         qm.codec  # fail now on a missing or bad APP_KEY, not at the first job
         driver = qm.connection(connection)
         driver.sizes(queues[0])  # fail now on missing tables or an unreachable server
@@ -106,6 +110,15 @@ class QueueWorkCommand(Command):
             worker.run_next_job(connection, queues)
             return 0
         return worker.daemon(connection, queues)
+
+    def _queues(self, default: str) -> tuple[list[str], dict[str, int]]:
+        """The --queue list (`high,default` strict order; `high:3,default:1` weighted fair sharing)."""
+        from app.Queue.QueueWeights import parse_queue_list
+
+        try:
+            return parse_queue_list(self.list_option("queue") or [default])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
     def _echo_jobs(self) -> None:
         """Print a line per job event: green DONE, yellow RUNNING/RELEASED, red FAILED, with the run time."""

@@ -27,19 +27,21 @@ def render_frame(connection: str, queues: Sequence[tuple[QueueMetrics, bool]], w
         lines.append(f"{m.queue[:23]:<24}{m.pending:>9}{m.delayed:>9}{m.reserved:>10}{m.failed:>8}"
                      f"{m.throughput_per_minute:>10.1f}{format_seconds(m.oldest_wait):>9}  {'paused' if paused else 'active'}")
     lines += ["", f"WORKERS ({len(workers)})"]
-    lines.append(f"{'WORKER':<32}{'PID':>8}  {'QUEUES':<18}{'DONE':>7}{'FAIL':>6}  {'RUNNING JOB':<34}{'FOR':>8}{'SEEN':>7}")
+    lines.append(f"{'WORKER':<32}{'PID':>8}  {'QUEUES':<18}{'DONE':>7}{'FAIL':>6}{'MEM MB':>8}  {'RUNNING JOB':<34}{'FOR':>8}{'SEEN':>7}")
     t = now()
     for w in workers:
         current = w.get("current") or {}
         job = f"{current.get('job', '')} {str(current.get('uuid') or '')[:8]}".strip() if current else "idle"
         running = format_seconds(t - float(current["started_at"])) if current else "-"
         queues_text = f"{w.get('connection', '?')}:{','.join(w.get('queues', []))}"
+        memory = w.get("memory_mb")
+        memory_text = f"{float(memory):.1f}" if isinstance(memory, (int, float)) else "-"
         slots = w.get("slots") or []
         if int(w.get("concurrency") or 1) > 1:  # one line per busy slot under the worker's own
             job = f"{len(slots)}/{w['concurrency']} slots busy"
             running = "-"
         lines.append(f"{str(w['id'])[:31]:<32}{w.get('pid', ''):>8}  {queues_text[:17]:<18}{w.get('processed', 0):>7}"
-                     f"{w.get('failed', 0):>6}  {job[:33]:<34}{running:>8}{format_seconds(max(0.0, t - float(w.get('last_seen', t)))):>7}")
+                     f"{w.get('failed', 0):>6}{memory_text:>8}  {job[:33]:<34}{running:>8}{format_seconds(max(0.0, t - float(w.get('last_seen', t)))):>7}")
         if int(w.get("concurrency") or 1) > 1:
             lines += _slot_lines(slots, t)
     if not workers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs.Middleware.Middleware import Middleware, Next, manager_of
-from app.Jobs.RateLimiter import Limiter, RateLimit
+from app.Jobs.RateLimiter import RateLimit
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -23,7 +23,7 @@ class RateLimitedMiddleware(Middleware):
         self.limit = limit
 
     def handle(self, job: Job, next: Next) -> Any:
-        wait = Limiter(manager_of().cache).attempt(self.limit.cache_key(job), self.limit.max_attempts, self.limit.per_seconds)
+        wait = self.limit.attempt(manager_of(), job)
         if wait is not None:
             job.release(wait)
             return None

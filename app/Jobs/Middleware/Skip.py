@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from app.Jobs.Middleware.Middleware import Middleware, Next
-from app.Queue.errors import SerializationError
+from app.Jobs.Middleware.Refs import call_with_job, live, storable
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -30,7 +30,8 @@ class Skip(Middleware):
         return cls(condition, negate=True)
 
     def should_skip(self, job: Job) -> bool:
-        value = bool(self.condition(job) if callable(self.condition) else self.condition)
+        condition = live(self.condition)
+        value = bool(call_with_job(condition, job) if callable(condition) else condition)
         return not value if self.negate else value
 
     def handle(self, job: Job, next: Next) -> Any:
@@ -39,9 +40,5 @@ class Skip(Middleware):
         return next(job)
 
     def to_payload(self) -> dict[str, Any]:
-        if callable(self.condition):
-            raise SerializationError(
-                "Skip with a callable condition cannot be stored with the job; pass a bool, "
-                "or return the middleware from a middleware() method instead of setting it in __init__"
-            )
-        return super().to_payload()
+        """A bool, or a module-level function (stored by reference); a lambda only from middleware()."""
+        return {"condition": storable(self.condition, "Skip condition"), "negate": self.negate}

@@ -27,8 +27,21 @@ class WithoutOverlapping(Middleware):
         self.key = key
         self.release_after = release_after
         self.expire_after = expire_after
+        self.share = False
+
+    def shared(self) -> WithoutOverlapping:
+        """Share the lock between job classes: any job using the same key waits (Laravel's shared())."""
+        self.share = True
+        return self
+
+    def dont_release(self) -> WithoutOverlapping:
+        """Drop a blocked job (it counts as done) instead of releasing it to run later."""
+        self.release_after = None
+        return self
 
     def lock_key(self, job: Job) -> str:
+        if getattr(self, "share", False):
+            return f"overlap:shared:{self.key}"
         return f"overlap:{class_path(type(job))}:{self.key}"
 
     def handle(self, job: Job, next: Next) -> Any:

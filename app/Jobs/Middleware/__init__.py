@@ -12,18 +12,19 @@
 from __future__ import annotations
 
 from app.Jobs.Middleware.AuthorizationMiddleware import AuthorizationMiddleware
+from app.Jobs.Middleware.FailOnException import FailOnException
 from app.Jobs.Middleware.LoggingMiddleware import LoggingMiddleware
 from app.Jobs.Middleware.Middleware import JobMiddleware, Middleware
 from app.Jobs.Middleware.MiddlewareStack import MiddlewareStack
 from app.Jobs.Middleware.RateLimitedMiddleware import RateLimitedMiddleware
 from app.Jobs.Middleware.RetryMiddleware import RetryMiddleware
 from app.Jobs.Middleware.Skip import Skip
-from app.Jobs.Middleware.ThrottleMiddleware import ThrottleMiddleware
+from app.Jobs.Middleware.ThrottleMiddleware import ThrottleMiddleware, ThrottlesExceptions
 from app.Jobs.Middleware.TimingMiddleware import TimingMiddleware, execution_time
 from app.Jobs.Middleware.WithoutOverlapping import WithoutOverlapping
 
 __all__ = [
-    "AuthorizationMiddleware", "JobMiddleware", "LoggingMiddleware", "Middleware", "MiddlewareStack",
-    "RateLimitedMiddleware", "RetryMiddleware", "Skip", "ThrottleMiddleware", "TimingMiddleware",
+    "AuthorizationMiddleware", "FailOnException", "JobMiddleware", "LoggingMiddleware", "Middleware", "MiddlewareStack",
+    "RateLimitedMiddleware", "RetryMiddleware", "Skip", "ThrottleMiddleware", "ThrottlesExceptions", "TimingMiddleware",
     "WithoutOverlapping", "execution_time",
 ]

@@ -13,6 +13,8 @@ from typing import Any, Iterator, Mapping
 import redis
 
 from app.Queue.Cache.Locks import FOREVER
+from app.Queue.Drivers.RedisClients import close_client
+from app.Queue.Drivers.RedisConnection import make_client, translate, where
 from app.Queue.errors import ConnectionUnavailableError
 from app.Queue.support.time import now
 
@@ -63,36 +65,32 @@ def _split(value: str | None) -> tuple[float, str] | None:
 class RedisLocks:
     """LockStore over Redis keys `<prefix>lock:<key>`."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "queues:") -> None:
+    def __init__(self, client: Any, prefix: str = "queues:", config: Mapping[str, Any] | None = None) -> None:
         self.client = client
+        self.config = dict(config or {})
         self.prefix = f"{prefix}lock:"
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisLocks:
-        """Connect with a redis connection's config (host, port, db, password, prefix)."""
-        from app.Queue.Drivers.RedisConnection import require_enabled
-
-        require_enabled(config)
-        client = redis.Redis(
-            host=str(config.get("host") or "127.0.0.1"), port=int(config.get("port") or 6379),
-            db=int(config.get("db") or 0), password=config.get("password") or None,
-            decode_responses=True, socket_connect_timeout=float(config.get("connect_timeout", 5)),
-        )
-        return cls(client, str(config.get("prefix", "queues:")))
+        """Connect with a redis connection's config (URL or host/port, TLS, Cluster, Sentinel; prefix)."""
+        return cls(make_client(config), str(config.get("prefix", "queues:")), config)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """Turn an unreachable server into one clear line."""
+        """Turn an unreachable server, or a wrong setting, into one clear line."""
         try:
             yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            kwargs = self.client.connection_pool.connection_kwargs
-            raise ConnectionUnavailableError(
-                f"cannot reach Redis at {kwargs.get('host')}:{kwargs.get('port')} for locks ({exc}); "
-                "check REDIS_HOST/REDIS_PORT or set CACHE_STORE=database"
-            ) from exc
+        except redis.RedisError as exc:
+            translated = translate(exc, self.config)
+            if isinstance(translated, ConnectionUnavailableError):
+                raise ConnectionUnavailableError(
+                    f"cannot reach Redis at {where(self.config)} for locks ({exc}); "
+                    "check REDIS_URL or REDIS_HOST/REDIS_PORT, or set CACHE_STORE=database") from exc
+            if translated is not None:
+                raise translated from exc
+            raise
 
     def acquire(self, key: str, owner: str, ttl: float | None) -> bool:
         t_ms = int(now() * 1000)
@@ -127,7 +125,7 @@ class RedisLocks:
         return released
 
     def close(self) -> None:
-        self.client.close()
+        close_client(self.client)
 
 
 def _glob_escape(text: str) -> str:

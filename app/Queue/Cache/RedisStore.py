@@ -14,6 +14,7 @@ import math
 from typing import Any, Mapping
 
 from app.Queue import LuaScripts
+from app.Queue.Drivers.RedisClients import close_client, is_cluster
 from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
 from app.Queue.support.time import now
 
@@ -25,9 +26,12 @@ def _decode(raw: str | None, t: float) -> Any | None:
     if raw is None:
         return None
     expiry, _, body = raw.partition("|")
-    if expiry and float(expiry) <= t:
+    try:
+        if expiry and float(expiry) <= t:
+            return None
+        return json.loads(body)
+    except (ValueError, RecursionError):  # a value the store was made to hold: absent, not fatal
         return None
-    return json.loads(body)
 
 
 class RedisStore:
@@ -38,6 +42,8 @@ class RedisStore:
         self.prefix = prefix
         self.config = dict(config or {})
         self.lane = FastLane(client)
+        # On Redis Cluster, commands and scripts that name several keys go one hash slot at a time.
+        self.cluster = is_cluster(client)
         self._add = client.register_script(LuaScripts.CACHE_ADD)
         self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
         self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
@@ -71,7 +77,8 @@ class RedisStore:
         if not keys:
             return {}
         with translate_errors(self.config):
-            raws = self.lane.execute("MGET", *[self.key(k) for k in keys])
+            full = [self.key(k) for k in keys]
+            raws = self.client.mget_nonatomic(full) if self.cluster else self.lane.execute("MGET", *full)
         t = now()
         values = {k: _decode(raw, t) for k, raw in zip(keys, raws)}
         return {k: v for k, v in values.items() if v is not None}
@@ -95,7 +102,10 @@ class RedisStore:
                     stored, px = self._stored(value, ttl, t)
                     keys.append(self.prefix + key)
                     args += (stored, "" if px is None else px)
-                self.lane.script(self._put_many, keys, args)
+                if self.cluster:
+                    self._set_each(keys, args[0::2], args[1::2])
+                else:
+                    self.lane.script(self._put_many, keys, args)
 
     def put_all(self, keys: list[str], value: Any, ttl: float | None = None) -> None:
         """Write one value under many keys, pipelined like `put`: one script call per PUT_MANY_CHUNK keys."""
@@ -103,7 +113,10 @@ class RedisStore:
         with translate_errors(self.config):
             for start in range(0, len(keys), PUT_MANY_CHUNK):
                 chunk = [self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]]
-                self.lane.send_script(self._put_all, chunk, [stored, "" if px is None else px])
+                if self.cluster:
+                    self._set_each(chunk, [stored] * len(chunk), ["" if px is None else px] * len(chunk))
+                else:
+                    self.lane.send_script(self._put_all, chunk, [stored, "" if px is None else px])
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         t = now()
@@ -119,7 +132,11 @@ class RedisStore:
         """Delete several keys, one DEL per PUT_MANY_CHUNK."""
         with translate_errors(self.config):
             for start in range(0, len(keys), PUT_MANY_CHUNK):
-                self.lane.execute("DEL", *[self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]])
+                chunk = [self.prefix + k for k in keys[start:start + PUT_MANY_CHUNK]]
+                if self.cluster:
+                    self.client.delete(*chunk)  # split by slot by the cluster client
+                else:
+                    self.lane.execute("DEL", *chunk)
 
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         t = now()
@@ -143,6 +160,14 @@ class RedisStore:
                 deleted += int(self.client.delete(*batch))
         return deleted
 
+    def _set_each(self, keys: list[str], values: list[str], pxs: list[Any]) -> None:
+        """On a cluster, where one script may not touch keys of many slots: one pipelined SET per key,
+        which the cluster client groups by node."""
+        pipe = self.client.pipeline()
+        for key, value, px in zip(keys, values, pxs):
+            pipe.set(key, value, px=int(px) if px != "" else None)
+        pipe.execute()
+
     def close(self) -> None:
         self.lane.close()
-        self.client.close()
+        close_client(self.client)

@@ -17,7 +17,9 @@ from redis.exceptions import NoScriptError
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.Drivers.RedisConnection import require_enabled, where
+from app.Queue.Drivers import RedisClients
+from app.Queue.Drivers.RedisClients import require_enabled
+from app.Queue.Drivers.RedisConnection import where
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 from app.Queue.Drivers.RedisQueue import QueueKeys
 from app.Queue.support.time import now
@@ -29,9 +31,15 @@ PUSH_CHUNK = 500  # jobs per PUSH script call in a bulk (the script takes at mos
 StatusWrite = tuple[str, str, "int | None"]
 
 
-def server_of(config: Mapping[str, Any]) -> tuple[str, int, int]:
-    """Identify a Redis server and database: two configs with the same triple share a client."""
-    return str(config.get("host") or "127.0.0.1"), int(config.get("port") or 6379), int(config.get("db") or 0)
+def server_of(config: Mapping[str, Any]) -> RedisClients.RedisTarget:
+    """Identify a Redis server and database (URL, TLS, unix socket included): equal targets share a client."""
+    return RedisClients.target(config)
+
+
+def supports(config: Mapping[str, Any]) -> bool:
+    """Whether redis.asyncio can serve `config`: one server (TCP, TLS or unix), not a Cluster or Sentinel set."""
+    t = server_of(config)
+    return not (t.cluster or t.sentinels)
 
 
 class AsyncRedisQueue:
@@ -41,14 +49,19 @@ class AsyncRedisQueue:
         require_enabled(config)
         self.config = dict(config)
         self.prefix = str(config.get("prefix") or "queues:")
-        host, port, db = server_of(config)
+        t = server_of(config)
+        kwargs = t.connection_kwargs()
+        tls = bool(kwargs.pop("ssl", False))
+        if t.unix_path:
+            kwargs = {k: v for k, v in kwargs.items() if not k.startswith("ssl")}
+            kwargs.update(connection_class=aioredis.UnixDomainSocketConnection, path=t.unix_path)
+        else:
+            kwargs.update(host=t.host, port=t.port, socket_keepalive=True)
+            if tls:
+                kwargs["connection_class"] = aioredis.SSLConnection
         # Bounded and blocking: `asyncio.gather` of thousands of dispatches waits for one of
         # POOL_SIZE connections instead of opening one per push (and hitting "Too many connections").
-        pool = aioredis.BlockingConnectionPool(
-            host=host, port=port, db=db, password=config.get("password") or None, decode_responses=True,
-            socket_connect_timeout=float(config.get("connect_timeout", 5)), socket_keepalive=True,
-            max_connections=POOL_SIZE, timeout=None,
-        )
+        pool = aioredis.BlockingConnectionPool(db=t.db, max_connections=POOL_SIZE, timeout=None, **kwargs)
         self.client = aioredis.Redis(connection_pool=pool)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._push_sha: str | None = None

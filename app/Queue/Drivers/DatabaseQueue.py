@@ -56,6 +56,16 @@ def _token(worker_id: str) -> str:
     return f"{worker_id}:{uuid.uuid4().hex[:12]}"
 
 
+def _whole(attempts: Any) -> int:
+    """Read an attempts column; SQLite stores whatever was written, and garbage must not stop a claim."""
+    if type(attempts) is int:
+        return attempts
+    try:
+        return max(int(attempts), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _available_at(delay: float) -> int:
     t = now()
     return math.ceil(t + delay) if delay > 0 else int(t)
@@ -230,6 +240,7 @@ class DatabaseQueue:
                 deleted, steps = done[0] > 0, []
             if rows:
                 job_id, payload, attempts = rows[0]
+                attempts = _whole(attempts)
                 token = _token(worker_id)
                 tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
                        commit=True)
@@ -265,7 +276,8 @@ class DatabaseQueue:
                     jobs.c.id.in_([bindparam(name) for name in ids])).values(
                     reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by")))
                 tx.run((reserve, {**ids, "b_at": _lease_stamp(), "b_by": token}), commit=True)
-                return [DatabaseJob(self, job_id, payload, attempts, queue, token, lease) for job_id, payload, attempts in rows]
+                return [DatabaseJob(self, job_id, payload, _whole(attempts), queue, token, lease)
+                        for job_id, payload, attempts in rows]
         return []
 
     def _begin_in(self, tx: RawTransaction, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
@@ -310,6 +322,17 @@ class DatabaseQueue:
 
     def clear(self, queue: str) -> int:
         return self._write(lambda c: c.execute(delete(jobs).where(jobs.c.queue == queue)).rowcount)
+
+    def clear_payloads(self, queue: str) -> list[str]:
+        """Delete every job of `queue` and return their payloads (queue:clear marks them cancelled)."""
+        def run(conn: Connection) -> list[str]:
+            rows = conn.execute(select(jobs.c.id, jobs.c.payload).where(jobs.c.queue == queue)).all()
+            ids = [r[0] for r in rows]
+            for start in range(0, len(ids), 500):  # a job pushed meanwhile is not in `rows`: it stays
+                conn.execute(delete(jobs).where(jobs.c.id.in_(ids[start:start + 500])))
+            return [r[1] for r in rows]
+
+        return self._write(run)
 
     # -- reads ------------------------------------------------------------------------
     def sizes(self, queue: str) -> QueueSizes:

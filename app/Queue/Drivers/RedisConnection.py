@@ -6,6 +6,7 @@ import os
 import select
 import socket
 import threading
+import time
 from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -16,42 +17,23 @@ try:
 except ImportError:  # pure-Python redis-py still works, a little slower
     _pack = None  # type: ignore[assignment]
 
+from app.Queue.Drivers import RedisClients
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 
 log = logging.getLogger("queue.redis")
 
 
-def require_enabled(config: Mapping[str, Any]) -> None:
-    """Refuse to connect when Redis is switched off (ENABLE_REDIS=false, seed 000)."""
-    if config.get("enabled") is False:
-        raise ConfigurationError(
-            "Redis is switched off (ENABLE_REDIS=false) but is used here; set ENABLE_REDIS=true, "
-            "or QUEUE_CONNECTION/CACHE_STORE/QUEUE_FAILED_DRIVER=database")
-
-
-def make_client(config: Mapping[str, Any]) -> redis.Redis:
-    """Create a client (str replies, hiredis when installed) for `config` (host, port, db, password)."""
-    require_enabled(config)
-    # redis-py 8 reads with a 5 s socket timeout by default: a BLPOP of block_for (5 s by default,
-    # `queue:work --sleep 5` in seed 000) would race it and fall into redis-py's retries. Reads may
-    # take the longest blocking wait plus a margin; with no cap on waits (block_for 0), no timeout.
-    block_for = float(config.get("block_for") or 0)
-    return redis.Redis(
-        host=str(config.get("host") or "127.0.0.1"),
-        port=int(config.get("port") or 6379),
-        db=int(config.get("db") or 0),
-        password=config.get("password") or None,
-        decode_responses=True,
-        socket_timeout=block_for + 10 if block_for > 0 else None,
-        socket_connect_timeout=float(config.get("connect_timeout", 5)),
-        socket_keepalive=True,
-        health_check_interval=30,
-    )
+def make_client(config: Mapping[str, Any]) -> Any:
+    """Create the client `config` asks for (see RedisClients: URL, TLS, unix socket, Cluster, Sentinel)."""
+    return RedisClients.make_client(config)
 
 
 def where(config: Mapping[str, Any]) -> str:
     """Say which server a config points at."""
-    return f"{config.get('host') or '127.0.0.1'}:{int(config.get('port') or 6379)}"
+    try:
+        return RedisClients.target(config).where()
+    except ConfigurationError:
+        return f"{config.get('host') or '127.0.0.1'}:{int(config.get('port') or 6379)}"
 
 
 def _reason(exc: BaseException) -> str:
@@ -80,16 +62,40 @@ class translate_errors:  # noqa: N801 - used like the function-style context man
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is None:
             return False
-        if isinstance(exc, redis.AuthenticationError):
-            raise ConfigurationError(
-                f"Redis at {where(self.config)} refused the credentials ({_reason(exc)}); check REDIS_PASSWORD") from exc
-        if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
-            raise ConnectionUnavailableError(
-                f"cannot connect to Redis at {where(self.config)}: {_reason(exc)}; "
-                "check REDIS_HOST/REDIS_PORT and that redis-server is running"
-            ) from exc
+        translated = translate(exc, self.config)
+        if translated is not None:
+            raise translated from exc
         return False
 
+
+def translate(exc: BaseException, config: Mapping[str, Any]) -> Exception | None:
+    """The one-line QueueError for a redis-py error about the connection itself, or None."""
+    if isinstance(exc, RedisClients.ServerModeError):
+        return ConfigurationError(str(exc))
+    if isinstance(exc, redis.AuthenticationError):
+        return ConfigurationError(
+            f"Redis at {where(config)} refused the credentials ({_reason(exc)}); check REDIS_PASSWORD or REDIS_URL")
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith(("MOVED ", "ASK ", "CROSSSLOT", "CLUSTERDOWN")) \
+            and not RedisClients.target(config).cluster:
+        return ConfigurationError(f"Redis at {where(config)} answers as a Redis Cluster ({_reason(exc)}); set REDIS_CLUSTER=true")
+    if isinstance(exc, _CLUSTER_TRANSIENT):  # a failover in progress: the worker waits it out
+        return ConnectionUnavailableError(f"Redis at {where(config)} is unavailable ({_reason(exc)}); "
+                                          "a failover may be in progress")
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        text = str(exc)
+        if "SSL" in text or "certificate" in text.lower() or "TLS" in text:
+            return ConfigurationError(f"TLS handshake with Redis at {where(config)} failed ({_reason(exc)}); "
+                                      "check REDIS_TLS_CA / REDIS_TLS_CERT / REDIS_TLS_KEY and that the URL is rediss://")
+        return ConnectionUnavailableError(
+            f"cannot connect to Redis at {where(config)}: {_reason(exc)}; "
+            "check REDIS_URL or REDIS_HOST/REDIS_PORT and that redis-server is running"
+        )
+    return None
+
+
+_CLUSTER_TRANSIENT = (redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+                      redis.exceptions.MasterDownError, redis.exceptions.SlotNotCoveredError,
+                      redis.exceptions.ClusterError, redis.exceptions.RedisClusterException)
 
 MAX_UNREAD = 256  # replies a lane lets wait in the socket before it reads them
 
@@ -107,7 +113,10 @@ class FastLane:
     def __init__(self, client: redis.Redis, preload: Sequence[Any] = ()) -> None:
         self.client = client
         self._preload = tuple(preload)  # scripts sent by sha without a reply: loaded on every new connection
-        self._owner = threading.get_ident()
+        self._by_sha = {script.sha: script for script in self._preload}
+        # A cluster client has no single connection to hold: every command takes the plain path,
+        # which follows MOVED/ASK and failovers (and waits for each reply).
+        self._owner = -1 if RedisClients.is_cluster(client) else threading.get_ident()
         self._pid = os.getpid()
         self._conn: Any = None
         self._unread = 0
@@ -116,26 +125,32 @@ class FastLane:
         """Run one command and return its reply."""
         conn = self._connection()
         if conn is None:
-            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            return self._plain(*args)
         try:
             _send(conn, args)
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            return self._plain(*args)
 
     def send(self, *args: Any) -> None:
-        """Write a command whose reply nobody needs now (a status write); errors are logged later."""
-        conn = self._connection(drain=self._unread >= MAX_UNREAD)
+        """Write a command whose reply nobody needs now (a status write); errors are logged later.
+
+        Owed replies are read first when there are many, or when redis-py's idle health check
+        (health_check_interval) is due: its PING would otherwise read an owed reply instead of
+        PONG, reconnect, and leave this lane waiting socket_timeout for replies that were lost
+        with the old connection -- a stall of seconds on the first dispatch after an idle spell.
+        """
+        conn = self._connection(drain=self._unread >= MAX_UNREAD or (self._unread > 0 and self._health_check_due()))
         if conn is None:
-            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            self._plain(*args)
             return
         try:
             _send(conn, args)
             self._unread += 1
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            self._plain(*args)
 
     def send_script(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Run a script without waiting for its reply, like `send`.
@@ -170,6 +185,23 @@ class FastLane:
             self._owe(sent)  # the caller's generator failed: those replies are read before the next command
             raise
         return self._read_replies(conn, sent)
+
+    def _health_check_due(self) -> bool:
+        """Whether the held connection's next command would first PING (redis-py's idle health check)."""
+        conn = self._conn
+        interval = getattr(conn, "health_check_interval", 0)
+        return bool(interval) and time.monotonic() > getattr(conn, "next_health_check", 0)
+
+    def _plain(self, *args: Any) -> Any:
+        """Run a command through the full client (retries, cluster routing); a preloaded script
+        the server lost (restart, failover to a new master) is sent by its source instead."""
+        try:
+            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        except redis.exceptions.NoScriptError:
+            script = self._by_sha.get(args[1]) if args and args[0] == "EVALSHA" else None
+            if script is None:
+                raise
+            return self.client.execute_command("EVAL", script.script, *args[2:])  # type: ignore[no-untyped-call]
 
     def _before_replies(self, conn: Any) -> None:
         """Make sure the commands about to be sent get replies (QuietLane switches them back on)."""
@@ -285,14 +317,14 @@ class QuietLane(FastLane):
         """Run one command and return its reply."""
         conn = self._connection()
         if conn is None:
-            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            return self._plain(*args)
         try:
             for _ in range(self._write(conn, args, reply=True)):
                 conn.read_response()  # OK of CLIENT REPLY ON
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            return self._plain(*args)
 
     def send(self, *args: Any) -> None:
         """Write a command that gets no reply (nor reports an error); corked when no reply is due.
@@ -302,25 +334,25 @@ class QuietLane(FastLane):
         """
         conn = self._connection(drain=bool(self._waiting) and self._reply_arrived())
         if conn is None:
-            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            self._plain(*args)
             return
         try:
             self._write(conn, args, reply=False)
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            self._plain(*args)
 
     def request(self, *args: Any, on_reply: Callable[[Any], None]) -> None:
         """Send a command now and read its reply later (`sync` or the next `execute`), into `on_reply`."""
         conn = self._connection(drain=False)
         if conn is None:
-            on_reply(self.client.execute_command(*args))  # type: ignore[no-untyped-call]
+            on_reply(self._plain(*args))
             return
         try:
             self._waiting.append((on_reply, self._write(conn, args, reply=True)))
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            on_reply(self.client.execute_command(*args))  # type: ignore[no-untyped-call]
+            on_reply(self._plain(*args))
 
     def _before_replies(self, conn: Any) -> None:
         if self._replies_off:
@@ -353,7 +385,7 @@ class QuietLane(FastLane):
         if not reply and self._cork and not self._corked and not self._waiting:
             self._set_cork(conn, True)
         # check_health=False: a health-check PING would wait forever for a reply switched off
-        conn.send_packed_command([_pack(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
+        conn.send_packed_command([_pack_exact(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
                                  check_health=False)
         if self._corked and (reply or self._waiting):
             self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile
@@ -404,8 +436,16 @@ class QuietLane(FastLane):
         self._corked = self._replies_off = False  # closing the socket sends what was corked
 
 
+def _pack_exact(args: tuple[Any, ...]) -> Any:
+    """Pack a command with hiredis; a str read back with surrogateescape is sent as its original bytes."""
+    try:
+        return _pack(args)
+    except UnicodeEncodeError:
+        return _pack(tuple(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args))
+
+
 def _send(conn: Any, args: tuple[Any, ...]) -> None:
     if _pack is not None:
-        conn.send_packed_command([_pack(args)])
+        conn.send_packed_command([_pack_exact(args)])
     else:
         conn.send_command(*args)

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import FailedJobRecord
+from app.Queue.Drivers.RedisClients import close_client
 from app.Queue.Drivers.RedisConnection import make_client, translate_errors
 from app.Queue.support.failed_filter import class_matches
 from app.Queue.support.time import now, now_int
@@ -118,9 +119,12 @@ class RedisFailedJobProvider:
 
     @staticmethod
     def _record(uuid: str, score: float, raw: str) -> FailedJobRecord:
-        data = json.loads(raw)
-        return FailedJobRecord(int(score), uuid, data["connection"], data["queue"], data["payload"],
-                               data["exception"], float(data["failed_at"]))
+        try:
+            data = json.loads(raw)
+            return FailedJobRecord(int(score), uuid, str(data["connection"]), str(data["queue"]), str(data["payload"]),
+                                   str(data["exception"]), float(data["failed_at"]))
+        except Exception:  # a record the store was made to hold: listed as unreadable, never fatal
+            return FailedJobRecord(int(score), uuid, "?", "?", str(raw)[:10_000], "unreadable failed-job record", 0.0)
 
     def close(self) -> None:
-        self.client.close()
+        close_client(self.client)

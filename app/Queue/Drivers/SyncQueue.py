@@ -52,6 +52,10 @@ class SyncQueue:
     def clear(self, queue: str) -> int:
         return 0
 
+    def clear_payloads(self, queue: str) -> list[str]:
+        """Nothing is ever stored, so nothing is cleared."""
+        return []
+
     def queues(self) -> list[str]:
         return []
 

@@ -9,7 +9,7 @@ def payload_fields(payload: str) -> dict[str, Any]:
     """The stored envelope as a dict, or {} when the payload is not a JSON object (untrusted text)."""
     try:
         data = json.loads(payload)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # a planted row may nest deeper than the parser allows
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -17,7 +17,7 @@ def payload_fields(payload: str) -> dict[str, Any]:
 def job_class(payload: str) -> str:
     """Name the job class of a stored payload, or '?' when it cannot be read."""
     data = payload_fields(payload)
-    return str(data.get("displayName") or data.get("job") or "?")
+    return str(data.get("displayName") or data.get("job") or "?")[:100]
 
 
 def class_matches(payload: str, wanted: str) -> bool:
