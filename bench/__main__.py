@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small N, for a smoke run")
     parser.add_argument("--rss-jobs", type=int, default=100_000, help="jobs for the RSS measurement (marks at 1k and this)")
     args = parser.parse_args(argv)
-    sizes = {"dispatch": 2_000, "bulk": 20_000, "process": 5_000, "latency": 200} if args.quick else \
-            {"dispatch": 10_000, "bulk": 100_000, "process": 20_000, "latency": 500}
+    sizes = {"dispatch": 2_000, "bulk": 20_000, "process": 5_000, "latency": 200, "io": 1_500, "io_async": 6_000} \
+        if args.quick else \
+        {"dispatch": 10_000, "bulk": 100_000, "process": 20_000, "latency": 500, "io": 6_000, "io_async": 30_000}
     rss_marks = (1_000, 5_000) if args.quick else (1_000, args.rss_jobs)
     results: list[Result] = []
     for name in [d.strip() for d in args.drivers.split(",") if d.strip()]:
@@ -111,6 +112,23 @@ def print_table(results: list[Result], sizes: dict[str, int]) -> None:
               f"| {fmt(r.p50_ms, '.2f')} | {fmt(r.p99_ms, '.2f')} | {rss} |")
         for note in r.notes:
             print(f"  {r.driver}: {note}")
+    print_concurrency_table(results, sizes)
+
+
+def print_concurrency_table(results: list[Result], sizes: dict[str, int]) -> None:
+    """The `--concurrency` rows (bench/concurrency.py): 20 ms I/O jobs, and RSS with 32 slots."""
+    rows = [r for r in results if r.concurrency is not None]
+    if not rows:
+        return
+    print(f"\n`--concurrency`: {sizes['io']:,} jobs of 20 ms I/O on 32 threads (ideal 1,600/s), "
+          f"{sizes['io_async']:,} async ones on --concurrency=500 (ideal 25,000/s); one worker process\n")
+    print("| driver | io20 --concurrency=32 steady jobs/s | io20 async --concurrency=500 steady jobs/s "
+          "| RSS MB with --concurrency=32 (at rest, then by no-op jobs done) |")
+    print("|---|--:|--:|---|")
+    for r in rows:
+        c = r.concurrency
+        rss = ", ".join(f"{'at rest' if k == 0 else f'{k:,}'}: {v:.1f}" for k, v in sorted(c.rss_mb.items())) or "—"
+        print(f"| {r.driver} | {fmt(c.io_threads_per_s)} | {fmt(c.io_async_per_s)} | {rss} |")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Result:
     p99_ms: float | None = None
     rss_mb: dict[int, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    concurrency: Any = None  # bench.concurrency.ConcurrencyRows
 
 
 def rss_of(pid: int) -> float:
@@ -89,9 +90,10 @@ def fill(qm: QueueManager, connection: str, n: int) -> None:
 
 
 def measure_processing(qm: QueueManager, connection: str, env: dict[str, str], n: int,
-                       rss_marks: tuple[int, ...] = (), worker_args: list[str] | None = None) -> tuple[float, float, dict[int, float]]:
-    """Fill the queue with n no-op jobs, start one worker, time it to empty; sample RSS at marks."""
-    fill(qm, connection, n)
+                       rss_marks: tuple[int, ...] = (), worker_args: list[str] | None = None,
+                       fill_with: Callable[[int], None] | None = None) -> tuple[float, float, dict[int, float]]:
+    """Fill the queue with n no-op jobs (or `fill_with(n)`), start one worker, time it to empty; sample RSS at marks."""
+    (fill_with or (lambda count: fill(qm, connection, count)))(n)
     driver = qm.connection(connection)
     marks = sorted(rss_marks)
     rss: dict[int, float] = {}
@@ -184,6 +186,10 @@ def run_driver(name: str, connection: str, env: dict[str, str], sizes: dict[str,
     driver.clear("bench")
     result.p50_ms, result.p99_ms = measure_latency(qm, connection, env, sizes["latency"], worker_args)
     driver.clear("bench")
+    if sizes.get("io"):
+        from bench.concurrency import measure_concurrency
+
+        result.concurrency = measure_concurrency(qm, connection, env, worker_args or [], sizes, max(rss_marks or (sizes["process"],)))
     qm.reset()
     return result
 

@@ -32,6 +32,22 @@ class LatencyJob(Job):
         _sock.sendto(repr(elapsed).encode(), ("127.0.0.1", self.port))
 
 
+class IoJob(Job):
+    """Wait 20 ms on its thread, as a job calling a remote API would (the CPU is free meanwhile)."""
+
+    def handle(self) -> None:
+        time.sleep(0.02)
+
+
+class AsyncIoJob(Job):
+    """Await 20 ms, as an async job calling a remote API would."""
+
+    async def handle(self) -> None:
+        import asyncio
+
+        await asyncio.sleep(0.02)
+
+
 class SleepMsJob(Job):
     """Sleeps `ms` milliseconds: a short I/O-bound job (horizon autoscaling benchmark)."""
 

@@ -1,8 +1,7 @@
 """Read and check config/horizon.py: the supervisors of APP_ENV, each as a frozen SupervisorOptions.
 
 Bad input is a ConfigurationError whose one line names the setting: an unknown key, a wrong
-type, `min_processes` above `max_processes`, an unknown connection or queue name, or
-`concurrency` above 1 while `queue:work` has no `--concurrency` option.
+type, `min_processes` above `max_processes`, or an unknown connection or queue name.
 """
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from app.Horizon.Balancer import Limits
 from app.Queue.errors import ConfigurationError
@@ -75,7 +74,7 @@ class SupervisorOptions:
         args = [self.connection, f"--queue={','.join(queues)}", f"--name={self.name}", f"--tries={self.tries}",
                 f"--timeout={self.timeout:g}", f"--memory={self.memory}", f"--sleep={self.sleep:g}",
                 f"--backoff={self.backoff}", f"--max-jobs={self.max_jobs}", f"--max-time={self.max_time:g}", "--quiet"]
-        if self.concurrency > 1:  # only then: a worker without the option keeps working with its default of one
+        if self.concurrency > 1:  # 1 is queue:work's default
             args.append(f"--concurrency={self.concurrency}")
         return args
 
@@ -120,7 +119,7 @@ def raw_settings() -> Mapping[str, Any]:
     return loaded
 
 
-def load(qm: QueueManager, environment: str | None = None, has_concurrency: Callable[[], bool] | None = None) -> HorizonConfig:
+def load(qm: QueueManager, environment: str | None = None) -> HorizonConfig:
     """Read, merge and check the configuration of `environment` (default APP_ENV)."""
     from config.app import app_env
 
@@ -133,11 +132,6 @@ def load(qm: QueueManager, environment: str | None = None, has_concurrency: Call
     if not blocks:
         raise ConfigurationError(f"horizon config: no supervisor for environment {env_name!r} (add it under 'environments' or 'defaults')")
     supervisors = tuple(supervisor_options(name, block, qm) for name, block in blocks.items())
-    check = has_concurrency or worker_has_concurrency
-    for sup in supervisors:
-        if sup.concurrency > 1 and not check():
-            raise ConfigurationError(f"horizon config: supervisor {sup.name!r}: concurrency={sup.concurrency} needs "
-                                     "`queue:work --concurrency`, which this version does not have; set concurrency to 1")
     return HorizonConfig(
         environment=env_name, supervisors=supervisors,
         waits=_number_map(raw.get("waits", {}), "waits"), trim=_number_map(raw.get("trim", {}), "trim"),
@@ -243,10 +237,3 @@ def snapshots_kept(raw: Any) -> int:
         raise ConfigurationError(f"horizon config: unknown key metrics.{unknown[0]}; known: metrics.trim_snapshots")
     trim = _number_map(metrics.get("trim_snapshots", {}), "metrics.trim_snapshots")
     return max(1, int(max(trim.values(), default=24)))
-
-
-def worker_has_concurrency() -> bool:
-    """Whether `queue:work` takes `--concurrency` (worker concurrency may not be installed yet)."""
-    from app.Console.Commands.QueueWork import QueueWorkCommand
-
-    return any(opt.name == "concurrency" for opt in QueueWorkCommand.options)

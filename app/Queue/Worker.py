@@ -81,6 +81,10 @@ class Worker:
     # -- the loop -------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
         """Work until a stop condition; returns the process exit status."""
+        if self.options.concurrency > 1:  # several jobs in flight: app/Queue/Concurrency
+            from app.Queue.Concurrency import run_concurrently
+
+            return run_concurrently(self, connection, queues)
         driver = self.manager.connection(connection)
         self._listen_for_signals()
         self._restart_at_start = self._restart_now = self.manager.cache.get(RESTART_KEY)

@@ -37,3 +37,4 @@ class WorkerOptions:
     prefetch: int = 1            # jobs reserved per round trip (batch mode when > 1, drivers with pop_many)
     hard_timeout_grace: float = 2.0  # a job ignoring its timeout this long ends the worker process
     queue_weights: tuple[tuple[str, int], ...] = ()  # --queue=high:3,default:1 (weighted fair sharing)
+    concurrency: int = 1         # jobs in flight at once (threads for def handle, one event loop for async def)

@@ -10,6 +10,7 @@ that runs for minutes does not make its worker look dead.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from app.Queue.contracts import CacheStore
@@ -35,6 +36,10 @@ INDEX_KEY = "queue:workers"
 RECORD_PREFIX = "queue:worker:"
 LOCK_KEY = "queue:workers:lock"
 LOCK_TTL = 5.0
+
+# The worker loop whose jobs the current thread (or task) runs: slot threads of a concurrent
+# worker are started in a copy of its context, so they find its state without a lookup table.
+_CURRENT_STATE: contextvars.ContextVar[WorkerState | None] = contextvars.ContextVar("queue_worker_state", default=None)
 
 
 class WorkerRegistry:
@@ -113,10 +118,13 @@ class WorkerState:
     failed: int = 0
     released: int = 0
     current: dict[str, Any] | None = None
+    concurrency: int = 1
+    running: dict[str, dict[str, Any]] = field(default_factory=dict)  # uuid -> job, one per busy slot
     peak_memory_mb: float = 0.0
 
     def record(self) -> dict[str, Any]:
-        """The heartbeat record; memory is the process's RSS read now (each heartbeat), and its peak so far."""
+        """The heartbeat record: `current` is the oldest running job, `slots` every running job; memory
+        is the process's RSS read now (each heartbeat), and its peak so far."""
         from app.Queue.Worker import rss_mb
 
         memory = round(rss_mb(), 1)
@@ -126,6 +134,7 @@ class WorkerState:
             "connection": self.connection, "queues": list(self.queues), "started_at": self.started_at,
             "last_seen": now(), "processed": self.processed, "failed": self.failed, "released": self.released,
             "current": dict(self.current) if self.current else None,
+            "concurrency": self.concurrency, "slots": [dict(job) for job in self.running.values()],
             "memory_mb": memory, "peak_memory_mb": self.peak_memory_mb,
         }
 
@@ -150,9 +159,11 @@ class WorkerMonitor:
         events.listen(JobReleased, self.on_job_released)
 
     def on_worker_starting(self, event: WorkerStarting) -> None:
-        state = WorkerState(event.worker_id, event.name, event.connection, event.queues, now())
+        state = WorkerState(event.worker_id, event.name, event.connection, event.queues, now(),
+                            concurrency=getattr(event, "concurrency", 1))
         with self._lock:
             self._states[threading.get_ident()] = state
+        _CURRENT_STATE.set(state)
         registry = self._registry()
         registry.join(state.worker_id)
         registry.publish(state.record())
@@ -165,6 +176,7 @@ class WorkerMonitor:
     def on_worker_stopping(self, event: WorkerStopping) -> None:
         with self._lock:
             state = self._states.pop(threading.get_ident(), None)
+            _CURRENT_STATE.set(None)
             thread = self._thread if not self._states else None
             if thread is not None:
                 self._thread = None
@@ -177,32 +189,36 @@ class WorkerMonitor:
             except Exception:
                 log.exception("could not remove the worker from the registry; it will show as gone")
 
+    def _state(self) -> WorkerState | None:
+        """The state of the worker loop this thread belongs to (its own, or the one that started its slot)."""
+        return self._states.get(threading.get_ident()) or _CURRENT_STATE.get()
+
     def on_job_processing(self, event: JobProcessing) -> None:
-        state = self._states.get(threading.get_ident())
+        state = self._state()
         if state is not None:
-            state.current = {"job": type(event.job).__name__, "uuid": event.envelope.get("uuid"),
-                             "queue": event.envelope.get("queue"), "attempts": event.attempts, "started_at": now()}
+            job = {"job": type(event.job).__name__, "uuid": event.envelope.get("uuid"),
+                   "queue": event.envelope.get("queue"), "attempts": event.attempts, "started_at": now()}
+            with self._lock:
+                state.running[str(job["uuid"])] = job
+                state.current = next(iter(state.running.values()))
 
     def on_job_processed(self, event: JobProcessed) -> None:
-        state = self._finish()
-        if state is not None:
-            state.processed += 1
+        self._finish(event.envelope, "processed")
 
     def on_job_failed(self, event: JobFailed) -> None:
-        state = self._finish()
-        if state is not None:
-            state.failed += 1
+        self._finish(event.envelope, "failed")
 
     def on_job_released(self, event: JobReleased) -> None:
-        state = self._finish()
-        if state is not None:
-            state.released += 1
+        self._finish(event.envelope, "released")
 
-    def _finish(self) -> WorkerState | None:
-        state = self._states.get(threading.get_ident())
-        if state is not None:
-            state.current = None
-        return state
+    def _finish(self, envelope: dict[str, Any] | None, counter: str) -> None:
+        state = self._state()
+        if state is None:
+            return
+        with self._lock:
+            state.running.pop(str((envelope or {}).get("uuid")), None)
+            state.current = next(iter(state.running.values()), None)
+            setattr(state, counter, getattr(state, counter) + 1)
 
     def _publish_loop(self) -> None:
         checked = 0.0

@@ -85,6 +85,7 @@ class WorkerStarting:
     name: str
     connection: str
     queues: tuple[str, ...]
+    concurrency: int = 1  # jobs the worker runs at once (queue:work --concurrency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,17 @@ Enqueue: `NoopJob.dispatch(t)` (one public-API call per job). Worker: one
 `python artisan queue:work redis` process, one job at a time, library defaults
 except `--quiet` (WARNING-level logging, as for the other rows); the
 `ourq-prefetch100` row adds `--prefetch=100` (batch reservation). The job body is
-the harness's `job_body` with a per-process redis-py client.
+the harness's `job_body` with a per-process redis-py client. For I/O-bound jobs
+(`bench.py --job-io-ms 20`): `ourq-c32` runs `def handle` jobs on 32 threads
+(`--concurrency=32`), `ourq-async32` / `ourq-async500` run `async def handle` jobs (the
+harness's `ajob_body` on a redis.asyncio client) as tasks on one event loop.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from common import System, counter_client, job_body, url_for
+from common import System, ajob_body, counter_client, job_body, url_for
 
 DB = 7
 URL = url_for(DB)
@@ -54,12 +57,44 @@ class NoopJob(Job):
         job_body(counter_client(URL), self.t)
 
 
+_aclient = None
+
+
+class AsyncNoopJob(Job):
+    queue = "bench"
+
+    def __init__(self, t: float = 0.0) -> None:
+        super().__init__()
+        self.t = t
+
+    async def handle(self) -> None:
+        global _aclient
+        if _aclient is None:  # made on the worker's event loop, which lives as long as the worker
+            import redis.asyncio
+
+            # 500 tasks at once: they wait for one of 64 connections rather than fail (a plain pool refuses)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(URL, max_connections=64)
+            _aclient = redis.asyncio.Redis(connection_pool=pool)
+        await ajob_body(_aclient, self.t)
+
+
 class OurQueue(System):
     name = "ourq"
     packages = ("redis", "hiredis", "SQLAlchemy")
     db = DB
     shape = "1 process, 1 job at a time"
     notes = "ourq: this project; `python artisan queue:work redis --queue=bench --quiet` (blocking pop, Lua ack+fetch-next)."
+
+    def open(self) -> None:
+        """Create the SQLite tables the worker keeps metrics and failed jobs in (not timed).
+
+        Without them a worker could not write its metrics and would keep them in memory
+        (up to 50,000 samples), which would show as RSS growth that a real deployment has not.
+        """
+        from app.Queue.database import migrator
+        from app.Queue.QueueManager import manager
+
+        migrator.upgrade(manager().engine())
 
     def enqueue(self, t: float = 0.0) -> None:
         NoopJob.dispatch(t)
@@ -83,4 +118,34 @@ class OurQueuePrefetch(OurQueue):
         return [*super().worker_cmd(), "--prefetch=100"]
 
 
-SYSTEMS = [OurQueue(), OurQueuePrefetch()]
+class OurQueueThreads32(OurQueue):
+    """`def handle` jobs on 32 threads in one worker process."""
+
+    name = "ourq-c32"
+    shape = "1 process, 32 threads (--concurrency=32)"
+    concurrency = 32
+    notes = "ourq-c32: `queue:work redis --concurrency=32` (def handle jobs on 32 threads), for I/O-bound jobs."
+
+    def worker_cmd(self) -> list[str]:
+        return [*super().worker_cmd(), f"--concurrency={self.concurrency}"]
+
+
+class OurQueueAsync32(OurQueueThreads32):
+    """`async def handle` jobs as tasks on one event loop, 32 at once."""
+
+    name = "ourq-async32"
+    shape = "1 process, 32 asyncio tasks (--concurrency=32)"
+    notes = "ourq-async32: `queue:work redis --concurrency=32` with `async def handle` jobs (one event loop)."
+
+    def enqueue(self, t: float = 0.0) -> None:
+        AsyncNoopJob.dispatch(t)
+
+
+class OurQueueAsync500(OurQueueAsync32):
+    name = "ourq-async500"
+    shape = "1 process, 500 asyncio tasks (--concurrency=500)"
+    concurrency = 500
+    notes = "ourq-async500: `queue:work redis --concurrency=500` with `async def handle` jobs (one event loop)."
+
+
+SYSTEMS = [OurQueue(), OurQueuePrefetch(), OurQueueThreads32(), OurQueueAsync32(), OurQueueAsync500()]

@@ -40,7 +40,7 @@ def supervisor(**overrides):
 def test_bad_config_is_one_line_naming_the_setting(tmp_path, monkeypatch, queue_env, config, message):
     write(tmp_path, monkeypatch, config)
     with pytest.raises(ConfigurationError) as err:
-        load(queue_env, has_concurrency=lambda: False)
+        load(queue_env)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
@@ -48,15 +48,16 @@ def test_a_queue_defined_on_another_connection_is_refused(tmp_path, monkeypatch,
     queue_env.define_queue("emails", connection="redis")
     write(tmp_path, monkeypatch, supervisor(queue=["emails"]))
     with pytest.raises(ConfigurationError, match="queue 'emails' is defined on connection 'redis'"):
-        load(queue_env, has_concurrency=lambda: False)
+        load(queue_env)
 
 
-def test_concurrency_above_one_is_refused_while_queue_work_has_no_such_option(tmp_path, monkeypatch, queue_env):
+def test_concurrency_above_one_is_passed_to_workers_and_queue_work_accepts_it(tmp_path, monkeypatch, queue_env):
+    from app.Console.Commands.QueueWork import QueueWorkCommand
+
     write(tmp_path, monkeypatch, supervisor(concurrency=4))
-    with pytest.raises(ConfigurationError, match=r"supervisor 's1': concurrency=4 needs `queue:work --concurrency`"):
-        load(queue_env, has_concurrency=lambda: False)
-    [sup] = load(queue_env, has_concurrency=lambda: True).supervisors
+    [sup] = load(queue_env).supervisors
     assert "--concurrency=4" in sup.worker_arguments(("default",))
+    assert any(opt.name == "concurrency" for opt in QueueWorkCommand.options)
 
 
 def test_concurrency_one_passes_no_option_so_todays_workers_accept_it(tmp_path, monkeypatch, queue_env):

@@ -10,6 +10,7 @@ from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError
 from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
+from app.Queue.Concurrency import MAX_CONCURRENCY
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
@@ -40,6 +41,8 @@ class QueueWorkCommand(Command):
         option("name", None, "The worker's name (shown by monitoring)", flag=False, default="default"),
         option("prefetch", None, "Reserve this many jobs per round trip (batch mode, Redis and database drivers; "
                "1 = one at a time)", flag=False, default="1"),
+        option("concurrency", None, "Jobs to run at once in this process: threads for `def handle`, one event loop "
+               f"for `async def handle` (1-{MAX_CONCURRENCY})", flag=False, default="1"),
         option("permissions", None, "Comma-separated permissions granted to this worker", flag=False, default=""),
         *ALIAS_OPTIONS,
     ]
@@ -67,12 +70,23 @@ class QueueWorkCommand(Command):
             once=bool(self.option("once")),
             permissions=permissions,
             prefetch=self._prefetch(),
+            concurrency=self._concurrency(),
         )
 
     def _prefetch(self) -> int:
         value = self.int_option("prefetch", 1, minimum=1)
         if value > MAX_PREFETCH:
             raise UsageError(f"--prefetch must be at most {MAX_PREFETCH}; got {value}")
+        return value
+
+    def _concurrency(self) -> int:
+        raw = str(self.option("concurrency") or "1").strip()
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= MAX_CONCURRENCY:
+            raise UsageError(f"--concurrency must be a whole number from 1 to {MAX_CONCURRENCY}; got {raw!r}")
         return value
 
     def run_command(self) -> int:

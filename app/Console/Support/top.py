@@ -36,11 +36,27 @@ def render_frame(connection: str, queues: Sequence[tuple[QueueMetrics, bool]], w
         queues_text = f"{w.get('connection', '?')}:{','.join(w.get('queues', []))}"
         memory = w.get("memory_mb")
         memory_text = f"{float(memory):.1f}" if isinstance(memory, (int, float)) else "-"
+        slots = w.get("slots") or []
+        if int(w.get("concurrency") or 1) > 1:  # one line per busy slot under the worker's own
+            job = f"{len(slots)}/{w['concurrency']} slots busy"
+            running = "-"
         lines.append(f"{str(w['id'])[:31]:<32}{w.get('pid', ''):>8}  {queues_text[:17]:<18}{w.get('processed', 0):>7}"
                      f"{w.get('failed', 0):>6}{memory_text:>8}  {job[:33]:<34}{running:>8}{format_seconds(max(0.0, t - float(w.get('last_seen', t)))):>7}")
+        if int(w.get("concurrency") or 1) > 1:
+            lines += _slot_lines(slots, t)
     if not workers:
         lines.append("  no worker is running (start one with `python artisan queue:work`)")
     return [line[:width] for line in lines]
+
+
+def _slot_lines(slots: Sequence[dict[str, Any]], t: float) -> list[str]:
+    """A line per running job of a concurrent worker, oldest first."""
+    out = []
+    for slot in sorted(slots, key=lambda s: float(s.get("started_at") or t)):
+        job = f"{slot.get('job', '')} {str(slot.get('uuid') or '')[:8]}".strip()
+        out.append(f"{'':<32}{'':>8}  {'  slot':<18}{'':>7}{'':>6}  {job[:33]:<34}"
+                   f"{format_seconds(t - float(slot.get('started_at') or t)):>8}")
+    return out
 
 
 @contextmanager

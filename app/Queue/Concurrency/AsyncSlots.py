@@ -1,0 +1,98 @@
+"""One event loop, on its own thread, running `async def handle` jobs as tasks.
+
+The loop only awaits job code. Anything that blocks -- settling a job with the store,
+middleware (whose `handle(job, next)` is synchronous) -- runs on threads, so one job's
+round trips never hold up the others' awaits.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import threading
+from typing import Any, Awaitable, Callable
+
+from app.Queue.Concurrency.Flight import Flight
+
+
+class AsyncSlots:
+    """Start the loop on first use; `submit(flight)` schedules `run(flight)` as a task on it."""
+
+    def __init__(self, run: Callable[[Flight], Awaitable[None]]) -> None:
+        self._run = run
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: list[Flight] = []
+        self._scheduled = False  # a drain of _pending is queued on the loop
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop (started on first use)."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                context = contextvars.copy_context()
+                self._thread = threading.Thread(target=context.run, args=(self._serve,), name="queue-async-slots",
+                                                daemon=True)
+                self._thread.start()
+                self._ready.wait(10)
+            return self._loop
+
+    def submit(self, flight: Flight) -> None:
+        """Run the flight as a task; the task is kept on the flight so the keeper can cancel it.
+
+        Flights submitted while a drain is already queued ride along with it: waking the loop
+        costs a write to its self-pipe, which would otherwise be paid for every job.
+        """
+        loop = self.loop
+        with self._lock:
+            self._pending.append(flight)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        loop.call_soon_threadsafe(self._start_pending)
+
+    def call(self, awaitable: Awaitable[Any]) -> Any:
+        """From another thread: await `awaitable` on the loop and return its result (blocking)."""
+        future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(_wrap(awaitable), self.loop)
+        return future.result()
+
+    def cancel(self, flight: Flight) -> None:
+        """Cancel the flight's task (the keeper gave up on it)."""
+        loop, task = self._loop, flight.task
+        if loop is not None and task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+    def close(self) -> None:
+        """Stop the loop; tasks still stuck in it are dropped with the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        if not thread.is_alive():
+            loop.close()
+
+    def _serve(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._ready.set)
+        loop.run_forever()
+
+    def _start_pending(self) -> None:
+        with self._lock:
+            flights, self._pending = self._pending, []
+            self._scheduled = False
+        for flight in flights:
+            self._start(flight)
+
+    def _start(self, flight: Flight) -> None:
+        flight.task = asyncio.ensure_future(self._run(flight))
+        flight.task.add_done_callback(lambda _t: setattr(flight, "finished", True))
+
+
+async def _wrap(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

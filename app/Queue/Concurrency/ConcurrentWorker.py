@@ -1,0 +1,410 @@
+"""The worker with up to N jobs in flight: the main thread reserves and acks, slots run the jobs.
+
+The main thread keeps the single worker's loop shape: it reserves the next job in strict
+queue priority whenever a slot is free, decodes and guards it (Worker.process), then hands
+it to a thread (`def handle`) or to the event loop (`async def handle`). Each job is then
+settled by the Worker's own policy methods (attempts, backoff, failed_jobs, events), from
+the thread that ran it or, for async jobs, from a small settling pool. Acks and releases
+come back to the main thread (OwnedJob), which sends them before it reserves again.
+
+Timeouts: an async job is cancelled at its timeout (the attempt fails with JobTimeoutError);
+one that ignores the cancellation for `hard_timeout_grace` seconds is given up. A thread
+cannot be interrupted, so a `def handle` job still running at its timeout is given up at
+once: the attempt counts as timed out (released with backoff, or failed when it was the
+last or `fail_on_timeout` is set), its thread is retired and replaced, and its late
+result is ignored. When half the slots are held by such stuck jobs, the worker stops
+taking jobs, finishes the others and exits with status 1, so its supervisor restarts it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from app.Jobs.JobState import JobState
+from app.Queue.Concurrency.AsyncSlots import AsyncSlots
+from app.Queue.Concurrency.Flight import Flight, FlightState
+from app.Queue.Concurrency.JobCalls import CallbackRunner, await_handle, call_middleware
+from app.Queue.Concurrency.LeaseKeeper import LeaseKeeper
+from app.Queue.Concurrency.OwnedJob import OwnedJob, ack_now
+from app.Queue.Concurrency.ThreadSlots import ThreadSlots
+from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
+from app.Queue.errors import JobTimeoutError
+from app.Queue.events import JobProcessing, WorkerStarting
+from app.Queue.JobRunner import JobRunner, _is_async, middleware_of
+from app.Queue.Worker import RESTART_KEY, Worker
+from app.Queue.WorkerOptions import StopReason, WorkerOptions
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+    from app.Queue.QueueManager import QueueManager
+    from app.Queue.RetryPolicy import RetryPolicy
+
+log = logging.getLogger("queue.worker")
+
+POLL_WHILE_BUSY = 0.05  # seconds a blocking pop waits while jobs run (their acks are due soon)
+WAIT_STEP = 0.2         # seconds between looks at the stop flags while every slot is busy
+SETTLERS = 8            # threads settling async jobs (store round trips off the event loop)
+MAX_AHEAD = 8           # jobs kept reserved ahead (N // 4 at most) so a freed slot starts without a round trip
+
+
+class ConcurrentWorker(Worker):
+    """A Worker whose daemon loop keeps up to `options.concurrency` jobs in flight."""
+
+    def __init__(self, manager: QueueManager, options: WorkerOptions | None = None,
+                 sleeper: Callable[[float], None] | None = None) -> None:
+        super().__init__(manager, options, sleeper)
+        size = max(1, self.options.concurrency)
+        ahead = min(MAX_AHEAD, size // 4)
+        if self.options.prefetch < ahead:  # batch-capable drivers keep a few jobs in hand (see _traits)
+            self.options = dataclasses.replace(self.options, prefetch=ahead)
+        self.size = size
+        self.max_stuck = max(1, size // 2)
+        self.runner = CallbackRunner()  # type: ignore[assignment]
+        self._cv = threading.Condition()
+        self._flights: dict[Flight, None] = {}
+        self._acks: list[Any] = []
+        self._calls: list[Callable[[], Any]] = []
+        self._abandoned: list[Flight] = []
+        self._threads = ThreadSlots(size, self._run_in_thread)
+        self._async = AsyncSlots(self._run_async)
+        self._settler = ThreadPoolExecutor(max_workers=min(SETTLERS, size), thread_name_prefix="queue-settle")
+        self._middleware: ThreadPoolExecutor | None = None
+        self._keeper = LeaseKeeper(self.in_flight, self._on_overdue)
+        self._runners = threading.local()
+        self._started_at = 0.0
+        self._busy_options = dataclasses.replace(self.options, sleep=POLL_WHILE_BUSY)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def daemon(self, connection: str, queues: Sequence[str]) -> int:
+        """Work until a stop condition, finish every job in flight, then return the exit status."""
+        driver = self.manager.connection(connection)
+        self._listen_for_signals()
+        self._restart_at_start = self._restart_now = self.manager.cache.get(RESTART_KEY)
+        self.manager.statuses.start_buffering()
+        self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues),
+                                                    concurrency=self.size))
+        self._keeper.start()
+        self._started_at = time.monotonic()
+        stop: tuple[int, StopReason] | None = None
+        try:
+            while stop is None:
+                stop = self._step(connection, driver, queues)
+        except BaseException:
+            self.should_quit = True
+            self._drain(driver)
+            self._shutdown()
+            raise
+        self._drain(driver)
+        self._shutdown()
+        return self._stop(*stop)
+
+    def _step(self, connection: str, driver: QueueDriver, queues: Sequence[str]) -> tuple[int, StopReason] | None:
+        """Take one job when a slot is free; returns why to stop, if it is time to."""
+        self._wait_for_slot()
+        active = self._active_queues(connection, queues)  # after the wait: flags set meanwhile count now
+        self._service(active)
+        stop = self._should_stop()
+        if stop is not None:
+            return stop
+        if not active:
+            self._idle_wait(self.options.sleep)
+            return None
+        job = self._reserve(driver, active)
+        if job is not None:
+            self.process(connection, job)
+            self.jobs_processed += 1
+            if self.options.rest > 0:
+                self._sleep(self.options.rest)
+            return None
+        if self.options.stop_when_empty and not self._busy():
+            return 0, StopReason.EMPTY
+        if not self._traits(driver)[0]:
+            self._idle_wait(self.options.sleep)
+        return None
+
+    def _should_stop(self) -> tuple[int, StopReason] | None:
+        """The single worker's stop checks (max_jobs counting jobs taken by every slot), plus stuck slots."""
+        stop = self._stop_if_necessary(True, self._started_at)
+        if stop is not None:
+            return stop
+        stuck = self.stuck()
+        if stuck >= self.max_stuck:
+            log.error("%d of %d slots are stuck in jobs past their timeout; the worker finishes the others and "
+                      "exits so that it is restarted", stuck, self.size)
+            return 1, StopReason.TIMED_OUT
+        return None
+
+    def _reserve(self, driver: QueueDriver, queues: Sequence[str]) -> ReservedJob | None:
+        """Reserve the next job in queue order; a blocking pop waits only briefly while jobs run."""
+        prefetched = self._prefetched
+        if prefetched is not None:
+            self._prefetched = None
+            return prefetched
+        job: ReservedJob | None
+        blocking, many = self._traits(driver)
+        if many:
+            options = self.options
+            if blocking and self._busy():
+                self.options = self._busy_options  # pop_many's wait: acks are due soon
+            try:
+                job = self._next_held(driver, queues)  # type: ignore[arg-type]
+            finally:
+                self.options = options
+            self._began = None  # its ack goes through the main thread like every other (OwnedJob)
+            return job
+        if blocking:
+            wait = POLL_WHILE_BUSY if self._busy() else self.options.sleep
+            return driver.pop_blocking(queues, self.worker_id, wait)  # type: ignore[attr-defined, no-any-return]
+        for name in queues:
+            job = driver.pop(name, self.worker_id)
+            if job is not None:
+                return job
+        return None
+
+    def _traits(self, driver: Any) -> tuple[bool, bool]:
+        """As the Worker's, except that every driver able to reserve several jobs at once does.
+
+        One call reserves as many jobs as there are free slots, plus a few held ahead (N // 4,
+        at most MAX_AHEAD, or --prefetch if larger) so that a slot that frees starts its next
+        job without waiting for a round trip; more are asked for, without waiting, while the
+        held ones run low. Held jobs count no attempt until they start.
+        """
+        cached = self._driver_traits
+        if cached is None or cached[0] is not driver:
+            cached = self._driver_traits = (driver, isinstance(driver, BlockingPop), isinstance(driver, ReserveMany))
+        return cached[1], cached[2]
+
+    def _batch_limit(self, running: int) -> int:
+        """How many jobs the next reservation may take: the free slots, within what --max-jobs leaves."""
+        with self._cv:
+            busy = len(self._flights)
+        limit = max(self.size - busy - len(self._held) - running, self.options.prefetch - len(self._held) - running)
+        if self.options.max_jobs > 0:
+            limit = min(limit, self.options.max_jobs - self.jobs_processed - running - len(self._held))
+        return limit
+
+    def _wait_for_slot(self) -> None:
+        """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile."""
+        while True:
+            with self._cv:
+                if len(self._flights) < self.size or self.should_quit or self.stuck() >= self.max_stuck:
+                    return
+                if not self._acks and not self._calls:
+                    self._cv.wait(WAIT_STEP)
+            self._service(())
+
+    def _idle_wait(self, seconds: float) -> None:
+        """Sleep up to `seconds`, waking early when a job finishes (its ack is due) or a signal arrives."""
+        if self._sleeper is not None:
+            self._sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        with self._cv:
+            while not self._acks and not self._calls and not self.should_quit:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cv.wait(min(left, WAIT_STEP))
+
+    def _busy(self) -> bool:
+        with self._cv:
+            return bool(self._flights or self._acks or self._calls)
+
+    # -- writes made by the main thread ----------------------------------------------------------
+    # Posts come from settling, which always ends in _landed: that one wakes the main thread.
+    def _post_ack(self, job: Any) -> None:
+        with self._cv:
+            self._acks.append(job)
+
+    def _post_call(self, fn: Callable[[], Any]) -> None:
+        with self._cv:
+            self._calls.append(fn)
+
+    def _service(self, queues: Sequence[str]) -> None:
+        """Send the acks and releases the slots posted; the last ack may reserve the next job with it."""
+        with self._cv:
+            acks, self._acks = self._acks, []
+            calls, self._calls = self._calls, []
+            room = len(self._flights) < self.size
+        for fn in calls:
+            try:
+                fn()
+            except Exception:
+                log.exception("could not release a job; its lease will return it to the queue")
+        if not acks:
+            return
+        combine = (room and queues and self._prefetched is None and self._unacked is None
+                   and self._stop_if_necessary(True, self._started_at) is None)
+        if combine and self._driver_traits is not None and self._driver_traits[2]:
+            self._unacked = acks.pop()  # sent with the next job's start (or before the next reservation)
+            combine = False
+        last = acks.pop() if combine and getattr(acks[-1], "delete_and_pop", None) is not None else None
+        for job in acks:
+            try:
+                ack_now(job)
+            except Exception:
+                log.exception("could not ack a finished job; it runs again after its lease")
+        if last is not None:
+            try:
+                self._prefetched = last.delete_and_pop(queues, self.worker_id)
+            except Exception:
+                log.exception("could not ack a finished job; it runs again after its lease")
+
+    # -- starting a job (main thread) ------------------------------------------------------------
+    def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
+                     started: float, prefetch_from: Sequence[str]) -> None:
+        """Mark the job processing and hand it to a thread or to the event loop."""
+        owned = OwnedJob(reserved, self._post_ack, self._post_call)
+        self.manager.statuses.mark(job.job_id or "", JobState.PROCESSING, reserved.attempts)
+        self.manager.events.dispatch(JobProcessing(job, envelope, reserved.attempts))
+        is_async = _is_async(type(job))
+        deadline = None
+        if policy.timeout > 0:  # threads cannot take a soft timeout: they are given up at the timeout itself
+            deadline = time.monotonic() + policy.timeout + (self.options.hard_timeout_grace if is_async else 0.0)
+        flight = Flight(owned, job, envelope, policy, started, deadline, is_async)
+        with self._cv:
+            self._flights[flight] = None
+        (self._async if is_async else self._threads).submit(flight)
+
+    def in_flight(self) -> list[Flight]:
+        """The jobs running or waiting for a slot thread (a snapshot)."""
+        with self._cv:
+            return list(self._flights)
+
+    # -- running a job (slot threads, event loop) --------------------------------------------------
+    def _run_in_thread(self, flight: Flight) -> None:
+        if not flight.start():
+            return
+        runner = getattr(self._runners, "runner", None)
+        if runner is None:
+            runner = self._runners.runner = JobRunner()
+        try:
+            result = runner.run(flight.job, None)
+        except BaseException as exc:  # noqa: BLE001 - settled below like the single worker does
+            flight.finished = True
+            self._settle(flight, None, exc)
+        else:
+            flight.finished = True
+            self._settle(flight, result, None)
+
+    async def _run_async(self, flight: Flight) -> None:
+        if not flight.start():
+            return
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            if middleware_of(flight.job):
+                loop = asyncio.get_running_loop()
+                call = functools.partial(contextvars.copy_context().run, self._pipeline_in_thread, flight)
+                result = await loop.run_in_executor(self._middleware_pool(), call)
+            else:
+                result = await await_handle(flight.job, flight.policy.timeout)
+        except asyncio.CancelledError:
+            if flight.state is FlightState.ABANDONED:
+                return  # the keeper settled it already
+            error = RuntimeError(f"{type(flight.job).__name__} was cancelled")
+        except BaseException as exc:  # noqa: BLE001 - settled below
+            error = exc
+        if flight.state is FlightState.ABANDONED:
+            return  # given up at its deadline: the late outcome is ignored
+        self._settler.submit(contextvars.copy_context().run, self._settle, flight, result, error)
+
+    def _pipeline_in_thread(self, flight: Flight) -> Any:
+        """Run an async job's (synchronous) middleware on a thread, awaiting `handle` on the loop."""
+        timeout = flight.policy.timeout
+
+        def core(job: Job) -> Any:
+            return self._async.call(await_handle(job, timeout))
+
+        pipeline: Callable[[Job], Any] = functools.reduce(
+            lambda nxt, mw: functools.partial(call_middleware, mw, nxt), reversed(middleware_of(flight.job)), core)
+        return pipeline(flight.job)
+
+    def _middleware_pool(self) -> ThreadPoolExecutor:
+        if self._middleware is None:
+            self._middleware = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="queue-middleware")
+        return self._middleware
+
+    # -- settling (any thread) --------------------------------------------------------------------
+    def _settle(self, flight: Flight, result: Any, error: BaseException | None) -> None:
+        """Ack, release or fail the job by the Worker's rules, unless the keeper already gave up on it."""
+        if not flight.settle(FlightState.DONE):
+            return
+        reserved, job, envelope = flight.reserved, flight.job, flight.envelope
+        try:
+            if error is None:
+                self._settle_success(reserved, job, envelope, flight.started, result, ())
+            elif isinstance(error, Exception):
+                self._handle_exception(reserved, job, envelope, flight.policy, error, flight.started)
+            else:  # SystemExit from job code: hand the job back and stop, as the single worker does
+                reserved.release(0)
+                self.should_quit = True
+                log.error("%s raised %s; the worker stops after the jobs in flight", type(job).__name__,
+                          type(error).__name__)
+        except Exception:
+            log.exception("could not settle %s; it stays reserved and runs again after its lease", type(job).__name__)
+        finally:
+            self._landed(flight)
+
+    def _on_overdue(self, flight: Flight) -> None:
+        """The lease keeper's call for a job past its deadline: count the attempt as timed out, free its slot."""
+        if not flight.settle(FlightState.ABANDONED):
+            return
+        name, limit = type(flight.job).__name__, flight.policy.timeout
+        if flight.is_async:
+            self._async.cancel(flight)
+            error = JobTimeoutError(f"{name} timed out after {limit:g} s and ignored its cancellation")
+        else:
+            if flight.slot is not None:
+                self._threads.retire(flight.slot)
+            error = JobTimeoutError(f"{name} timed out after {limit:g} s; a thread cannot be stopped, so the "
+                                    "attempt was given up and its thread retired")
+        log.error("%s", error)
+        with self._cv:
+            self._abandoned.append(flight)
+        self._settler.submit(contextvars.copy_context().run, self._settle_abandoned, flight, error)
+
+    def _settle_abandoned(self, flight: Flight, error: JobTimeoutError) -> None:
+        try:
+            self._handle_exception(flight.reserved, flight.job, flight.envelope, flight.policy, error, flight.started)
+        except Exception:
+            log.exception("could not settle a timed-out job; its lease will return it to the queue")
+        finally:
+            self._landed(flight)
+
+    def _landed(self, flight: Flight) -> None:
+        with self._cv:
+            self._flights.pop(flight, None)
+            self._cv.notify()  # only the main thread waits on it
+
+    def stuck(self) -> int:
+        """Slots whose job was given up but whose code has not returned."""
+        with self._cv:
+            self._abandoned = [f for f in self._abandoned if not f.finished]
+            return len(self._abandoned)
+
+    # -- stopping ---------------------------------------------------------------------------------
+    def _drain(self, driver: QueueDriver) -> None:
+        """Take nothing new; wait until every job in flight is settled and its ack sent."""
+        while True:
+            with self._cv:
+                if not self._flights and not self._acks and not self._calls:
+                    return
+                if not self._acks and not self._calls:
+                    self._cv.wait(WAIT_STEP)
+            self._service(())
+
+    def _shutdown(self) -> None:
+        self._keeper.stop()
+        self._threads.close()
+        self._settler.shutdown(wait=True)
+        if self._middleware is not None:
+            self._middleware.shutdown(wait=False)
+        self._async.close()

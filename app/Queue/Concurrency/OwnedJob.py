@@ -1,0 +1,70 @@
+"""A reserved job whose queue writes (ack, release) are made by the worker's main thread.
+
+The main thread reserved the job on its own connection (a held database connection, a
+Redis lane whose writes may still sit corked in the socket); writing the ack or release
+on that same connection keeps them in order after the reservation, and leaves SQLite's
+write lock to one thread per process instead of one per slot. Slots post the write and go
+on: the main thread sends posted writes before it reserves another job, so finished but
+unacked jobs never outnumber the slots. Lease renewals go straight to the store.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+log = logging.getLogger("queue.worker")
+
+
+class OwnedJob:
+    """Wrap a ReservedJob; `post_ack(job)` and `post_call(fn)` queue writes for the main thread."""
+
+    __slots__ = ("inner", "_post_ack", "_post_call")
+
+    def __init__(self, inner: Any, post_ack: Callable[[Any], None], post_call: Callable[[Callable[[], Any]], None]) -> None:
+        self.inner = inner
+        self._post_ack = post_ack
+        self._post_call = post_call
+
+    @property
+    def payload(self) -> Any:
+        return self.inner.payload
+
+    @property
+    def attempts(self) -> int:
+        return int(self.inner.attempts)
+
+    @property
+    def queue(self) -> str:
+        return str(self.inner.queue)
+
+    @property
+    def connection_name(self) -> str:
+        return str(self.inner.connection_name)
+
+    @property
+    def retry_after(self) -> float:
+        return float(self.inner.retry_after)
+
+    def delete(self) -> bool:
+        """Ack the job (sent by the main thread before its next reservation)."""
+        self._post_ack(self.inner)
+        return True
+
+    def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
+        """Put the job back after `delay` seconds (sent by the main thread)."""
+        inner = self.inner
+        self._post_call(lambda: inner.release(delay, undo_attempt=undo_attempt))
+        return True
+
+    def renew(self) -> bool:
+        """Extend the lease now (called by the lease keeper's thread)."""
+        return bool(self.inner.renew())
+
+
+def ack_now(job: Any) -> None:
+    """Delete a finished job on the calling (main) thread, warning when its reservation was lost."""
+    nowait = getattr(job, "delete_nowait", None)
+    if nowait is not None:
+        nowait()  # Redis: into the corked lane, no round trip; both drivers warn themselves about a lost job
+    elif not job.delete():
+        log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
