@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from config.env import BASE_DIR, env, env_first, env_switch
+from config.env import BASE_DIR, env, env_first, env_int, env_switch
 
 # The seed's table names (RouteMQ: queue_jobs, queue_failed_jobs) are one setting away.
 TABLE_SETTINGS = {"QUEUE_JOBS_TABLE": "jobs", "QUEUE_FAILED_TABLE": "failed_jobs"}
@@ -53,7 +53,7 @@ def database_url() -> str:
         user = quote_plus(env_first(("DB_USERNAME", "DB_USER"), "root") or "")
         password = quote_plus(env_first(("DB_PASSWORD", "DB_PASS"), "") or "")
         host = env("DB_HOST", "127.0.0.1")
-        port = env("DB_PORT", "3306")
+        port = env_int("DB_PORT", 3306, minimum=1, maximum=65535)
         name = env_first(("DB_DATABASE", "DB_NAME"), "queue")
         auth = f"{user}:{password}@" if password else f"{user}@"
         socket = env("DB_SOCKET")
