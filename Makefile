@@ -9,7 +9,7 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help setup migrate test lint bench queue-work queue-work-emails queue-failed queue-retry-failed queue-restart \
 	queue-stats queue-clear queue-metrics queue-health queue-top queue-listen schedule-work schedule-list \
-	horizon horizon-status horizon-terminate
+	horizon horizon-status horizon-terminate queue-dashboard
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -40,6 +40,7 @@ lint: $(VENV)/.installed ## Lint (ruff) and type-check (mypy, strict on the publ
 bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS, metrics overhead)
 	$(PY) -m bench $(ARGS)
 	$(PY) -m bench.metrics_overhead
+	$(PY) -m bench.dashboard
 	$(PY) -m bench.horizon_autoscale
 
 queue-work: setup ## Start a worker (QUEUE=high,default to choose queues)
@@ -75,11 +76,17 @@ queue-health: setup ## Check APP_KEY, migrations, connections and worker heartbe
 queue-top: setup ## Live view of queues and running jobs per worker (q quits)
 	$(ARTISAN) queue:top $(ARGS)
 
+queue-dashboard: setup ## Serve the web dashboard on http://127.0.0.1:8000/horizon (HOST=, PORT= to change)
+	$(ARTISAN) queue:dashboard --host=$(or $(HOST),127.0.0.1) --port=$(or $(PORT),8000) $(ARGS)
+
 schedule-work: setup ## Run the scheduler (routes/console.py) in the foreground, every minute
 	$(ARTISAN) schedule:work $(ARGS)
 
 schedule-list: setup ## List scheduled events with their next due time and last result
 	$(ARTISAN) schedule:list $(ARGS)
+
+bench-procrastinate: $(VENV)/.installed ## PostgreSQL driver vs procrastinate, one run (procrastinate in its own venv)
+	bench/peers/procrastinate.sh $(ARGS)
 
 horizon: setup ## Run the horizon master: workers per config/horizon.py, balanced and restarted (APP_ENV picks the block)
 	$(ARTISAN) horizon $(ARGS)

@@ -1,8 +1,8 @@
 """`make bench`: print per-driver throughput, latency and worker memory.
 
-Drivers: sqlite always; redis (plain, 3-master Cluster, TLS) and mariadb when their server binaries are installed
-(throwaway servers on free loopback ports, as in the tests). Options:
-  --drivers sqlite,redis,redis-cluster,redis-tls,mariadb   --quick (smaller N)   --rss-jobs 100000
+Drivers: sqlite always; redis (plain, 3-master Cluster, TLS), mariadb and pgsql when their server binaries
+are installed (throwaway servers on free loopback ports, as in the tests). Options:
+  --drivers sqlite,redis,redis-cluster,redis-tls,mariadb,pgsql   --quick (smaller N)   --rss-jobs 100000
 """
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def bench_mariadb(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) 
 
 
 
+def bench_pgsql(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
+    from bench.pgsql import bench_pgsql as run
+
+    return run(tmp, sizes, rss_marks)
+
+
 def bench_redis(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
     from bench.redis_bench import bench_redis as run
 
@@ -65,7 +71,7 @@ def bench_redis_tls(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]
 
 
 DRIVERS = {"sqlite": bench_sqlite, "redis": bench_redis, "redis-cluster": bench_redis_cluster,
-           "redis-tls": bench_redis_tls, "mariadb": bench_mariadb}
+           "redis-tls": bench_redis_tls, "mariadb": bench_mariadb, "pgsql": bench_pgsql}
 
 
 def main(argv: list[str] | None = None) -> int:

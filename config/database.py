@@ -1,4 +1,5 @@
-"""Database settings: SQLite at storage/database.sqlite by default, MySQL/MariaDB through pymysql."""
+"""Database settings: SQLite at storage/database.sqlite by default, MySQL/MariaDB through pymysql,
+PostgreSQL through psycopg 3."""
 from __future__ import annotations
 
 import re
@@ -33,13 +34,18 @@ def _refuse_disabled_mysql(what: str) -> None:
     raise ConfigurationError(f"{what} uses MySQL, but ENABLE_MYSQL=false; set ENABLE_MYSQL=true or use DB_CONNECTION=sqlite")
 
 
+DEFAULT_PORTS = {"mysql": "3306", "pgsql": "5432"}
+# URL schemes people write for PostgreSQL, all served by psycopg 3 (SQLAlchemy's bare `postgresql://` means psycopg2).
+POSTGRES_SCHEMES = ("postgresql+psycopg://", "postgresql://", "postgres://", "pgsql://")
+
+
 def database_url() -> str:
-    """Build the SQLAlchemy URL from DB_* (DB_URL wins when set)."""
-    explicit = env("DB_URL")
+    """Build the SQLAlchemy URL: DATABASE_URL (or DB_URL) wins over DB_*."""
+    explicit = env("DATABASE_URL") or env("DB_URL")
     if explicit:
         if explicit.lower().startswith(("mysql", "mariadb")) and not mysql_enabled():
-            _refuse_disabled_mysql("DB_URL")
-        return explicit
+            _refuse_disabled_mysql("DATABASE_URL" if env("DATABASE_URL") else "DB_URL")
+        return _with_postgres_driver(explicit)
     default_driver = "mysql" if env("ENABLE_MYSQL") and mysql_enabled() else "sqlite"
     driver = (env("DB_CONNECTION", default_driver) or default_driver).lower()
     if driver == "sqlite":
@@ -50,15 +56,33 @@ def database_url() -> str:
     if driver in ("mysql", "mariadb"):
         if not mysql_enabled():
             _refuse_disabled_mysql(f"DB_CONNECTION={driver}")
-        user = quote_plus(env_first(("DB_USERNAME", "DB_USER"), "root") or "")
-        password = quote_plus(env_first(("DB_PASSWORD", "DB_PASS"), "") or "")
-        host = env("DB_HOST", "127.0.0.1")
-        port = env_int("DB_PORT", 3306, minimum=1, maximum=65535)
-        name = env_first(("DB_DATABASE", "DB_NAME"), "queue")
-        auth = f"{user}:{password}@" if password else f"{user}@"
-        socket = env("DB_SOCKET")
-        query = f"?charset=utf8mb4&unix_socket={socket}" if socket else "?charset=utf8mb4"
-        return f"mysql+pymysql://{auth}{host}:{port}/{name}{query}"
+        return f"mysql+pymysql://{_server_part('mysql', 'root')}{_mysql_query()}"
+    if driver in ("pgsql", "postgres", "postgresql"):
+        return f"postgresql+psycopg://{_server_part('pgsql', 'postgres')}"
     from app.Queue.errors import ConfigurationError
 
-    raise ConfigurationError(f"DB_CONNECTION must be sqlite or mysql, got {driver!r}")
+    raise ConfigurationError(f"DB_CONNECTION must be sqlite, mysql or pgsql, got {driver!r}")
+
+
+def _server_part(driver: str, default_user: str) -> str:
+    """user[:password]@host:port/name from DB_* (the seed's DB_USER, DB_PASS, DB_NAME too)."""
+    user = quote_plus(env_first(("DB_USERNAME", "DB_USER"), default_user) or "")
+    password = quote_plus(env_first(("DB_PASSWORD", "DB_PASS"), "") or "")
+    host = env("DB_HOST", "127.0.0.1")
+    port = env_int("DB_PORT", int(DEFAULT_PORTS[driver]), minimum=1, maximum=65535)
+    name = env_first(("DB_DATABASE", "DB_NAME"), "queue")
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    return f"{auth}{host}:{port}/{name}"
+
+
+def _mysql_query() -> str:
+    socket = env("DB_SOCKET")
+    return f"?charset=utf8mb4&unix_socket={socket}" if socket else "?charset=utf8mb4"
+
+
+def _with_postgres_driver(url: str) -> str:
+    """Point a PostgreSQL URL at psycopg 3, whichever scheme spelling it uses."""
+    for scheme in POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["app.Testing.pytest_plugin", "tests.servers_mariadb", "tests.servers_redis", "tests.servers_redis_cluster"]
+pytest_plugins = ["app.Testing.pytest_plugin", "tests.servers_mariadb", "tests.servers_pgsql", "tests.servers_redis",
+                  "tests.servers_redis_cluster"]
 
 TEST_KEY = "base64:" + base64.b64encode(b"k" * 32).decode()
 
@@ -56,7 +57,7 @@ def queue_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 
-    for key in [k for k in os.environ if k.startswith(("DB_", "REDIS_", "QUEUE_", "CACHE_", "APP_"))]:
+    for key in [k for k in os.environ if k.startswith(("DB_", "DATABASE_", "REDIS_", "QUEUE_", "CACHE_", "APP_"))]:
         monkeypatch.delenv(key, raising=False)
     for key, value in BASE_ENV.items():
         monkeypatch.setenv(key, value)

@@ -219,10 +219,13 @@ def empty_tables(server: MariaDBServer, database: str) -> None:
     """Delete every row of the queue tables (DELETE is quicker than TRUNCATE on tiny InnoDB tables)."""
     from app.Queue.database.tables import QUEUE_TABLES
 
+    # Metrics minute rows and the dashboard's completed jobs too: a test reading throughput or
+    # recent jobs must see only its own.
+    tables = (*QUEUE_TABLES, "job_metrics", "completed_jobs")
     conn = server.connect(database)
     try:
         with conn.cursor() as cur:
-            for table in QUEUE_TABLES:
+            for table in tables:
                 cur.execute(f"DELETE FROM `{table}`")
     finally:
         conn.close()

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "queue:metrics": "app.Console.Commands.QueueMetrics:QueueMetricsCommand",
     "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
     "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
+    "queue:dashboard": "app.Console.Commands.QueueDashboard:QueueDashboardCommand",
     "schedule:run": "app.Console.Commands.ScheduleRun:ScheduleRunCommand",
     "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
     "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",

@@ -1,1 +1,5 @@
-"""Horizon: the supervisor (master, supervisors, process pools, autoscaling) and its operating commands."""
+"""The operations layer (DESIGN.md §9).
+
+The supervisor (master, supervisors, process pools, autoscaling), the dashboard with its
+read models, and the Prometheus export.
+"""

@@ -15,11 +15,6 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, Sequence
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from app.Jobs.Contracts import ShouldBeEncrypted
 from app.Queue.errors import InvalidPayloadError
 
@@ -34,6 +29,9 @@ NONCE_BYTES = 12
 
 def derive_key(app_key: bytes) -> bytes:
     """Derive the 32-byte AES key from APP_KEY (HKDF-SHA256), distinct from the HMAC key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(app_key)
 
 
@@ -41,7 +39,10 @@ class Encrypter:
     """The PayloadCodec's encryption hook: decides what to encrypt, encrypts and decrypts envelopes."""
 
     def __init__(self, app_key: bytes, previous_keys: Sequence[bytes] = (), manager: QueueManager | None = None) -> None:
-        self._ciphers = [AESGCM(derive_key(k)) for k in (app_key, *previous_keys)]
+        # cryptography (~8 MB resident) is imported on the first encrypt/decrypt, not by every
+        # worker: one that never meets an encrypted job does not carry it.
+        self._keys = (app_key, *previous_keys)
+        self._cipher_list: list[Any] | None = None
         self.manager = manager
 
     # -- what to encrypt ------------------------------------------------------------------
@@ -97,6 +98,16 @@ class Encrypter:
         return envelope
 
     # -- primitives ------------------------------------------------------------------------------
+    @property
+    def _ciphers(self) -> list[Any]:
+        """One AES-GCM cipher per key (current first), built on first use."""
+        ciphers = self._cipher_list
+        if ciphers is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            ciphers = self._cipher_list = [AESGCM(derive_key(k)) for k in self._keys]
+        return ciphers
+
     def encrypt(self, plaintext: bytes, context: str) -> str:
         """Encrypt under the current key; `context` is authenticated but not stored."""
         nonce = os.urandom(NONCE_BYTES)
@@ -111,6 +122,8 @@ class Encrypter:
             raw = base64.b64decode(token[len(TOKEN_PREFIX):], validate=True)
         except ValueError:
             raise InvalidPayloadError("encrypted job data is not valid base64") from None
+        from cryptography.exceptions import InvalidTag
+
         nonce, sealed = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
         for cipher in self._ciphers:
             try:

@@ -265,6 +265,6 @@ def register(manager: QueueManager) -> None:
     if not metrics_enabled():
         manager.metrics = None  # type: ignore[attr-defined]
         return
-    collector = MetricsCollector(MetricsStore(manager.engine()), retention_hours())
+    collector = MetricsCollector(MetricsStore(manager.engine), retention_hours())  # engine made at the first write
     collector.register(manager)
     manager.metrics = collector  # type: ignore[attr-defined]

@@ -10,15 +10,13 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.metrics_tables import job_metrics
-from app.Queue.database.connection import RETRYABLE_MYSQL_ERRORS
+# SQLAlchemy (~13 MB resident) and the table are imported by the methods that touch the
+# database, so a worker at rest on Redis, whose collector has written nothing yet, does not load them.
 
 BIN_BASE = 0.0001  # seconds: bin 0 holds everything up to 0.1 ms
 BIN_FACTOR = 1.25
@@ -111,15 +109,28 @@ def aggregate(samples: Iterable[Sample]) -> dict[tuple[str, str, int], Aggregate
 class MetricsStore:
     """Write aggregated samples and read them back, over SQLAlchemy Core."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._url = str(engine.url)
+    def __init__(self, engine: Engine | Callable[[], Engine]) -> None:
+        self._engine: Any = engine  # or a callable that makes it on first use
+
+    @property
+    def engine(self) -> Engine:
+        if callable(self._engine) and not hasattr(self._engine, "url"):
+            self._engine = self._engine()
+        return self._engine  # type: ignore[no-any-return]
+
+    @property
+    def _url(self) -> str:
+        return str(self.engine.url)
 
     def record(self, samples: Iterable[Sample]) -> None:
         """Add samples to their minute rows, in one transaction (retried if two writers insert the same row)."""
         groups = aggregate(samples)
         if not groups:
             return
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        from app.Queue.database.connection import retryable_code, translate_errors
+
         with translate_errors(self._url):
             for attempt in range(5):
                 try:
@@ -128,13 +139,18 @@ class MetricsStore:
                             self._merge(conn, key, groups[key])
                     return
                 except (IntegrityError, OperationalError) as exc:
-                    # two writers created the same row, or MySQL chose us as a deadlock victim: retry
-                    code = getattr(getattr(exc, "orig", None), "args", [None])[0]
-                    if attempt == 4 or (isinstance(exc, OperationalError) and code not in RETRYABLE_MYSQL_ERRORS):
+                    # two writers created the same row, the server chose us as a deadlock victim, or it
+                    # restarted under us (the pool reconnects): retry
+                    if attempt == 4 or (isinstance(exc, OperationalError) and retryable_code(exc) is None
+                                        and not exc.connection_invalidated):
                         raise
 
     @staticmethod
     def _merge(conn: Connection, key: tuple[str, str, int], new: Aggregate) -> None:
+        from sqlalchemy import and_, select, update
+
+        from app.Queue.database.metrics_tables import job_metrics
+
         job, queue, bucket = key
         agg = new.copy()  # a retried transaction must start from the samples alone
         where = and_(job_metrics.c.job == job, job_metrics.c.queue == queue, job_metrics.c.bucket == bucket)
@@ -153,6 +169,11 @@ class MetricsStore:
 
     def prune(self, before: float) -> int:
         """Delete rows of minutes that started before `before` (unix seconds)."""
+        from sqlalchemy import delete
+
+        from app.Queue.database.connection import translate_errors
+        from app.Queue.database.metrics_tables import job_metrics
+
         with translate_errors(self._url), self.engine.begin() as conn:
             return conn.execute(delete(job_metrics).where(job_metrics.c.bucket < minute_of(before))).rowcount
 
@@ -172,12 +193,22 @@ class MetricsStore:
 
     def finished(self, since: float, queue: str) -> int:
         """Count jobs of `queue` finished (completed or failed) since `since`."""
+        from sqlalchemy import func, select
+
+        from app.Queue.database.connection import translate_errors
+        from app.Queue.database.metrics_tables import job_metrics
+
         query = (select(func.coalesce(func.sum(job_metrics.c.processed + job_metrics.c.failed), 0))
                  .where(job_metrics.c.queue == queue, job_metrics.c.bucket >= minute_of(since)))
         with translate_errors(self._url), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def _rows(self, since: float, job: str | None, queue: str | None) -> list[Any]:
+        from sqlalchemy import select
+
+        from app.Queue.database.connection import translate_errors
+        from app.Queue.database.metrics_tables import job_metrics
+
         query = select(job_metrics).where(job_metrics.c.bucket >= minute_of(since))
         if job is not None:
             query = query.where(job_metrics.c.job == job)

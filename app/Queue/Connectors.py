@@ -21,7 +21,12 @@ def _database_connector(manager: QueueManager, name: str, config: Mapping[str, A
     from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
 
     default = float(config.get("retry_after", 30))
-    return DatabaseQueue(name, manager.engine(config.get("url")), lambda q: manager.retry_after(q, default))
+    engine = manager.engine(config.get("url"))
+    if engine.dialect.name == "postgresql":  # same table and semantics; LISTEN/NOTIFY and one-statement claims
+        from app.Queue.Drivers.PostgresQueue import PostgresQueue
+
+        return PostgresQueue(name, engine, lambda q: manager.retry_after(q, default))
+    return DatabaseQueue(name, engine, lambda q: manager.retry_after(q, default))
 
 
 def _redis_connector(manager: QueueManager, name: str, config: Mapping[str, Any]) -> QueueDriver:

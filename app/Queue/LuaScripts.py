@@ -81,6 +81,27 @@ local function migrate(pending, delayed, reserved, notify, seqkey, now)
     for _ = 1, #due + #expired do redis.call('rpush', notify, 1) end
   end
 end
+local function signature(rec)
+  -- the hex HMAC a signed payload ends with (records end with their payload), or nil
+  if string.sub(rec, -2) ~= '"}' or string.sub(rec, -80, -67) ~= ',"signature":"' then return nil end
+  return string.sub(rec, -66, -3)
+end
+local function seen(done, rec, now)
+  -- 1 when this exact signed payload completed and its done marker is still live (replay guard)
+  local sig = signature(rec)
+  if not sig then return 0 end
+  local until_ = redis.call('zscore', done, sig)
+  if until_ and tonumber(until_) > tonumber(now) then return 1 end
+  return 0
+end
+local function mark_done(done, rec, now, until_)
+  -- note a completed payload's signature until `until_` (QUEUE_STATUS_TTL); drop expired markers
+  local sig = signature(rec)
+  if not sig or until_ == '' then return end
+  redis.call('zadd', done, until_, sig)
+  redis.call('zremrangebyscore', done, '-inf', now)
+  redis.call('expire', done, math.max(1, math.ceil(tonumber(until_) - tonumber(now)) + 1))
+end
 local function reserve(pending, reserved, notify, expiry, holder, seqkey)
   local popped = redis.call('zpopmin', pending)
   if popped[1] == nil then return false end
@@ -154,24 +175,29 @@ return (#ARGV - 1) / 2
 
 POP = _HELPERS + """
 -- Migrate due delayed and expired reserved jobs, then reserve the next job.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,
+-- KEYS[6] done zset (signatures of completed payloads, scored by when the marker expires)
 -- ARGV[1] now (unix seconds), ARGV[2] lease expiry (unix seconds), ARGV[3] holder (worker id)
--- Returns {reserved record} or {false, next wake-up time or false}
+-- Returns {reserved record, 1 when that payload already completed} or {false, next wake-up time or false}
 migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3], KEYS[5])
-if rec then return {rec} end
+if rec then return {rec, seen(KEYS[6], rec, ARGV[1])} end
 return {false, next_wake(KEYS[2], KEYS[3])}
 """
 
 DELETE_AND_POP = _HELPERS + """
--- Delete a finished reservation (only if still ours), then reserve the next job of the same queue.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
--- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] the finished reserved record
--- Returns {1 or 0 (deleted), reserved record or false, next wake-up time or false}
+-- Delete a finished reservation (only if still ours), note its payload as done, then reserve
+-- the next job of the same queue: the replay guard's write and read ride on the ack and the claim.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,
+-- KEYS[6] done zset
+-- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] the finished reserved record,
+-- ARGV[5] its done marker's expiry ('' = it did not complete: no marker)
+-- Returns {1 or 0 (deleted), reserved record, 1 when it already completed} or {1 or 0, false, next wake-up time or false}
 local deleted = redis.call('zrem', KEYS[3], ARGV[4])
+mark_done(KEYS[6], ARGV[4], ARGV[1], ARGV[5])
 migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3], KEYS[5])
-if rec then return {deleted, rec} end
+if rec then return {deleted, rec, seen(KEYS[6], rec, ARGV[1])} end
 return {deleted, false, next_wake(KEYS[2], KEYS[3])}
 """
 
@@ -181,9 +207,11 @@ POP_MANY = _HELPERS + """
 -- starts, so jobs a dead worker held but never started come back with attempts untouched.
 -- Also hands the holder the count of its BEGINs that found a reservation gone (BEGIN gets no reply).
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,
--- KEYS[6] lost hash ("<holder>|start" / "<holder>|ack" -> count)
+-- KEYS[6] lost hash ("<holder>|start" / "<holder>|ack" -> count), KEYS[7] done zset
 -- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] how many at most
--- Returns {lost starts, lost acks, reserved records...} or {lost starts, lost acks, false, next wake-up time or false}
+-- Returns {lost starts, lost acks, flags, reserved records...} where flags has one character per
+-- record, '1' when that payload already completed (replay guard), else '0';
+-- or {lost starts, lost acks, false, next wake-up time or false}
 local lost = redis.call('hmget', KEYS[6], ARGV[3] .. '|start', ARGV[3] .. '|ack')
 if lost[1] or lost[2] then redis.call('hdel', KEYS[6], ARGV[3] .. '|start', ARGV[3] .. '|ack') end
 local out = {tonumber(lost[1]) or 0, tonumber(lost[2]) or 0}
@@ -194,28 +222,32 @@ if popped[1] == nil then
   out[4] = next_wake(KEYS[2], KEYS[3])
   return out
 end
-local scored = {}
+local scored, flags = {}, {}
+out[3] = ''
 for i = 1, #popped, 2 do
   local seq, prio, attempts, payload = framed(popped[i], KEYS[5])
   local rec = record(seq, prio, attempts, ARGV[3], payload)
   out[#out + 1] = rec
+  flags[#flags + 1] = seen(KEYS[7], rec, ARGV[1])
   scored[#scored + 1] = ARGV[2]
   scored[#scored + 1] = rec
 end
+out[3] = table.concat(flags)
 redis.call('zadd', KEYS[3], unpack(scored))
 sync_notify(KEYS[1], KEYS[4])
 return out
 """
 
-BEGIN = """
+BEGIN = _HELPERS + """
 -- Batch mode: as a prefetched job starts, count its attempt and renew its lease, and ack the
 -- job that finished just before it; one call that the worker sends without waiting for a reply.
--- KEYS[1] reserved zset, KEYS[2] lost hash (see POP_MANY)
+-- KEYS[1] reserved zset, KEYS[2] lost hash (see POP_MANY), KEYS[3] done zset
 -- ARGV[1] the record as reserved, ARGV[2] new lease expiry, ARGV[3] finished record to delete ('' for none),
--- ARGV[4] holder
+-- ARGV[4] holder, ARGV[5] now, ARGV[6] the finished record's done marker expiry ('' = none)
 -- The started record is ARGV[1] with its attempts field plus one (the worker builds the same string).
-if ARGV[3] ~= '' and redis.call('zrem', KEYS[1], ARGV[3]) == 0 then
-  redis.call('hincrby', KEYS[2], ARGV[4] .. '|ack', 1)
+if ARGV[3] ~= '' then
+  if redis.call('zrem', KEYS[1], ARGV[3]) == 0 then redis.call('hincrby', KEYS[2], ARGV[4] .. '|ack', 1) end
+  mark_done(KEYS[3], ARGV[3], ARGV[5], ARGV[6])
 end
 if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then
   redis.call('hincrby', KEYS[2], ARGV[4] .. '|start', 1)
@@ -246,6 +278,16 @@ else
   redis.call('rpush', KEYS[4], 1)
 end
 return 1
+"""
+
+ACK = _HELPERS + """
+-- Delete a finished reservation (only if still ours) and, when it completed, note its payload as done.
+-- KEYS[1] reserved zset, KEYS[2] done zset
+-- ARGV[1] the reserved record, ARGV[2] now, ARGV[3] done marker expiry ('' = no marker: failed, refused)
+-- Returns 1 when deleted, 0 when the reservation was lost
+local deleted = redis.call('zrem', KEYS[1], ARGV[1])
+mark_done(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return deleted
 """
 
 RENEW = """

@@ -165,10 +165,11 @@ class QueueManager:
         return self._codec
 
     def _encrypter(self) -> Any:
-        try:
-            from app.Jobs.Encrypter import Encrypter
-        except ImportError:
+        from importlib.util import find_spec
+
+        if find_spec("cryptography") is None:  # the cipher itself is imported on first use
             return None
+        from app.Jobs.Encrypter import Encrypter
         from config.app import app_key, previous_keys
 
         return Encrypter(app_key(), previous_keys(), self)

@@ -7,12 +7,21 @@ record (`status:<uuid>`, kept QUEUE_STATUS_TTL). A record whose uuid completed w
 signature is a replay (or a redelivery after a crash between completion and ack) and is deleted
 unrun. A job dispatched again under the same uuid has a new createdAt, hence a new signature,
 and runs. Cost: one status read per job (the write rides on the completion status already sent).
+
+A driver whose reservations carry `replayed` and `completed(until)` (Redis) keeps the history
+itself: the ack script notes the signature in a per-queue done set, and the claim script looks
+it up, so the guard adds no round trip. Its answer is trusted for a first attempt on the queue
+its payload names; a payload planted on another queue, and a later attempt (a redelivery after
+an ack that never reached the store, a retry), are still checked against the status record.
+Payloads this process completed are also remembered in memory (bounded), which covers a copy
+held in the same prefetched batch as its original.
 """
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from app.Queue.events import JobProcessed
@@ -26,6 +35,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("queue.worker")
 
 DONE_FIELD = "done_sig"
+RECENT_LIMIT = 4096  # signatures of payloads this process completed, remembered in memory
+
+
+def _recent(manager: QueueManager) -> OrderedDict[str, None]:
+    """The manager's insertion-ordered set of recently completed signatures (OrderedDict: O(1) eviction
+    of the oldest, where a dict's first key gets slower to find after each deletion at its front)."""
+    recent = getattr(manager, "_replay_recent", None)
+    if recent is None:
+        recent = manager._replay_recent = OrderedDict()  # type: ignore[attr-defined]
+    return recent
 
 
 def payload_signature(raw: Any) -> str | None:
@@ -35,11 +54,22 @@ def payload_signature(raw: Any) -> str | None:
     return raw[-66:-2] if isinstance(raw, str) and len(raw) >= SIG_SUFFIX_LEN else None
 
 
-def is_replay(manager: QueueManager, job: Job, raw: Any) -> bool:
+def is_replay(manager: QueueManager, job: Job, raw: Any, reserved: Any = None) -> bool:
     """True when this exact payload already completed; remembers its signature on the job otherwise."""
     signature = payload_signature(raw)
     job._payload_signature = signature  # type: ignore[attr-defined]
-    if not signature or not job.job_id or not manager.statuses.enabled:
+    if not signature:
+        return False
+    if signature in _recent(manager):
+        return True
+    marks = getattr(reserved, "completed", None)
+    if marks is not None:
+        job._replay_reserved = reserved  # type: ignore[attr-defined]
+        if reserved.replayed:
+            return True
+        if job.queue == reserved.queue and reserved.attempts <= 1:
+            return False  # a first attempt: the claim script looked at this queue's done set
+    if not job.job_id or not manager.statuses.enabled:
         return False
     record = _reader(manager).read(job.job_id)
     return isinstance(record, dict) and record.get("state") == "completed" and record.get(DONE_FIELD) == signature
@@ -131,9 +161,22 @@ def _reader(manager: QueueManager) -> HeldStatusReader | StoreStatusReader:
 
 
 def on_processed(manager: QueueManager, event: JobProcessed) -> None:
-    """Note the completed payload's signature beside the job's completed status."""
+    """Note the completed payload's signature beside the job's completed status, in memory, and
+    on the reservation (whose ack then writes the driver's done marker)."""
     signature = getattr(event.job, "_payload_signature", None)
-    if signature and event.job.job_id:
+    if not signature:
+        return
+    recent = _recent(manager)
+    recent[signature] = None
+    if len(recent) > RECENT_LIMIT:
+        try:
+            recent.popitem(last=False)
+        except KeyError:  # another thread emptied it meanwhile
+            pass
+    reserved = getattr(event.job, "_replay_reserved", None)
+    if reserved is not None:
+        reserved.completed(now() + manager.statuses.ttl)
+    if event.job.job_id:
         manager.statuses.annotate(event.job.job_id, **{DONE_FIELD: signature})
 
 

@@ -422,7 +422,7 @@ class Worker:
         """Delete, unrun, a record whose exact payload already completed (app/Queue/ReplayGuard.py)."""
         from app.Queue.ReplayGuard import is_replay
 
-        if not is_replay(self.manager, job, reserved.payload):
+        if not is_replay(self.manager, job, reserved.payload, reserved):
             return False
         log.warning("job %s on %s already completed with this payload (replayed or redelivered); deleted, not run",
                     job.job_id, reserved.queue)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 LISTENER_MODULES: tuple[str, ...] = (
     "app.Jobs.MetricsCollector",
     "app.Queue.WorkerRegistry",
+    "app.Horizon.CompletedJobRecorder",
     "app.Jobs.BatchRecorder",
     "app.Jobs.ChainRecorder",
     "app.Jobs.RateLimiter",

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 TARGETS = ["setup", "test", "bench", "migrate", "queue-work", "queue-work-emails", "queue-stats", "queue-failed",
            "queue-retry-failed", "queue-clear", "queue-metrics", "queue-health", "queue-top", "schedule-work", "schedule-list",
-           "horizon", "horizon-status", "horizon-terminate"]
+           "horizon", "horizon-status", "horizon-terminate", "queue-dashboard"]
 
 
 def make(*args: str) -> str:
@@ -30,3 +30,8 @@ def test_queue_clear_confirms_unless_force_is_set():
     assert "queue:clear --queue=emails --force" in make("-n", "queue-clear", "QUEUE=emails", "FORCE=1")
     dry = make("-n", "queue-clear", "QUEUE=emails")
     assert "queue:clear --queue=emails" in dry and "--force" not in dry
+
+
+def test_queue_dashboard_serves_on_loopback_port_8000_by_default():
+    assert "queue:dashboard --host=127.0.0.1 --port=8000" in make("-n", "queue-dashboard")
+    assert "queue:dashboard --host=0.0.0.0 --port=9000" in make("-n", "queue-dashboard", "HOST=0.0.0.0", "PORT=9000")

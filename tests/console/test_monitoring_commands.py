@@ -13,7 +13,7 @@ from tests.fixtures.console_jobs import BrokenJob, EmailJob, ReportJob
 
 
 def work(qm, queues=("default", "emails")) -> None:
-    Worker(qm, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon("database", list(queues))
+    Worker(qm, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon("database", list(queues))
 
 
 def one_error_line(ran) -> str:

@@ -11,11 +11,11 @@ def test_pause_makes_workers_skip_the_queue_until_resume(queue_env, artisan_cmd)
     ReportJob.dispatch()
     ran = artisan_cmd("queue:pause", "emails")
     assert ran.status == 0 and "[database:emails] has been paused" in ran.out
-    Worker(queue_env, WorkerOptions(stop_when_empty=True, sleep=0)).daemon("database", ["emails", "default"])
+    Worker(queue_env, WorkerOptions(memory=0, stop_when_empty=True, sleep=0)).daemon("database", ["emails", "default"])
     assert queue_env.size("emails") == 1 and queue_env.size("default") == 0
     ran = artisan_cmd("queue:resume", "database:emails")
     assert ran.status == 0 and "has been resumed" in ran.out
-    Worker(queue_env, WorkerOptions(stop_when_empty=True, sleep=0)).daemon("database", ["emails"])
+    Worker(queue_env, WorkerOptions(memory=0, stop_when_empty=True, sleep=0)).daemon("database", ["emails"])
     assert queue_env.size("emails") == 0
 
 

@@ -1,7 +1,7 @@
 """The backend fixture: every test in tests/drivers runs once per driver on a real store.
 
 Each entry of BACKEND_SETUP prepares the environment for one backend and returns a Backend.
-Servers (redis-server, mariadbd) are started by session fixtures in tests/servers.py and
+Servers (redis-server, mariadbd, postgres) are started by session fixtures in tests/servers.py and
 skipped with an install hint when the binary is missing (never skipped under CI=true).
 """
 from __future__ import annotations
@@ -39,6 +39,14 @@ def _mariadb(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pyte
     return Backend("mariadb", "database", qm, env)
 
 
+def _pgsql(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    from tests.servers_pgsql import use_pgsql
+
+    server = request.getfixturevalue("pgsql_server")
+    env = use_pgsql(server, request.getfixturevalue("pgsql_database"), monkeypatch)
+    return Backend("pgsql", "database", qm, env)
+
+
 def _redis(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
     from tests.servers_redis import use_redis
 
@@ -56,6 +64,7 @@ def _redis_cluster(request: pytest.FixtureRequest, qm: QueueManager, monkeypatch
 BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.MonkeyPatch], Backend]] = {
     "sqlite": _sqlite,
     "mariadb": _mariadb,
+    "pgsql": _pgsql,
     "redis": _redis,
     "redis-cluster": _redis_cluster,
 }

@@ -104,6 +104,12 @@ def writes_held(backend: Backend, seconds: float) -> Iterator[None]:
             conn.execute("ROLLBACK")
             conn.close()
             return
+        if engine.dialect.name == "postgresql":  # EXCLUSIVE blocks writers (INSERT), not readers
+            with engine.begin() as held:
+                held.exec_driver_sql(f"LOCK TABLE {jobs.name} IN EXCLUSIVE MODE")
+                locked.set()
+                time.sleep(seconds)
+            return
         with engine.connect() as held:
             held.exec_driver_sql(f"LOCK TABLES {jobs.name} WRITE")
             locked.set()

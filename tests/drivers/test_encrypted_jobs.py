@@ -44,7 +44,7 @@ def _redis_dump(backend: Backend) -> str:
 
 
 def work(backend: Backend, **options) -> None:
-    Worker(backend.manager, WorkerOptions(stop_when_empty=True, sleep=0, **options)).daemon(backend.connection, ["default", "vault"])
+    Worker(backend.manager, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, **options)).daemon(backend.connection, ["default", "vault"])
 
 
 def test_plain_job_data_is_readable_in_the_store(backend: Backend, witness):

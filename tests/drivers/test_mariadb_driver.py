@@ -206,7 +206,7 @@ def test_worker_stopping_after_max_jobs_hands_back_the_prefetched_job_unused(mar
     from tests.fixtures.jobs import RecordJob
 
     first, second = (RecordJob(str(witness), tag).dispatch() for tag in ("a", "b"))
-    assert Worker(maria, WorkerOptions(max_jobs=1, sleep=0.01)).daemon("database", ["default"]) == 0
+    assert Worker(maria, WorkerOptions(memory=0, max_jobs=1, sleep=0.01)).daemon("database", ["default"]) == 0
     assert read_lines(witness) == [f"a {first} 1"]
     left = maria.connection("database").pop("default", WORKER)
     assert left is not None and left.attempts == 1  # the reservation made ahead of time was un-counted

@@ -17,7 +17,7 @@ from tests.fixtures.middleware_jobs import overlap, rate_limited, throttled
 
 
 def work(backend: Backend) -> None:
-    Worker(backend.manager, WorkerOptions(stop_when_empty=True, sleep=0)).daemon(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, stop_when_empty=True, sleep=0)).daemon(backend.connection, ["default"])
 
 
 def test_without_overlapping_releases_a_job_whose_key_is_running(backend: Backend, witness):

@@ -98,7 +98,7 @@ def test_beginning_a_job_whose_reservation_was_lost_is_reported(backend: Backend
 
 def test_worker_with_prefetch_runs_every_job_once(backend: Backend, witness: Path):
     ids = [RecordJob(str(witness), f"j{i}").dispatch() for i in range(25)]
-    worker = Worker(backend.manager, WorkerOptions(prefetch=10, stop_when_empty=True, sleep=0.01))
+    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=10, stop_when_empty=True, sleep=0.01))
     assert worker.daemon(backend.connection, ["default"]) == 0
     lines = read_lines(witness)
     assert sorted(lines) == sorted(f"j{i} {job_id} 1" for i, job_id in enumerate(ids))
@@ -109,7 +109,7 @@ def test_worker_with_prefetch_runs_every_job_once(backend: Backend, witness: Pat
 def test_worker_stopping_hands_back_the_jobs_it_held_without_using_attempts(backend: Backend, witness: Path):
     for i in range(8):
         RecordJob(str(witness), f"j{i}").dispatch()
-    worker = Worker(backend.manager, WorkerOptions(prefetch=5, max_jobs=2, sleep=0.01))
+    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=5, max_jobs=2, sleep=0.01))
     assert worker.daemon(backend.connection, ["default"]) == 0
     assert [line.split()[0] for line in read_lines(witness)] == ["j0", "j1"]
     d = _driver(backend)
@@ -123,7 +123,7 @@ def test_sigterm_hands_back_a_batch_reserved_ahead_too(backend: Backend, witness
     StopWorkerJob(str(witness), "j1").dispatch()  # the last of the first batch: the next is reserved as it starts
     for i in range(2, 6):
         RecordJob(str(witness), f"j{i}").dispatch()
-    worker = Worker(backend.manager, WorkerOptions(prefetch=2, sleep=0.01))
+    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=2, sleep=0.01))
     assert worker.daemon(backend.connection, ["default"]) == 0
     assert [line.split()[0] for line in read_lines(witness)] == ["j0", "j1"]
     d = _driver(backend)
@@ -138,7 +138,7 @@ def test_a_failing_job_in_a_batch_is_failed_and_the_rest_still_run(backend: Back
     bad.max_tries = 1
     bad_id = bad.dispatch()
     RecordJob(str(witness), "after").dispatch()
-    worker = Worker(backend.manager, WorkerOptions(prefetch=10, stop_when_empty=True, sleep=0.01))
+    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=10, stop_when_empty=True, sleep=0.01))
     worker.daemon(backend.connection, ["default"])
     lines = read_lines(witness)
     assert [line.split()[0] for line in lines if line.split()[0] in ("before", "after")] == ["before", "after"]
@@ -151,7 +151,7 @@ def test_a_held_job_waiting_past_half_its_lease_is_renewed_or_skipped_if_lost(ba
                                                                               caplog: pytest.LogCaptureFixture):
     d = _driver(backend)
     ids = [RecordJob(str(witness), f"j{i}").dispatch() for i in range(3)]
-    worker = Worker(backend.manager, WorkerOptions(prefetch=3, sleep=0.01))
+    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=3, sleep=0.01))
     with freeze_time() as clock, caplog.at_level(logging.WARNING):
         first = worker._get_next_job(d, ["default"])  # type: ignore[arg-type]
         assert first is not None and first.attempts == 1

@@ -65,13 +65,13 @@ def test_define_queue_and_rate_limit_limit_a_whole_queue(backend: Backend, witne
     with freeze_time():
         for queue in ("capped", "capped", "default", "default", "default"):
             PlainJob(witness, queue).on_connection(backend.connection).on_queue(queue).dispatch()
-        Worker(backend.manager, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["capped", "default"])
+        Worker(backend.manager, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["capped", "default"])
     assert sorted(read_lines(witness)) == ["plain capped", "plain default", "plain default"]
     assert backend.manager.failed.all() == []
 
 
 def work(backend: Backend) -> None:
-    Worker(backend.manager, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon(backend.connection, ["default"])
 
 
 @pytest.mark.slow

@@ -176,7 +176,7 @@ def test_every_key_of_a_queue_and_of_failed_jobs_shares_one_cluster_slot(redis_c
     node = redis_cluster.client()
     for queue in ("default", "emails", "a:b{c}"):
         keys = QueueKeys.of("queues:", queue)
-        slots = {node.cluster_keyslot(k) for k in (keys.pending, keys.delayed, keys.reserved, keys.notify, keys.seq, keys.lost)}
+        slots = {node.cluster_keyslot(k) for k in (keys.pending, keys.delayed, keys.reserved, keys.notify, keys.seq, keys.lost, keys.done)}
         assert len(slots) == 1, (queue, slots)
     base = "queues:{failed_jobs}"
     assert len({node.cluster_keyslot(k) for k in (base, f"{base}:order", f"{base}:seq")}) == 1

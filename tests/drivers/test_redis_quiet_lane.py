@@ -67,3 +67,29 @@ def test_send_all_after_quiet_sends_gets_its_replies(redis_server: RedisServer):
         assert lane.execute("GET", "quiet:b") == "4"
     finally:
         lane.close()
+
+
+def test_a_fast_lane_idle_past_its_health_check_keeps_its_owed_replies_in_step(redis_server: RedisServer,
+                                                                              caplog: pytest.LogCaptureFixture):
+    """Pipelined writes, an idle spell longer than health_check_interval, then more writes: the health
+    check's PING must not read an owed reply (that reconnected, and the lane then waited socket_timeout
+    for replies lost with the old connection: the dispatcher's stall after an idle period)."""
+    import redis
+
+    from app.Queue.Drivers.RedisConnection import FastLane
+
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, decode_responses=True,
+                         health_check_interval=1, socket_timeout=5)
+    lane = FastLane(client)
+    try:
+        lane.execute("DEL", "fast:n")
+        for _ in range(3):
+            lane.send("INCR", "fast:n")
+        time.sleep(1.2)  # the next command is due a health check
+        lane.send("INCR", "fast:n")
+        with caplog.at_level("WARNING", logger="queue.redis"):
+            assert lane.execute("GET", "fast:n") == "4"
+        assert [r.getMessage() for r in caplog.records if "may be lost" in r.getMessage()] == []
+    finally:
+        lane.close()
+        client.close()

@@ -108,7 +108,7 @@ def test_failed_jobs_in_redis_keep_one_record_per_uuid(redis_env, redis_server: 
 def test_worker_runs_jobs_on_redis_and_records_statuses(redis_env, queue_env: QueueManager, witness):
     ids = [RecordJob.dispatch(str(witness), f"r{i}") for i in range(20)]
     assert Job.status(ids[0]).state is JobState.PENDING
-    status = Worker(queue_env, WorkerOptions(stop_when_empty=True, sleep=0.1)).daemon("redis", ["default"])
+    status = Worker(queue_env, WorkerOptions(memory=0, stop_when_empty=True, sleep=0.1)).daemon("redis", ["default"])
     assert status == 0
     assert sorted(read_lines(witness)) == sorted(f"r{i} {job_id} 1" for i, job_id in enumerate(ids))
     assert all(Job.status(i).state is JobState.COMPLETED for i in ids)
@@ -119,7 +119,7 @@ def test_failed_job_goes_to_the_redis_list_without_a_database(redis_env, queue_e
     monkeypatch.setenv("QUEUE_FAILED_DRIVER", "redis")
     queue_env.reset()
     job_id = FailingJob.dispatch(str(witness))
-    Worker(queue_env, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=3)).daemon("redis", ["default"])
+    Worker(queue_env, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=3)).daemon("redis", ["default"])
     assert isinstance(queue_env.failed, RedisFailedJobProvider)
     record = queue_env.failed.find(job_id)
     assert record is not None and record.exception.startswith("RuntimeError: boom")
@@ -136,7 +136,7 @@ def test_put_many_writes_every_entry_with_its_ttl(store: RedisStore):
 
 def test_a_job_fetched_ahead_by_a_stopping_worker_goes_back_without_using_an_attempt(redis_env, queue_env: QueueManager, witness):
     first, second = RecordJob.dispatch(str(witness), "a"), RecordJob.dispatch(str(witness), "b")
-    Worker(queue_env, WorkerOptions(max_jobs=1, sleep=0.1)).daemon("redis", ["default"])  # acks the first, fetches the second
+    Worker(queue_env, WorkerOptions(memory=0, max_jobs=1, sleep=0.1)).daemon("redis", ["default"])  # acks the first, fetches the second
     assert read_lines(witness) == [f"a {first} 1"]
     job = queue_env.connection("redis").pop("default", "w")
     assert job is not None and job.attempts == 1 and second in job.payload

@@ -25,7 +25,7 @@ backend = cluster_backend  # this file also runs on a Redis Cluster (id "redis-c
 
 def work(backend: Backend, **options) -> None:
     opts = {"stop_when_empty": True, "sleep": 0, **options}
-    Worker(backend.manager, WorkerOptions(**opts)).daemon(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, **opts)).daemon(backend.connection, ["default"])
 
 
 def test_duplicate_dispatch_returns_none_and_stores_nothing(backend: Backend, witness):
@@ -56,7 +56,7 @@ def test_lock_is_released_when_the_job_succeeds(backend: Backend, witness):
 
 def test_lock_is_kept_between_retries_and_released_on_permanent_failure(backend: Backend, witness):
     UniqueJob(witness, 7, fail=True).on_connection(backend.connection).dispatch()
-    Worker(backend.manager, WorkerOptions(max_tries=2, sleep=0, backoff=(30,))).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, max_tries=2, sleep=0, backoff=(30,))).run_next_job(backend.connection, ["default"])
     assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is None  # released for a retry: still held
     with freeze_time(timedelta(seconds=31)):
         work(backend, max_tries=2)
@@ -116,7 +116,7 @@ def test_lock_is_released_when_a_hard_timeout_fails_the_job(backend: Backend, wi
 def test_until_processing_lock_is_released_when_the_job_starts(backend: Backend, witness):
     UntilProcessingJob(witness).on_connection(backend.connection).dispatch()
     assert UntilProcessingJob(witness).on_connection(backend.connection).dispatch() is None
-    Worker(backend.manager, WorkerOptions(sleep=0)).run_next_job(backend.connection, ["default"])
+    Worker(backend.manager, WorkerOptions(memory=0, sleep=0)).run_next_job(backend.connection, ["default"])
     line = read_lines(witness)[0]
     assert "copy=None" not in line  # the copy dispatched from inside handle was accepted
 

@@ -25,7 +25,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def work(qm: QueueManager) -> None:
-    Worker(qm, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon("database", ["default"])
+    Worker(qm, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon("database", ["default"])
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ def test_bad_app_key_is_one_line_naming_key_generate(queue_env, value, needle, m
 
 @pytest.mark.parametrize("env, needle", [
     ({"QUEUE_RETRY_AFTER": "soon"}, "QUEUE_RETRY_AFTER must be an integer"),
-    ({"DB_CONNECTION": "oracle"}, "DB_CONNECTION must be sqlite or mysql"),
+    ({"DB_CONNECTION": "oracle"}, "DB_CONNECTION must be sqlite, mysql or pgsql"),
 ])
 def test_bad_settings_are_one_line(queue_env, env, needle):
     assert_one_line_error(artisan("queue:work", "--once", env=env), needle)

@@ -21,7 +21,7 @@ def rows(qm) -> int:
 
 
 def work(qm, queues=("default",)) -> None:
-    Worker(qm, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=1)).daemon("database", list(queues))
+    Worker(qm, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=1)).daemon("database", list(queues))
 
 
 @pytest.mark.parametrize("seconds", [0.00011, 0.001, 0.0123, 0.5, 3.0, 42.0, 3600.0])

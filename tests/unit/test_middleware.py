@@ -19,7 +19,7 @@ from tests.fixtures.middleware_jobs import ConfiguredJob, OnionJob, SkipUnlessJo
 
 
 def work(qm, **options) -> None:
-    Worker(qm, WorkerOptions(stop_when_empty=True, sleep=0, **options)).daemon("database", ["default"])
+    Worker(qm, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, **options)).daemon("database", ["default"])
 
 
 def test_middleware_wraps_handle_as_an_onion(queue_env, witness):

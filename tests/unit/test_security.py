@@ -13,7 +13,7 @@ from tests.fixtures.feature_jobs import PaymentJob, SecretJob
 
 
 def work(qm) -> None:
-    Worker(qm, WorkerOptions(stop_when_empty=True, sleep=0, max_tries=3)).daemon("database", ["default"])
+    Worker(qm, WorkerOptions(memory=0, stop_when_empty=True, sleep=0, max_tries=3)).daemon("database", ["default"])
 
 
 def test_job_lacking_permission_fails_once_without_retries(queue_env, witness):

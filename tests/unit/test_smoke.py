@@ -13,7 +13,7 @@ def test_dispatched_job_runs_once_and_completes(queue_env, witness):
     assert Job.status(job_id).state is JobState.PENDING
     assert queue_env.size("default") == 1
 
-    status = Worker(queue_env, WorkerOptions(stop_when_empty=True, sleep=0)).daemon("database", ["default"])
+    status = Worker(queue_env, WorkerOptions(memory=0, stop_when_empty=True, sleep=0)).daemon("database", ["default"])
 
     assert status == 0
     assert read_lines(witness) == [f"hello {job_id} 1"]

@@ -201,7 +201,7 @@ def test_max_jobs_and_once_stop_the_worker(queue_env, witness):
     assert worker.jobs_processed == 2 and read_lines(witness) == ["0", "1"]
     from app.Queue.Worker import Worker
 
-    assert Worker(queue_env, WorkerOptions(once=True, sleep=0)).run_next_job("database", ["default"]) is True
+    assert Worker(queue_env, WorkerOptions(memory=0, once=True, sleep=0)).run_next_job("database", ["default"]) is True
     assert read_lines(witness) == ["0", "1", "2"]
 
 

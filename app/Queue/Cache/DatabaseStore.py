@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
@@ -13,8 +13,18 @@ from app.Queue.database.connection import run_transaction, translate_errors
 from app.Queue.database.tables import cache
 from app.Queue.support.time import now
 
+if TYPE_CHECKING:
+    from app.Queue.database.postgres_session import PostgresSession
+
 FOREVER = 2**62
 PRUNE_LOTTERY = 200  # one write in N deletes expired rows, so the table does not grow forever
+# PostgreSQL: any number of rows in one statement, so on an autocommit connection one round trip
+# (a pooled transaction costs four: ping, BEGIN, the upsert, COMMIT). Keys must be distinct.
+POSTGRES_UPSERT = (
+    "INSERT INTO cache (key, value, expiration) "
+    "SELECT * FROM unnest(%(keys)s::text[], %(values)s::text[], %(expirations)s::bigint[]) "
+    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expiration = EXCLUDED.expiration")
+POSTGRES_READ = "SELECT key, value, expiration FROM cache WHERE key = ANY(%(keys)s::text[])"
 
 
 class DatabaseStore:
@@ -26,6 +36,11 @@ class DatabaseStore:
         self._url = str(engine.url)
         self._upsert_stmt: Any = None
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far
+        self._postgres: PostgresSession | None = None
+        if engine.dialect.name == "postgresql":
+            from app.Queue.database.postgres_session import PostgresSession
+
+            self._postgres = PostgresSession(engine)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -35,21 +50,20 @@ class DatabaseStore:
         return FOREVER if ttl is None else int(now() + ttl + 0.999)
 
     def get(self, key: str) -> Any | None:
-        with translate_errors(self._url), self.engine.connect() as conn:
-            row = conn.execute(select(cache.c.value, cache.c.expiration).where(cache.c.key == self._key(key))).first()
-        if row is None or row.expiration <= now():
-            return None
-        return _loads(row.value)
+        return self.many([key]).get(key)
 
     def many(self, keys: list[str]) -> dict[str, Any]:
         """Read several keys in one query."""
         full = {self._key(k): k for k in keys}
         if not full:
             return {}
-        with translate_errors(self._url), self.engine.connect() as conn:
-            rows = conn.execute(select(cache.c.key, cache.c.value, cache.c.expiration).where(cache.c.key.in_(list(full)))).all()
+        if self._postgres is not None:  # one round trip, rerun on a new connection if the server restarted
+            rows = self._postgres.run(POSTGRES_READ, {"keys": list(full)})
+        else:
+            with translate_errors(self._url), self.engine.connect() as conn:
+                rows = conn.execute(select(cache.c.key, cache.c.value, cache.c.expiration).where(cache.c.key.in_(list(full)))).all()
         t = now()
-        return {full[r.key]: _loads(r.value) for r in rows if r.expiration > t}
+        return {full[key]: _loads(value) for key, value, expiration in rows if expiration > t}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         self.put_many([(key, value, ttl)])
@@ -59,6 +73,9 @@ class DatabaseStore:
         if not items:
             return
         rows = [{"key": self._key(k), "value": json.dumps(v), "expiration": self._expiry(ttl)} for k, v, ttl in items]
+        if self._postgres is not None:
+            self._upsert_postgres(rows)
+            return
 
         def upsert(conn: Any) -> None:
             conn.execute(self._upsert(conn.dialect.name), rows)
@@ -72,6 +89,9 @@ class DatabaseStore:
             return
         body, expiration = json.dumps(value), self._expiry(ttl)
         rows = [{"key": self._key(k), "value": body, "expiration": expiration} for k in keys]
+        if self._postgres is not None:
+            self._upsert_postgres(rows)
+            return
 
         def upsert(conn: Any) -> None:
             conn.execute(self._upsert(conn.dialect.name), rows)
@@ -79,12 +99,27 @@ class DatabaseStore:
 
         run_transaction(self.engine, upsert, self._count_retry)
 
+    def _upsert_postgres(self, rows: list[dict[str, Any]]) -> None:
+        """Write rows in one statement (the last value of a repeated key wins, as in executemany)."""
+        assert self._postgres is not None
+        last = {row["key"]: row for row in rows}
+        self._postgres.run(POSTGRES_UPSERT, {"keys": list(last), "values": [r["value"] for r in last.values()],
+                                             "expirations": [r["expiration"] for r in last.values()]})
+        if random.randrange(PRUNE_LOTTERY) == 0:
+            run_transaction(self.engine, lambda conn: conn.execute(delete(cache).where(cache.c.expiration <= now())))
+
     def _upsert(self, dialect: str) -> Any:
         if self._upsert_stmt is None:
             if dialect == "sqlite":
                 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
                 stmt = sqlite_insert(cache)
+                self._upsert_stmt = stmt.on_conflict_do_update(
+                    index_elements=[cache.c.key], set_={"value": stmt.excluded.value, "expiration": stmt.excluded.expiration})
+            elif dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as postgres_insert
+
+                stmt = postgres_insert(cache)
                 self._upsert_stmt = stmt.on_conflict_do_update(
                     index_elements=[cache.c.key], set_={"value": stmt.excluded.value, "expiration": stmt.excluded.expiration})
             else:

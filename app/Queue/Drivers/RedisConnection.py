@@ -6,6 +6,7 @@ import os
 import select
 import socket
 import threading
+import time
 from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -133,8 +134,14 @@ class FastLane:
             return self._plain(*args)
 
     def send(self, *args: Any) -> None:
-        """Write a command whose reply nobody needs now (a status write); errors are logged later."""
-        conn = self._connection(drain=self._unread >= MAX_UNREAD)
+        """Write a command whose reply nobody needs now (a status write); errors are logged later.
+
+        Owed replies are read first when there are many, or when redis-py's idle health check
+        (health_check_interval) is due: its PING would otherwise read an owed reply instead of
+        PONG, reconnect, and leave this lane waiting socket_timeout for replies that were lost
+        with the old connection -- a stall of seconds on the first dispatch after an idle spell.
+        """
+        conn = self._connection(drain=self._unread >= MAX_UNREAD or (self._unread > 0 and self._health_check_due()))
         if conn is None:
             self._plain(*args)
             return
@@ -178,6 +185,12 @@ class FastLane:
             self._owe(sent)  # the caller's generator failed: those replies are read before the next command
             raise
         return self._read_replies(conn, sent)
+
+    def _health_check_due(self) -> bool:
+        """Whether the held connection's next command would first PING (redis-py's idle health check)."""
+        conn = self._conn
+        interval = getattr(conn, "health_check_interval", 0)
+        return bool(interval) and time.monotonic() > getattr(conn, "next_health_check", 0)
 
     def _plain(self, *args: Any) -> Any:
         """Run a command through the full client (retries, cluster routing); a preloaded script

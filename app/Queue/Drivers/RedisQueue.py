@@ -3,7 +3,9 @@
 Keys of queue `name` (all share the literal hash tag `{name}`, so one queue lives in one
 Redis Cluster slot): `{prefix}{name}` pending zset, `:delayed` zset scored by available_at,
 `:reserved` zset scored by lease expiry, `:notify` list of wake-up tokens (one per ready
-job) for BLPOP, and `:seq` the counter that orders jobs.
+job) for BLPOP, `:seq` the counter that orders jobs, and `:done` the replay guard's zset of
+completed payload signatures scored by when each marker expires (QUEUE_STATUS_TTL): the ack
+writes it and the claim reads it in the same script, so the guard costs no round trip.
 
 Priority: pending is a zset scored by -priority whose members start with a zero-padded
 sequence number, so ZPOPMIN returns the highest priority first and FIFO within one
@@ -46,19 +48,25 @@ class QueueKeys:
     notify: str
     seq: str
     lost: str  # batch mode: per holder, BEGINs that found a reservation gone (read back by POP_MANY)
+    done: str  # replay guard: signatures of completed payloads, scored by the marker's expiry
 
     @classmethod
     def of(cls, prefix: str, queue: str) -> QueueKeys:
         base = f"{prefix}{{{queue}}}"
-        return cls(base, f"{base}:delayed", f"{base}:reserved", f"{base}:notify", f"{base}:seq", f"{base}:lost")
+        return cls(base, f"{base}:delayed", f"{base}:reserved", f"{base}:notify", f"{base}:seq", f"{base}:lost",
+                   f"{base}:done")
 
     @property
     def for_pop(self) -> list[str]:
         return [self.pending, self.delayed, self.reserved, self.notify, self.seq]
 
     @property
+    def for_claim(self) -> list[str]:
+        return [*self.for_pop, self.done]
+
+    @property
     def for_pop_many(self) -> list[str]:
-        return [*self.for_pop, self.lost]
+        return [*self.for_pop, self.lost, self.done]
 
 
 class _Chunk:
@@ -76,9 +84,10 @@ class _Chunk:
 class RedisJob:
     """A reserved job; its record (with the reservation's sequence number) proves it is still ours."""
 
-    __slots__ = ("driver", "queue", "record", "payload", "attempts", "retry_after", "connection_name")
+    __slots__ = ("driver", "queue", "record", "payload", "attempts", "retry_after", "connection_name",
+                 "replayed", "done_until")
 
-    def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float) -> None:
+    def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float, replayed: bool = False) -> None:
         _seq, _prio, attempts, _holder, payload = record.split("|", 4)
         self.driver = driver
         self.queue = queue
@@ -87,11 +96,24 @@ class RedisJob:
         self.attempts = int(attempts)
         self.retry_after = retry_after
         self.connection_name = driver.connection_name
+        self.replayed = replayed  # the claim found this exact payload completed (app/Queue/ReplayGuard.py)
+        self.done_until: float | None = None  # set when the job completed: its ack leaves a done marker
+
+    def completed(self, until: float) -> None:
+        """Have this job's ack note its payload as done until `until` (unix seconds): the replay guard."""
+        self.done_until = until
+
+    def _done_arg(self) -> Any:
+        return "" if self.done_until is None else self.done_until
 
     def delete(self) -> bool:
-        """Remove the finished job; False when the reservation was lost."""
-        with translate_errors(self.driver.config):
-            return bool(self.driver.lane.execute("ZREM", self.driver.keys(self.queue).reserved, self.record))
+        """Remove the finished job (noting it done when it completed); False when the reservation was lost."""
+        driver = self.driver
+        keys = driver.keys(self.queue)
+        with translate_errors(driver.config):
+            if self.done_until is None:
+                return bool(driver.lane.execute("ZREM", keys.reserved, self.record))
+            return bool(driver.lane.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
@@ -126,16 +148,23 @@ class RedisJob:
             ack = finished.record
         driver = self.driver
         keys = driver.keys(self.queue)
+        t = now()
+        done = finished._done_arg() if ack else ""  # type: ignore[union-attr]
         with translate_errors(driver.config):
-            driver.lane.send("EVALSHA", driver._begin.sha, 2, keys.reserved, keys.lost,
-                             self.record, now() + self.retry_after, ack, holder)
+            driver.lane.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
+                             self.record, t + self.retry_after, ack, holder, t, done)
         self.attempts = int(attempts) + 1
         self.record = f"{seq}|{prio}|{self.attempts}|{rest}"  # as BEGIN rewrites it
 
     def delete_nowait(self) -> None:
         """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed."""
-        with translate_errors(self.driver.config):
-            self.driver.lane.send("ZREM", self.driver.keys(self.queue).reserved, self.record)
+        driver = self.driver
+        keys = driver.keys(self.queue)
+        with translate_errors(driver.config):
+            if self.done_until is None:
+                driver.lane.send("ZREM", keys.reserved, self.record)
+            else:
+                driver.lane.send("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, now(), self.done_until)
 
 
 class RedisQueue:
@@ -156,12 +185,14 @@ class RedisQueue:
         self._pop_many = self.client.register_script(LuaScripts.POP_MANY)
         self._begin = self.client.register_script(LuaScripts.BEGIN)
         self._release = self.client.register_script(LuaScripts.RELEASE)
+        self._ack = self.client.register_script(LuaScripts.ACK)
         self._renew = self.client.register_script(LuaScripts.RENEW)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
         self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
-        # BEGIN is sent without a reply and POP_MANY ahead of need, both by sha: loaded on every connect.
-        self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many])
+        # BEGIN and batch-mode ACKs are sent without a reply and POP_MANY ahead of need, all by sha:
+        # loaded on every connect.
+        self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many, self._ack])
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -252,9 +283,9 @@ class RedisQueue:
         lease = float(self.retry_after(queue))
         t = now()
         with translate_errors(self.config):
-            reply = self.lane.script(self._pop, self.keys(queue).for_pop, [t, t + lease, _holder(worker_id)])
+            reply = self.lane.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
         if reply[0] is not None:
-            return RedisJob(self, queue, reply[0], lease), None
+            return RedisJob(self, queue, reply[0], lease, reply[1] == 1), None
         return None, float(reply[1]) if reply[1] is not None else None
 
     def delete_and_pop(self, job: RedisJob, queues: Sequence[str], worker_id: str) -> RedisJob | None:
@@ -265,11 +296,12 @@ class RedisQueue:
         lease = float(self.retry_after(job.queue))
         t = now()
         with translate_errors(self.config):
-            reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_pop, [t, t + lease, _holder(worker_id), job.record])
+            reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_claim,
+                                     [t, t + lease, _holder(worker_id), job.record, job._done_arg()])
         if not reply[0]:
             log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
         if reply[1] is not None:
-            return RedisJob(self, job.queue, reply[1], lease)
+            return RedisJob(self, job.queue, reply[1], lease, reply[2] == 1)
         return self._pop_first(queues[1:], worker_id)[0] if len(queues) > 1 else None
 
     def _pop_first(self, queues: Sequence[str], worker_id: str) -> tuple[RedisJob | None, float | None]:
@@ -308,7 +340,7 @@ class RedisQueue:
             deliver(self._unpack_batch(queue, raw, lease)[0])
 
         with translate_errors(self.config):
-            self.lane.request("EVALSHA", self._pop_many.sha, 6, *self.keys(queue).for_pop_many, t, t + lease,
+            self.lane.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
                               _holder(worker_id), max(1, int(limit)), on_reply=reply)
 
     def settle(self) -> None:
@@ -343,8 +375,9 @@ class RedisQueue:
                         "may have run them too", lost_starts, queue)
         if lost_acks:
             log.warning("%d jobs on %s finished after their reservation was lost; they may run again", lost_acks, queue)
-        if reply[2]:
-            return [RedisJob(self, queue, record, lease) for record in reply[2:]], None
+        if reply[2] is not None:
+            flags = str(reply[2])
+            return [RedisJob(self, queue, record, lease, flags[i:i + 1] == "1") for i, record in enumerate(reply[3:])], None
         return [], float(reply[3]) if reply[3] is not None else None
 
     def _wait_for(self, queues: Sequence[str], timeout: float,

@@ -1,10 +1,11 @@
-"""Create SQLAlchemy engines: SQLite tuned for several worker processes, MySQL with a pool."""
+"""Create SQLAlchemy engines: SQLite tuned for several worker processes, MySQL and PostgreSQL with a pool."""
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,15 @@ SQLITE_BUSY_TIMEOUT = 60
 # MySQL/MariaDB errors after which rerunning the transaction is the documented remedy:
 # deadlock found (1213), lock wait timeout (1205).
 RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+# PostgreSQL's equivalents (SQLSTATE): deadlock_detected, serialization_failure.
+RETRYABLE_POSTGRES_STATES = ("40P01", "40001")
+# PostgreSQL SQLSTATEs that mean the server cannot be used right now: connection exceptions
+# (class 08), invalid authorization (28), unknown database (3D000), and a server shutting
+# down, starting up or restarting (57P01-57P03).
+POSTGRES_UNREACHABLE_STATES = ("08", "28", "3D000", "57P01", "57P02", "57P03")
+POSTGRES_CONNECT_TIMEOUT = 10
+RESTART_WINDOW = 60.0  # seconds a restarting PostgreSQL is waited for before its errors surface
+RESTART_PAUSE = 0.2
 RETRY_LIMIT = 8
 
 
@@ -31,6 +41,8 @@ def make_engine(url: str) -> Engine:
     """Build an engine; SQLite transactions take the write lock up front (BEGIN IMMEDIATE)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    if url.startswith("postgresql"):
+        return _postgres_engine(url)
     return _mysql_engine(url)
 
 
@@ -84,6 +96,57 @@ def _mysql_engine(url: str) -> Engine:
     return create_engine(url, isolation_level="READ COMMITTED", pool_reset_on_return=None, pool_pre_ping=True,
                          pool_recycle=3600, pool_size=5, max_overflow=10,
                          connect_args={"client_flag": CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS})
+
+
+def _postgres_engine(url: str) -> Engine:
+    """A pooled PostgreSQL engine (psycopg 3) for short queue transactions, READ COMMITTED.
+
+    The pre-ping lets the pool replace connections a server restart killed, and connecting
+    rides out a restart (see _RidesOutRestarts); a connect timeout turns an unreachable host
+    into a clear error instead of a hang. The worker's claim loop takes one connection out of
+    this pool for good (app/Queue/database/postgres_session.py).
+    """
+    engine = create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=5, max_overflow=10,
+                           connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT, "application_name": "queue"})
+    restarts = _RidesOutRestarts()
+    event.listen(engine, "do_connect", restarts)
+    event.listen(engine, "connect", restarts.reached_server)
+    return engine
+
+
+class _RidesOutRestarts:
+    """Connect, retrying for up to RESTART_WINDOW seconds while a server this engine has reached
+    before refuses connections or is starting up or shutting down (a restart: workers wait and
+    carry on). A server never reached fails at once: that is a setting to fix, said in one line."""
+
+    def __init__(self) -> None:
+        self.reached = False
+
+    def reached_server(self, *_args: Any) -> None:
+        self.reached = True
+
+    def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        if not self.reached:
+            return None  # the engine connects as usual, and wraps any error
+        deadline = time.monotonic() + RESTART_WINDOW
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as exc:
+                if not _is_unreachable(exc) or time.monotonic() >= deadline:
+                    return None  # give up: the engine tries once more and raises its wrapped error
+                log.info("PostgreSQL is not accepting connections (%s); retrying", _first_line(exc))
+                time.sleep(RESTART_PAUSE)
+
+
+def retryable_code(exc: BaseException) -> int | str | None:
+    """The error code when `exc` is a deadlock or lock/serialization failure that a rerun remedies, else None."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    if state is not None:
+        return state if state in RETRYABLE_POSTGRES_STATES else None
+    code = getattr(orig, "args", [None])[0] if getattr(orig, "args", None) else None
+    return code if code in RETRYABLE_MYSQL_ERRORS else None
 
 
 def run_transaction(engine: Engine, fn: Callable[[Connection], T], on_retry: Callable[[int], None] | None = None) -> T:
@@ -168,17 +231,17 @@ class HeldConnection:
 
 
 def retry_lock_errors(attempt: Callable[[], T], on_retry: Callable[[int], None] | None = None) -> T:
-    """Call `attempt` (one whole transaction) again after a MySQL deadlock or lock-wait timeout."""
+    """Call `attempt` (one whole transaction) again after a deadlock, lock-wait timeout or serialization failure."""
     for n in range(RETRY_LIMIT):
         try:
             return attempt()
         except OperationalError as exc:
-            code = getattr(exc.orig, "args", [None])[0]
-            if code not in RETRYABLE_MYSQL_ERRORS or n == RETRY_LIMIT - 1:
+            code = retryable_code(exc)
+            if code is None or n == RETRY_LIMIT - 1:
                 raise
             if on_retry is not None:
-                on_retry(code)
-            log.debug("retrying a transaction after MySQL error %s", code)
+                on_retry(code)  # type: ignore[arg-type]
+            log.debug("retrying a transaction after database error %s", code)
             # The whole transaction was rolled back (by InnoDB on a deadlock, by the context
             # manager on a lock-wait timeout), so rerunning it is safe. Jitter keeps the same
             # two transactions from colliding again.
@@ -193,12 +256,17 @@ def describe(url: str) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return f"sqlite file {parsed.database}"
-    return f"{parsed.get_backend_name()} at {parsed.host}:{parsed.port or 3306}/{parsed.database}"
+    backend = parsed.get_backend_name()
+    default_port = 5432 if backend == "postgresql" else 3306
+    return f"{backend} at {parsed.host}:{parsed.port or default_port}/{parsed.database}"
 
 
 def is_missing_table(exc: BaseException) -> bool:
     """Tell whether a database error means the queue tables were never migrated."""
-    text = str(getattr(exc, "orig", exc)).lower()
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    text = str(orig).lower()
     return "no such table" in text or "doesn't exist" in text or "1146" in text
 
 
@@ -213,7 +281,7 @@ def translate_errors(url: str) -> Iterator[None]:
             raise MissingTablesError(describe(url)) from exc
         if _is_unreachable(exc):
             raise ConnectionUnavailableError(
-                f"cannot connect to the database ({describe(url)}): {_first_line(exc)}; check DB_HOST, DB_PORT and that the server is running"
+                f"cannot connect to the database ({describe(url)}): {_first_line(exc)}; {_hint(url, exc)}"
             ) from exc
         raise
     except DBAPIError as exc:
@@ -233,15 +301,39 @@ def _raise_storage_error(exc: BaseException) -> None:
 
 
 def _is_unreachable(exc: BaseException) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    if state is not None and state.startswith(POSTGRES_UNREACHABLE_STATES):
+        return True
+    text = str(orig).lower()
+    if "connection failed" in text or "server closed the connection" in text or "consuming input failed" in text:
+        return True  # psycopg: refused, timed out or dropped (no SQLSTATE)
     return any(
         s in text
         for s in ("can't connect", "unable to open database", "connection refused", "access denied", "unknown database", "lost connection")
     )
 
 
+def _hint(url: str, exc: BaseException) -> str:
+    """How to fix it: the settings to check, naming the server."""
+    if not url.startswith("postgresql"):
+        return "check DB_HOST, DB_PORT and that the server is running"
+    orig = getattr(exc, "orig", exc)
+    state, text = getattr(orig, "sqlstate", None) or "", str(orig)
+    if state.startswith("28") or "authentication failed" in text or "no password supplied" in text:
+        return "check DB_USERNAME and DB_PASSWORD"
+    if state == "3D000" or ("database" in text and "does not exist" in text):
+        return "check DB_DATABASE (create the database, then run `python artisan migrate`)"
+    return "check DB_HOST and DB_PORT; is PostgreSQL running?"
+
+
+# psycopg's connection errors repeat the host and port that describe() already gives.
+_PSYCOPG_PREFIX = re.compile(r'^connection failed: connection to server at "[^"]*", port \d+ failed: (FATAL:\s+)?')
+
+
 def _first_line(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", exc)).splitlines()[0]
+    lines = str(getattr(exc, "orig", exc)).splitlines() or [type(exc).__name__]
+    return _PSYCOPG_PREFIX.sub("", lines[0])
 
 
 class Prepared:

@@ -17,6 +17,7 @@ FAILED_TABLE = table_name("QUEUE_FAILED_TABLE")
 CLAIM_INDEX = f"ix_{JOBS_TABLE}_queue_priority_id"
 SIZES_INDEX = f"ix_{JOBS_TABLE}_queue_reserved_at_available_at"
 FAILED_AT_INDEX = f"ix_{FAILED_TABLE}_failed_at"
+FAILED_QUEUE_INDEX = f"ix_{FAILED_TABLE}_queue_connection"
 FAILED_UUID_UNIQUE = f"uq_{FAILED_TABLE}_uuid"
 
 NAMING_CONVENTION = {
@@ -61,6 +62,8 @@ failed_jobs = Table(
     Column("exception", LongText, nullable=False),
     Column("failed_at", BigInteger, nullable=False),
     Index(FAILED_AT_INDEX, "failed_at"),
+    # Per-queue failed counts (queue:stats, the dashboard, /metrics) without reading the payloads.
+    Index(FAILED_QUEUE_INDEX, "queue", "connection"),
 )
 
 job_batches = Table(

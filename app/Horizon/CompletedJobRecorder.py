@@ -1,0 +1,152 @@
+"""Record completed jobs for the dashboard, cheaply: the worker thread appends a row tuple, a flusher writes them.
+
+Listens to JobProcessed (the worker's own events, so Worker.py is untouched). A busy worker
+writes its buffered rows itself about every FLUSH_INTERVAL (sooner when MAX_BUFFER wait), as one
+statement between two jobs; a background thread writes what an idle worker left behind, and
+the buffer is written when the worker stops. Outside a worker loop each job is written at once. Rows older than the completed trim (default 60 minutes)
+are pruned by the writers every PRUNE_INTERVAL. Recording never breaks job processing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from app.Horizon.CompletedStoreFactory import completed_store
+from app.Horizon.Redaction import data_json, finished_job_data, tag_list
+from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
+from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
+from app.Queue.support.time import now
+
+if TYPE_CHECKING:
+    from app.Horizon.CompletedJobStore import CompletedJobStore
+    from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
+    from app.Queue.QueueManager import QueueManager
+
+log = logging.getLogger("queue.completed")
+
+FLUSH_INTERVAL = 1.0
+MAX_BUFFER = 2000
+MAX_UNWRITTEN = 20_000
+PRUNE_INTERVAL = 60.0
+
+
+class CompletedJobRecorder:
+    """Buffers JobProcessed events while a worker loop runs in this process and writes them as rows."""
+
+    def __init__(self, store: CompletedJobStore | RedisCompletedJobStore, manager: QueueManager, trim_minutes: float) -> None:
+        self.store = store
+        self.manager = manager
+        self.trim_seconds = trim_minutes * 60
+        self._lock = threading.Lock()
+        self._buffer: list[tuple[Any, ...]] = []
+        self._rows: list[tuple[Any, ...]] = []  # built but not yet written (store down)
+        self._workers = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._pruned_at = 0.0
+        self._flushed_at = time.monotonic()
+        self._warned = False
+
+    def register(self, manager: QueueManager) -> None:
+        """Listen to the worker's events."""
+        manager.events.listen(JobProcessed, self.on_processed)
+        manager.events.listen(WorkerStarting, self.on_worker_starting)
+        manager.events.listen(WorkerStopping, self.on_worker_stopping)
+
+    def on_processed(self, event: JobProcessed) -> None:
+        """Buffer the finished job (a worker) or write it now (sync, dispatch_now outside a worker)."""
+        # The row is built now, not at flush: it holds only strings and numbers, while keeping the
+        # event (job, envelope dicts) alive until the flush would make every GC pass walk them.
+        row = self._row(event, now())
+        with self._lock:
+            in_worker = self._workers > 0
+            if in_worker:
+                self._buffer.append(row)
+                if len(self._buffer) < MAX_BUFFER and time.monotonic() - self._flushed_at < FLUSH_INTERVAL:
+                    return
+        if not in_worker:
+            self._write([row])
+            return
+        # A busy worker writes its buffer itself, between two jobs, about once a second: a second
+        # thread doing it would contend with the worker for the GIL on every write.
+        self.flush()
+
+    def on_worker_starting(self, event: WorkerStarting) -> None:
+        with self._lock:
+            self._workers += 1
+            if self._thread is None:
+                self._stopping = False
+                self._thread = threading.Thread(target=self._flush_loop, name="queue-completed-flush", daemon=True)
+                self._thread.start()
+
+    def on_worker_stopping(self, event: WorkerStopping) -> None:
+        with self._lock:
+            self._workers = max(0, self._workers - 1)
+            thread = self._thread if self._workers == 0 else None
+            if thread is not None:
+                self._stopping, self._thread = True, None
+        if thread is not None:
+            self._wake.set()
+            thread.join(10)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered jobs now."""
+        with self._lock:
+            buffered, self._buffer = self._buffer, []
+            self._flushed_at = time.monotonic()
+        rows = self._rows + buffered
+        self._rows = []
+        if rows and not self._write(rows):
+            self._rows = rows[-MAX_UNWRITTEN:]
+
+    def _flush_loop(self) -> None:
+        """Write what an idle worker left in the buffer (a busy one flushes as it goes)."""
+        while True:
+            self._wake.wait(FLUSH_INTERVAL)
+            self._wake.clear()
+            if self._stopping:
+                return
+            if time.monotonic() - self._flushed_at >= FLUSH_INTERVAL:
+                self.flush()
+
+    def _row(self, event: JobProcessed, at: float) -> tuple[Any, ...]:
+        """The row of one completed job, in CompletedRows.COLUMNS order."""
+        envelope = event.envelope
+        name = type(event.job).__name__ if event.job is not None else str(envelope.get("displayName") or "?")
+        created = envelope.get("createdAt")
+        data = finished_job_data(event.job, envelope, self.manager.definitions)
+        return (
+            str(envelope.get("uuid") or "")[:64], str(envelope.get("connection") or "")[:191],
+            str(envelope.get("queue") or "default")[:191], name[:191],
+            json.dumps(tag_list(envelope), ensure_ascii=False) if envelope.get("tags") else "[]",
+            data_json(data) if data else "{}", int(event.attempts), float(event.runtime),
+            float(created) if isinstance(created, (int, float)) else at, at,
+        )
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> bool:
+        try:
+            self.store.record(rows)
+            t = time.monotonic()
+            if t - self._pruned_at >= PRUNE_INTERVAL:
+                self._pruned_at = t
+                self.store.prune(now() - self.trim_seconds)
+            return True
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("could not record completed jobs (%s); run `python artisan migrate`?", exc)
+            return False
+
+
+def register(manager: QueueManager) -> None:
+    """Record jobs completed in this process (bootstrap LISTENER_MODULES); QUEUE_RECORD_COMPLETED=0 turns it off."""
+    if not completed_recording_enabled():
+        return
+    recorder = CompletedJobRecorder(completed_store(manager), manager, completed_trim_minutes())
+    recorder.register(manager)
+    manager.completed = recorder  # type: ignore[attr-defined]
