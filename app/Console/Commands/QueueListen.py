@@ -57,7 +57,8 @@ class QueueListenCommand(Command):
         qm.connection(connection).sizes(queues[0])  # fail now on missing tables or an unreachable server
         stop = threading.Event()
         self._trap_signals(stop)
-        self.line(f"<info>Listening</info> on [{plain(', '.join(queues), one_line=True)}] of [{plain(connection, one_line=True)}]; each job runs in a new process.")
+        shown, where = plain(", ".join(queues), one_line=True), plain(connection, one_line=True)
+        self.line(f"<info>Listening</info> on [{shown}] of [{where}]; each job runs in a new process.")
         started, ran = time.monotonic(), 0
         while not stop.is_set():
             if max_time and time.monotonic() - started >= max_time:

@@ -65,5 +65,6 @@ class QueueMonitorCommand(Command):
         for r in over:  # listeners (config/queue.py: Queue.busy(...)) can notify someone
             qm.events.dispatch(QueueBusy(r["connection"], r["queue"], r["size"], r["max"]))
         for r in over:
-            self.line_error(f"<error>Queue [{plain(r['connection'], one_line=True)}:{plain(r['queue'], one_line=True)}] has {r['size']} jobs, over its threshold of {r['max']}.</error>")
+            name = f"{plain(r['connection'], one_line=True)}:{plain(r['queue'], one_line=True)}"
+            self.line_error(f"<error>Queue [{name}] has {r['size']} jobs, over its threshold of {r['max']}.</error>")
         return 1 if over else 0

@@ -81,7 +81,8 @@ class QueueStatsCommand(Command):
             self.line("")
             batch_table = self.table()
             batch_table.set_headers(["Batch", "Name", "Progress", "Total", "Pending", "Failed", "State"])
-            batch_table.set_rows([[plain(b["id"], one_line=True), plain(b["name"], one_line=True), f"{b['progress']:.0f}%", str(b["total_jobs"]), str(b["pending_jobs"]),
-                                   str(b["failed_jobs"]), batch_state(b)] for b in batches])
+            batch_table.set_rows([[plain(b["id"], one_line=True), plain(b["name"], one_line=True), f"{b['progress']:.0f}%",
+                                   str(b["total_jobs"]), str(b["pending_jobs"]), str(b["failed_jobs"]), batch_state(b)]
+                                  for b in batches])
             batch_table.render()
         return 0

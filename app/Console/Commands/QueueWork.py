@@ -89,7 +89,8 @@ class QueueWorkCommand(Command):
         driver.sizes(queues[0])  # fail now on missing tables or an unreachable server
         qm.worker_permissions = options.permissions  # type: ignore[attr-defined]
         if not self.io.output.is_quiet():
-            self.line(f"<info>Processing jobs</info> from [{plain(', '.join(queues), one_line=True)}] on [{plain(connection, one_line=True)}]. Stop with Ctrl-C.")
+            shown, where = plain(", ".join(queues), one_line=True), plain(connection, one_line=True)
+            self.line(f"<info>Processing jobs</info> from [{shown}] on [{where}]. Stop with Ctrl-C.")
             self._echo_jobs()
         worker = Worker(qm, options)
         if options.once:

@@ -32,7 +32,8 @@ def seconds_until(when: float | int | timedelta | datetime | date | None) -> flo
         try:
             seconds = float(when)
         except OverflowError:
-            raise ValueError(f"delay must be at most 10 years in seconds, got an int of {len(str(abs(when))) if abs(when) < 10**4000 else 'thousands of'} digits") from None
+            digits = len(str(abs(when))) if abs(when) < 10**4000 else "thousands of"
+            raise ValueError(f"delay must be at most 10 years in seconds, got an int of {digits} digits") from None
         return max(0.0, check_delay(seconds))
     if isinstance(when, timedelta):
         return max(0.0, check_delay(when.total_seconds()))
