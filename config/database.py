@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from config.env import BASE_DIR, env, env_first, env_switch
+from config.env import BASE_DIR, env, env_first, env_int, env_switch
 
 # The seed's table names (RouteMQ: queue_jobs, queue_failed_jobs) are one setting away.
 TABLE_SETTINGS = {"QUEUE_JOBS_TABLE": "jobs", "QUEUE_FAILED_TABLE": "failed_jobs"}
@@ -69,7 +69,7 @@ def _server_part(driver: str, default_user: str) -> str:
     user = quote_plus(env_first(("DB_USERNAME", "DB_USER"), default_user) or "")
     password = quote_plus(env_first(("DB_PASSWORD", "DB_PASS"), "") or "")
     host = env("DB_HOST", "127.0.0.1")
-    port = env("DB_PORT", DEFAULT_PORTS[driver])
+    port = env_int("DB_PORT", int(DEFAULT_PORTS[driver]), minimum=1, maximum=65535)
     name = env_first(("DB_DATABASE", "DB_NAME"), "queue")
     auth = f"{user}:{password}@" if password else f"{user}@"
     return f"{auth}{host}:{port}/{name}"

@@ -1,6 +1,7 @@
 """Read settings from the process environment, then `.env`, then defaults."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -64,17 +65,68 @@ def env(key: str, default: str | None = None) -> str | None:
     return _load().get(key, default)
 
 
-def env_int(key: str, default: int) -> int:
-    """Get an integer setting, with an error naming the variable when it is not a number."""
+def _invalid(message: str) -> Exception:
+    from app.Queue.errors import ConfigurationError
+
+    return ConfigurationError(message)
+
+
+def env_int(key: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Get an integer setting, with an error naming the variable when it is not a whole number in range."""
     raw = env(key)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(str(raw).strip())
     except ValueError:
-        from app.Queue.errors import ConfigurationError
+        raise _invalid(f"{key} must be an integer, got {raw!r}") from None
+    _check_range(key, value, raw, minimum, maximum)
+    return value
 
-        raise ConfigurationError(f"{key} must be an integer, got {raw!r}") from None
+
+def env_float(key: str, default: float, minimum: float | None = None, maximum: float | None = None,
+              positive: bool = False) -> float:
+    """Get a finite number setting (not nan/inf), with an error naming the variable when it is out of range."""
+    raw = env(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise _invalid(f"{key} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise _invalid(f"{key} must be a finite number, got {raw!r}")
+    if positive and value <= 0:
+        raise _invalid(f"{key} must be greater than 0, got {raw!r}")
+    _check_range(key, value, raw, minimum, maximum)
+    return value
+
+
+def _check_range(key: str, value: float, raw: str, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and value < minimum:
+        raise _invalid(f"{key} must be at least {minimum:g}, got {raw!r}")
+    if maximum is not None and value > maximum:
+        raise _invalid(f"{key} must be at most {maximum:g}, got {raw!r}")
+
+
+def env_choice(key: str, choices: tuple[str, ...], default: str) -> str:
+    """Get a setting that must be one of `choices` (compared in lower case)."""
+    raw = env(key)
+    if raw in (None, ""):
+        return default
+    value = str(raw).strip().lower()
+    if value not in choices:
+        raise _invalid(f"{key} must be one of {', '.join(choices)}; got {raw!r}")
+    return value
+
+
+def env_list(key: str, default: str, allow_empty: bool = True) -> list[str]:
+    """Get a comma-separated list setting; an explicitly empty one is an error unless `allow_empty`."""
+    raw = env(key, default)
+    items = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    if not items and not allow_empty:
+        raise _invalid(f"{key} must list at least one value (comma separated), got {raw!r}")
+    return items
 
 
 def env_bool(key: str, default: bool) -> bool:
@@ -82,7 +134,12 @@ def env_bool(key: str, default: bool) -> bool:
     raw = env(key)
     if raw in (None, ""):
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise _invalid(f"{key} must be true or false (1/0, yes/no, on/off), got {raw!r}")
 
 
 def env_first(keys: tuple[str, ...], default: str | None = None) -> str | None:

@@ -8,15 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from config.database import table_name
-from config.env import env, env_int, env_switch
+from config.env import env, env_choice, env_float, env_int, env_list, env_switch
+
+MAX_PORT = 65535
 
 
 def settings() -> dict[str, Any]:
-    """Build the queue configuration from the environment."""
-    retry_after = env_int("QUEUE_RETRY_AFTER", 30)
-    redis_db = env_int("REDIS_DB", 0)
-    return {
-        "default": env("QUEUE_CONNECTION", "database"),
+    """Build the queue configuration from the environment; a bad value is an error naming its variable."""
+    retry_after = env_int("QUEUE_RETRY_AFTER", 30, minimum=1)
+    redis_db = env_int("REDIS_DB", 0, minimum=0)
+    default = env("QUEUE_CONNECTION", "database") or "database"
+    config: dict[str, Any] = {
+        "default": default,
         "connections": {
             "sync": {"driver": "sync"},
             "database": {
@@ -29,7 +32,7 @@ def settings() -> dict[str, Any]:
                 "driver": "redis",
                 "enabled": env_switch("ENABLE_REDIS", True),  # seed 000: ENABLE_REDIS=false switches Redis off
                 "host": env("REDIS_HOST", "127.0.0.1"),
-                "port": env_int("REDIS_PORT", 6379),
+                "port": env_int("REDIS_PORT", 6379, minimum=1, maximum=MAX_PORT),
                 "db": redis_db,
                 "password": env("REDIS_PASSWORD") or None,
                 "username": env("REDIS_USERNAME") or None,
@@ -44,20 +47,26 @@ def settings() -> dict[str, Any]:
                 "queue": "default",
                 "prefix": env("QUEUE_PREFIX", "queues:"),
                 "retry_after": retry_after,
-                "block_for": float(env("REDIS_BLOCK_FOR", "5") or 5),
+                "block_for": env_float("REDIS_BLOCK_FOR", 5, minimum=0, maximum=3600),
             },
         },
-        "failed": {"driver": env("QUEUE_FAILED_DRIVER", "database"), "table": table_name("QUEUE_FAILED_TABLE")},
-        "cache_store": env("CACHE_STORE") or ("redis" if env("QUEUE_CONNECTION") == "redis" else "database"),
-        "allowed_job_modules": [
-            m.strip() for m in (env("QUEUE_ALLOWED_JOB_MODULES", "app.") or "").split(",") if m.strip()
-        ],
-        "status_ttl": env_int("QUEUE_STATUS_TTL", 86400),
+        "failed": {"driver": env_choice("QUEUE_FAILED_DRIVER", ("database", "redis"), "database"),
+                   "table": table_name("QUEUE_FAILED_TABLE")},
+        "cache_store": env_choice("CACHE_STORE", ("redis", "database"), "redis" if default == "redis" else "database"),
+        "allowed_job_modules": env_list("QUEUE_ALLOWED_JOB_MODULES", "app.", allow_empty=False),
+        "status_ttl": env_int("QUEUE_STATUS_TTL", 86400, minimum=1),
         "bootstrap": env("QUEUE_BOOTSTRAP") or None,  # module[:function] run once per worker before its first job
-        "worker_permissions": [
-            p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()
-        ],
+        "worker_permissions": env_list("QUEUE_WORKER_PERMISSIONS", ""),
+        # the largest payload a dispatch may store, in bytes (every driver); docs/configuration.md
+        "max_payload_bytes": env_int("QUEUE_MAX_PAYLOAD_BYTES", 8 * 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024),
+        # how long a worker waits out an unreachable store before it exits (0: for ever); docs/configuration.md
+        "reconnect_timeout": env_float("QUEUE_RECONNECT_TIMEOUT", 60, minimum=0, maximum=7 * 86400),
     }
+    if default not in config["connections"]:
+        from app.Queue.errors import ConfigurationError
+
+        raise ConfigurationError(f"QUEUE_CONNECTION must be one of {', '.join(config['connections'])}; got {default!r}")
+    return config
 
 
 # Queue definitions. Examples:

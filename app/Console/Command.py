@@ -1,15 +1,20 @@
 """Base class of artisan commands: one-line errors, option parsing helpers, progress bars."""
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 from cleo.commands.command import Command as CleoCommand
 
+from app.Console.Support.untrusted import plain
 from app.Queue.errors import QueueError
+from app.Queue.support.untrusted_text import visible
 
 T = TypeVar("T")
+
+MAX_SECONDS = 365 * 86400.0  # a year: above it a wait or timeout overflows the platform's timers
 
 
 class UsageError(QueueError):
@@ -44,9 +49,9 @@ class Command(CleoCommand):
             if self.io.is_debug():  # -vvv shows the traceback for bug reports
                 raise
             if self.io.error_output.is_quiet():  # --quiet hides output, never the reason for a failure
-                print(f"error: {_one_line(exc)}", file=sys.stderr)
+                print(f"error: {visible(_one_line(exc), one_line=True)}", file=sys.stderr)
             else:
-                self.line_error(f"<error>{_one_line(exc)}</error>")
+                self.line_error(f"<error>{plain(_one_line(exc), one_line=True)}</error>")
             return 1
         except KeyboardInterrupt:
             self.line_error("<comment>interrupted</comment>")
@@ -64,6 +69,10 @@ class Command(CleoCommand):
             value = convert(str(raw))
         except ValueError:
             raise UsageError(f"--{name} must be {what}, got {raw!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):  # nan spins the loop, inf overflows time_t
+            raise UsageError(f"--{name} must be a finite number, got {raw!r}")
+        if isinstance(value, float) and value > MAX_SECONDS:
+            raise UsageError(f"--{name} must be at most {MAX_SECONDS:g}, got {raw!r}")
         if minimum is not None and value < minimum:  # type: ignore[operator]
             raise UsageError(f"--{name} must be at least {minimum:g}, got {raw!r}")
         return value

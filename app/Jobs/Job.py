@@ -168,9 +168,9 @@ class Job:
 
     def with_priority(self, priority: int) -> Job:
         """Run before lower-priority jobs of the same queue (higher runs first)."""
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise TypeError(f"priority must be an int, got {priority!r}")
-        self.priority = priority
+        from app.Queue.DispatchChecks import check_priority
+
+        self.priority = check_priority(priority)
         return self
 
     def before_commit(self) -> Job:

@@ -17,10 +17,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.Jobs.MetricsStore import MetricsStore, Sample, percentile
-from app.Queue.QueueStats import QueueStats
 from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStopping
+from app.Queue.QueueStats import QueueStats
 from app.Queue.support.time import now
-from config.env import env
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -36,17 +35,15 @@ THROUGHPUT_MINUTES = 5
 
 def retention_hours() -> float:
     """How long metrics are kept (QUEUE_METRICS_RETENTION_HOURS, default 24)."""
-    raw = env("QUEUE_METRICS_RETENTION_HOURS", "24") or "24"
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        from app.Queue.errors import ConfigurationError
+    from config.env import env_float
 
-        raise ConfigurationError(f"QUEUE_METRICS_RETENTION_HOURS must be a number of hours, got {raw!r}") from None
+    return env_float("QUEUE_METRICS_RETENTION_HOURS", 24.0, minimum=0, maximum=24 * 3660)
 
 
 def metrics_enabled() -> bool:
-    return (env("QUEUE_METRICS", "1") or "1").strip().lower() not in ("0", "false", "off", "no")
+    from config.env import env_bool
+
+    return env_bool("QUEUE_METRICS", True)
 
 
 class MetricsCollector:
@@ -141,6 +138,10 @@ class MetricsCollector:
                 self.store.prune(now() - self.retention * 3600)
             return True
         except Exception as exc:
+            from app.Queue.StoreOutage import is_store_outage
+
+            if is_store_outage(exc):  # kept for the next flush; the worker reports the outage once
+                return False
             if not self._warned:
                 self._warned = True
                 log.warning("could not write job metrics (%s); run `python artisan migrate`?", exc)

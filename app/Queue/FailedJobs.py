@@ -1,6 +1,8 @@
 """Permanently failed jobs in the `failed_jobs` table."""
 from __future__ import annotations
 
+from typing import Iterator
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +64,19 @@ class DatabaseFailedJobProvider:
             query = query.where(failed_jobs.c.queue == queue)
         with translate_errors(self._url), self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
+
+    def ids_between(self, first: int, last: int, page: int = 500) -> Iterator[str]:
+        """Yield the row ids in [first, last] that exist, in pages (a huge range costs what it matches)."""
+        after = first - 1
+        while True:
+            query = (select(failed_jobs.c.id).where(failed_jobs.c.id > after, failed_jobs.c.id <= last)
+                     .order_by(failed_jobs.c.id).limit(page))
+            with translate_errors(self._url), self.engine.connect() as conn:
+                found = [int(r[0]) for r in conn.execute(query)]
+            yield from (str(i) for i in found)
+            if len(found) < page:
+                return
+            after = found[-1]
 
     def find(self, ident: str) -> FailedJobRecord | None:
         with translate_errors(self._url), self.engine.connect() as conn:

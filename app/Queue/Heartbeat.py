@@ -8,6 +8,7 @@ import time
 from typing import Callable
 
 from app.Queue.contracts import ReservedJob
+from app.Queue.StoreOutage import OutageNotice, is_store_outage
 
 log = logging.getLogger("queue.worker")
 
@@ -26,6 +27,7 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._sleeping_until = 0.0  # when the thread's current wait ends (monotonic)
+        self.outage: OutageNotice | None = None  # set by the worker: store outages are logged once, there
 
     def watch(self, job: ReservedJob, hard_deadline: float | None) -> None:
         """Start watching `job` (monotonic hard deadline, or None for no limit)."""
@@ -78,9 +80,17 @@ class Heartbeat:
     def _renew(self, job: ReservedJob) -> None:
         try:
             if not job.renew():
-                log.warning("lost the reservation of a job on %s; another worker may run it", job.queue)
-        except Exception:  # a failed renewal is retried next interval; the job keeps running
-            log.exception("could not renew the job's lease")
+                with self._lock:
+                    still_running = self._job is job  # a renewal held up by an outage may land after the ack
+                if still_running:
+                    log.warning("lost the reservation of a job on %s; another worker may run it", job.queue)
+            elif self.outage is not None:
+                self.outage.succeeded()
+        except Exception as exc:  # a failed renewal is retried next interval; the job keeps running
+            if self.outage is not None and is_store_outage(exc):
+                self.outage.failed(exc, give_up=False)
+            else:
+                log.exception("could not renew the job's lease")
         with self._lock:
             if self._job is job:
                 self._next_renew = time.monotonic() + max(0.05, job.retry_after / 3)

@@ -147,10 +147,12 @@ class StatusRepository:
         while not self._stop.wait(FLUSH_INTERVAL):
             try:
                 self.flush()
-            except Exception:  # the store is down: keep the states for the next try
+            except Exception as exc:  # the store is down: keep the states for the next try
                 import logging
 
-                logging.getLogger("queue.worker").exception("could not write job statuses")
+                from app.Queue.StoreOutage import log_failure
+
+                log_failure(logging.getLogger("queue.worker"), "could not write job statuses", exc)
 
     def _write(self, job_id: str, data: dict[str, Any]) -> None:
         with self._lock:

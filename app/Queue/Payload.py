@@ -15,6 +15,7 @@ import uuid as uuid_mod
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from app.Queue.DispatchChecks import DEFAULT_MAX_PAYLOAD_BYTES, check_payload_size, check_policy, check_queue_name
 from app.Queue.errors import ConfigurationError, InvalidPayloadError, SerializationError
 from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
 from app.Queue.support.time import now
@@ -41,6 +42,8 @@ _HEADER_ATTRS = ("max_tries", "timeout", "backoff", "retry_after", "retry_until"
                  "fail_on_timeout", "priority", "tags")
 _ENVELOPE_KEYS = frozenset({"uuid", "displayName", "job", "queue", "connection", "maxTries", "maxExceptions", "backoff",
                             "timeout", "retryUntil", "failOnTimeout", "priority", "tags", "createdAt", "data"})
+# Ints below this pass the fast path of encode_data; bigger ones go through the Serializer's digit check.
+_BIG = 2**63
 # The one JSON spelling of payloads: compact, UTF-8 kept as is (json.dumps with the same options).
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # byte.translate tables that stamp the RFC 4122 version (4) and variant bits on random bytes.
@@ -116,6 +119,7 @@ class PayloadCodec:
         self.encrypter = encrypter
         self._job_base = Job
         self._allowed_classes: set[type] = set()
+        self.max_payload_bytes = DEFAULT_MAX_PAYLOAD_BYTES  # QUEUE_MAX_PAYLOAD_BYTES, set by the QueueManager
         self.serializer = Serializer(self.allowed, Job, self.encode_job, self.decode_job)
 
     def check_allowed(self, cls: type) -> None:
@@ -153,7 +157,10 @@ class PayloadCodec:
         for name, value in vars(job).items():
             if name.startswith("_") or name in EXCLUDED_ATTRS:
                 continue
-            data[name] = value if type(value) in _PLAIN_TYPES else self.serializer.encode(value, f"{type(job).__name__}.{name}")
+            if type(value) in _PLAIN_TYPES and (type(value) is not str or value.isascii()) and (type(value) is not int or -_BIG < value < _BIG):
+                data[name] = value
+            else:
+                data[name] = self.serializer.encode(value, f"{type(job).__name__}.{name}")
         return data
 
     def decode_job(self, encoded: dict[str, Any]) -> Job:
@@ -184,7 +191,9 @@ class PayloadCodec:
             envelope.update(extra)
         if self.encrypter is not None and self.encrypter.should_encrypt(job, queue):
             envelope = self.encrypter.encrypt_envelope(envelope, job)
-        return job_uuid, sign(_dumps(envelope), self.key)
+        payload = sign(_dumps(envelope), self.key)
+        check_payload_size(payload, self.max_payload_bytes, job, queue)
+        return job_uuid, payload
 
     @staticmethod
     def envelope(job: Job, job_uuid: str, queue: str, connection: str, created_at: float, data: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +202,8 @@ class PayloadCodec:
         if callable(retry_until):
             retry_until = retry_until()
         backoff = job.backoff if job.backoff is not None else job.retry_after
+        check_queue_name(queue)
+        check_policy(job)
         if callable(backoff):
             backoff = None  # a backoff() method is asked on the worker, per attempt (RetryPolicy.resolve)
         return {
@@ -323,6 +334,7 @@ class BulkPayloads:
         data = self.codec.encode_data(job)
         core = (f'{{"uuid":{uuid_json},{header},"createdAt":{self._created_json},'
                 f'"data":{_dumps(data) if data else "{}"}{"," + _dumps(extra)[1:-1] if extra else ""}')
+        check_payload_size(core, self.codec.max_payload_bytes - SIG_SUFFIX_LEN, job, queue)
         return job_uuid, core, False
 
     def sign(self, core: str) -> str:

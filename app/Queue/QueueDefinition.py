@@ -1,7 +1,10 @@
 """Per-queue settings declared with `define_queue(...)` in config/queue.py."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from app.Queue.DispatchChecks import check_queue_name
 
 
 @dataclass
@@ -22,13 +25,15 @@ class QueueDefinition:
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError("define_queue needs a queue name")
+        check_queue_name(self.name, "define_queue: queue name")
         for attr in ("max_jobs", "rate_limit_max", "max_attempts", "priority_weight"):
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"define_queue({self.name!r}): {attr} must be a positive integer, got {value!r}")
         for attr in ("rate_limit_window", "retry_after"):
             value = getattr(self, attr)
-            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0):
                 raise ValueError(f"define_queue({self.name!r}): {attr} must be a positive number, got {value!r}")
         for attr in ("rate_limit_enabled", "encryption_enabled"):
             if not isinstance(getattr(self, attr), bool):

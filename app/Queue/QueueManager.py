@@ -161,6 +161,7 @@ class QueueManager:
             from config.app import app_key, previous_keys
 
             self._codec = PayloadCodec(app_key(), self.config["allowed_job_modules"], previous_keys(), self._encrypter())
+            self._codec.max_payload_bytes = int(self.config.get("max_payload_bytes") or self._codec.max_payload_bytes)
         return self._codec
 
     def _encrypter(self) -> Any:

@@ -10,11 +10,12 @@ import base64
 import enum
 import importlib
 import uuid
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
+from app.Queue.DispatchChecks import check_depth, check_int, check_text
 from app.Queue.errors import InvalidPayloadError, SerializationError
 
 TAG = "__t"
@@ -77,32 +78,38 @@ class Serializer:
         self._decode_job = job_decoder
 
     # -- encoding -----------------------------------------------------------------
-    def encode(self, value: Any, path: str) -> Any:
-        """Make `value` JSON-safe; `path` names the attribute in error messages."""
+    def encode(self, value: Any, path: str, depth: int = 0) -> Any:
+        """Make `value` JSON-safe; `path` names the attribute in error messages, `depth` its nesting."""
         if isinstance(value, enum.Enum):  # before the scalars: IntEnum and StrEnum are ints and strs
-            return self._encode_tagged(value, path)
-        if value is None or isinstance(value, (str, bool, int)):
+            return self._encode_tagged(value, path, depth)
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, str):
+            return check_text(value, path)
+        if isinstance(value, int):
+            return check_int(value, path)
         if isinstance(value, float):
             if value != value or value in (float("inf"), float("-inf")):
                 return {TAG: "float", "v": repr(value)}
             return value
+        check_depth(depth, path)
         if isinstance(value, list):
-            return [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [self.encode(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
         if isinstance(value, dict):
-            return self._encode_dict(value, path)
-        return self._encode_tagged(value, path)
+            return self._encode_dict(value, path, depth)
+        return self._encode_tagged(value, path, depth)
 
-    def _encode_dict(self, value: dict, path: str) -> Any:
+    def _encode_dict(self, value: dict, path: str, depth: int = 0) -> Any:
         if all(isinstance(k, str) for k in value) and TAG not in value:
-            return {k: self.encode(v, f"{path}.{k}") for k, v in value.items()}
-        return {TAG: "dict", "v": [[self.encode(k, f"{path}<key>"), self.encode(v, f"{path}[{k!r}]")] for k, v in value.items()]}
+            return {check_text(k, f"{path}<key>"): self.encode(v, f"{path}.{k}", depth + 1) for k, v in value.items()}
+        return {TAG: "dict", "v": [[self.encode(k, f"{path}<key>", depth + 1), self.encode(v, f"{path}[{k!r}]", depth + 1)]
+                                   for k, v in value.items()]}
 
-    def _encode_tagged(self, value: Any, path: str) -> Any:  # noqa: C901 - a flat type switch
+    def _encode_tagged(self, value: Any, path: str, depth: int = 0) -> Any:  # noqa: C901 - a flat type switch
         if isinstance(value, self.job_base):
             return {TAG: "job", "v": self._encode_job(value)}
         if isinstance(value, enum.Enum):
-            return {TAG: "enum", "cls": class_path(type(value)), "v": self.encode(value.value, path)}
+            return {TAG: "enum", "cls": class_path(type(value)), "v": self.encode(value.value, path, depth + 1)}
         if isinstance(value, datetime):
             return {TAG: "datetime", "v": value.isoformat()}
         if isinstance(value, date):
@@ -118,13 +125,13 @@ class Serializer:
         if isinstance(value, (bytes, bytearray)):
             return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
         if isinstance(value, tuple):
-            return {TAG: "tuple", "v": [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+            return {TAG: "tuple", "v": [self.encode(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]}
         if isinstance(value, (set, frozenset)):
-            items = [self.encode(v, f"{path}{{}}") for v in value]
+            items = [self.encode(v, f"{path}{{}}", depth + 1) for v in value]
             return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
         to_payload = getattr(type(value), "to_payload", None)
         if callable(to_payload) and callable(getattr(type(value), "from_payload", None)):
-            return {TAG: "obj", "cls": class_path(type(value)), "v": self.encode(value.to_payload(), path)}
+            return {TAG: "obj", "cls": class_path(type(value)), "v": self.encode(value.to_payload(), path, depth + 1)}
         raise SerializationError(
             f"attribute {path!r} holds a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
             "queued; store JSON types, datetime, date, Decimal, UUID, Enum, set, tuple, bytes or a Job instead"

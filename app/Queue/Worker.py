@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from app.Jobs.JobState import JobState
 from app.Queue.AttemptHistory import failure_text
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
-from app.Queue.errors import ConnectionUnavailableError, JobTimeoutError, MaxAttemptsExceededError
+from app.Queue.errors import JobTimeoutError, MaxAttemptsExceededError
 from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerLooping,
                               WorkerStarting, WorkerStopping)
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.RetryPolicy import RetryPolicy
+from app.Queue.StoreOutage import DEFAULT_LIMIT, OutageNotice, is_store_outage, log_failure
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ log = logging.getLogger("queue.worker")
 
 RESTART_KEY = "queue:restart"
 FLAG_CHECK_INTERVAL = 1.0  # seconds between reads of the restart and pause flags
-OUTAGE_GRACE = 60.0  # seconds a worker keeps retrying a store it cannot reach (failover) before it exits
-OUTAGE_RETRY = 0.5  # seconds between those retries
 
 
 def paused_key(connection: str, queue: str) -> str:
@@ -67,7 +66,6 @@ class Worker:
         self._began: Any = None  # the job _next_held started last: its ack is deferred
         self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet
         self._driver_traits: tuple[Any, bool, bool] | None = None
-        self._outage_since: float | None = None  # monotonic time the store became unreachable
         self._store_reached = False
         self._flags_checked_at = 0.0
         self._restart_at_start: Any = None
@@ -77,6 +75,8 @@ class Worker:
         self._paused: set[str] = set()
         self._held_by_supervisor = False  # SIGUSR2 from horizon's master: take no jobs until SIGCONT
         self._fair: Any = False  # the weighted order, built on first use (None: strict order)
+        self.outage = OutageNotice(float(manager.config.get("reconnect_timeout", DEFAULT_LIMIT)))
+        self.heartbeat.outage = self.outage
 
     # -- the loop -------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -110,27 +110,29 @@ class Worker:
     def _next_job_riding_outages(self, driver: QueueDriver, connection: str,
                                  queues: Sequence[str]) -> tuple[list[str], ReservedJob | None]:
         """Pick the active queues and reserve the next job. A store that was reachable and then is
-        not (a failover, a restart) is retried every OUTAGE_RETRY s for up to OUTAGE_GRACE s;
-        longer, or a store never reached, ends the worker with its one-line error."""
+        not (a failover, a restart) is waited out with capped backoff for up to QUEUE_RECONNECT_TIMEOUT
+        (app/Queue/StoreOutage.py); longer, or a store never reached, ends the worker with its one-line error."""
         try:
             active = self._active_queues(connection, queues)
             job = self._get_next_job(driver, active) if active else None
-        except ConnectionUnavailableError as exc:
-            t = time.monotonic()
-            if not self._store_reached:
+        except Exception as exc:
+            if not self._store_reached or self.should_quit or not self._wait_out_outage(exc):
                 raise
-            if self._outage_since is None:
-                self._outage_since = t
-                log.warning("worker %s: %s; retrying for up to %g s", self.worker_id, exc, OUTAGE_GRACE)
-            elif t - self._outage_since > OUTAGE_GRACE:
-                raise
-            self._sleep(OUTAGE_RETRY)
             return list(queues), None
         self._store_reached = True
-        if self._outage_since is not None:
-            log.warning("worker %s: store reachable again after %.1f s", self.worker_id, time.monotonic() - self._outage_since)
-            self._outage_since = None
+        self.outage.succeeded()
         return active, job
+
+    def _wait_out_outage(self, exc: Exception) -> bool:
+        """The store failed mid-loop: wait (capped backoff) if it is an outage, False if it is not.
+
+        One warning when the outage starts and one when it ends (OutageNotice), whichever thread
+        notices; a job in hand stays reserved and comes back when its lease ends (at-least-once).
+        """
+        if not is_store_outage(exc):
+            return False
+        self._sleep(self.outage.failed(exc))  # raises past QUEUE_RECONNECT_TIMEOUT
+        return True
 
     def run_next_job(self, connection: str, queues: Sequence[str]) -> bool:
         """Process one job if any is available (`--once`); True when one ran."""
@@ -243,10 +245,9 @@ class Worker:
             if time.monotonic() - self._flags_checked_at >= FLAG_CHECK_INTERVAL:
                 # a restart sent while this job ran must stop the worker before it takes another job
                 self._restart_now = self.manager.cache.get(RESTART_KEY)
-        except ConnectionUnavailableError as exc:  # e.g. the ack during a failover: the job keeps its lease
-            if not self._store_reached:
+        except Exception as exc:  # e.g. the ack during a failover: the job keeps its lease
+            if not self._store_reached or not self._wait_out_outage(exc):
                 raise
-            log.warning("worker %s: %s; a job may stay reserved until its lease ends", self.worker_id, exc)
 
     def _stop_if_necessary(self, ran_job: bool, started: float) -> tuple[int, StopReason] | None:
         """Determine if the worker should stop, and with which status (checked after every job)."""
@@ -346,9 +347,9 @@ class Worker:
         self.manager.statuses.mark(job.job_id or "", JobState.COMPLETED, reserved.attempts)
         try:
             self.manager.events.dispatch(JobProcessed(job, envelope, reserved.attempts, time.monotonic() - started, result))
-        except Exception:
-            log.exception("recording the success of %s failed; it stays reserved and runs again after its lease",
-                          type(job).__name__)
+        except Exception as exc:
+            log_failure(log, "recording the success of %s failed; it stays reserved and runs again after its lease",
+                        exc, type(job).__name__)
             return
         self._ack(reserved, prefetch_from)
 
@@ -402,9 +403,9 @@ class Worker:
         self.manager.failed.log(reserved.connection_name, reserved.queue, reserved.payload, text, job.job_id or "")
         try:  # before the delete, for the same reason as JobProcessed in _settle_success
             self.manager.events.dispatch(JobFailed(job, envelope, exc, time.monotonic() - started, reserved.attempts))
-        except Exception:
-            log.exception("recording the failure of %s failed; it stays reserved and is failed again after its lease",
-                          type(job).__name__)
+        except Exception as error:  # not `exc`: that name is the job's exception, used below
+            log_failure(log, "recording the failure of %s failed; it stays reserved and is failed again after its lease",
+                        error, type(job).__name__)
             return
         reserved.delete()
         if envelope.get("maxExceptions"):  # a retry from failed_jobs starts counting exceptions afresh

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from app.Queue.contracts import CacheStore
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
+from app.Queue.StoreOutage import log_failure
 from app.Queue.support.time import now
 
 if TYPE_CHECKING:
@@ -186,8 +187,8 @@ class WorkerMonitor:
         if state is not None:
             try:
                 self._registry().leave(state.worker_id)
-            except Exception:
-                log.exception("could not remove the worker from the registry; it will show as gone")
+            except Exception as exc:
+                log_failure(log, "could not remove the worker from the registry; it will show as gone", exc)
 
     def _state(self) -> WorkerState | None:
         """The state of the worker loop this thread belongs to (its own, or the one that started its slot)."""
@@ -234,8 +235,8 @@ class WorkerMonitor:
                     for record in records:
                         if not registry.listed(record["id"]):
                             registry.join(record["id"])
-            except Exception:  # the store is down: the next beat retries
-                log.warning("could not publish the worker heartbeat", exc_info=True)
+            except Exception as exc:  # the store is down: the next beat retries
+                log_failure(log, "could not publish the worker heartbeat", exc)
 
 
 def register(manager: QueueManager) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError, stdin_is_tty
+from app.Console.Support.untrusted import plain
 from app.Jobs.UniqueLock import release_for_queue
 from app.Jobs.JobState import JobState
 from app.Queue.Payload import peek_uuid
@@ -39,7 +40,7 @@ class QueueClearCommand(Command):
                 total += clear_and_cancel(qm, driver, name)
                 release_for_queue(qm, connection, name)  # the cleared jobs no longer hold their unique locks
                 advance(1)
-        self.line(f"<info>Cleared {total} job(s) from [{', '.join(queues)}] on [{connection}].</info>")
+        self.line(f"<info>Cleared {total} job(s) from [{plain(', '.join(queues), one_line=True)}] on [{plain(connection, one_line=True)}].</info>")
         return 0
 
 

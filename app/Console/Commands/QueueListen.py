@@ -19,6 +19,7 @@ from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError
 from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
+from app.Console.Support.untrusted import plain
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 
@@ -56,7 +57,8 @@ class QueueListenCommand(Command):
         qm.connection(connection).sizes(queues[0])  # fail now on missing tables or an unreachable server
         stop = threading.Event()
         self._trap_signals(stop)
-        self.line(f"<info>Listening</info> on [{', '.join(queues)}] of [{connection}]; each job runs in a new process.")
+        shown, where = plain(", ".join(queues), one_line=True), plain(connection, one_line=True)
+        self.line(f"<info>Listening</info> on [{shown}] of [{where}]; each job runs in a new process.")
         started, ran = time.monotonic(), 0
         while not stop.is_set():
             if max_time and time.monotonic() - started >= max_time:

@@ -1,12 +1,11 @@
 """queue:metrics: per job class, how many finished, average and p95 run time, success rate."""
 from __future__ import annotations
 
-import json
-
 from cleo.helpers import option
 
 from app.Console.Command import Command
 from app.Console.Support.targets import format_seconds
+from app.Console.Support.untrusted import plain, plain_json
 from app.Jobs.MetricsCollector import JobMetrics, retention_hours
 
 
@@ -24,7 +23,7 @@ class QueueMetricsCommand(Command):
         name = self.option("job")
         rows = [JobMetrics.get_job_metrics(name, minutes)] if name else JobMetrics.all_job_metrics(minutes)
         if self.option("json"):
-            self.line(json.dumps([m.to_dict() for m in rows], indent=2))
+            self.line(plain_json([m.to_dict() for m in rows]))
             return 0
         window = f"last {minutes:g} minutes" if minutes is not None else f"last {retention_hours():g} hours"
         if not any(m.count for m in rows):
@@ -32,7 +31,7 @@ class QueueMetricsCommand(Command):
             return 0
         table = self.table()
         table.set_headers(["Job", "Count", "Failed", "Avg", "P95", "Max", "Success"])
-        table.set_rows([[m.name, str(m.count), str(m.failed), format_seconds(m.avg_execution_time), format_seconds(m.p95),
+        table.set_rows([[plain(m.name, one_line=True), str(m.count), str(m.failed), format_seconds(m.avg_execution_time), format_seconds(m.p95),
                          format_seconds(m.max_execution_time), f"{m.success_rate * 100:.1f}%"] for m in rows])
         table.render()
         self.line(f"<comment>Window: {window}.</comment>")

@@ -1,7 +1,6 @@
 """queue:monitor: exit non-zero when a queue holds more jobs than its threshold (for cron and alerting)."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
 from cleo.helpers import argument, option
@@ -9,6 +8,7 @@ from cleo.helpers import argument, option
 from app.Console.Command import Command, UsageError
 from app.Console.Support.targets import parse_target
 from app.Queue.events import QueueBusy
+from app.Console.Support.untrusted import plain, plain_json
 from app.Queue.QueueManager import QueueManager, manager
 
 
@@ -55,15 +55,16 @@ class QueueMonitorCommand(Command):
             results.append({**asdict(t), "size": size, "status": "ALERT" if size > t.max else "OK"})
         over = [r for r in results if r["status"] == "ALERT"]
         if self.option("json"):
-            self.line(json.dumps(results, indent=2))
+            self.line(plain_json(results))
         else:
             table = self.table()
             table.set_headers(["Queue", "Size", "Max", "Status"])
-            table.set_rows([[f"{r['connection']}:{r['queue']}", str(r["size"]), str(r["max"]),
+            table.set_rows([[plain(f"{r['connection']}:{r['queue']}", one_line=True), str(r["size"]), str(r["max"]),
                              "<error>ALERT</error>" if r["status"] == "ALERT" else "<info>OK</info>"] for r in results])
             table.render()
         for r in over:  # listeners (config/queue.py: Queue.busy(...)) can notify someone
             qm.events.dispatch(QueueBusy(r["connection"], r["queue"], r["size"], r["max"]))
         for r in over:
-            self.line_error(f"<error>Queue [{r['connection']}:{r['queue']}] has {r['size']} jobs, over its threshold of {r['max']}.</error>")
+            name = f"{plain(r['connection'], one_line=True)}:{plain(r['queue'], one_line=True)}"
+            self.line_error(f"<error>Queue [{name}] has {r['size']} jobs, over its threshold of {r['max']}.</error>")
         return 1 if over else 0

@@ -5,6 +5,7 @@ from cleo.helpers import argument
 
 from app.Console.Command import Command
 from app.Console.Support.targets import parse_target
+from app.Console.Support.untrusted import plain
 from app.Queue.QueueManager import manager
 from app.Queue.support.time import now
 from app.Queue.Worker import paused_key
@@ -19,5 +20,5 @@ class QueuePauseCommand(Command):
         qm = manager()
         connection, queue = parse_target(self.argument("queue"), qm)
         qm.cache.put(paused_key(connection, queue), {"paused_at": now()})
-        self.line(f"<info>Job processing on queue [{connection}:{queue}] has been paused.</info>")
+        self.line(f"<info>Job processing on queue [{plain(connection, one_line=True)}:{plain(queue, one_line=True)}] has been paused.</info>")
         return 0

@@ -5,6 +5,7 @@ from cleo.helpers import argument
 
 from app.Console.Command import Command
 from app.Console.Support.targets import parse_target
+from app.Console.Support.untrusted import plain
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 
@@ -19,8 +20,8 @@ class QueueResumeCommand(Command):
         connection, queue = parse_target(self.argument("queue"), qm)
         key = paused_key(connection, queue)
         if qm.cache.get(key) is None:
-            self.line(f"Queue [{connection}:{queue}] was not paused.")
+            self.line(f"Queue [{plain(connection, one_line=True)}:{plain(queue, one_line=True)}] was not paused.")
             return 0
         qm.cache.forget(key)
-        self.line(f"<info>Job processing on queue [{connection}:{queue}] has been resumed.</info>")
+        self.line(f"<info>Job processing on queue [{plain(connection, one_line=True)}:{plain(queue, one_line=True)}] has been resumed.</info>")
         return 0

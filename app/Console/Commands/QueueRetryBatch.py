@@ -4,6 +4,7 @@ from __future__ import annotations
 from cleo.helpers import argument
 
 from app.Console.Command import Command, UsageError
+from app.Console.Support.untrusted import plain
 from app.Queue.FailedRetrier import retry_failed
 from app.Queue.QueueManager import manager
 
@@ -22,13 +23,13 @@ class QueueRetryBatchCommand(Command):
         if found is None:
             raise UsageError(f"No batch matches the ID [{batch_id}].")
         if not found.failed_job_ids:
-            self.line(f"Batch {batch_id} has no failed jobs.")
+            self.line(f"Batch {plain(batch_id, one_line=True)} has no failed jobs.")
             return 0
         batch_recorder(manager()).repository.reopen(batch_id)
         missing: list[str] = []
         with self.progress(len(found.failed_job_ids)) as advance:
             done = retry_failed(manager(), found.failed_job_ids, missing.append, advance)
         for ident in missing:
-            self.line_error(f"<error>Failed job [{ident}] is no longer in the failed jobs store.</error>")
-        self.line(f"<info>Pushed {done} failed job(s) of batch {batch_id} back onto their queues.</info>")
+            self.line_error(f"<error>Failed job [{plain(ident, one_line=True)}] is no longer in the failed jobs store.</error>")
+        self.line(f"<info>Pushed {done} failed job(s) of batch {plain(batch_id, one_line=True)} back onto their queues.</info>")
         return 1 if missing else 0

@@ -1,7 +1,6 @@
 """queue:stats: pending, delayed, reserved, failed and throughput per queue, plus the newest batches."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cleo.helpers import argument, option
@@ -9,6 +8,7 @@ from sqlalchemy import select
 
 from app.Console.Command import Command
 from app.Console.Support.targets import format_seconds, known_queues, parse_target
+from app.Console.Support.untrusted import plain, plain_json
 from app.Jobs.MetricsCollector import JobMetrics, QueueMetrics
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import job_batches
@@ -69,11 +69,11 @@ class QueueStatsCommand(Command):
         batches = recent_batches()
         if self.option("json"):
             data = {"queues": [{**m.to_dict(), "paused": p} for m, p in rows], "batches": batches}
-            self.line(json.dumps(data, indent=2))
+            self.line(plain_json(data))
             return 0
         table = self.table()
         table.set_headers(HEADERS)
-        table.set_rows([[f"{m.connection}:{m.queue}", str(m.pending), str(m.delayed), str(m.reserved), str(m.failed),
+        table.set_rows([[plain(f"{m.connection}:{m.queue}", one_line=True), str(m.pending), str(m.delayed), str(m.reserved), str(m.failed),
                          f"{m.throughput_per_minute:.1f}", format_seconds(m.oldest_wait), "paused" if p else "active"]
                         for m, p in rows])
         table.render()
@@ -81,7 +81,8 @@ class QueueStatsCommand(Command):
             self.line("")
             batch_table = self.table()
             batch_table.set_headers(["Batch", "Name", "Progress", "Total", "Pending", "Failed", "State"])
-            batch_table.set_rows([[b["id"], b["name"], f"{b['progress']:.0f}%", str(b["total_jobs"]), str(b["pending_jobs"]),
-                                   str(b["failed_jobs"]), batch_state(b)] for b in batches])
+            batch_table.set_rows([[plain(b["id"], one_line=True), plain(b["name"], one_line=True), f"{b['progress']:.0f}%",
+                                   str(b["total_jobs"]), str(b["pending_jobs"]), str(b["failed_jobs"]), batch_state(b)]
+                                  for b in batches])
             batch_table.render()
         return 0

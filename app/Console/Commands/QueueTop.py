@@ -9,6 +9,7 @@ from cleo.helpers import argument, option
 from app.Console.Command import Command
 from app.Console.Commands.QueueStats import queue_rows
 from app.Console.Support.top import ENTER_SCREEN, HOME_CLEAR, LEAVE_SCREEN, keyboard, render_frame
+from app.Console.Support.untrusted import plain
 from app.Queue.QueueManager import manager
 from app.Queue.WorkerRegistry import WorkerRegistry
 
@@ -36,7 +37,7 @@ class QueueTopCommand(Command):
                     self._sleep(interval)
                     self.line("")
                 for line in self._frame(connection):
-                    self.line(line)
+                    self.line(plain(line, one_line=True))  # the frame has no markup of its own
             return 0
         return self._live(connection, interval, iterations)
 

@@ -10,13 +10,13 @@ from cleo.helpers import argument, option
 
 from app.Console.Command import Command, UsageError
 from app.Console.Support.seed_aliases import ALIAS_OPTIONS, connection_argument, tries_option
+from app.Console.Support.untrusted import plain
 from app.Queue.Concurrency import MAX_CONCURRENCY
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
 from app.Queue.WorkerBootstrap import run_bootstrap
 from app.Queue.WorkerOptions import WorkerOptions
-
 
 MAX_PREFETCH = 1000  # one reservation call's reply stays small and its script short
 
@@ -103,7 +103,8 @@ class QueueWorkCommand(Command):
         driver.sizes(queues[0])  # fail now on missing tables or an unreachable server
         qm.worker_permissions = options.permissions  # type: ignore[attr-defined]
         if not self.io.output.is_quiet():
-            self.line(f"<info>Processing jobs</info> from [{', '.join(queues)}] on [{connection}]. Stop with Ctrl-C.")
+            shown, where = plain(", ".join(queues), one_line=True), plain(connection, one_line=True)
+            self.line(f"<info>Processing jobs</info> from [{shown}] on [{where}]. Stop with Ctrl-C.")
             self._echo_jobs()
         worker = Worker(qm, options)
         if options.once:
@@ -135,7 +136,7 @@ class QueueWorkCommand(Command):
                 else:
                     began = started.pop(job_id, None)
                     took = "" if began is None else f" {run_time(time.monotonic() - began)}"
-                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {name} {job_id}{took}")
+                self.line(f"{stamp} <{tag}>{label:<10}</{tag}> {plain(name, one_line=True)} {plain(job_id, one_line=True)}{took}")
             return write
 
         events.listen(JobProcessing, show("RUNNING", "comment"))

@@ -11,6 +11,7 @@ from typing import Any, Iterator, Sequence
 from app.Console.Support.targets import format_seconds
 from app.Jobs.MetricsCollector import QueueMetrics
 from app.Queue.support.time import now
+from app.Queue.support.untrusted_text import visible
 
 ENTER_SCREEN = "\x1b[?1049h\x1b[?25l"
 LEAVE_SCREEN = "\x1b[?25h\x1b[?1049l"
@@ -21,10 +22,10 @@ def render_frame(connection: str, queues: Sequence[tuple[QueueMetrics, bool]], w
                  width: int = 120) -> list[str]:
     """Lines of one frame: a header, a row per queue, a row per live worker with its running job."""
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    lines = [f"queue:top  {stamp}  connection {connection}  (q quits)", ""]
+    lines = [f"queue:top  {stamp}  connection {_plain(connection)}  (q quits)", ""]
     lines.append(f"{'QUEUE':<24}{'PENDING':>9}{'DELAYED':>9}{'RESERVED':>10}{'FAILED':>8}{'JOBS/MIN':>10}{'OLDEST':>9}  STATE")
     for m, paused in queues:
-        lines.append(f"{m.queue[:23]:<24}{m.pending:>9}{m.delayed:>9}{m.reserved:>10}{m.failed:>8}"
+        lines.append(f"{_plain(m.queue)[:23]:<24}{m.pending:>9}{m.delayed:>9}{m.reserved:>10}{m.failed:>8}"
                      f"{m.throughput_per_minute:>10.1f}{format_seconds(m.oldest_wait):>9}  {'paused' if paused else 'active'}")
     lines += ["", f"WORKERS ({len(workers)})"]
     lines.append(f"{'WORKER':<32}{'PID':>8}  {'QUEUES':<18}{'DONE':>7}{'FAIL':>6}{'MEM MB':>8}  {'RUNNING JOB':<34}{'FOR':>8}{'SEEN':>7}")
@@ -33,29 +34,39 @@ def render_frame(connection: str, queues: Sequence[tuple[QueueMetrics, bool]], w
         current = w.get("current") or {}
         job = f"{current.get('job', '')} {str(current.get('uuid') or '')[:8]}".strip() if current else "idle"
         running = format_seconds(t - float(current["started_at"])) if current else "-"
-        queues_text = f"{w.get('connection', '?')}:{','.join(w.get('queues', []))}"
+        queues_text = _plain(f"{w.get('connection', '?')}:{','.join(map(str, w.get('queues', [])))}")
+        job = _plain(job)
         memory = w.get("memory_mb")
         memory_text = f"{float(memory):.1f}" if isinstance(memory, (int, float)) else "-"
-        slots = w.get("slots") or []
-        if int(w.get("concurrency") or 1) > 1:  # one line per busy slot under the worker's own
-            job = f"{len(slots)}/{w['concurrency']} slots busy"
+        concurrency = w.get("concurrency") if isinstance(w.get("concurrency"), int) else 1  # store data: untrusted
+        slots = [s for s in w.get("slots") or [] if isinstance(s, dict)] if isinstance(w.get("slots"), list) else []
+        if concurrency > 1:  # one line per busy slot under the worker's own
+            job = f"{len(slots)}/{concurrency} slots busy"
             running = "-"
-        lines.append(f"{str(w['id'])[:31]:<32}{w.get('pid', ''):>8}  {queues_text[:17]:<18}{w.get('processed', 0):>7}"
+        lines.append(f"{_plain(w['id'])[:31]:<32}{_plain(w.get('pid', '')):>8}  {queues_text[:17]:<18}{w.get('processed', 0):>7}"
                      f"{w.get('failed', 0):>6}{memory_text:>8}  {job[:33]:<34}{running:>8}{format_seconds(max(0.0, t - float(w.get('last_seen', t)))):>7}")
-        if int(w.get("concurrency") or 1) > 1:
+        if concurrency > 1:
             lines += _slot_lines(slots, t)
     if not workers:
         lines.append("  no worker is running (start one with `python artisan queue:work`)")
     return [line[:width] for line in lines]
 
 
+def _plain(value: object) -> str:
+    """A store string for the raw terminal frame: control characters shown, never sent."""
+    return visible(value, one_line=True)
+
+
 def _slot_lines(slots: Sequence[dict[str, Any]], t: float) -> list[str]:
     """A line per running job of a concurrent worker, oldest first."""
     out = []
-    for slot in sorted(slots, key=lambda s: float(s.get("started_at") or t)):
-        job = f"{slot.get('job', '')} {str(slot.get('uuid') or '')[:8]}".strip()
-        out.append(f"{'':<32}{'':>8}  {'  slot':<18}{'':>7}{'':>6}  {job[:33]:<34}"
-                   f"{format_seconds(t - float(slot.get('started_at') or t)):>8}")
+    def started(slot: dict[str, Any]) -> float:
+        value = slot.get("started_at")
+        return float(value) if isinstance(value, (int, float)) else t
+
+    for slot in sorted(slots, key=started):
+        job = _plain(f"{slot.get('job', '')} {str(slot.get('uuid') or '')[:8]}".strip())
+        out.append(f"{'':<32}{'':>8}  {'  slot':<18}{'':>7}{'':>6}  {job[:33]:<34}{format_seconds(t - started(slot)):>8}")
     return out
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
+from app.Queue.database.mysql_checks import PacketLimit
 from app.Queue.database.tables import CLAIM_INDEX, jobs
 from app.Queue.support.time import now
 
@@ -177,17 +178,20 @@ class DatabaseQueue:
         self._claim_stmt: Any = None
         self._hot: _HotStatements | None = None
         self._held = HeldConnection(engine)
+        self._packets = PacketLimit(engine)  # MySQL: refuse a payload over max_allowed_packet before sending it
         self._batch_cache: dict[Any, Any] = {}  # batch-mode statements, compiled per shape
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
+        self._packets.check((payload,))
         row = self._row(PushItem(payload, queue, delay, priority))
         self._write(lambda c: c.execute(_INSERT, row))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         if not items:
             return
+        self._packets.check(i.payload for i in items)
         rows = [self._row(i) for i in items]
         self._write(lambda c: c.execute(_INSERT, rows))
 

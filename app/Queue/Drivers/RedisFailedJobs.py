@@ -6,7 +6,7 @@ scored by their integer id (insertion order), `:seq` the id counter.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import FailedJobRecord
@@ -74,6 +74,17 @@ class RedisFailedJobProvider:
     def ids(self, queue: str | None = None) -> list[str]:
         """List uuids, oldest first (for retry all)."""
         return [r.uuid for r in self._records(False, queue)]
+
+    def ids_between(self, first: int, last: int, page: int = 500) -> Iterator[str]:
+        """Yield the integer ids in [first, last] that exist, in pages (a huge range costs what it matches)."""
+        low = first
+        while True:
+            with translate_errors(self.config):
+                found = self.client.zrangebyscore(self.order_key, low, last, start=0, num=page, withscores=True)
+            yield from (str(int(score)) for _, score in found)
+            if len(found) < page:
+                return
+            low = int(found[-1][1]) + 1
 
     def find(self, ident: str) -> FailedJobRecord | None:
         """Find by uuid or integer id."""

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.sql import ClauseElement
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.sql import ClauseElement
 
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 
@@ -276,6 +276,7 @@ def translate_errors(url: str) -> Iterator[None]:
     try:
         yield
     except (OperationalError, ProgrammingError) as exc:
+        _raise_storage_error(exc)
         if is_missing_table(exc):
             raise MissingTablesError(describe(url)) from exc
         if _is_unreachable(exc):
@@ -284,9 +285,19 @@ def translate_errors(url: str) -> Iterator[None]:
             ) from exc
         raise
     except DBAPIError as exc:
+        _raise_storage_error(exc)
         if _is_unreachable(exc):
             raise ConnectionUnavailableError(f"cannot connect to the database ({describe(url)}): {_first_line(exc)}") from exc
         raise
+
+
+def _raise_storage_error(exc: BaseException) -> None:
+    """Raise a one-line error for a MySQL error about the data (charset, length, packet); the raw one quotes the payload."""
+    from app.Queue.database.mysql_checks import storage_error
+
+    clear = storage_error(exc)
+    if clear is not None:
+        raise clear from None
 
 
 def _is_unreachable(exc: BaseException) -> bool:

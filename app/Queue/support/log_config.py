@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from app.Queue.errors import ConfigurationError
+from app.Queue.support.untrusted_text import VisibleLogRecords
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
@@ -43,6 +44,7 @@ def configure_logging(level: str | None, fmt: str | None) -> None:
         raise ConfigurationError(f"LOG_FORMAT must be text or json, got {fmt!r}")
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if style == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(VisibleLogRecords())  # messages carry queue names and exception texts from the store
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

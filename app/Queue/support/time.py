@@ -26,13 +26,20 @@ def seconds_until(when: float | int | timedelta | datetime | date | None) -> flo
         return 0.0
     if isinstance(when, bool):
         raise TypeError("a delay must be seconds, a timedelta or a datetime, not a bool")
+    from app.Queue.DispatchChecks import check_delay
+
     if isinstance(when, (int, float)):
-        return max(0.0, float(when))
+        try:
+            seconds = float(when)
+        except OverflowError:
+            digits = len(str(abs(when))) if abs(when) < 10**4000 else "thousands of"
+            raise ValueError(f"delay must be at most 10 years in seconds, got an int of {digits} digits") from None
+        return max(0.0, check_delay(seconds))
     if isinstance(when, timedelta):
-        return max(0.0, when.total_seconds())
+        return max(0.0, check_delay(when.total_seconds()))
     if isinstance(when, datetime):
         aware = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-        return max(0.0, aware.timestamp() - now())
+        return max(0.0, check_delay(aware.timestamp() - now()))
     if isinstance(when, date):
         return seconds_until(datetime(when.year, when.month, when.day, tzinfo=timezone.utc))
     raise TypeError(f"a delay must be seconds, a timedelta or a datetime, got {type(when).__name__}")
