@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "queue:health": "app.Console.Commands.QueueHealth:QueueHealthCommand",
     "queue:top": "app.Console.Commands.QueueTop:QueueTopCommand",
     "queue:dashboard": "app.Console.Commands.QueueDashboard:QueueDashboardCommand",
+    "queue:export": "app.Console.Commands.QueueExport:QueueExportCommand",
+    "queue:import": "app.Console.Commands.QueueImport:QueueImportCommand",
     "schedule:run": "app.Console.Commands.ScheduleRun:ScheduleRunCommand",
     "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
     "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",
