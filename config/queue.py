@@ -15,6 +15,16 @@ def settings() -> dict[str, Any]:
     """Build the queue configuration from the environment."""
     retry_after = env_int("QUEUE_RETRY_AFTER", 30)
     redis_db = env_int("REDIS_DB", 0)
+    # How long each kind of record lives, in hours (0 keeps forever): one place for all of it.
+    # `python artisan queue:prune` applies it (the default schedule runs it daily).
+    retention = {
+        "failed_jobs": env_int("QUEUE_RETAIN_FAILED_HOURS", 168),
+        "finished_batches": env_int("QUEUE_RETAIN_BATCHES_HOURS", 48),
+        "cancelled_batches": env_int("QUEUE_RETAIN_CANCELLED_BATCHES_HOURS", 168),
+        "statuses": env_int("QUEUE_RETAIN_STATUSES_HOURS", 24),  # job statuses and results (cache entries, TTL)
+        "metrics": env_int("QUEUE_RETAIN_METRICS_HOURS", 168),
+        "audit": env_int("QUEUE_RETAIN_AUDIT_HOURS", 2160),
+    }
     return {
         "default": env("QUEUE_CONNECTION", "database"),
         "connections": {
@@ -52,8 +62,17 @@ def settings() -> dict[str, Any]:
         "allowed_job_modules": [
             m.strip() for m in (env("QUEUE_ALLOWED_JOB_MODULES", "app.") or "").split(",") if m.strip()
         ],
-        "status_ttl": env_int("QUEUE_STATUS_TTL", 86400),
+        "status_ttl": env_int("QUEUE_STATUS_TTL", retention["statuses"] * 3600 or 86400),
         "bootstrap": env("QUEUE_BOOTSTRAP") or None,  # module[:function] run once per worker before its first job
+        # The audit trail (app/Audit): lifecycle events and operator actions, written in batches.
+        "audit": {
+            "enabled": env_switch("QUEUE_AUDIT", True),
+            "store": env("QUEUE_AUDIT_STORE") or None,  # database | redis; default: redis when QUEUE_CONNECTION is
+            "stream_max": env_int("QUEUE_AUDIT_STREAM_MAX", 100_000),  # the Redis stream's cap (entries)
+            "batch": env_int("QUEUE_AUDIT_BATCH", 500),
+            "flush_seconds": float(env("QUEUE_AUDIT_FLUSH_SECONDS", "1") or 1),
+        },
+        "retention": retention,
         "worker_permissions": [
             p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()
         ],

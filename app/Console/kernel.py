@@ -45,6 +45,8 @@ COMMANDS: dict[str, str] = {
     "queue:dashboard": "app.Console.Commands.QueueDashboard:QueueDashboardCommand",
     "queue:export": "app.Console.Commands.QueueExport:QueueExportCommand",
     "queue:import": "app.Console.Commands.QueueImport:QueueImportCommand",
+    "queue:audit": "app.Console.Commands.QueueAudit:QueueAuditCommand",
+    "queue:prune": "app.Console.Commands.QueuePrune:QueuePruneCommand",
     "schedule:run": "app.Console.Commands.ScheduleRun:ScheduleRunCommand",
     "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
     "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",

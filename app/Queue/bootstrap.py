@@ -19,6 +19,7 @@ LISTENER_MODULES: tuple[str, ...] = (
     "app.Queue.JobLog",
     "app.Queue.JobResults",
     "app.Queue.ReplayGuard",
+    "app.Audit.AuditTrail",
     # Last: its push guard takes the unique lock, so no later guard can refuse after it.
     "app.Jobs.UniqueLock",
 )

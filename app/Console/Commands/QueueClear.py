@@ -5,6 +5,7 @@ from typing import Any
 
 from cleo.helpers import argument, option
 
+from app.Audit.AuditTrail import audit
 from app.Console.Command import Command, UsageError, stdin_is_tty
 from app.Jobs.UniqueLock import release_for_queue
 from app.Jobs.JobState import JobState
@@ -36,7 +37,9 @@ class QueueClearCommand(Command):
         total = 0
         with self.progress(len(queues)) as advance:
             for name in queues:
-                total += clear_and_cancel(qm, driver, name)
+                cleared = clear_and_cancel(qm, driver, name)
+                total += cleared
+                audit(qm, "cleared", None, str(cleared), queue=name, connection=connection)
                 release_for_queue(qm, connection, name)  # the cleared jobs no longer hold their unique locks
                 advance(1)
         self.line(f"<info>Cleared {total} job(s) from [{', '.join(queues)}] on [{connection}].</info>")

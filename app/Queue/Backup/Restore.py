@@ -21,6 +21,7 @@ from app.Queue.Backup.Snapshot import read_jobs
 from app.Queue.database.connection import describe, translate_errors
 from app.Queue.database.tables import FAILED_TABLE, JOBS_TABLE, failed_jobs, job_batch_jobs, job_batches, jobs
 from app.Queue.errors import ConfigurationError, MissingTablesError
+from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.Payload import peek_uuid
 from app.Queue.support.time import now, now_int
 
@@ -82,11 +83,16 @@ def restore(manager: QueueManager, export: VerifiedExport, connection: str) -> I
     failed_lines = _new_failed(manager, export, report)
     batch_lines = _new_batches(manager, export, report)
     engine = manager.engine()
+    failed_in_sql = isinstance(manager.failed, DatabaseFailedJobProvider)
     with translate_errors(str(engine.url)), engine.begin() as conn:
-        _write_failed(conn, failed_lines, connection)
+        if failed_in_sql:
+            _write_failed(conn, failed_lines, connection)
         _write_batches(conn, batch_lines)
         if kind == "database":
             _write_database_jobs(conn, job_lines)
+    if not failed_in_sql:  # QUEUE_FAILED_DRIVER=redis: its own idempotent log (failure time becomes now)
+        for f in failed_lines:
+            manager.failed.log(connection, str(f["queue"]), str(f["payload"]), str(f["exception"]), str(f["uuid"]))
     if kind == "redis":
         _write_redis_jobs(manager.connection(connection), job_lines)
     report.jobs, report.failed, report.batches = len(job_lines), len(failed_lines), len(batch_lines)
