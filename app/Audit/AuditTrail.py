@@ -65,6 +65,11 @@ class AuditTrail:
         """Buffer one entry; write the buffer when it is full or its oldest entry is due."""
         if not self._buffer:
             self._oldest = item.at
+            if self._store is None:  # bind the store now: a flush at exit writes where the entries were made
+                try:
+                    self.store
+                except Exception:  # never fail a dispatch for the audit; flush() retries and warns
+                    pass
         self._buffer.append(item)
         if len(self._buffer) >= self.batch or item.at - self._oldest >= self.flush_seconds:
             self.flush()
