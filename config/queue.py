@@ -73,6 +73,13 @@ def settings() -> dict[str, Any]:
             "flush_seconds": float(env("QUEUE_AUDIT_FLUSH_SECONDS", "1") or 1),
         },
         "retention": retention,
+        # Tenants (app/Tenancy): queues shared fairly between tenants (`*` for all), turns per tenant.
+        "tenancy": {
+            "fair_queues": [q.strip() for q in (env("QUEUE_FAIR_QUEUES", "") or "").split(",") if q.strip()],
+            "weights": {},  # e.g. {"acme": 3}: acme gets three jobs per turn
+            "refresh_seconds": 1.0,
+            "tenants": [t.strip() for t in (env("QUEUE_TENANTS", "") or "").split(",") if t.strip()],
+        },
         "worker_permissions": [
             p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()
         ],
