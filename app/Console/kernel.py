@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "queue:import": "app.Console.Commands.QueueImport:QueueImportCommand",
     "queue:audit": "app.Console.Commands.QueueAudit:QueueAuditCommand",
     "queue:prune": "app.Console.Commands.QueuePrune:QueuePruneCommand",
+    "queue:forget-tenant": "app.Console.Commands.QueueForgetTenant:QueueForgetTenantCommand",
     "schedule:run": "app.Console.Commands.ScheduleRun:ScheduleRunCommand",
     "schedule:work": "app.Console.Commands.ScheduleWork:ScheduleWorkCommand",
     "schedule:list": "app.Console.Commands.ScheduleList:ScheduleListCommand",

@@ -20,6 +20,7 @@ class QueueClearCommand(Command):
     options = [
         option("queue", None, "The queue to clear (comma list allowed)", flag=False),
         option("force", None, "Do not ask for confirmation"),
+        option("tenant", None, "Only delete this tenant's waiting jobs (app/Tenancy)", flag=False),
     ]
 
     def run_command(self) -> int:
@@ -27,6 +28,11 @@ class QueueClearCommand(Command):
         connection = self.argument("connection") or qm.default_connection
         config = qm.connection_config(connection)
         queues = self.list_option("queue") or [str(config.get("queue", "default"))]
+        tenant = self.option("tenant")
+        if tenant:
+            from app.Tenancy.TenantJobs import require_known
+
+            require_known(qm, str(tenant), [connection])
         if not self.option("force"):
             if not stdin_is_tty():
                 raise UsageError("refusing to clear without confirmation; pass --force")
@@ -37,12 +43,21 @@ class QueueClearCommand(Command):
         total = 0
         with self.progress(len(queues)) as advance:
             for name in queues:
+                if tenant:
+                    from app.Tenancy.TenantJobs import erase_jobs
+
+                    cleared = erase_jobs(qm, connection, str(tenant), [name])
+                    total += cleared
+                    audit(qm, "cleared", None, str(cleared), queue=name, connection=connection, tenant=str(tenant))
+                    advance(1)
+                    continue
                 cleared = clear_and_cancel(qm, driver, name)
                 total += cleared
                 audit(qm, "cleared", None, str(cleared), queue=name, connection=connection)
                 release_for_queue(qm, connection, name)  # the cleared jobs no longer hold their unique locks
                 advance(1)
-        self.line(f"<info>Cleared {total} job(s) from [{', '.join(queues)}] on [{connection}].</info>")
+        whose = f" of tenant [{tenant}]" if tenant else ""
+        self.line(f"<info>Cleared {total} job(s){whose} from [{', '.join(queues)}] on [{connection}].</info>")
         return 0
 
 
