@@ -79,6 +79,8 @@ def settings() -> dict[str, Any]:
             "weights": {},  # e.g. {"acme": 3}: acme gets three jobs per turn
             "refresh_seconds": 1.0,
             "tenants": [t.strip() for t in (env("QUEUE_TENANTS", "") or "").split(",") if t.strip()],
+            "rate_limits": {},  # e.g. {"acme": (100, 60), "*": (1000, 60)}: jobs per seconds, per tenant
+            "concurrency": {},  # e.g. {"acme": 2, "*": 10}: jobs of one tenant running at once
         },
         "worker_permissions": [
             p.strip() for p in (env("QUEUE_WORKER_PERMISSIONS", "") or "").split(",") if p.strip()

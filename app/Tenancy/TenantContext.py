@@ -88,6 +88,8 @@ def register(manager: QueueManager) -> None:
     manager.events.listen(JobProcessing, restorer.enter)
     for event_type in (JobProcessed, JobFailed, JobReleased):
         manager.events.listen(event_type, restorer.leave)
-    from app.Tenancy.FairQueues import install
+    from app.Tenancy.FairQueues import install, tenancy_settings
+    from app.Tenancy.TenantLimits import register_limits
 
     install(manager)
+    register_limits(manager, tenancy_settings(manager))
