@@ -83,3 +83,25 @@ def test_an_unknown_tenant_is_one_line_and_changes_nothing(tenants, command):
     ran = run_command(*command.split(" ", 1))
     assert ran.status == 1 and "unknown tenant 'nobody'" in ran.err and len(ran.err.strip().splitlines()) == 1
     assert (qm.connection(conn).sizes("default").total, len(qm.failed.ids())) == before
+
+
+def test_export_of_one_tenant_holds_only_its_jobs_and_failed_jobs(tenants):
+    import io
+
+    from app.Queue.Backup.Export import export
+
+    qm, conn = tenants
+    out = io.StringIO()
+    counts = export(qm, conn, out, tenant="A", include_failed=True)
+    assert counts == {"job": 6, "failed": 1, "batch": 0}
+    records = [json.loads(line) for line in out.getvalue().splitlines()[1:-1]]
+    assert {json.loads(r["payload"])["tenant"] for r in records} == {"A"}
+    from app.Queue.Backup.Export import import_keys
+    from app.Queue.Backup.Restore import restore
+    from app.Queue.Backup.SignedLines import read_verified
+
+    assert run_command("queue:forget-tenant", f"A --connection={conn} --force").status == 0
+    report = restore(qm, read_verified(io.StringIO(out.getvalue()), import_keys()), conn)
+    assert (report.jobs, report.failed) == (6, 1)
+    driver = qm.connection(conn)
+    assert driver.sizes("default@A").pending == 3 and driver.sizes("default").total == 5  # back in A's fair share

@@ -89,12 +89,13 @@ def restore(manager: QueueManager, export: VerifiedExport, connection: str) -> I
             _write_failed(conn, failed_lines, connection)
         _write_batches(conn, batch_lines)
         if kind == "database":
-            _write_database_jobs(conn, job_lines)
+            _write_database_jobs(conn, _routed(manager, connection, job_lines))
     if not failed_in_sql:  # QUEUE_FAILED_DRIVER=redis: its own idempotent log (failure time becomes now)
         for f in failed_lines:
             manager.failed.log(connection, str(f["queue"]), str(f["payload"]), str(f["exception"]), str(f["uuid"]))
     if kind == "redis":
-        _write_redis_jobs(manager.connection(connection), job_lines)
+        driver = manager.connection(connection)
+        _write_redis_jobs(getattr(driver, "inner", driver), _routed(manager, connection, job_lines))
     report.jobs, report.failed, report.batches = len(job_lines), len(failed_lines), len(batch_lines)
     for line in job_lines:
         report.by_queue[line["queue"]] = report.by_queue.get(line["queue"], 0) + 1
@@ -117,6 +118,18 @@ def _new_jobs(manager: QueueManager, connection: str, export: VerifiedExport, re
             present.add(uuid)
         out.append(line)
     return out
+
+
+def _routed(manager: QueueManager, connection: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send jobs of a fair queue to their tenant's sub-queue, as a dispatch would (app/Tenancy/FairQueues)."""
+    driver = manager.connection(connection)
+    is_fair = getattr(driver, "is_fair", None)
+    if is_fair is None:
+        return lines
+    from app.Tenancy.FairQueues import payload_tenant, tenant_queue
+
+    return [{**line, "queue": tenant_queue(str(line["queue"]), payload_tenant(str(line["payload"])))}
+            if is_fair(str(line["queue"])) else line for line in lines]
 
 
 def _new_failed(manager: QueueManager, export: VerifiedExport, report: ImportReport) -> list[dict[str, Any]]:

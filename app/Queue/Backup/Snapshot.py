@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import job_batch_jobs, job_batches, jobs
@@ -26,18 +26,25 @@ if TYPE_CHECKING:
 PayloadFilter = Callable[[str], bool]
 
 
+def base_queue(name: str) -> str:
+    """The queue a tenant sub-queue (`queue@tenant`, app/Tenancy/FairQueues) belongs to."""
+    return name.split("@", 1)[0]
+
+
 def job_record(queue: str, payload: str, attempts: int, priority: int, available_at: float, state: str) -> dict[str, Any]:
     """The export record of one job (the payload is kept byte for byte: its own signature still holds)."""
-    return {"type": "job", "queue": queue, "payload": payload, "attempts": int(attempts), "priority": int(priority),
+    return {"type": "job", "queue": base_queue(queue), "payload": payload, "attempts": int(attempts), "priority": int(priority),
             "available_at": float(available_at), "state": state}
 
 
 def read_jobs(manager: QueueManager, connection: str, queues: Sequence[str]) -> list[dict[str, Any]]:
     """Read every pending, delayed and reserved job of `connection` (all queues when `queues` is empty)."""
     driver = manager.connection(connection)
+    driver = getattr(driver, "inner", driver)  # a fair-queue wrapper (app/Tenancy): read its per-tenant sub-queues
     kind = manager.connection_config(connection).get("driver", connection)
     if kind == "redis":
-        return list(_redis_jobs(driver, list(queues) or driver.queues()))
+        stored = driver.queues()
+        return list(_redis_jobs(driver, [q for q in stored if not queues or base_queue(q) in queues]))
     if kind == "database":
         return _database_jobs(driver, queues)
     from app.Queue.errors import ConfigurationError
@@ -49,7 +56,8 @@ def _database_jobs(driver: Any, queues: Sequence[str]) -> list[dict[str, Any]]:
     query = select(jobs.c.queue, jobs.c.payload, jobs.c.attempts, jobs.c.priority, jobs.c.available_at,
                    jobs.c.reserved_at).order_by(jobs.c.id)
     if queues:
-        query = query.where(jobs.c.queue.in_(list(queues)))
+        query = query.where(or_(jobs.c.queue.in_(list(queues)),
+                                *[jobs.c.queue.startswith(f"{q}@", autoescape=True) for q in queues]))
     t = now()
     with translate_errors(str(driver.engine.url)), driver.engine.connect() as conn:
         rows = conn.execute(query).all()
