@@ -124,7 +124,6 @@ class RedisAuditStore:
         return found[-limit:] if limit else found
 
     def prune(self, before: float) -> int:
-        # Entries are appended in time order, so the old ones are a prefix of the stream.
         old = [sid for sid, e in self._all() if (e.at or 0) < before]
         return self._delete(old)
 
@@ -136,5 +135,8 @@ class RedisAuditStore:
 
         if not ids:
             return 0
+        removed = 0
         with redis_errors(self.config):
-            return sum(int(self.client.xdel(self.key, *ids[i:i + 500])) for i in range(0, len(ids), 500))
+            for i in range(0, len(ids), 500):
+                removed += int(self.client.xdel(self.key, *ids[i:i + 500]))
+        return removed

@@ -76,7 +76,6 @@ def _scan(manager: QueueManager, connection: str, queues: list[str], tenant: str
 def erase_jobs(manager: QueueManager, connection: str, tenant: str, queues: list[str] | None = None) -> int:
     """Delete `tenant`'s waiting jobs (pending and delayed) on `queues` (default: all); returns how many."""
     driver = manager.connection(connection)
-    inner = _inner(driver)
     stored = _stored_queues(driver)
     wanted = set(queues) if queues else {q.split(SEPARATOR, 1)[0] for q in stored}
     removed = 0

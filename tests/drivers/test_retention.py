@@ -34,7 +34,7 @@ def test_prune_removes_each_kind_once_older_than_its_setting(backend: Backend, t
     make_store(qm).prune(4e9)
     MetricsStore(qm.engine()).prune(4e9)
     with freeze_time("2030-01-01 00:00:00") as clock:
-        old_failed = _fail(qm, conn, tmp_path)
+        _fail(qm, conn, tmp_path)
         old_batch = batch([Work(str(tmp_path / "w"), "a")]).on_connection(conn).dispatch()
         work(qm, ["default"], conn)
         flush(qm)
