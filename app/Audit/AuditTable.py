@@ -22,5 +22,6 @@ queue_audit = Table(
     Column("detail", String(191), nullable=True),  # an exception class or a count, never a message or payload
     Index("ix_queue_audit_at", "at"),
     Index("ix_queue_audit_job_id", "job_id"),
-    Index("ix_queue_audit_tenant_at", "tenant", "at"),
+    # No tenant index: it cost the worker ~2 us a job (bench/audit_overhead.py); --tenant and
+    # queue:forget-tenant are rare and scan.
 )

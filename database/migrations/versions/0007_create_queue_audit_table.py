@@ -34,11 +34,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_queue_audit_at", "queue_audit", ["at"])
     op.create_index("ix_queue_audit_job_id", "queue_audit", ["job_id"])
-    op.create_index("ix_queue_audit_tenant_at", "queue_audit", ["tenant", "at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_queue_audit_tenant_at", table_name="queue_audit")
     op.drop_index("ix_queue_audit_job_id", table_name="queue_audit")
     op.drop_index("ix_queue_audit_at", table_name="queue_audit")
     op.drop_table("queue_audit")
