@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 SEPARATOR = "@"
-_NOT_PASSED = frozenset({"bulk_stream", "pop_many", "reserve_ahead", "settle", "pop_blocking"})
+_NOT_PASSED = frozenset({"bulk_stream", "pop_many", "reserve_ahead", "settle", "pop_blocking", "clear_payloads"})
 
 
 def tenant_queue(queue: str, tenant: str | None) -> str:

@@ -1,15 +1,15 @@
 """create queue_audit table
 
-Revision ID: 0007_create_queue_audit_table
-Revises: 0006_create_job_metrics_table
+Revision ID: 0008_create_queue_audit_table
+Revises: 0007_create_completed_jobs_table
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_create_queue_audit_table"
-down_revision = "0006_create_job_metrics_table"
+revision = "0008_create_queue_audit_table"
+down_revision = "0007_create_completed_jobs_table"
 branch_labels = None
 depends_on = None
 
