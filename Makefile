@@ -40,6 +40,7 @@ lint: $(VENV)/.installed ## Lint (ruff) and type-check (mypy, strict on the publ
 bench: $(VENV)/.installed ## Run the benchmarks (prints jobs/s, latency, RSS, metrics overhead)
 	$(PY) -m bench $(ARGS)
 	$(PY) -m bench.metrics_overhead
+	$(PY) -m bench.audit_overhead
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.horizon_autoscale
 

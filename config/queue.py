@@ -18,6 +18,16 @@ def settings() -> dict[str, Any]:
     retry_after = env_int("QUEUE_RETRY_AFTER", 30, minimum=1)
     redis_db = env_int("REDIS_DB", 0, minimum=0)
     default = env("QUEUE_CONNECTION", "database") or "database"
+    # How long each kind of record lives, in hours (0 keeps forever): one place for all of it.
+    # `python artisan queue:prune` applies it (the default schedule runs it daily).
+    retention = {
+        "failed_jobs": env_int("QUEUE_RETAIN_FAILED_HOURS", 168, minimum=0),
+        "finished_batches": env_int("QUEUE_RETAIN_BATCHES_HOURS", 48, minimum=0),
+        "cancelled_batches": env_int("QUEUE_RETAIN_CANCELLED_BATCHES_HOURS", 168, minimum=0),
+        "statuses": env_int("QUEUE_RETAIN_STATUSES_HOURS", 24, minimum=0),  # job statuses and results (cache entries, TTL)
+        "metrics": env_int("QUEUE_RETAIN_METRICS_HOURS", 168, minimum=0),
+        "audit": env_int("QUEUE_RETAIN_AUDIT_HOURS", 2160, minimum=0),
+    }
     config: dict[str, Any] = {
         "default": default,
         "connections": {
@@ -54,13 +64,31 @@ def settings() -> dict[str, Any]:
                    "table": table_name("QUEUE_FAILED_TABLE")},
         "cache_store": env_choice("CACHE_STORE", ("redis", "database"), "redis" if default == "redis" else "database"),
         "allowed_job_modules": env_list("QUEUE_ALLOWED_JOB_MODULES", "app.", allow_empty=False),
-        "status_ttl": env_int("QUEUE_STATUS_TTL", 86400, minimum=1),
+        "status_ttl": env_int("QUEUE_STATUS_TTL", retention["statuses"] * 3600 or 86400, minimum=1),
         "bootstrap": env("QUEUE_BOOTSTRAP") or None,  # module[:function] run once per worker before its first job
         "worker_permissions": env_list("QUEUE_WORKER_PERMISSIONS", ""),
         # the largest payload a dispatch may store, in bytes (every driver); docs/configuration.md
         "max_payload_bytes": env_int("QUEUE_MAX_PAYLOAD_BYTES", 8 * 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024),
         # how long a worker waits out an unreachable store before it exits (0: for ever); docs/configuration.md
         "reconnect_timeout": env_float("QUEUE_RECONNECT_TIMEOUT", 60, minimum=0, maximum=7 * 86400),
+        # The audit trail (app/Audit): lifecycle events and operator actions, written in batches.
+        "audit": {
+            "enabled": env_switch("QUEUE_AUDIT", True),
+            "store": env_choice("QUEUE_AUDIT_STORE", ("database", "redis"), "") or None,  # default: redis when QUEUE_CONNECTION is
+            "stream_max": env_int("QUEUE_AUDIT_STREAM_MAX", 100_000, minimum=1),  # the Redis stream's cap (entries)
+            "batch": env_int("QUEUE_AUDIT_BATCH", 500, minimum=1),
+            "flush_seconds": env_float("QUEUE_AUDIT_FLUSH_SECONDS", 1, minimum=0.01, maximum=3600),
+        },
+        "retention": retention,
+        # Tenants (app/Tenancy): queues shared fairly between tenants (`*` for all), turns per tenant.
+        "tenancy": {
+            "fair_queues": env_list("QUEUE_FAIR_QUEUES", ""),
+            "weights": {},  # e.g. {"acme": 3}: acme gets three jobs per turn
+            "refresh_seconds": 1.0,
+            "tenants": env_list("QUEUE_TENANTS", ""),
+            "rate_limits": {},  # e.g. {"acme": (100, 60), "*": (1000, 60)}: jobs per seconds, per tenant
+            "concurrency": {},  # e.g. {"acme": 2, "*": 10}: jobs of one tenant running at once
+        },
     }
     if default not in config["connections"]:
         from app.Queue.errors import ConfigurationError

@@ -37,10 +37,9 @@ def schedule(schedule: Schedule) -> None:
     """Define the periodic jobs and commands (times are UTC unless SCHEDULE_TIMEZONE or .timezone() says otherwise)."""
     # Housekeeping every installation needs; on_one_server() makes each run happen once
     # however many servers run the scheduler.
-    schedule.command("queue:prune-failed --hours=168").daily_at("03:00").on_one_server() \
-        .name("prune-failed-jobs").description("delete failed jobs older than a week")
-    schedule.command("queue:prune-batches --hours=48").daily_at("03:10").on_one_server() \
-        .name("prune-batches").description("delete finished batches older than two days")
+    # queue:prune applies config/queue.py `retention` (failed jobs, batches, statuses, metrics, audit).
+    schedule.command("queue:prune").daily_at("03:20").on_one_server() \
+        .name("prune-queue-records").description("apply config/queue.py retention to every kind of record")
     if schedule.has_command("horizon:snapshot"):  # registered once the supervisor (app/Horizon) is installed
         schedule.command("horizon:snapshot").every_five_minutes().on_one_server().name("horizon-snapshot")
 

@@ -109,6 +109,7 @@ class Job:
     priority: int = 0
     store_result: bool = False            # keep handle()'s return value (JSON) for Job.status(id).result
     result_ttl: float = 86400             # seconds a stored result is kept
+    tenant: str | None = None             # the tenant the job runs for (app/Tenancy); see for_tenant()
     delay = _Delay()
     after_commit = _AfterCommit()         # queue only when the surrounding SQLAlchemy transaction commits
 
@@ -155,6 +156,11 @@ class Job:
     def on_connection(self, name: str) -> Job:
         """Send this job through connection `name`."""
         self.connection = name
+        return self
+
+    def for_tenant(self, tenant: str | int) -> Job:
+        """Run this job for `tenant`: the worker restores that tenant's context before handle (app/Tenancy)."""
+        self.tenant = str(tenant)
         return self
 
     def _set_delay(self, when: float | timedelta | datetime | date) -> Job:
@@ -298,6 +304,11 @@ class Job:
                 extra["batchMember"] = self._batch_member
         if self._chain is not None:
             extra["chain"] = self._chain
+        from app.Tenancy.TenantContext import tenant_for_dispatch
+
+        tenant = tenant_for_dispatch(self)
+        if tenant is not None:  # in the envelope too, so stores and commands can filter without decrypting
+            self.tenant = extra["tenant"] = tenant
         return extra
 
     # -- state ---------------------------------------------------------------------------------

@@ -77,6 +77,10 @@ class JobBatch:
     def cancel(self) -> None:
         """Cancel the batch: its BatchableJobs that have not started skip their work."""
         _repository().cancel(self.id)
+        from app.Audit.AuditTrail import audit
+        from app.Queue.QueueManager import manager
+
+        audit(manager(), "batch_cancelled", None, self.id, queue=self.options.get("queue"))
         self._reload()
 
     def add(self, jobs: Iterable[Job | PendingChain]) -> JobBatch:

@@ -15,6 +15,7 @@ def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Calla
     A unique job takes its lock again first; while another queued copy holds it the job stays
     in failed_jobs and `on_locked(ident)` is told (else it counts as missing).
     """
+    from app.Audit.AuditTrail import audit, envelope_of
     from app.Jobs.JobState import JobState
     from app.Jobs.UniqueLock import acquire_for_retry
 
@@ -30,6 +31,7 @@ def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Calla
             advance(1)
             continue
         manager.connection(record.connection).push(record.payload, record.queue)
+        audit(manager, "retried", envelope_of(record.payload), queue=record.queue, connection=record.connection)
         manager.statuses.mark(record.uuid, JobState.PENDING)
         manager.failed.forget(record.uuid)
         done += 1

@@ -19,6 +19,8 @@ LISTENER_MODULES: tuple[str, ...] = (
     "app.Queue.JobLog",
     "app.Queue.JobResults",
     "app.Queue.ReplayGuard",
+    "app.Audit.AuditTrail",
+    "app.Tenancy.TenantContext",
     # Last: its push guard takes the unique lock, so no later guard can refuse after it.
     "app.Jobs.UniqueLock",
 )

@@ -115,9 +115,10 @@ def test_test_runs_a_command_in_a_child_process(artisan_cmd, console_schedule):
 def test_the_default_schedule_prunes_and_adds_horizon_snapshot_only_when_that_command_exists(monkeypatch):
     from app.Scheduling.ScheduleLoader import load_schedule
 
-    names = {"queue:prune-failed", "queue:prune-batches"}
+    names = {"queue:prune"}
     schedule = load_schedule(names.__contains__)
-    assert [e.display_name() for e in schedule.events] == ["prune-failed-jobs", "prune-batches"]
+    assert [e.display_name() for e in schedule.events] == ["prune-queue-records"]
+    assert schedule.events[0].expression == "20 3 * * *"
     assert all(e.one_server for e in schedule.events)
     with_horizon = load_schedule((names | {"horizon:snapshot"}).__contains__)
     snapshot = with_horizon.find("horizon-snapshot")[0]

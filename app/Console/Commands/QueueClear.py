@@ -5,6 +5,7 @@ from typing import Any
 
 from cleo.helpers import argument, option
 
+from app.Audit.AuditTrail import audit
 from app.Console.Command import Command, UsageError, stdin_is_tty
 from app.Console.Support.untrusted import plain
 from app.Jobs.UniqueLock import release_for_queue
@@ -20,6 +21,7 @@ class QueueClearCommand(Command):
     options = [
         option("queue", None, "The queue to clear (comma list allowed)", flag=False),
         option("force", None, "Do not ask for confirmation"),
+        option("tenant", None, "Only delete this tenant's waiting jobs (app/Tenancy)", flag=False),
     ]
 
     def run_command(self) -> int:
@@ -27,6 +29,11 @@ class QueueClearCommand(Command):
         connection = self.argument("connection") or qm.default_connection
         config = qm.connection_config(connection)
         queues = self.list_option("queue") or [str(config.get("queue", "default"))]
+        tenant = self.option("tenant")
+        if tenant:
+            from app.Tenancy.TenantJobs import require_known
+
+            require_known(qm, str(tenant), [connection])
         if not self.option("force"):
             if not stdin_is_tty():
                 raise UsageError("refusing to clear without confirmation; pass --force")
@@ -37,10 +44,22 @@ class QueueClearCommand(Command):
         total = 0
         with self.progress(len(queues)) as advance:
             for name in queues:
-                total += clear_and_cancel(qm, driver, name)
+                if tenant:
+                    from app.Tenancy.TenantJobs import erase_jobs
+
+                    cleared = erase_jobs(qm, connection, str(tenant), [name])
+                    total += cleared
+                    audit(qm, "cleared", None, str(cleared), queue=name, connection=connection, tenant=str(tenant))
+                    advance(1)
+                    continue
+                cleared = clear_and_cancel(qm, driver, name)
+                total += cleared
+                audit(qm, "cleared", None, str(cleared), queue=name, connection=connection)
                 release_for_queue(qm, connection, name)  # the cleared jobs no longer hold their unique locks
                 advance(1)
-        self.line(f"<info>Cleared {total} job(s) from [{plain(', '.join(queues), one_line=True)}] on [{plain(connection, one_line=True)}].</info>")
+        whose = f" of tenant [{plain(str(tenant), one_line=True)}]" if tenant else ""
+        shown, where = plain(", ".join(queues), one_line=True), plain(connection, one_line=True)
+        self.line(f"<info>Cleared {total} job(s){whose} from [{shown}] on [{where}].</info>")
         return 0
 
 

@@ -45,12 +45,22 @@ class QueueFailedCommand(Command):
         option("class", None, "Only this job class (SendEmailJob, or its module path)", flag=False),
         option("limit", None, "Show at most this many (0: all)", flag=False, default=str(DEFAULT_LIMIT)),
         option("json", None, "Print a JSON array (for scripts) instead of a table"),
+        option("tenant", None, "Only this tenant's failed jobs (app/Tenancy)", flag=False),
     ]
 
     def run_command(self) -> int:
         limit = self.int_option("limit", DEFAULT_LIMIT, minimum=0)
         queue, wanted = self.option("queue") or None, self.option("class") or None
-        records = manager().failed.recent(limit or None, queue, wanted)
+        tenant = self.option("tenant")
+        if tenant:
+            from app.Tenancy.FairQueues import payload_tenant
+            from app.Tenancy.TenantJobs import require_known
+
+            require_known(manager(), str(tenant), [manager().default_connection])
+            records = [r for r in manager().failed.recent(None, queue, wanted) if payload_tenant(r.payload) == tenant]
+            records = records[:limit] if limit else records
+        else:
+            records = manager().failed.recent(limit or None, queue, wanted)
         if self.option("json"):
             self.io.write_line(json.dumps([as_json(r) for r in records], indent=2, ensure_ascii=False), type=Type.RAW)
             return 0

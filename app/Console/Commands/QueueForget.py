@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from cleo.helpers import argument
 
+from app.Audit.AuditTrail import audit, envelope_of
 from app.Console.Command import Command, UsageError
 from app.Jobs.UniqueLock import release_for_payload
 from app.Queue.QueueManager import manager
@@ -20,5 +21,6 @@ class QueueForgetCommand(Command):
         if record is None or not qm.failed.forget(ident):
             raise UsageError(f"No failed job matches the ID [{ident}].")
         release_for_payload(qm, record.payload, record.connection, record.queue)
+        audit(qm, "forgotten", envelope_of(record.payload), queue=record.queue, connection=record.connection)
         self.line("<info>Failed job deleted successfully.</info>")
         return 0

@@ -43,12 +43,21 @@ class QueueRetryCommand(Command):
     options = [
         option("queue", None, "Retry every failed job of this queue", flag=False),
         option("range", None, "Retry row ids in a range, e.g. 1-5", flag=False, multiple=True),
+        option("tenant", None, "Retry every failed job of this tenant (app/Tenancy)", flag=False),
     ]
 
     def run_command(self) -> int:
         failed = manager().failed
         ids = list(self.argument("id") or [])
-        if "all" in ids:
+        if self.option("tenant"):
+            from app.Tenancy.TenantJobs import failed_of, require_known
+
+            require_known(manager(), str(self.option("tenant")), [manager().default_connection])
+            targets = failed_of(manager(), str(self.option("tenant")))
+            if not targets:
+                self.line(f"No failed jobs of tenant {self.option('tenant')!r}.")
+                return 0
+        elif "all" in ids:
             targets = failed.ids()
         elif self.option("queue"):
             targets = failed.ids(self.option("queue"))

@@ -62,9 +62,12 @@ class QueueStatsCommand(Command):
     options = [
         option("queue", None, "Only these queues (comma list; CONNECTION:QUEUE allowed)", flag=False),
         option("json", None, "Print JSON instead of a table"),
+        option("tenant", None, "Only this tenant's jobs (app/Tenancy)", flag=False),
     ]
 
     def run_command(self) -> int:
+        if self.option("tenant"):
+            return self._tenant_stats(str(self.option("tenant")))
         rows = queue_rows(self.argument("connection"), self.list_option("queue"))
         batches = recent_batches()
         if self.option("json"):
@@ -85,4 +88,18 @@ class QueueStatsCommand(Command):
                                    str(b["total_jobs"]), str(b["pending_jobs"]), str(b["failed_jobs"]), batch_state(b)]
                                   for b in batches])
             batch_table.render()
+        return 0
+
+    def _tenant_stats(self, tenant: str) -> int:
+        from app.Tenancy.TenantJobs import tenant_stats
+
+        rows = tenant_stats(manager(), self.argument("connection"), self.list_option("queue"), tenant)
+        if self.option("json"):
+            self.line(plain_json({"tenant": tenant, "queues": rows}))
+            return 0
+        table = self.table()
+        table.set_headers(["Queue", "Tenant", "Pending", "Delayed", "Reserved", "Failed"])
+        table.set_rows([[plain(f"{r['connection']}:{r['queue']}", one_line=True), plain(tenant, one_line=True),
+                         str(r["pending"]), str(r["delayed"]), str(r["reserved"]), str(r["failed"])] for r in rows])
+        table.render()
         return 0

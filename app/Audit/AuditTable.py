@@ -1,0 +1,27 @@
+"""The `queue_audit` table: one append-only row per lifecycle event or operator action; no payload data."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Index, Integer, String, Table
+
+from app.Queue.database.tables import Id, metadata
+
+queue_audit = Table(
+    "queue_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),  # unix seconds (app/Queue/support/time)
+    Column("event", String(32), nullable=False),
+    Column("job_id", String(64), nullable=True),
+    Column("job_class", String(191), nullable=True),
+    Column("queue", String(191), nullable=True),
+    Column("connection", String(64), nullable=True),
+    Column("tenant", String(191), nullable=True),
+    Column("attempt", Integer, nullable=True),
+    Column("host", String(191), nullable=False),
+    Column("actor", String(191), nullable=False),
+    Column("detail", String(191), nullable=True),  # an exception class or a count, never a message or payload
+    Index("ix_queue_audit_at", "at"),
+    Index("ix_queue_audit_job_id", "job_id"),
+    # No tenant index: it cost the worker ~2 us a job (bench/audit_overhead.py); --tenant and
+    # queue:forget-tenant are rare and scan.
+)

@@ -1,0 +1,1 @@
+"""The audit trail: an append-only record of job lifecycle events and operator actions (queue:audit)."""

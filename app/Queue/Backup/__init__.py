@@ -1,0 +1,1 @@
+"""Backup and restore of queue contents as signed JSON lines (queue:export / queue:import)."""

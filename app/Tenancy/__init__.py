@@ -1,0 +1,1 @@
+"""Tenants: carry a tenant with each job, restore its context on the worker, share queues fairly."""
