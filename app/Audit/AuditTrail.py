@@ -16,7 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from app.Audit.AuditEntry import AuditEntry, actor, entry, host, tenant_of
-from app.Audit.AuditStores import AuditStore, DatabaseAuditStore, RedisAuditStore
+from app.Audit.AuditStores import AuditStore, RedisAuditStore
 from app.Queue.events import JobFailed, JobProcessing, JobQueued, JobReleased, WorkerStopping
 from app.Queue.support.time import now
 
@@ -38,6 +38,8 @@ def make_store(manager: QueueManager) -> AuditStore:
     kind = settings["store"] or ("redis" if manager.connection_config().get("driver") == "redis" else "database")
     if kind == "redis":
         return RedisAuditStore.from_config(manager.connection_config("redis"), int(settings["stream_max"]))
+    from app.Audit.DatabaseAuditStore import DatabaseAuditStore  # SQLAlchemy only where the table is used
+
     return DatabaseAuditStore(manager.engine())
 
 

@@ -8,7 +8,8 @@ import pytest
 from freezegun import freeze_time
 
 from app.Audit.AuditTrail import flush, make_store
-from app.Audit.AuditStores import DatabaseAuditStore, RedisAuditStore
+from app.Audit.AuditStores import RedisAuditStore
+from app.Audit.DatabaseAuditStore import DatabaseAuditStore
 from app.Jobs.Batch import batch
 from app.Models.JobBatch import JobBatch
 from tests.console.conftest import run_command
