@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from app.Horizon.Redaction import data_json, finished_job_data, tag_list
 from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
 from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.support.time import now
+from app.Queue.support.worker_flusher import WorkerScopedFlusher
 
 if TYPE_CHECKING:
     from app.Horizon.CompletedJobStore import CompletedJobStore
@@ -33,20 +33,18 @@ MAX_UNWRITTEN = 20_000
 PRUNE_INTERVAL = 60.0
 
 
-class CompletedJobRecorder:
+class CompletedJobRecorder(WorkerScopedFlusher):
     """Buffers JobProcessed events while a worker loop runs in this process and writes them as rows."""
+
+    thread_name = "queue-completed-flush"
 
     def __init__(self, store: CompletedJobStore | RedisCompletedJobStore, manager: QueueManager, trim_minutes: float) -> None:
         self.store = store
         self.manager = manager
         self.trim_seconds = trim_minutes * 60
-        self._lock = threading.Lock()
+        super().__init__()
         self._buffer: list[tuple[Any, ...]] = []
         self._rows: list[tuple[Any, ...]] = []  # built but not yet written (store down)
-        self._workers = 0
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
         self._flushed_at = time.monotonic()
         self._warned = False
@@ -73,25 +71,6 @@ class CompletedJobRecorder:
             return
         # A busy worker writes its buffer itself, between two jobs, about once a second: a second
         # thread doing it would contend with the worker for the GIL on every write.
-        self.flush()
-
-    def on_worker_starting(self, event: WorkerStarting) -> None:
-        with self._lock:
-            self._workers += 1
-            if self._thread is None:
-                self._stopping = False
-                self._thread = threading.Thread(target=self._flush_loop, name="queue-completed-flush", daemon=True)
-                self._thread.start()
-
-    def on_worker_stopping(self, event: WorkerStopping) -> None:
-        with self._lock:
-            self._workers = max(0, self._workers - 1)
-            thread = self._thread if self._workers == 0 else None
-            if thread is not None:
-                self._stopping, self._thread = True, None
-        if thread is not None:
-            self._wake.set()
-            thread.join(10)
         self.flush()
 
     def flush(self) -> None:

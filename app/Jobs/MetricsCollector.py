@@ -11,7 +11,6 @@ QUEUE_METRICS_RETENTION_HOURS (default 24) are pruned by the writers.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from app.Jobs.MetricsStore import MetricsStore, Sample, percentile
 from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.QueueStats import QueueStats
 from app.Queue.support.time import now
+from app.Queue.support.worker_flusher import WorkerScopedFlusher
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -46,18 +46,16 @@ def metrics_enabled() -> bool:
     return env_bool("QUEUE_METRICS", True)
 
 
-class MetricsCollector:
+class MetricsCollector(WorkerScopedFlusher):
     """Listens to job events; buffers samples while a worker loop runs in this process."""
+
+    thread_name = "queue-metrics-flush"
 
     def __init__(self, store: MetricsStore, retention: float) -> None:
         self.store = store
         self.retention = retention
-        self._lock = threading.Lock()
+        super().__init__()
         self._buffer: list[Sample] = []
-        self._workers = 0
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
         self._warned = False
         self._failing = False
@@ -76,25 +74,6 @@ class MetricsCollector:
     def on_failed(self, event: JobFailed) -> None:
         name = type(event.job).__name__ if event.job is not None else str(event.envelope.get("displayName") or "UndecodableJob")
         self._add(Sample(name, str(event.envelope.get("queue", "default")), event.runtime, False, now()))
-
-    def on_worker_starting(self, event: WorkerStarting) -> None:
-        with self._lock:
-            self._workers += 1
-            if self._thread is None:
-                self._stopping = False
-                self._thread = threading.Thread(target=self._flush_loop, name="queue-metrics-flush", daemon=True)
-                self._thread.start()
-
-    def on_worker_stopping(self, event: WorkerStopping) -> None:
-        with self._lock:
-            self._workers = max(0, self._workers - 1)
-            thread = self._thread if self._workers == 0 else None
-            if thread is not None:
-                self._stopping, self._thread = True, None
-        if thread is not None:
-            self._wake.set()
-            thread.join(10)
-        self.flush()
 
     # -- buffering ---------------------------------------------------------------------------
     def _add(self, sample: Sample) -> None:
