@@ -68,7 +68,7 @@ BACKEND_SETUP: dict[str, Callable[[pytest.FixtureRequest, QueueManager, pytest.M
     "redis": _redis,
     "redis-cluster": _redis_cluster,
 }
-BACKENDS = ["sqlite", "mariadb", "redis"]
+BACKENDS = ["sqlite", "mariadb", "pgsql", "redis"]
 # The cluster runs only the suites that must hold there (contract, batches, unique jobs, rate
 # limits): a file opts in with `from tests.drivers.conftest import cluster_backend as backend`.
 CLUSTER_BACKENDS = [*BACKENDS, "redis-cluster"]

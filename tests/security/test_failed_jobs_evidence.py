@@ -45,6 +45,8 @@ def _plant_failed_row(backend: Backend, payload: str, failed_driver: str) -> Non
                          ids=["deep-list", "deep-object", "garbage"])
 def test_queue_failed_lists_a_planted_row_instead_of_exiting(backend: Backend, payload: str, monkeypatch: pytest.MonkeyPatch):
     failed_driver = "redis" if backend.name == "redis" else "database"
+    if "\x00" in payload and backend.name == "pgsql":
+        pytest.skip("PostgreSQL refuses NUL in a text column at the write itself: the row cannot be planted")
     env = dict(backend.env)
     if failed_driver == "redis":
         monkeypatch.setenv("QUEUE_FAILED_DRIVER", "redis")

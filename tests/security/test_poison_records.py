@@ -19,6 +19,19 @@ POISON: dict[str, str | bytes] = {
     "empty": "",
     "not-json": "\x00\x01 hello",
 }
+# What a store's text column can hold at all: MariaDB and PostgreSQL refuse bytes that are not
+# UTF-8, and PostgreSQL refuses NUL characters, at the write itself; those records cannot be planted there.
+NUL_REFUSED = ("pgsql",)
+NON_UTF8_REFUSED = ("mariadb", "pgsql")
+
+
+def storable(backend: Backend, payload: str | bytes) -> bool:
+    """Whether `backend`'s job table can hold `payload` at all."""
+    if isinstance(payload, bytes):
+        return backend.name not in NON_UTF8_REFUSED
+    return not ("\x00" in payload and backend.name in NUL_REFUSED)
+
+
 UUID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 INVALID_UTF8 = b'{"uuid":"\xff\xfe","job":"\xc3\x28"}'
 
@@ -38,6 +51,8 @@ def _assert_refused_and_queue_moves_on(backend: Backend, witness: Path, planted:
 
 @pytest.mark.parametrize("kind", list(POISON))
 def test_unsigned_garbage_goes_to_failed_jobs_and_the_queue_moves_on(backend: Backend, witness: Path, kind: str):
+    if not storable(backend, POISON[kind]):
+        pytest.skip(f"{backend.name} refuses to store this record (NUL in a text column)")
     plant(backend, POISON[kind])
     _assert_refused_and_queue_moves_on(backend, witness, 1)
 
@@ -50,8 +65,8 @@ def test_the_claimed_uuid_is_quoted_not_trusted(backend: Backend, witness: Path)
 
 
 def test_payload_bytes_that_are_not_utf8_are_refused(backend: Backend, witness: Path):
-    if backend.name == "mariadb":
-        pytest.skip("a utf8mb4 column cannot hold bytes that are not UTF-8: MariaDB refuses the write itself")
+    if not storable(backend, INVALID_UTF8):
+        pytest.skip(f"a UTF-8 text column cannot hold bytes that are not UTF-8: {backend.name} refuses the write itself")
     plant(backend, INVALID_UTF8)
     _assert_refused_and_queue_moves_on(backend, witness, 1)
     assert "\\xff\\xfe" in backend.manager.failed.all()[0].payload or "\ufffd" in backend.manager.failed.all()[0].payload
@@ -90,14 +105,13 @@ def test_a_worker_process_survives_every_kind_of_poison(backend: Backend, witnes
     """The same records, picked up by a real `queue:work` process: exit 0, every record accounted for."""
     from tests.support import artisan
 
-    for payload in POISON.values():
+    records = [p for p in (*POISON.values(), INVALID_UTF8) if storable(backend, p)]
+    for payload in records:
         plant(backend, payload)
-    if backend.name != "mariadb":
-        plant(backend, INVALID_UTF8)
     if backend.name == "redis":
         for member in BAD_MEMBERS:
             plant_member(backend, member, "pending", 0)
-    planted = len(POISON) + (backend.name != "mariadb") + (len(BAD_MEMBERS) if backend.name == "redis" else 0)
+    planted = len(records) + (len(BAD_MEMBERS) if backend.name == "redis" else 0)
     Mark(witness, "behind").on_connection(backend.connection).dispatch()
     done = artisan("queue:work", backend.connection, "--stop-when-empty", "--sleep=0", env=backend.env, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
