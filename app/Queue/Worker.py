@@ -153,7 +153,11 @@ class Worker:
         if block and many:
             return self._next_held(driver, queues)  # type: ignore[arg-type]
         if block and blocking:
-            return driver.pop_blocking(queues, self.worker_id, self.options.sleep)
+            job = driver.pop_blocking(queues, self.worker_id, self.options.sleep)
+            if job is not None and self._held_by_supervisor:  # horizon paused us while the pop waited
+                job.release(0, undo_attempt=True)
+                return None
+            return job
         for name in queues:
             job = driver.pop(name, self.worker_id)
             if job is not None:

@@ -118,6 +118,9 @@ def _claim_fuzz(backend: Backend, witness: Path, records: list[str | bytes], mem
             raw = raw.decode("utf-8", "replace")  # utf8mb4 refuses other bytes at the write itself
         if backend.name == "mariadb" and isinstance(raw, str):
             raw = raw.encode("utf-8", "replace").decode("utf-8")  # likewise lone surrogates
+        if backend.name == "pgsql":  # PostgreSQL text refuses non-UTF-8 bytes, lone surrogates and NUL at the write
+            text_value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            raw = text_value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
         plant(backend, raw)
     for member, where in members:
         plant_member(backend, member, where, 0 if where == "pending" else 1.0)
