@@ -77,12 +77,13 @@ def empty_dashboard_tables() -> None:
     """Empty the tables a shared test database keeps between tests (MariaDB empties only the queue tables)."""
     from sqlalchemy import delete
 
-    from app.Horizon.tables import completed_jobs
+    from app.Horizon.tables import completed_jobs, job_tags
     from app.Queue.database.metrics_tables import job_metrics
 
     with manager().engine().begin() as conn:
         conn.execute(delete(completed_jobs))
         conn.execute(delete(job_metrics))
+        conn.execute(delete(job_tags))
 
 
 def stop_worker(worker: Any) -> None:

@@ -5,6 +5,9 @@ writes its buffered rows itself about every FLUSH_INTERVAL (sooner when MAX_BUFF
 statement between two jobs; a background thread writes what an idle worker left behind, and
 the buffer is written when the worker stops. Outside a worker loop each job is written at once. Rows older than the completed trim (default 60 minutes)
 are pruned by the writers every PRUNE_INTERVAL. Recording never breaks job processing.
+Jobs carrying a monitored tag are also indexed under it (Horizon's per-tag lists), so the
+Monitoring page counts them without reading payloads; the monitored tags are read at a flush
+only when a written job has tags.
 """
 from __future__ import annotations
 
@@ -13,9 +16,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from app.Horizon.CompletedRows import _COMPLETED, _TAGS, _UUID
 from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.Redaction import data_json, finished_job_data, tag_list
 from app.Horizon.settings import completed_recording_enabled, completed_trim_minutes
+from app.Horizon.TagIndexFactory import completed_tag_index
+from app.Horizon.TagsRepository import MONITORED_KEY
 from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.support.time import now
 from app.Queue.support.worker_flusher import WorkerScopedFlusher
@@ -23,6 +29,8 @@ from app.Queue.support.worker_flusher import WorkerScopedFlusher
 if TYPE_CHECKING:
     from app.Horizon.CompletedJobStore import CompletedJobStore
     from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
+    from app.Horizon.RedisTagIndex import RedisTagIndex
+    from app.Horizon.SqlTagIndex import SqlTagIndex
     from app.Queue.QueueManager import QueueManager
 
 log = logging.getLogger("queue.completed")
@@ -38,8 +46,10 @@ class CompletedJobRecorder(WorkerScopedFlusher):
 
     thread_name = "queue-completed-flush"
 
-    def __init__(self, store: CompletedJobStore | RedisCompletedJobStore, manager: QueueManager, trim_minutes: float) -> None:
+    def __init__(self, store: CompletedJobStore | RedisCompletedJobStore, manager: QueueManager, trim_minutes: float,
+                 tags: SqlTagIndex | RedisTagIndex | None = None) -> None:
         self.store = store
+        self.tags = tags
         self.manager = manager
         self.trim_seconds = trim_minutes * 60
         super().__init__()
@@ -110,10 +120,13 @@ class CompletedJobRecorder(WorkerScopedFlusher):
     def _write(self, rows: list[tuple[Any, ...]]) -> bool:
         try:
             self.store.record(rows)
+            self._index_monitored(rows)
             t = time.monotonic()
             if t - self._pruned_at >= PRUNE_INTERVAL:
                 self._pruned_at = t
                 self.store.prune(now() - self.trim_seconds)
+                if self.tags is not None:
+                    self.tags.prune("completed", now() - self.trim_seconds)
             return True
         except Exception as exc:
             if not self._warned:
@@ -122,10 +135,26 @@ class CompletedJobRecorder(WorkerScopedFlusher):
             return False
 
 
+    def _index_monitored(self, rows: list[tuple[Any, ...]]) -> None:
+        """Index the written jobs under the monitored tags they carry."""
+        tagged = [r for r in rows if r[_TAGS] != "[]"]
+        if not tagged or self.tags is None:
+            return
+        try:  # the jobs are written already: a failure here must not make the flush write them twice
+            monitored = self.manager.cache.get(MONITORED_KEY)
+            if not isinstance(monitored, list) or not monitored:
+                return
+            wanted = {str(t) for t in monitored}
+            self.tags.add("completed", [(tag, r[_UUID], r[_COMPLETED]) for r in tagged
+                                        for tag in dict.fromkeys(json.loads(r[_TAGS])) if tag in wanted])
+        except Exception as exc:
+            log.warning("could not index the monitored tags of completed jobs (%s)", exc)
+
+
 def register(manager: QueueManager) -> None:
     """Record jobs completed in this process (bootstrap LISTENER_MODULES); QUEUE_RECORD_COMPLETED=0 turns it off."""
     if not completed_recording_enabled():
         return
-    recorder = CompletedJobRecorder(completed_store(manager), manager, completed_trim_minutes())
+    recorder = CompletedJobRecorder(completed_store(manager), manager, completed_trim_minutes(), completed_tag_index(manager))
     recorder.register(manager)
     manager.completed = recorder  # type: ignore[attr-defined]

@@ -12,6 +12,8 @@ from app.Horizon.PendingJobs import DatabasePendingJobs, RedisPendingJobs, match
 from app.Horizon.Redaction import parse_stored
 from app.Horizon.settings import completed_trim_minutes
 from app.Horizon.StatsRepository import StatsRepository
+from app.Horizon.TagIndexFactory import failed_tag_index
+from app.Horizon.tables import job_tags
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import failed_jobs
 from app.Queue.support.time import now
@@ -66,26 +68,44 @@ class JobRepository:
 
     # -- failed ------------------------------------------------------------------------------
     def failed(self, request: PageRequest) -> Page:
-        """Permanently failed jobs, newest first."""
+        """Permanently failed jobs, newest first (a tag's through the tag index, newest failure first)."""
         provider = self.manager.failed
         if not hasattr(provider, "engine"):
-            records = [r for r in provider.all() if matches(parse_stored(r.payload), request.filters)]
-            chosen = records[request.offset:request.offset + request.per_page]
-            return Page([self._failed_summary(r) for r in chosen], request.page, request.per_page, len(records))
+            return self._failed_off_database(request)
         where = self._failed_where(request.filters)
+        source: Any = failed_jobs
+        order: list[Any] = [failed_jobs.c.id.desc()]
+        if request.filters.tag:
+            source = job_tags.join(failed_jobs, failed_jobs.c.uuid == job_tags.c.job_id)
+            where += [job_tags.c.tag == request.filters.tag, job_tags.c.kind == "failed"]
+            order = [job_tags.c.at.desc(), job_tags.c.id.desc()]
         query = (select(failed_jobs.c.id, failed_jobs.c.uuid, failed_jobs.c.connection, failed_jobs.c.queue,
                         failed_jobs.c.payload, failed_jobs.c.failed_at, func.substr(failed_jobs.c.exception, 1, 300).label("exception"))
-                 .where(*where).order_by(failed_jobs.c.id.desc()).limit(request.per_page).offset(request.offset))
-        count = select(func.count()).select_from(failed_jobs).where(*where)
+                 .select_from(source).where(*where).order_by(*order).limit(request.per_page).offset(request.offset))
+        count = select(func.count()).select_from(source).where(*where)
         with translate_errors(str(provider.engine.url)), provider.engine.connect() as conn:
             rows = conn.execute(query).all()
             total = int(conn.execute(count).scalar_one())
         return Page([self._failed_summary(r) for r in rows], request.page, request.per_page, total)
 
+    def _failed_off_database(self, request: PageRequest) -> Page:
+        """Failed jobs in Redis: the order zset pages them, the tag index finds a tag's, other filters read them all."""
+        provider, f = self.manager.failed, request.filters
+        if f.tag and not (f.id or f.job or f.queue):
+            index = failed_tag_index(self.manager)
+            ids = index.ids(f.tag, "failed", request.offset, request.per_page)
+            found = [r for r in (provider.find(i) for i in ids) if r is not None]
+            return Page([self._failed_summary(r) for r in found], request.page, request.per_page, index.count(f.tag, "failed"))
+        if not (f.id or f.job or f.queue or f.tag):
+            chosen = provider.recent(limit=request.offset + request.per_page)[request.offset:]
+            return Page([self._failed_summary(r) for r in chosen], request.page, request.per_page, provider.count())
+        records = [r for r in provider.all() if matches(parse_stored(r.payload), f)]
+        chosen = records[request.offset:request.offset + request.per_page]
+        return Page([self._failed_summary(r) for r in chosen], request.page, request.per_page, len(records))
+
     @staticmethod
     def _failed_where(filters: Filters) -> list[Any]:
-        import json
-
+        """Conditions on failed_jobs for the id, queue and class filters (the tag goes through the tag index)."""
         c = failed_jobs.c
         where: list[Any] = []
         if filters.id:
@@ -94,9 +114,6 @@ class JobRepository:
             where.append(c.queue == filters.queue)
         if filters.job:
             where.append(c.payload.like('%"displayName":"' + like_escape(filters.job) + '"%', escape="\\"))
-        if filters.tag:
-            needle = like_escape(json.dumps(filters.tag, ensure_ascii=False))
-            where.append(c.payload.like('%"tags":[%' + needle + '%],"createdAt"%', escape="\\"))
         return where
 
     @staticmethod
@@ -109,7 +126,7 @@ class JobRepository:
         """Failed jobs since `since`, optionally carrying `tag` (monitoring)."""
         if not tag:
             return StatsRepository(self.manager).failed_since(since)
-        return self.failed(PageRequest(1, 1, Filters(tag=tag))).total
+        return failed_tag_index(self.manager).count(tag, "failed", since)
 
     # -- one job -------------------------------------------------------------------------------
     def find(self, job_uuid: str) -> dict[str, Any]:

@@ -1,14 +1,16 @@
-"""Monitored tags (Horizon's Monitoring page): the list lives in the cache store, the jobs in the job lists.
+"""Monitored tags (Horizon's Monitoring page): the list lives in the cache store, the counts in the tag index.
 
-A tag's recent jobs are its completed jobs within the completed trim, its failed jobs those in
-failed_jobs; both are found by the tag filter of the job lists, so monitoring a tag needs no
-extra writes from workers.
+As Horizon's per-tag lists: workers index every failed job's tags, and a completed job's tags
+while they are monitored (app/Horizon/TagIndexFactory.py), so a tag's counts are index range
+counts, never payload scans. A tag's completed count starts when monitoring starts; stopping
+monitoring drops its completed entries.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from app.Horizon.Paging import MAX_FILTER_CHARS, BadRequest, NotFound
+from app.Horizon.TagIndexFactory import completed_tag_index
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -21,6 +23,7 @@ class TagsRepository:
     """Add, remove and list monitored tags."""
 
     def __init__(self, manager: QueueManager) -> None:
+        self.manager = manager
         self.cache = manager.cache
 
     def monitored(self) -> list[str]:
@@ -45,9 +48,11 @@ class TagsRepository:
             raise NotFound(f"tag {tag!r} is not monitored")
         tags.remove(tag)
         self.cache.put(MONITORED_KEY, tags)
+        completed_tag_index(self.manager).forget_tag(tag, "completed")
         return tags
 
     def summary(self, jobs: Any, since: float) -> list[dict[str, Any]]:
-        """Per monitored tag: completed jobs since `since` and failed jobs."""
-        return [{"tag": t, "completed": jobs.completed_store.count_since(since, t), "failed": jobs.failed_count_since(0, t)}
+        """Per monitored tag: jobs completed since `since` (and since monitoring began) and failed jobs."""
+        completed = completed_tag_index(self.manager)
+        return [{"tag": t, "completed": completed.count(t, "completed", since), "failed": jobs.failed_count_since(0, t)}
                 for t in self.monitored()]

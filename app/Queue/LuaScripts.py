@@ -428,3 +428,22 @@ for _, uuid in ipairs(ARGV) do
 end
 return n
 """
+
+# -- the dashboard's per-tag index ------------------------------------------------------------
+
+TAG_DROP_STALE = """
+-- Drop a tag's failed entries whose failed record is gone (forgotten or retried since).
+-- KEYS[1] the tag's zset (job uuids), KEYS[2] failed records hash (uuid -> json)
+-- Returns how many entries were dropped
+local ids = redis.call('zrange', KEYS[1], 0, -1)
+local gone = {}
+for _, id in ipairs(ids) do
+  if redis.call('hexists', KEYS[2], id) == 0 then
+    gone[#gone + 1] = id
+  end
+end
+for i = 1, #gone, 500 do
+  redis.call('zrem', KEYS[1], unpack(gone, i, math.min(i + 499, #gone)))
+end
+return #gone
+"""

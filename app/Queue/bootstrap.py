@@ -12,6 +12,7 @@ LISTENER_MODULES: tuple[str, ...] = (
     "app.Jobs.MetricsCollector",
     "app.Queue.WorkerRegistry",
     "app.Horizon.CompletedJobRecorder",
+    "app.Horizon.FailedTagRecorder",
     "app.Jobs.BatchRecorder",
     "app.Jobs.ChainRecorder",
     "app.Jobs.RateLimiter",

@@ -98,10 +98,12 @@ def test_lists_details_and_metrics_show_what_the_workers_did(backend: Backend, s
         assert "<script>alert(1)" not in response.text, page
 
 
-def test_retry_forget_batch_actions_and_monitoring(backend: Backend, seeded):
+def test_retry_forget_batch_actions_and_monitoring(backend: Backend, seeded, tmp_path: Path):
     c = client()
     headers = csrf(c)
     flaky = seeded.failed["FlakyJob"]
+    assert c.post("/horizon/api/monitoring", json={"tag": "failing"}, headers=headers).json() == {"monitored": ["failing"]}
+    assert c.get("/horizon/api/monitoring").json() == [{"tag": "failing", "completed": 0, "failed": 1}]
 
     assert c.post(f"/horizon/api/jobs/failed/{flaky}/retry").status_code == 403  # no CSRF token
     assert c.post(f"/horizon/api/jobs/failed/{flaky}/retry", headers=headers).json() == {"retried": 1, "missing": []}
@@ -115,16 +117,22 @@ def test_retry_forget_batch_actions_and_monitoring(backend: Backend, seeded):
     assert c.post(f"/horizon/api/jobs/failed/{always}/forget", headers=headers).status_code == 200
     assert c.get("/horizon/api/jobs/failed", params={"id": always}).json()["total"] == 0
     assert c.post(f"/horizon/api/jobs/failed/{always}/forget", headers=headers).status_code == 404
+    assert c.get("/horizon/api/monitoring").json() == [{"tag": "failing", "completed": 0, "failed": 0}]
 
     assert c.post(f"/horizon/api/batches/{seeded.batch_id}/retry", headers=headers).json()["retried"] == 1
     assert wait_until(lambda: c.get(f"/horizon/api/batches/{seeded.batch_id}").json()["failed_jobs"] == 1, timeout=45)
     cancelled = c.post(f"/horizon/api/batches/{seeded.batch_id}/cancel", headers=headers).json()
     assert cancelled["state"] == "cancelled" and cancelled["cancelled_at"]
 
-    assert c.post("/horizon/api/monitoring", json={"tag": "user:2"}, headers=headers).json() == {"monitored": ["user:2"]}
-    summary = c.get("/horizon/api/monitoring").json()
-    assert summary == [{"tag": "user:2", "completed": 1, "failed": 0}]
-    assert c.post("/horizon/api/monitoring/stop", json={"tag": "user:2"}, headers=headers).json() == {"monitored": []}
+    # a monitored tag counts the jobs completed from then on (Horizon's monitored tags)
+    assert c.post("/horizon/api/monitoring", json={"tag": "user:2"}, headers=headers).json() == {"monitored": ["failing", "user:2"]}
+    assert c.get("/horizon/api/monitoring").json()[1] == {"tag": "user:2", "completed": 0, "failed": 0}
+    from tests.fixtures.dashboard_jobs import TaggedJob
+
+    TaggedJob(str(tmp_path / "witness.log"), 2).on_connection(backend.connection).dispatch()
+    assert wait_until(lambda: c.get("/horizon/api/monitoring").json()[1]["completed"] == 1, timeout=45)
+    assert "user:2" in c.get("/horizon/monitoring").text
+    assert c.post("/horizon/api/monitoring/stop", json={"tag": "user:2"}, headers=headers).json() == {"monitored": ["failing"]}
 
 
 def test_unknown_ids_and_bad_input_get_clear_answers(backend: Backend):

@@ -1,0 +1,41 @@
+"""Choose where each part of the per-tag index lives: beside the records it indexes.
+
+Completed entries sit with the completed jobs (Redis when the cache store is Redis, else the
+`job_tags` table); failed entries sit with the failed records (the failed store's Redis, else
+`job_tags` in the failed store's database).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.Horizon.RedisTagIndex import RedisTagIndex
+    from app.Horizon.SqlTagIndex import SqlTagIndex
+    from app.Queue.QueueManager import QueueManager
+
+
+
+def completed_tag_index(manager: QueueManager) -> SqlTagIndex | RedisTagIndex:
+    """The index of monitored tags' completed jobs."""
+    if manager.config.get("cache_store") == "redis":
+        from app.Horizon.RedisTagIndex import RedisTagIndex
+
+        cache = manager.cache
+        return RedisTagIndex(cache.client, cache.config, cache.key("horizon:{completed}:tags"))  # type: ignore[attr-defined]
+    from app.Horizon.SqlTagIndex import SqlTagIndex
+
+    return SqlTagIndex(manager.engine())
+
+
+def failed_tag_index(manager: QueueManager) -> SqlTagIndex | RedisTagIndex:
+    """The index of failed jobs' tags."""
+    provider = manager.failed
+    engine = getattr(provider, "engine", None)
+    if engine is None:
+        from app.Horizon.RedisTagIndex import RedisTagIndex
+
+        records = str(getattr(provider, "records_key"))
+        return RedisTagIndex(getattr(provider, "client"), getattr(provider, "config"), records + ":tags", records)
+    from app.Horizon.SqlTagIndex import SqlTagIndex
+
+    return SqlTagIndex(engine)
