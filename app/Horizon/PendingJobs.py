@@ -3,10 +3,11 @@
 Database: rows of `jobs` not held by a worker, newest first through the primary key.
 Redis: the pending zset (priority order, the order workers take them), then the delayed zset.
 Filters on class, tag or id read the payload text (no index serves them); on Redis they look
-at most SCAN_LIMIT jobs per queue.
+at most SCAN_LIMIT jobs per queue and stop once the page and the next are found.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from app.Queue.database.tables import jobs
 from app.Queue.support.time import now
 
 SCAN_LIMIT = 10_000
+CHUNK = 500
 COUNT_CAP = 10_000  # the pending list counts at most this many rows (a million-row count costs ~100 ms)
 
 
@@ -29,8 +31,6 @@ def _payload_filters(filters: Filters) -> list[Any]:
     if filters.job:
         where.append(jobs.c.payload.like('%"displayName":"' + like_escape(filters.job) + '"%', escape="\\"))
     if filters.tag:
-        import json
-
         needle = like_escape(json.dumps(filters.tag, ensure_ascii=False))
         where.append(jobs.c.payload.like('%"tags":[%' + needle + '%],"createdAt"%', escape="\\"))
     if filters.queue:
@@ -117,12 +117,25 @@ class RedisPendingJobs:
         return Page(items, request.page, request.per_page, total)
 
     def _filtered(self, request: PageRequest, sets: list[tuple[str, str, str]]) -> Page:
+        """Matches in list order, read in chunks: it stops once the page and the next are found (`capped`), and
+        decodes only records whose text holds the filter (a payload holds its uuid, class and tags verbatim)."""
+        f, client = request.filters, self.driver.client
+        needles = [n for n in (f.id and f.id, f.job and json.dumps(f.job, ensure_ascii=False),
+                               f.tag and json.dumps(f.tag, ensure_ascii=False)) if n]
+        enough = request.offset + 2 * request.per_page
         hits: list[dict[str, Any]] = []
         for _queue, key, status in sets:
-            for record in self.driver.client.zrange(key, 0, SCAN_LIMIT - 1):
-                payload = record.split("|", 4)[4]
-                if matches(parse_stored(payload), request.filters):
-                    hits.append(self._item(record, status))
+            for start in range(0, SCAN_LIMIT, CHUNK):
+                records = client.zrange(key, start, start + CHUNK - 1)
+                for record in records:
+                    payload = record.split("|", 4)[4]
+                    if all(n in payload for n in needles) and matches(parse_stored(payload), f):
+                        hits.append(self._item(record, status))
+                if len(hits) > enough:
+                    return Page(hits[request.offset:request.offset + request.per_page], request.page, request.per_page,
+                                len(hits), capped=True)
+                if len(records) < CHUNK:
+                    break
         return Page(hits[request.offset:request.offset + request.per_page], request.page, request.per_page, len(hits))
 
     def _item(self, record: str, status: str) -> dict[str, Any]:
