@@ -20,6 +20,8 @@ def api_routes(api: Api) -> list[BaseRoute]:
            ("jobs/{id}", api.job), ("batches", api.batches), ("batches/{id}", api.batch),
            ("metrics/jobs", api.metrics_jobs), ("metrics/queues", api.metrics_queues),
            ("metrics/jobs/{name}", api.metrics_job), ("metrics/queues/{name}", api.metrics_queue),
+           ("metrics/snapshots", api.snapshots), ("metrics/snapshots/jobs/{name}", api.snapshots_job),
+           ("metrics/snapshots/queues/{name}", api.snapshots_queue),
            ("monitoring", api.monitoring), ("csrf", api.csrf)]
     post = [("jobs/failed/retry", api.retry_selected), ("jobs/failed/{id}/retry", api.retry),
             ("jobs/failed/{id}/forget", api.forget), ("batches/{id}/retry", api.batch_retry),

@@ -14,6 +14,7 @@ from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.MetricsRepository import DEFAULT_MINUTES, MAX_MINUTES, MetricsRepository
 from app.Horizon.Paging import BadRequest, page_request
 from app.Horizon.settings import completed_trim_minutes
+from app.Horizon.SnapshotSeries import latest_subjects, snapshot_series
 from app.Horizon.StatsRepository import StatsRepository
 from app.Horizon.TagsRepository import TagsRepository
 from app.Queue.support.time import now
@@ -122,6 +123,16 @@ class Api:
 
     def metrics_queue(self, request: Request) -> Any:
         return MetricsRepository(self.manager).series(_minutes(request), queue=str(request.path_params["name"]))
+
+    def snapshots(self, request: Request) -> Any:
+        """The newest snapshot's job classes and queues, and every queue's series from the stored snapshots."""
+        return {**latest_subjects(self.manager.cache), "series": snapshot_series(self.manager.cache)}
+
+    def snapshots_job(self, request: Request) -> Any:
+        return snapshot_series(self.manager.cache, job=str(request.path_params["name"]))
+
+    def snapshots_queue(self, request: Request) -> Any:
+        return snapshot_series(self.manager.cache, queue=str(request.path_params["name"]))
 
     def monitoring(self, request: Request) -> Any:
         return TagsRepository(self.manager).summary(self._jobs(), now() - completed_trim_minutes() * 60)

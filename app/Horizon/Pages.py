@@ -22,6 +22,7 @@ from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.MetricsRepository import MetricsRepository
 from app.Horizon.Paging import Filters, PageRequest, page_request
 from app.Horizon.settings import completed_trim_minutes
+from app.Horizon.SnapshotSeries import snapshot_series
 from app.Horizon.StatsRepository import StatsRepository
 from app.Horizon.TagsRepository import TagsRepository
 from app.Queue.support.time import now
@@ -125,7 +126,8 @@ class Pages:
             repo = MetricsRepository(self.manager)
             job, queue = request.query_params.get("job"), request.query_params.get("queue")
             series = repo.series(60, job=job or None, queue=None if job else (queue or None))
-            return {"jobs": repo.totals("job"), "queues": repo.totals("queue"), "series": series,
+            snapshots = snapshot_series(self.manager.cache, job=job or None, queue=None if job else (queue or None))
+            return {"jobs": repo.totals("job"), "queues": repo.totals("queue"), "series": series, "snapshots": snapshots,
                     "subject": job or queue or "all jobs"}
         return self._render(request, "metrics", "Metrics", build)
 
