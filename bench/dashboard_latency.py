@@ -29,7 +29,7 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 PAGE_BUDGET_MS, METRICS_BUDGET_MS = 200.0, 100.0
 QUEUES = ("default", "emails", "reports", "webhooks")

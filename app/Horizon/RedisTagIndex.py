@@ -51,7 +51,8 @@ class RedisTagIndex:
         """Jobs of `kind` carrying `tag` (since `since`)."""
         with translate_errors(self.config):
             self._clean(tag, kind)
-            return int(self.client.zcount(self.key(tag, kind), since if since > 0 else "-inf", "+inf"))
+            found = self.client.zcount(self.key(tag, kind), since if since > 0 else "-inf", "+inf")
+        return int(found)
 
     def ids(self, tag: str, kind: str, offset: int, limit: int, since: float = 0.0) -> list[str]:
         """Job ids carrying `tag`, newest first."""

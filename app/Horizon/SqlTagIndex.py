@@ -29,7 +29,7 @@ class SqlTagIndex:
         if not entries:
             return
         rows = [{"tag": tag[:191], "kind": kind, "job_id": job_id[:64], "at": float(at)} for tag, job_id, at in entries]
-        ids = sorted({r["job_id"] for r in rows})
+        ids = sorted({job_id[:64] for _, job_id, _ in entries})
         with translate_errors(self._url), self.engine.begin() as conn:
             if kind == FAILED:  # completed entries are new jobs; a failed uuid can fail again after a retry
                 conn.execute(delete(job_tags).where(job_tags.c.kind == kind, job_tags.c.job_id.in_(ids)))

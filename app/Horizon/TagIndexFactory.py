@@ -6,7 +6,7 @@ Completed entries sit with the completed jobs (Redis when the cache store is Red
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.Horizon.RedisTagIndex import RedisTagIndex
@@ -29,13 +29,13 @@ def completed_tag_index(manager: QueueManager) -> SqlTagIndex | RedisTagIndex:
 
 def failed_tag_index(manager: QueueManager) -> SqlTagIndex | RedisTagIndex:
     """The index of failed jobs' tags."""
-    provider = manager.failed
+    provider: Any = manager.failed  # the SQL or the Redis provider (contracts.FailedJobProvider)
     engine = getattr(provider, "engine", None)
     if engine is None:
         from app.Horizon.RedisTagIndex import RedisTagIndex
 
-        records = str(getattr(provider, "records_key"))
-        return RedisTagIndex(getattr(provider, "client"), getattr(provider, "config"), records + ":tags", records)
+        records = str(provider.records_key)
+        return RedisTagIndex(provider.client, provider.config, records + ":tags", records)
     from app.Horizon.SqlTagIndex import SqlTagIndex
 
     return SqlTagIndex(engine)
