@@ -248,12 +248,13 @@ def seed(connection: str, jobs: int, failed: int) -> float:
     _seed_completed(t)
     _seed_history(t)
     engine = manager().engine()
-    if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
-        with engine.begin() as conn:  # fresh statistics, as autovacuum / InnoDB would gather them in time
-            from sqlalchemy import text
+    if engine.dialect.name != "sqlite":  # fresh statistics and visibility maps, as autovacuum / InnoDB keep them
+        from sqlalchemy import text
 
+        verb = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE TABLE"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("jobs", "failed_jobs", "job_tags", "completed_jobs", "job_batches", "job_metrics"):
-                conn.execute(text(f"ANALYZE {'' if engine.dialect.name == 'postgresql' else 'TABLE '}{table}"))
+                conn.execute(text(f"{verb} {table}"))
     return time.perf_counter() - started
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 MAX_RETRY_SELECTED = 500
+TAG_COUNT_CAP = 10_000  # a tag's failed jobs are counted up to this many (a tag on every job would cost a scan)
 
 
 class JobRepository:
@@ -75,18 +76,22 @@ class JobRepository:
         where = self._failed_where(request.filters)
         source: Any = failed_jobs
         order: list[Any] = [failed_jobs.c.id.desc()]
-        if request.filters.tag:
+        cap = None
+        if request.filters.tag:  # through the tag index; counted up to TAG_COUNT_CAP, as the pending list is
             source = job_tags.join(failed_jobs, failed_jobs.c.uuid == job_tags.c.job_id)
             where += [job_tags.c.tag == request.filters.tag, job_tags.c.kind == "failed"]
             order = [job_tags.c.at.desc(), job_tags.c.id.desc()]
+            cap = max(TAG_COUNT_CAP, request.offset + 2 * request.per_page)
         query = (select(failed_jobs.c.id, failed_jobs.c.uuid, failed_jobs.c.connection, failed_jobs.c.queue,
                         failed_jobs.c.payload, failed_jobs.c.failed_at, func.substr(failed_jobs.c.exception, 1, 300).label("exception"))
                  .select_from(source).where(*where).order_by(*order).limit(request.per_page).offset(request.offset))
-        count = select(func.count()).select_from(source).where(*where)
+        hits = select(failed_jobs.c.id).select_from(source).where(*where)
+        count = select(func.count()).select_from((hits.limit(cap + 1) if cap else hits).subquery())
         with translate_errors(str(provider.engine.url)), provider.engine.connect() as conn:
             rows = conn.execute(query).all()
             total = int(conn.execute(count).scalar_one())
-        return Page([self._failed_summary(r) for r in rows], request.page, request.per_page, total)
+        capped = cap is not None and total > cap
+        return Page([self._failed_summary(r) for r in rows], request.page, request.per_page, min(total, cap or total), capped)
 
     def _failed_off_database(self, request: PageRequest) -> Page:
         """Failed jobs in Redis: the order zset pages them, the tag index finds a tag's, other filters read them all."""
@@ -95,7 +100,9 @@ class JobRepository:
             index = failed_tag_index(self.manager)
             ids = index.ids(f.tag, "failed", request.offset, request.per_page)
             found = [r for r in (provider.find(i) for i in ids) if r is not None]
-            return Page([self._failed_summary(r) for r in found], request.page, request.per_page, index.count(f.tag, "failed"))
+            total = index.count(f.tag, "failed", cap=TAG_COUNT_CAP)
+            return Page([self._failed_summary(r) for r in found], request.page, request.per_page,
+                        min(total, TAG_COUNT_CAP), capped=total > TAG_COUNT_CAP)
         if not (f.id or f.job or f.queue or f.tag):
             chosen = provider.recent(limit=request.offset + request.per_page)[request.offset:]
             return Page([self._failed_summary(r) for r in chosen], request.page, request.per_page, provider.count())
@@ -123,10 +130,10 @@ class JobRepository:
                        queue=str(record.queue), failed_at=float(record.failed_at), exception=first_line)
 
     def failed_count_since(self, since: float, tag: str | None = None) -> int:
-        """Failed jobs since `since`, optionally carrying `tag` (monitoring)."""
+        """Failed jobs since `since`, optionally carrying `tag` (monitoring: counted up to TAG_COUNT_CAP, then cap + 1)."""
         if not tag:
             return StatsRepository(self.manager).failed_since(since)
-        return failed_tag_index(self.manager).count(tag, "failed", since)
+        return failed_tag_index(self.manager).count(tag, "failed", since, cap=TAG_COUNT_CAP)
 
     # -- one job -------------------------------------------------------------------------------
     def find(self, job_uuid: str) -> dict[str, Any]:

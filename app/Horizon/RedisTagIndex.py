@@ -47,12 +47,13 @@ class RedisTagIndex:
         if self._drop_stale is not None:
             self._drop_stale(keys=[self.key(tag, kind), str(self.records_key)])
 
-    def count(self, tag: str, kind: str, since: float = 0.0) -> int:
-        """Jobs of `kind` carrying `tag` (since `since`)."""
+    def count(self, tag: str, kind: str, since: float = 0.0, cap: int | None = None) -> int:
+        """Jobs of `kind` carrying `tag` (since `since`); ZCOUNT costs the same whatever the count, so `cap` only bounds
+        the answer (cap + 1 past it), as the SQL index's does."""
         with translate_errors(self.config):
             self._clean(tag, kind)
-            found = self.client.zcount(self.key(tag, kind), since if since > 0 else "-inf", "+inf")
-        return int(found)
+            found = int(self.client.zcount(self.key(tag, kind), since if since > 0 else "-inf", "+inf"))
+        return found if cap is None else min(found, cap + 1)
 
     def ids(self, tag: str, kind: str, offset: int, limit: int, since: float = 0.0) -> list[str]:
         """Job ids carrying `tag`, newest first."""

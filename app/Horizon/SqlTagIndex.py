@@ -47,9 +47,12 @@ class SqlTagIndex:
             return job_tags.join(failed_jobs, and_(failed_jobs.c.uuid == job_tags.c.job_id))
         return job_tags
 
-    def count(self, tag: str, kind: str, since: float = 0.0) -> int:
-        """Jobs of `kind` carrying `tag` (since `since`): an index range count."""
-        query = select(func.count()).select_from(self._source(kind)).where(*self._where(tag, kind, since))
+    def count(self, tag: str, kind: str, since: float = 0.0, cap: int | None = None) -> int:
+        """Jobs of `kind` carrying `tag` (since `since`): an index range count, stopped past `cap` (then cap + 1)."""
+        hits = select(job_tags.c.id).select_from(self._source(kind)).where(*self._where(tag, kind, since))
+        if cap is not None:
+            hits = hits.limit(cap + 1)
+        query = select(func.count()).select_from(hits.subquery())
         with translate_errors(self._url), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 
 from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.Redaction import parse_stored
+from app.Horizon.SizesSummary import summary_for
 from app.Horizon.MetricsRepository import MetricsRepository
 from app.Queue.database.connection import translate_errors
 from app.Queue.contracts import QueueSizes
@@ -30,6 +31,7 @@ DISTINCT_QUEUES = text(
     f"WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM {JOBS_TABLE} UNION ALL "
     f"SELECT (SELECT MIN(queue) FROM {JOBS_TABLE} WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL) "
     "SELECT name FROM q")
+GROUPED_QUEUES = text(f"SELECT queue FROM {JOBS_TABLE} GROUP BY queue")
 THROUGHPUT_MINUTES = 5
 
 
@@ -46,15 +48,24 @@ class StatsRepository:
         engine = getattr(driver, "engine", None)
         if engine is None:
             return list(driver.queues())
+        # MariaDB/MySQL run GROUP BY on an index's first column as a loose index scan themselves (their
+        # recursive CTE reads the whole index per step); SQLite and PostgreSQL need the recursive walk.
+        query = GROUPED_QUEUES if engine.dialect.name in ("mysql", "mariadb") else DISTINCT_QUEUES
         with translate_errors(str(engine.url)), engine.connect() as conn:
-            return [r[0] for r in conn.execute(DISTINCT_QUEUES) if r[0] is not None]
+            return [r[0] for r in conn.execute(query) if r[0] is not None]
 
     def sizes(self, connection: str, queue: str) -> QueueSizes:
-        """Pending, delayed and reserved counts; on SQL index range counts of (queue, reserved_at, available_at)."""
+        """Pending, delayed and reserved counts; on SQL index range counts of (queue, reserved_at, available_at),
+        for a queue of SUMMARY_FROM_JOBS jobs or more from a count at most a few seconds old (SizesSummary.py)."""
         driver: Any = self.manager.connection(connection)
         engine = getattr(driver, "engine", None)
         if engine is None:
             return driver.sizes(queue)  # type: ignore[no-any-return]
+        return summary_for(engine).sizes((connection, queue), lambda: self._count_sizes(driver, engine, queue))
+
+    @staticmethod
+    def _count_sizes(driver: Any, engine: Any, queue: str) -> QueueSizes:
+        """Count a SQL queue's sizes now."""
         t = int(now())
         expired = t - float(driver.retry_after(queue))
         mine = jobs.c.queue == queue

@@ -45,6 +45,12 @@ def test_failed_jobs_are_found_by_tag_and_stop_counting_once_their_record_is_gon
         assert [j["id"] for j in repo.failed(PageRequest(1, 1, Filters(tag="failing"))).items] == [second]
         assert [j["id"] for j in repo.failed(PageRequest(filters=Filters(tag="user:1"))).items] == [first]
         assert repo.failed(PageRequest(filters=Filters(tag="nobody"))).total == 0
+        with monkeypatch.context() as m:  # counts stop at the cap (10,000) and say so
+            m.setattr("app.Horizon.TagsRepository.COUNT_CAP", 1)
+            m.setattr("app.Horizon.JobRepository.TAG_COUNT_CAP", 1)
+            TagsRepository(qm).monitor("failing")
+            assert TagsRepository(qm).summary(repo, 0) == [{"tag": "failing", "completed": 0, "failed": 1, "capped": ["failed"]}]
+            TagsRepository(qm).stop("failing")
 
         assert qm.failed.forget(first)  # as `queue:forget` does: the index is not told
         assert index.count("failing", "failed") == 1 and repo.failed_count_since(0, "user:1") == 0
