@@ -17,11 +17,25 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 STANDALONE = "standalone"
+MAX_SLOTS = 256  # slots shown per process (a record is store data: never trusted to be small)
+
+
+def _running(job: Any, t: float) -> dict[str, Any] | None:
+    """One running job of a worker's record (a slot), or None when the record holds something else."""
+    if not isinstance(job, dict):
+        return None
+    return {"job": str(job.get("job", "")), "id": str(job.get("uuid") or ""), "queue": str(job.get("queue") or ""),
+            "attempts": job.get("attempts"),
+            "running_for": round(max(0.0, t - float(job["started_at"])), 1)
+            if isinstance(job.get("started_at"), (int, float)) else None}
 
 
 def worker_view(record: dict[str, Any], t: float) -> dict[str, Any]:
     """The fields the page shows for one worker process (all values from the store are untrusted)."""
-    current = record.get("current") if isinstance(record.get("current"), dict) else None
+    current = _running(record.get("current"), t)
+    slots = [s for s in (_running(job, t) for job in (record.get("slots") or [])[:MAX_SLOTS]
+                         if isinstance(record.get("slots"), list)) if s is not None]
+    concurrency = record.get("concurrency")
     last_seen = record.get("last_seen")
     return {
         "id": str(record.get("id", "")), "name": str(record.get("name", "")), "pid": record.get("pid"),
@@ -30,13 +44,11 @@ def worker_view(record: dict[str, Any], t: float) -> dict[str, Any]:
         "processed": record.get("processed", 0), "failed": record.get("failed", 0), "released": record.get("released", 0),
         "memory_mb": record.get("memory_mb"),
         "heartbeat_age": round(max(0.0, t - float(last_seen)), 1) if isinstance(last_seen, (int, float)) else None,
-        "current": None if current is None else {
-            "job": str(current.get("job", "")), "id": str(current.get("uuid") or ""), "queue": str(current.get("queue") or ""),
-            "attempts": current.get("attempts"),
-            "running_for": round(max(0.0, t - float(current["started_at"])), 1)
-            if isinstance(current.get("started_at"), (int, float)) else None,
-        },
-        "status": "busy" if current else "idle",
+        "current": current,
+        # --concurrency=N: the job each busy slot runs (a worker without slots in its record runs `current`)
+        "concurrency": concurrency if isinstance(concurrency, int) and concurrency > 0 else 1,
+        "slots": slots or ([current] if current else []),
+        "status": "busy" if current or slots else "idle",
     }
 
 

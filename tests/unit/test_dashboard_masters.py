@@ -40,3 +40,24 @@ def test_workers_of_a_horizon_supervisor_show_under_its_master_and_the_rest_as_s
     assert [p["pid"] for s in masters_a[STANDALONE]["supervisors"] for p in s["processes"]] == [999]
     assert [m["name"] for m in hosts["host-b"]["masters"]] == [STANDALONE]
     assert tree["processes"] == 4
+
+
+def test_a_concurrent_worker_shows_the_job_each_busy_slot_runs(queue_env):
+    from tests.dashboard_support import client
+
+    registry = WorkerRegistry(queue_env.cache)
+    registry.join("w-c")
+    t = now()
+    slots = [{"job": "ResizeImageJob", "uuid": "u-1", "queue": "images", "attempts": 1, "started_at": t - 4},
+             {"job": "<script>x</script>", "uuid": "u-2", "queue": "images", "attempts": 2, "started_at": t - 1},
+             "junk from the store"]
+    registry.publish({"id": "w-c", "name": "default", "pid": 77, "host": "host-a", "connection": "database",
+                      "queues": ["images"], "started_at": t, "last_seen": t, "processed": 3, "failed": 0, "released": 0,
+                      "current": slots[0], "concurrency": 4, "slots": slots, "memory_mb": 50.0})
+
+    [process] = MastersRepository(queue_env).masters()["hosts"][0]["masters"][0]["supervisors"][0]["processes"]
+    assert process["concurrency"] == 4 and process["status"] == "busy"
+    assert [(s["job"], s["id"], s["running_for"] >= 3.9) for s in process["slots"]] == [
+        ("ResizeImageJob", "u-1", True), ("<script>x</script>", "u-2", False)]
+    page = client().get("/horizon/supervisors").text
+    assert "ResizeImageJob" in page and "&lt;script&gt;x&lt;/script&gt;" in page and "2 of 4 slots busy" in page
