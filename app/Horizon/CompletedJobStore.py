@@ -1,8 +1,8 @@
 """Completed jobs in the `completed_jobs` table, one row per worker flush, read back page by page.
 
 A page walks the flushes newest first using only their counts and decodes just the flushes
-that hold the page's jobs. Filters (class, tag, queue) decode flushes until the page is full,
-looking at SCAN_LIMIT jobs at most (`capped`). A job is found by its id through a hint of
+that hold the page's jobs. Filters (class, tag, queue) decode flushes until the page and the
+next are found, looking at SCAN_LIMIT jobs at most (`capped`: there may be more). A job is found by its id through a hint of
 when it completed (its status record's time), else among the newest SCAN_LIMIT jobs.
 """
 from __future__ import annotations
@@ -74,16 +74,17 @@ class CompletedJobStore:
         """Newest first, completed since `since`, narrowed by the request's filters."""
         flushes = self._flushes(since)
         f = request.filters
-        if f.id or f.job or f.tag or f.queue:
-            hits, seen = [], 0
+        if f.id or f.job or f.tag or f.queue:  # newest first until the page and the next are found (`capped`)
+            hits, seen, enough, capped = [], 0, request.offset + 2 * request.per_page, False
             for row in self._rows(flushes, since):
                 seen += 1
                 if matches(row, f):
                     hits.append(row)
-                if seen >= SCAN_LIMIT:
+                if seen >= SCAN_LIMIT or len(hits) > enough:
+                    capped = True
                     break
             chosen = hits[request.offset:request.offset + request.per_page]
-            return Page([row_item(r) for r in chosen], request.page, request.per_page, len(hits), capped=seen >= SCAN_LIMIT)
+            return Page([row_item(r) for r in chosen], request.page, request.per_page, len(hits), capped=capped)
         counts = [[fl.id, fl.count if fl.first_at >= since else None] for fl in flushes]
         decoded = self._decode([fid for fid, n in counts if n is None])  # the oldest flushes straddle `since`
         for entry in counts:

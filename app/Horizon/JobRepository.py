@@ -129,11 +129,11 @@ class JobRepository:
         return summary(record.payload, id=str(record.uuid), status="failed", connection=str(record.connection),
                        queue=str(record.queue), failed_at=float(record.failed_at), exception=first_line)
 
-    def failed_count_since(self, since: float, tag: str | None = None) -> int:
-        """Failed jobs since `since`, optionally carrying `tag` (monitoring: counted up to TAG_COUNT_CAP, then cap + 1)."""
+    def failed_count_since(self, since: float, tag: str | None = None, cap: int = TAG_COUNT_CAP) -> int:
+        """Failed jobs since `since`, optionally carrying `tag` (monitoring: counted up to `cap`, then cap + 1)."""
         if not tag:
             return StatsRepository(self.manager).failed_since(since)
-        return failed_tag_index(self.manager).count(tag, "failed", since, cap=TAG_COUNT_CAP)
+        return failed_tag_index(self.manager).count(tag, "failed", since, cap=cap)
 
     # -- one job -------------------------------------------------------------------------------
     def find(self, job_uuid: str) -> dict[str, Any]:

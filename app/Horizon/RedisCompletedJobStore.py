@@ -15,6 +15,7 @@ from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Queue.Drivers.RedisConnection import translate_errors
 
 SCAN_LIMIT = 10_000
+CHUNK = 1_000
 PRUNE_CHUNK = 5_000
 _UUID, _COMPLETED = COLUMNS.index("uuid"), COLUMNS.index("completed_at")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -59,10 +60,19 @@ class RedisCompletedJobStore:
                 total = int(self.client.zcount(self.jobs_key, since, "+inf"))
                 members = self.client.zrevrangebyscore(self.jobs_key, "+inf", since, start=request.offset, num=request.per_page)
                 return Page([row_item(json.loads(m)) for m in members], request.page, request.per_page, total)
-            newest = self.client.zrevrangebyscore(self.jobs_key, "+inf", since, start=0, num=SCAN_LIMIT + 1)
-        hits = [r for r in (json.loads(m) for m in newest[:SCAN_LIMIT]) if _matches(r, f)]
+        hits: list[Any] = []
+        enough, capped = request.offset + 2 * request.per_page, False
+        for start in range(0, SCAN_LIMIT, CHUNK):  # newest first until the page and the next are found (`capped`)
+            with translate_errors(self.config):
+                chunk = self.client.zrevrangebyscore(self.jobs_key, "+inf", since, start=start, num=CHUNK)
+            hits += [r for r in (json.loads(m) for m in chunk) if _matches(r, f)]
+            if len(chunk) < CHUNK:  # read to the end: the count is exact
+                break
+            if len(hits) > enough or start + CHUNK >= SCAN_LIMIT:
+                capped = True
+                break
         chosen = hits[request.offset:request.offset + request.per_page]
-        return Page([row_item(r) for r in chosen], request.page, request.per_page, len(hits), capped=len(newest) > SCAN_LIMIT)
+        return Page([row_item(r) for r in chosen], request.page, request.per_page, len(hits), capped=capped)
 
     def find(self, job_uuid: str, hint: float | None = None) -> dict[str, Any] | None:
         """The completion of a job uuid with its (redacted) data: near `hint` (when it completed), else among the newest."""

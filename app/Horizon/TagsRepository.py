@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 MONITORED_KEY = "horizon:monitored-tags"
 MAX_MONITORED = 100
-COUNT_CAP = 10_000  # the tag index is read up to this many entries per count (JobRepository.TAG_COUNT_CAP)
+COUNT_CAP = 1_000  # each monitored tag's counts read at most this many index entries ("1,000+"): up to 100 tags
 
 
 class TagsRepository:
@@ -54,10 +54,10 @@ class TagsRepository:
 
     def summary(self, jobs: Any, since: float) -> list[dict[str, Any]]:
         """Per monitored tag: jobs completed since `since` (and since monitoring began) and failed jobs, each counted
-        up to COUNT_CAP (`capped` names the counts that stopped there: "10,000+")."""
+        up to COUNT_CAP (`capped` names the counts that stopped there: "1,000+")."""
         index, out = completed_tag_index(self.manager), []
         for tag in self.monitored():
-            counts = {"completed": index.count(tag, "completed", since, cap=COUNT_CAP), "failed": jobs.failed_count_since(0, tag)}
+            counts = {"completed": index.count(tag, "completed", since, cap=COUNT_CAP), "failed": jobs.failed_count_since(0, tag, COUNT_CAP)}
             capped = sorted(k for k, n in counts.items() if n > COUNT_CAP)
             out.append({"tag": tag, **{k: min(n, COUNT_CAP) for k, n in counts.items()}, **({"capped": capped} if capped else {})})
         return out

@@ -33,3 +33,8 @@ def test_rows_are_listed_newest_first_filtered_found_and_pruned(backend: Backend
     assert store.find("old") is not None and store.find("nope") is None
     assert store.prune(t - 3600) >= 1
     assert store.find("old") is None and store.page(PageRequest(), since=0).total == 3
+    store.record([_row(f"z{n}", t - 5 + n * 0.1, tags=("z",)) for n in range(5)])
+    many = store.page(PageRequest(1, 1, Filters(tag="z")), since=t - 3600)  # stops once the page and the next are found
+    assert [i["id"] for i in many.items] == ["z4"] and (many.total, many.capped) in ((3, True), (5, False))
+    whole = store.page(PageRequest(1, 10, Filters(tag="z")), since=t - 3600)
+    assert (whole.total, whole.capped) == (5, False)
