@@ -100,7 +100,8 @@ class MastersRepository:
             for sup in record.get("supervisors") or []:
                 if not isinstance(sup, dict):
                     continue
-                pids = sup.get("pids") if isinstance(sup.get("pids"), dict) else {}
+                raw_pids = sup.get("pids")
+                pids = raw_pids if isinstance(raw_pids, dict) else {}
                 supervisors.append({
                     "name": str(sup.get("name", "?")), "connection": str(sup.get("connection", "")),
                     "queues": [str(q) for q in sup.get("queues") or [] if isinstance(q, str)],

@@ -129,11 +129,18 @@ class StatsRepository:
 
     def oldest_wait(self, connection: str, queue: str) -> float | None:
         """Seconds the oldest ready job has waited (Redis: the next job's age)."""
-        from app.Jobs.MetricsCollector import oldest_wait
-
         driver: Any = self.manager.connection(connection)
-        if hasattr(driver, "engine"):
-            return oldest_wait(self.manager, connection, queue)
+        engine = getattr(driver, "engine", None)
+        if engine is not None:
+            # Ordered by the whole index (queue, reserved_at, available_at): PostgreSQL then reads its first entry,
+            # where MIN(available_at) under `reserved_at IS NULL` walked every ready job of the queue (12 ms at 250k).
+            t = int(now())
+            query = (select(jobs.c.available_at)
+                     .where(jobs.c.queue == queue, jobs.c.reserved_at.is_(None), jobs.c.available_at <= t)
+                     .order_by(jobs.c.queue, jobs.c.reserved_at, jobs.c.available_at).limit(1))
+            with translate_errors(str(engine.url)), engine.connect() as conn:
+                oldest = conn.execute(query).scalar()
+            return max(0.0, now() - float(oldest)) if oldest is not None else None
         client = getattr(driver, "client", None)
         if client is None:
             return None

@@ -33,3 +33,20 @@ def test_a_big_queue_answers_its_last_count_and_recounts_it_in_the_background_on
     queue_env.connection("database").clear("default")
     assert wait_until(lambda: _pending(queue_env) == 0, timeout=10)
     assert _pending(queue_env) == 0 and not SizesSummary.summary_for(queue_env.engine())._counts  # small again: exact
+
+
+def test_the_oldest_ready_job_sets_the_wait_not_delayed_or_reserved_ones(queue_env, witness):
+    from freezegun import freeze_time
+
+    repo = StatsRepository(queue_env)
+    with freeze_time("2026-03-02 09:00:00") as frozen:
+        assert repo.oldest_wait("database", "default") is None
+        RecordJob(str(witness), "later").delay(3600).dispatch()
+        frozen.tick(10)
+        RecordJob(str(witness), "first").dispatch()
+        frozen.tick(5)
+        RecordJob(str(witness), "second").dispatch()
+        frozen.tick(30)
+        assert repo.oldest_wait("database", "default") == 35.0
+        queue_env.connection("database").pop("default", "test-worker")  # the oldest ready job is now reserved
+        assert repo.oldest_wait("database", "default") == 30.0
