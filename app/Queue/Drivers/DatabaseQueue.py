@@ -203,6 +203,10 @@ class DatabaseQueue:
     def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
         return self._claim_after(None, [queue], worker_id)[1]
 
+    def delete_and_pop(self, job: DatabaseJob, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
+        """Delete the finished `job` and reserve the next job in the same transaction (contracts.AckAndReserve)."""
+        return job.delete_and_pop(queues, worker_id)
+
     def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
         """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`.
