@@ -72,7 +72,7 @@ class Worker:
                 self._run_job(connection, job, active)
             elif not active:
                 self.signals.sleep(self.options.sleep)
-            stop = self.stops.check(self.should_quit, job is not None, self.jobs_processed)
+            stop = self.stops.check(self.signals.should_quit, job is not None, self.jobs_processed)
             if stop is not None:
                 return self._stop(*stop)
             if job is None and active and not self.source.waits:
@@ -111,7 +111,7 @@ class Worker:
             active = self._active_queues(connection, queues)
             job = self.source.next_job(active, self.options.sleep if wait is None else wait) if active else None
         except Exception as exc:
-            if not self._store_reached or self.should_quit or not self._wait_out_outage(exc):
+            if not self._store_reached or self.signals.should_quit or not self._wait_out_outage(exc):
                 raise
             return list(queues), None
         self._store_reached = True
@@ -219,7 +219,7 @@ class Worker:
         if self.source is None:  # process() called outside the loop
             ack(reserved)
         else:
-            self.source.finished(reserved, () if self.should_quit or self.options.once else next_from)
+            self.source.finished(reserved, () if self.signals.should_quit or self.options.once else next_from)
 
     def _on_hard_timeout(self, reserved: ReservedJob) -> None:
         """The job ignored its soft timeout: settle it from the heartbeat thread, then the process exits."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Callable, Sequence, cast
+from typing import Callable, Sequence
 
 from app.Queue.contracts import BlockingPop, HeldJob, ReserveAhead, ReservedJob, ReserveMany
 from app.Queue.Reservations.OneAtATime import ack
@@ -82,13 +82,12 @@ class BatchReservations:
 
     def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
         """Owe the ack to the next job's start when one follows (and none is owed yet); else send it now."""
-        held = cast(HeldJob, job)  # every job of this source came from pop_many
         if not queues:
-            ack(held)
+            ack(job)
         elif self._unacked is None:
-            self._unacked = held
+            self._unacked = job  # type: ignore[assignment]  # every job of this source came from pop_many: a HeldJob
         else:
-            held.delete_nowait()
+            job.delete_nowait()  # type: ignore[attr-defined]  # a HeldJob too (no cast(): this runs once per job)
 
     def _send_owed_ack(self) -> None:
         job, self._unacked = self._unacked, None
