@@ -52,7 +52,8 @@ class Worker:
         self.jobs_processed = 0
         self._current: tuple[ReservedJob, Job, dict[str, Any], RetryPolicy] | None = None
         self._store_reached = False
-        self._fair: WeightedOrder | None | bool = False  # the weighted order, built on first use (None: strict order)
+        self._fair: WeightedOrder | None = None  # the weighted order (None: strict order), built on first use
+        self._fair_built = False
         self.outage = OutageNotice(float(manager.config.get("reconnect_timeout", DEFAULT_LIMIT)))
         self.heartbeat.outage = self.outage
 
@@ -142,7 +143,7 @@ class Worker:
         return True
 
     def _run_job(self, connection: str, job: ReservedJob, queues: Sequence[str]) -> None:
-        if isinstance(self._fair, WeightedOrder):
+        if self._fair is not None:
             self._fair.served(job.queue, queues)
             queues = self._fair.order(queues)  # a source that reserves the next job with this ack uses the new order
         try:
@@ -237,6 +238,6 @@ class Worker:
         if self.signals.held:
             return []
         active = self.stops.unpaused(connection, queues)
-        if self._fair is False:
-            self._fair = weighted_order(queues, dict(self.options.queue_weights), self.manager.definitions)
-        return self._fair.order(active) if isinstance(self._fair, WeightedOrder) and len(active) > 1 else active
+        if not self._fair_built:
+            self._fair, self._fair_built = weighted_order(queues, dict(self.options.queue_weights), self.manager.definitions), True
+        return self._fair.order(active) if self._fair is not None and len(active) > 1 else active
