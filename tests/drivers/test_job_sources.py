@@ -2,10 +2,14 @@
 when an ack reaches the store, and what it hands back when the worker stops."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
-from app.Queue.contracts import AckAndReserve, ReserveMany
+import pytest
+
+from app.Queue.contracts import AckAndReserve, JobSource, ReservedJob, ReserveMany
 from app.Queue.Reservations import AckReservesNext, BatchReservations, OneAtATime
+from app.Queue.Worker import Worker
+from app.Queue.WorkerOptions import WorkerOptions
 from tests.drivers.conftest import Backend
 
 WORKER = "source-worker"
@@ -109,3 +113,37 @@ def test_a_held_job_of_a_queue_no_longer_worked_is_handed_back(backend: Backend)
     source.finished(job, ())
     source.close()
     assert _counts(d, "other") == (0, 0)
+
+
+class _HeldDuringTheWait:
+    """The worker's own source, with horizon's hold (SIGUSR2) arriving while it waited for a job."""
+
+    def __init__(self, inner: JobSource, worker: Worker) -> None:
+        self.inner = inner
+        self.worker = worker
+        self.waits = inner.waits
+
+    def next_job(self, queues: Sequence[str], wait: float) -> ReservedJob | None:
+        job = self.inner.next_job(queues, wait)
+        self.worker.signals.hold()
+        return job
+
+    def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
+        self.inner.finished(job, queues)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+def test_a_job_taken_as_horizon_holds_the_worker_goes_back_without_an_attempt(backend: Backend, prefetch: int):
+    d = backend.driver()
+    _push(d, "default", "taken")
+    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=prefetch, sleep=0.01))
+    worker.source = _HeldDuringTheWait(worker._choose_source(d, prefetch), worker)
+    active, job = worker._next_job(backend.connection, ["default"])
+    assert active == ["default"] and job is None  # not run: handed back
+    worker.source.close()
+    assert _counts(d, "default") == (1, 0)
+    again = d.pop("default", "other-worker")
+    assert again is not None and again.payload == '"taken"' and again.attempts == 1  # the held worker's counted nothing
