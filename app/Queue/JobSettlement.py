@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from app.Jobs.JobState import JobState
@@ -26,11 +25,6 @@ if TYPE_CHECKING:
     from app.Queue.RetryPolicy import RetryPolicy
 
 log = logging.getLogger("queue.worker")
-
-
-def exception_text(exc: BaseException) -> str:
-    """Format an exception for failed_jobs: first line `Type: message`, then the traceback."""
-    return f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc))
 
 
 class CallbackRunner(Protocol):

@@ -13,12 +13,13 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
+from app.Queue.AttemptHistory import exception_text
 from app.Queue.contracts import JobSource, QueueDriver, ReservedJob
 from app.Queue.errors import JobTimeoutError, MaxAttemptsExceededError
 from app.Queue.events import JobProcessing, WorkerLooping, WorkerStarting, WorkerStopping
 from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
-from app.Queue.JobSettlement import JobSettlement, exception_text
+from app.Queue.JobSettlement import JobSettlement
 from app.Queue.QueueWeights import WeightedOrder, weighted_order
 from app.Queue.Reservations import OneAtATime, ack, source_for
 from app.Queue.RetryPolicy import RetryPolicy

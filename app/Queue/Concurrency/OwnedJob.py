@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-
 class OwnedJob:
     """Wrap a ReservedJob; `post_ack(job)` and `post_call(fn)` queue writes for the main thread."""
 
