@@ -12,6 +12,9 @@ def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Calla
                  on_locked: Callable[[str], None] | None = None) -> int:
     """Re-queue each failed job (fresh attempts) and forget its record; returns how many.
 
+    The record read is the one forgotten: if a worker runs the re-queued job and it fails again
+    before the forget, the new record (a new id) stays as the evidence of that failure.
+
     A unique job takes its lock again first; while another queued copy holds it the job stays
     in failed_jobs and `on_locked(ident)` is told (else it counts as missing).
     """
@@ -30,10 +33,10 @@ def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Calla
             (on_locked or on_missing)(ident)
             advance(1)
             continue
+        manager.statuses.mark(record.uuid, JobState.PENDING)  # before the push: a worker's verdict comes after it
         manager.connection(record.connection).push(record.payload, record.queue)
+        manager.failed.forget_record(record)
         audit(manager, "retried", envelope_of(record.payload), queue=record.queue, connection=record.connection)
-        manager.statuses.mark(record.uuid, JobState.PENDING)
-        manager.failed.forget(record.uuid)
         done += 1
         advance(1)
     return done
