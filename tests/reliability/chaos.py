@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
 from tests.fixtures.jobs import RecordJob
 from tests.support import stop
@@ -31,6 +32,14 @@ class ChaosResult:
     def summary(self, label: str, jobs: int) -> str:
         return (f"{label} chaos: {jobs} jobs, 4 workers, {self.kills} SIGKILLs, {len(self.done)} completed, "
                 f"{self.duplicates} duplicate completions, {self.cut_short} runs cut short, {self.seconds:.1f} s")
+
+
+def table_counts(qm: QueueManager) -> tuple[int, int]:
+    """Rows left in `jobs` and `failed_jobs` of a SQL store (both must be 0 after a clean run)."""
+    with qm.engine().connect() as conn:
+        jobs = conn.exec_driver_sql("SELECT COUNT(*) FROM jobs").scalar_one()
+        failed = conn.exec_driver_sql("SELECT COUNT(*) FROM failed_jobs").scalar_one()
+    return int(jobs), int(failed)
 
 
 def done_ids(witness: Path) -> Counter[str]:
