@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app",)
 
 
+# A function-local import kept on purpose carries this marker in a comment on its line or the
+# line above, followed by the reason: an optional dependency loaded lazily (SQLAlchemy kept out of
+# an idle Redis worker), or the composition root that imports every feature.
+LAZY_MARKER = "lazy:"
+
+
 @dataclass(frozen=True, slots=True)
 class LocalImport:
     """One import of a project module made inside a function body."""
@@ -24,6 +30,7 @@ class LocalImport:
     module: str
     line: int
     target: str
+    deliberate: bool = False
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -77,10 +84,18 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _walk(module: str, tree: ast.Module, is_package: bool, modules: dict[str, Path]) -> tuple[set[str], list[LocalImport]]:
+def _marked(lines: list[str], lineno: int) -> bool:
+    """Tell whether the import at `lineno` (1-based) is marked as a deliberate lazy import."""
+    around = lines[max(0, lineno - 2): lineno]
+    return any("#" in line and LAZY_MARKER in line.split("#", 1)[1] for line in around)
+
+
+def _walk(module: str, tree: ast.Module, is_package: bool, modules: dict[str, Path],
+          lines: list[str] | None = None) -> tuple[set[str], list[LocalImport]]:
     """Split a module's imports into the module-level edges and the function-local ones."""
     edges: set[str] = set()
     local: list[LocalImport] = []
+    lines = lines or []
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -91,7 +106,7 @@ def _walk(module: str, tree: ast.Module, is_package: bool, modules: dict[str, Pa
             if isinstance(child, (ast.Import, ast.ImportFrom)):
                 for target in _targets(child, module, is_package, modules):
                     if in_function:
-                        local.append(LocalImport(module, child.lineno, target))
+                        local.append(LocalImport(module, child.lineno, target, _marked(lines, child.lineno)))
                     else:
                         edges.add(target)
                 continue
@@ -108,8 +123,9 @@ def import_graph(root: Path = ROOT) -> tuple[dict[str, set[str]], list[LocalImpo
     graph: dict[str, set[str]] = {}
     local: list[LocalImport] = []
     for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        edges, found = _walk(name, tree, path.name == "__init__.py", modules)
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text, str(path))
+        edges, found = _walk(name, tree, path.name == "__init__.py", modules, text.splitlines())
         # Importing a.b.c runs a/__init__ and a/b/__init__ first: those are edges too, except
         # the packages the importer sits in (they are already loading: a package __init__ that
         # re-exports its own submodules is not a circle).
@@ -169,11 +185,17 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def with_local(graph: dict[str, set[str]], local: list[LocalImport]) -> dict[str, set[str]]:
-    """Return the graph with the function-local imports added as edges (the circle they hide)."""
+    """Return the graph with the unmarked function-local imports added as edges (the circle they hide)."""
     full = {name: set(edges) for name, edges in graph.items()}
     for item in local:
-        full[item.module].add(item.target)
+        if not item.deliberate:
+            full[item.module].add(item.target)
     return full
+
+
+def statements(local: list[LocalImport], deliberate: bool) -> set[tuple[str, int]]:
+    """The (module, line) of each function-local import statement, marked ones or unmarked ones."""
+    return {(item.module, item.line) for item in local if item.deliberate == deliberate}
 
 
 def main() -> int:
@@ -189,10 +211,11 @@ def main() -> int:
     print(f"largest import cycle: {len(cycles[0]) if cycles else 0} modules; cycles: {[len(c) for c in cycles]}")
     for cycle in cycles:
         print("  cycle:", " ".join(cycle))
-    print(f"function-local project imports: {len({(item.module, item.line) for item in local})} statements")
+    print(f"function-local project imports: {len(statements(local, False))} statements unmarked, "
+          f"{len(statements(local, True))} marked '# {LAZY_MARKER} <why>'")
     if "-v" in sys.argv:
         for item in local:
-            print(f"  {item.module}:{item.line} -> {item.target}")
+            print(f"  {item.module}:{item.line} -> {item.target}{'  (marked lazy)' if item.deliberate else ''}")
     return 0
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from app.Horizon.Paging import BadRequest, NotFound, Page, PageRequest
-from app.Queue.BatchRepository import BatchRecord, DatabaseBatchRepository
+from app.Bus.BatchRepository import BatchRecord, DatabaseBatchRepository
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import job_batches
 

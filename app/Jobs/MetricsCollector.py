@@ -242,8 +242,8 @@ def _reader(minutes: float | None) -> tuple[MetricsStore, float]:
 def register(manager: QueueManager) -> None:
     """Record metrics for jobs run in this process (bootstrap LISTENER_MODULES)."""
     if not metrics_enabled():
-        manager.metrics = None  # type: ignore[attr-defined]
+        manager.metrics = None
         return
     collector = MetricsCollector(MetricsStore(manager.engine), retention_hours())  # engine made at the first write
     collector.register(manager)
-    manager.metrics = collector  # type: ignore[attr-defined]
+    manager.metrics = collector

@@ -49,7 +49,7 @@ def prune_all(manager: QueueManager) -> dict[str, int]:
 
 
 def _batches(manager: QueueManager) -> Any:
-    from app.Jobs.BatchRecorder import batch_recorder
+    from app.Bus.BatchRecorder import batch_recorder
 
     return batch_recorder(manager).repository
 

@@ -17,7 +17,7 @@ class QueuePruneBatchesCommand(Command):
     ]
 
     def run_command(self) -> int:
-        from app.Jobs.BatchRecorder import batch_recorder
+        from app.Bus.BatchRecorder import batch_recorder
 
         hours = self.float_option("hours", 24, minimum=0)
         unfinished = self._parse("unfinished", float, "a number of hours", None, 0)

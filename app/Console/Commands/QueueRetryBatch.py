@@ -15,8 +15,8 @@ class QueueRetryBatchCommand(Command):
     arguments = [argument("id", "The batch id")]
 
     def run_command(self) -> int:
-        from app.Jobs.BatchRecorder import batch_recorder
-        from app.Models.JobBatch import JobBatch
+        from app.Bus.BatchRecorder import batch_recorder
+        from app.Bus.JobBatch import JobBatch
 
         batch_id = str(self.argument("id"))
         found = JobBatch.find(batch_id)

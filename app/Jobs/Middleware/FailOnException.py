@@ -28,7 +28,7 @@ class FailOnException(Middleware):
     def should_fail(self, exc: BaseException, job: Job) -> bool:
         predicate = live(self.predicate)
         if predicate is not None:
-            from app.Jobs.Callbacks import _positional
+            from app.Bus.Callbacks import _positional
 
             return bool(predicate(exc, job) if _positional(predicate) >= 2 else call_with_job(predicate, exc))
         return matches(exc, self.exceptions)
