@@ -85,9 +85,15 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _marked(lines: list[str], lineno: int) -> bool:
-    """Tell whether the import at `lineno` (1-based) is marked as a deliberate lazy import."""
-    around = lines[max(0, lineno - 2): lineno]
-    return any("#" in line and LAZY_MARKER in line.split("#", 1)[1] for line in around)
+    """Tell whether the import at `lineno` (1-based) is marked lazy: on its line or in the comment block above."""
+    if lineno <= len(lines) and "#" in lines[lineno - 1] and LAZY_MARKER in lines[lineno - 1].split("#", 1)[1]:
+        return True
+    index = lineno - 2
+    while index >= 0 and lines[index].lstrip().startswith("#"):
+        if LAZY_MARKER in lines[index]:
+            return True
+        index -= 1
+    return False
 
 
 def _walk(module: str, tree: ast.Module, is_package: bool, modules: dict[str, Path],
