@@ -85,12 +85,14 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _marked(lines: list[str], lineno: int) -> bool:
-    """Tell whether the import at `lineno` (1-based) is marked lazy: on its line or in the comment block above."""
+    """Tell whether the import at `lineno` (1-based) is marked lazy: on its line, or above its group of imports."""
     if lineno <= len(lines) and "#" in lines[lineno - 1] and LAZY_MARKER in lines[lineno - 1].split("#", 1)[1]:
         return True
     index = lineno - 2
-    while index >= 0 and lines[index].lstrip().startswith("#"):
-        if LAZY_MARKER in lines[index]:
+    # the comment block right above, read through the imports of the same group
+    while index >= 0 and lines[index].lstrip().startswith(("#", "from ", "import ")):
+        line = lines[index]
+        if "#" in line and LAZY_MARKER in line.split("#", 1)[1]:
             return True
         index -= 1
     return False

@@ -36,7 +36,7 @@ class BatchRecorder:
     @property
     def repository(self) -> DatabaseBatchRepository:
         if self._repository is None:
-            # Lazy on purpose: SQLAlchemy stays out of a worker that never meets a batch (an idle
+            # lazy: SQLAlchemy stays out of a worker that never meets a batch (an idle
             # Redis worker's memory target, guarded by tests/drivers/test_worker_imports.py).
             from app.Bus.BatchRepository import DatabaseBatchRepository
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from app.Jobs.Contracts import ShouldBeEncrypted
 from app.Queue.errors import InvalidPayloadError
+from app.Jobs.Security import SecureJob
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -52,8 +53,6 @@ class Encrypter:
 
     def should_encrypt_class(self, cls: type, queue: str) -> bool | None:
         """Decide for every job of `cls` on `queue` at once (bulk dispatch); None when it depends on the instance."""
-        from app.Jobs.Security import SecureJob
-
         if issubclass(cls, SecureJob):
             return None
         definition = self.manager.definitions.get(queue) if self.manager is not None else None
@@ -141,6 +140,4 @@ def _dumps(value: Any) -> bytes:
 
 
 def _sensitive_fields(job: Job) -> list[str]:
-    from app.Jobs.Security import SecureJob
-
     return list(job.sensitive_fields) if isinstance(job, SecureJob) else []
