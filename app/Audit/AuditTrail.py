@@ -38,7 +38,7 @@ def make_store(manager: QueueManager) -> AuditStore:
     kind = settings["store"] or ("redis" if manager.connection_config().get("driver") == "redis" else "database")
     if kind == "redis":
         return RedisAuditStore.from_config(manager.connection_config("redis"), int(settings["stream_max"]))
-    from app.Audit.DatabaseAuditStore import DatabaseAuditStore  # SQLAlchemy only where the table is used
+    from app.Audit.DatabaseAuditStore import DatabaseAuditStore  # lazy: SQLAlchemy only where the table is used
 
     return DatabaseAuditStore(manager.engine())
 

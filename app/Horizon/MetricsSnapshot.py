@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from app.Jobs.MetricsStore import Aggregate, MetricsStore, percentile
 from app.Queue.contracts import CacheStore
 from app.Queue.support.time import now
+from app.Jobs.MetricsStore import minute_of
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -94,7 +95,6 @@ def _runtimes(agg: Aggregate, minutes: float) -> dict[str, float]:
 def _metric_queues(store: MetricsStore, since: float) -> set[str]:
     from sqlalchemy import select
 
-    from app.Jobs.MetricsStore import minute_of
     from app.Queue.database.metrics_tables import job_metrics
 
     query = select(job_metrics.c.queue).where(job_metrics.c.bucket >= minute_of(since)).distinct()
