@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from app.Jobs.Contracts import ShouldBeEncrypted
 from app.Queue.errors import InvalidPayloadError
-from app.Jobs.Security import SecureJob
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -53,6 +52,10 @@ class Encrypter:
 
     def should_encrypt_class(self, cls: type, queue: str) -> bool | None:
         """Decide for every job of `cls` on `queue` at once (bulk dispatch); None when it depends on the instance."""
+        # lazy: Security defines SecureJob, a Job subclass, and defining one loads SQLAlchemy
+        # (AfterCommit.install); every worker builds this cipher (tests/drivers/test_worker_imports.py)
+        from app.Jobs.Security import SecureJob
+
         if issubclass(cls, SecureJob):
             return None
         definition = self.manager.definitions.get(queue) if self.manager is not None else None
@@ -140,4 +143,6 @@ def _dumps(value: Any) -> bytes:
 
 
 def _sensitive_fields(job: Job) -> list[str]:
+    from app.Jobs.Security import SecureJob  # lazy: as in should_encrypt_class
+
     return list(job.sensitive_fields) if isinstance(job, SecureJob) else []
