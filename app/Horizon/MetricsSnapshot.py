@@ -19,10 +19,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Iterable
 
-from app.Jobs.MetricsStore import Aggregate, MetricsStore, percentile
+from app.Jobs.MetricsStore import Aggregate, MetricsStore, minute_of, percentile
 from app.Queue.contracts import CacheStore
 from app.Queue.support.time import now
-from app.Jobs.MetricsStore import minute_of
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
