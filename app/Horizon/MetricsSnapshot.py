@@ -94,6 +94,7 @@ def _runtimes(agg: Aggregate, minutes: float) -> dict[str, float]:
 def _metric_queues(store: MetricsStore, since: float) -> set[str]:
     from sqlalchemy import select
 
+    # lazy: SQLAlchemy only when snapshots are read from the database
     from app.Queue.database.metrics_tables import job_metrics
 
     query = select(job_metrics.c.queue).where(job_metrics.c.bucket >= minute_of(since)).distinct()
