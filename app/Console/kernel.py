@@ -14,6 +14,8 @@ from cleo.loaders.factory_command_loader import FactoryCommandLoader
 
 from app.Console.Support.palette import apply_palette
 from app.Console.Support.version import version
+from app.Queue.errors import ConfigurationError
+from app.Queue.support.log_config import configure_logging
 
 __version__ = version()
 
@@ -107,8 +109,6 @@ def _add_defined_commands(app: Application, module: Any) -> None:
 
 def main() -> int:
     """Run artisan with sys.argv, logging as LOG_LEVEL and LOG_FORMAT say (environment, then .env)."""
-    from app.Queue.errors import ConfigurationError
-    from app.Queue.support.log_config import configure_logging
     from config.env import BASE_DIR, env
 
     if str(BASE_DIR) not in sys.path:  # the project's own packages (jobs, QUEUE_BOOTSTRAP) import as from its root
