@@ -235,7 +235,7 @@ def _reader(minutes: float | None) -> tuple[MetricsStore, float]:
 
 
 def register(manager: QueueManager) -> None:
-    """Record metrics for jobs run in this process (bootstrap LISTENER_MODULES)."""
+    """Record metrics for jobs run in this process (bootstrap REGISTRATIONS)."""
     if not metrics_enabled():
         manager.metrics = None
         return
