@@ -128,4 +128,4 @@ def register(manager: QueueManager) -> None:
         return
     recorder = CompletedJobRecorder(completed_store(manager), manager, completed_trim_minutes())
     recorder.register(manager)
-    manager.completed = recorder  # type: ignore[attr-defined]
+    manager.completed = recorder

@@ -26,8 +26,10 @@ from app.Queue.support.time import seconds_until
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from app.Audit.AuditTrail import AuditTrail
     from app.Bus.BatchRecorder import BatchRecorder
     from app.Bus.ChainRecorder import ChainRecorder
+    from app.Horizon.CompletedJobRecorder import CompletedJobRecorder
     from app.Jobs.Job import Job
     from app.Jobs.MetricsCollector import MetricsCollector
     from app.Queue.Cache.Locks import LockStore
@@ -89,6 +91,8 @@ class QueueManager:
         self._chains: ChainRecorder | None = None
         self.metrics: MetricsCollector | None = None  # None when metrics are off
         self.tenancy: dict[str, Any] = {}  # app/Tenancy/TenantContext.py: resolver and enter hooks
+        self.completed: CompletedJobRecorder | None = None  # None when QUEUE_RECORD_COMPLETED=0
+        self.audit_trail: AuditTrail | None = None  # None when the audit trail is off
         self._booted = False
         # config/queue.py already ran for an earlier state of this manager (a reset wiped what it
         # declared), so booting must run it again; a first import, or one still under way (it is
