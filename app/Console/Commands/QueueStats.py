@@ -91,6 +91,7 @@ class QueueStatsCommand(Command):
         return 0
 
     def _tenant_stats(self, tenant: str) -> int:
+        # lazy: SQLAlchemy (tenant queries read the tables) only with --tenant; artisan list builds every command
         from app.Tenancy.TenantJobs import tenant_stats
 
         rows = tenant_stats(manager(), self.argument("connection"), self.list_option("queue"), tenant)
