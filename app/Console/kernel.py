@@ -14,6 +14,7 @@ from cleo.loaders.factory_command_loader import FactoryCommandLoader
 
 from app.Console.Support.palette import apply_palette
 from app.Console.Support.version import version
+from app.Console.Command import Command as ArtisanCommand
 from app.Queue.errors import ConfigurationError
 from app.Queue.support.log_config import configure_logging
 
@@ -99,10 +100,8 @@ def application() -> Application:
 
 def _add_defined_commands(app: Application, module: Any) -> None:
     """Add the commands a module defines (Laravel discovers them) unless register() already added them."""
-    from app.Console.Command import Command
-
     for obj in list(vars(module).values()):
-        if (isinstance(obj, type) and issubclass(obj, Command) and obj.__module__ == module.__name__
+        if (isinstance(obj, type) and issubclass(obj, ArtisanCommand) and obj.__module__ == module.__name__
                 and obj.name and not app.has(obj.name)):
             app.add(obj())
 

@@ -11,7 +11,7 @@ from tools.import_graph import import_graph, statements, strongly_connected, wit
 
 # Lowered as the function-local imports go; raise it only for a lazy load of an optional
 # dependency (say why in a comment at the import).
-LOCAL_IMPORT_CEILING = 22
+LOCAL_IMPORT_CEILING = 21
 # The circle closed by unmarked function-local imports: app.Jobs.Job -> QueueManager, and back through
 # Payload and BulkDispatch, which still import the Job class to check it (their rewrite can use app.Queue.Queueable).
 HIDDEN_CYCLE_CEILING = 5
