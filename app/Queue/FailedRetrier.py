@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
+from app.Audit.AuditTrail import audit, envelope_of
+from app.Jobs.JobState import JobState
+from app.Jobs.UniqueLock import acquire_for_retry
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -18,9 +21,6 @@ def retry_failed(manager: QueueManager, idents: Iterable[str], on_missing: Calla
     A unique job takes its lock again first; while another queued copy holds it the job stays
     in failed_jobs and `on_locked(ident)` is told (else it counts as missing).
     """
-    from app.Audit.AuditTrail import audit, envelope_of
-    from app.Jobs.JobState import JobState
-    from app.Jobs.UniqueLock import acquire_for_retry
 
     done = 0
     for ident in idents:
