@@ -189,6 +189,9 @@ class FailedJobProvider(Protocol):
     def forget(self, ident: str) -> bool:
         """Delete one record."""
 
+    def forget_record(self, record: FailedJobRecord) -> bool:
+        """Delete `record` unless its job failed again since it was read (a newer failure gets a new id and stays)."""
+
     def flush(self, older_than_hours: float | None = None) -> int:
         """Delete all records (or those older than N hours)."""
 
