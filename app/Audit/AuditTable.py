@@ -21,7 +21,7 @@ queue_audit = Table(
     Column("actor", String(191), nullable=False),
     Column("detail", String(191), nullable=True),  # an exception class or a count, never a message or payload
     Index("ix_queue_audit_at", "at"),
-    Index("ix_queue_audit_job_id", "job_id"),
-    # No tenant index: it cost the worker ~2 us a job (bench/audit_overhead.py); --tenant and
-    # queue:forget-tenant are rare and scan.
+    # Only the append-ordered `at` is indexed. A job_id index (random uuids) cost the worker about
+    # 10 us of CPU per entry on SQLite, growing with the table (bench/audit_overhead.py): most of
+    # the trail's cost. `queue:audit --job/--tenant` and queue:forget-tenant are rare and scan.
 )
