@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.JobSummary import detail, summary
-from app.Horizon.Paging import BadRequest, Filters, NotFound, Page, PageRequest, like_escape
+from app.Horizon.Paging import BadRequest, Filters, NotFound, Page, PageRequest, like_escape, tenant_needle
 from app.Horizon.PendingJobs import DatabasePendingJobs, RedisPendingJobs, matches
 from app.Horizon.Redaction import parse_stored
 from app.Horizon.settings import completed_trim_minutes
@@ -63,6 +63,8 @@ class JobRepository:
     # -- completed ---------------------------------------------------------------------------
     def completed(self, request: PageRequest) -> Page:
         """Jobs completed within the completed trim (default 60 minutes), newest first."""
+        if request.filters.tenant:
+            raise BadRequest("completed jobs are not recorded per tenant: filter pending or failed jobs, or metrics")
         return self.completed_store.page(request, now() - completed_trim_minutes() * 60)
 
     # -- failed ------------------------------------------------------------------------------
@@ -98,6 +100,8 @@ class JobRepository:
         if filters.tag:
             needle = like_escape(json.dumps(filters.tag, ensure_ascii=False))
             where.append(c.payload.like('%"tags":[%' + needle + '%],"createdAt"%', escape="\\"))
+        if filters.tenant:
+            where.append(c.payload.like(tenant_needle(filters.tenant), escape="\\"))
         return where
 
     @staticmethod

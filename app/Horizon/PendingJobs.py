@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.Horizon.JobSummary import detail, summary
-from app.Horizon.Paging import Filters, Page, PageRequest, like_escape
+from app.Horizon.Paging import Filters, Page, PageRequest, like_escape, tenant_needle
 from app.Horizon.Redaction import parse_stored, tag_list
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import jobs
@@ -35,6 +35,8 @@ def _payload_filters(filters: Filters) -> list[Any]:
         where.append(jobs.c.payload.like('%"tags":[%' + needle + '%],"createdAt"%', escape="\\"))
     if filters.queue:
         where.append(jobs.c.queue == filters.queue)
+    if filters.tenant:
+        where.append(jobs.c.payload.like(tenant_needle(filters.tenant), escape="\\"))
     return where
 
 
@@ -43,7 +45,8 @@ def matches(envelope: dict[str, Any], filters: Filters) -> bool:
     return ((not filters.id or envelope.get("uuid") == filters.id)
             and (not filters.job or envelope.get("displayName") == filters.job)
             and (not filters.tag or filters.tag in tag_list(envelope))
-            and (not filters.queue or envelope.get("queue") == filters.queue))
+            and (not filters.queue or envelope.get("queue") == filters.queue)
+            and (not filters.tenant or envelope.get("tenant") == filters.tenant))
 
 
 class DatabasePendingJobs:

@@ -72,11 +72,14 @@ class MetricsCollector(WorkerScopedFlusher):
 
     # -- listeners -------------------------------------------------------------------------
     def on_processed(self, event: JobProcessed) -> None:
-        self._add(Sample(type(event.job).__name__, str(event.envelope.get("queue", "default")), event.runtime, True, now()))
+        env = event.envelope
+        self._add(Sample(type(event.job).__name__, str(env.get("queue", "default")), event.runtime, True, now(),
+                         _tenant(env)))
 
     def on_failed(self, event: JobFailed) -> None:
         name = type(event.job).__name__ if event.job is not None else str(event.envelope.get("displayName") or "UndecodableJob")
-        self._add(Sample(name, str(event.envelope.get("queue", "default")), event.runtime, False, now()))
+        self._add(Sample(name, str(event.envelope.get("queue", "default")), event.runtime, False, now(),
+                         _tenant(event.envelope)))
 
     # -- buffering ---------------------------------------------------------------------------
     def _add(self, sample: Sample) -> None:
@@ -128,6 +131,12 @@ class MetricsCollector(WorkerScopedFlusher):
             return False
 
 
+def _tenant(envelope: dict[str, Any]) -> str:
+    """The tenant a finished job ran for ('' for none), as metrics rows store it."""
+    value = envelope.get("tenant")
+    return "" if value is None else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class JobMetricsSnapshot:
     """Metrics of one job class over a window: run times in seconds, success_rate in 0..1."""
@@ -157,16 +166,16 @@ class JobMetrics:
     """Read metrics shared by all processes (seed API: `JobMetrics.get_job_metrics("SendEmailJob")`)."""
 
     @staticmethod
-    def get_job_metrics(name: str, minutes: float | None = None) -> JobMetricsSnapshot:
-        """Count, average and p95 run time and success rate of a job class over the retention window."""
+    def get_job_metrics(name: str, minutes: float | None = None, tenant: str | None = None) -> JobMetricsSnapshot:
+        """Count, average and p95 run time and success rate of a job class over the retention window (of one tenant)."""
         store, since = _reader(minutes)
-        return snapshot(name, store.summary(since, job=name))
+        return snapshot(name, store.summary(since, job=name, tenant=tenant))
 
     @staticmethod
-    def all_job_metrics(minutes: float | None = None) -> list[JobMetricsSnapshot]:
-        """Metrics of every job class seen in the window, busiest first."""
+    def all_job_metrics(minutes: float | None = None, tenant: str | None = None) -> list[JobMetricsSnapshot]:
+        """Metrics of every job class seen in the window (of one tenant when given), busiest first."""
         store, since = _reader(minutes)
-        rows = [snapshot(name, agg) for name, agg in store.by_job(since).items()]
+        rows = [snapshot(name, agg) for name, agg in store.by_job(since, tenant).items()]
         return sorted(rows, key=lambda m: (-m.count, m.name))
 
     @staticmethod

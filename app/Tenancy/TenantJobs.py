@@ -166,6 +166,17 @@ def require_known(manager: QueueManager, tenant: str, connections: list[str]) ->
     raise UnknownTenantError(f"unknown tenant {tenant!r}: no job, failed job or audit entry names it ({hint})")
 
 
+def require_known_in_metrics(tenant: str) -> None:
+    """Refuse a --tenant that no metrics row names and that `require_known` does not know either."""
+    from app.Jobs.MetricsCollector import JobMetrics
+    from app.Queue.QueueManager import manager
+
+    if tenant.strip() and any(m.count for m in JobMetrics.all_job_metrics(None, tenant)):
+        return
+    qm = manager()
+    require_known(qm, tenant, [qm.default_connection])
+
+
 def tenant_stats(manager: QueueManager, connection: str | None, queues: list[str], tenant: str) -> list[dict[str, Any]]:
     """queue:stats --tenant: one tenant's pending, delayed, reserved and failed jobs per queue."""
     conn = connection or manager.default_connection
