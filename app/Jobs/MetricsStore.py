@@ -182,6 +182,16 @@ class MetricsStore:
         with translate_errors(self._url), self.engine.begin() as conn:
             return conn.execute(delete(job_metrics).where(job_metrics.c.bucket < minute_of(before))).rowcount
 
+    def forget_tenant(self, tenant: str) -> int:
+        """Delete every row of `tenant` (queue:forget-tenant); returns how many went."""
+        from sqlalchemy import delete
+
+        from app.Queue.database.connection import translate_errors
+        from app.Queue.database.metrics_tables import job_metrics
+
+        with translate_errors(self._url), self.engine.begin() as conn:
+            return int(conn.execute(delete(job_metrics).where(job_metrics.c.tenant == tenant)).rowcount or 0)
+
     def summary(self, since: float, job: str | None = None, queue: str | None = None,
                 tenant: str | None = None) -> Aggregate:
         """Merge every row since `since` (optionally of one job class, queue and/or tenant)."""

@@ -18,6 +18,7 @@ from app.Queue.errors import QueueError
 from app.Queue.support.time import now
 from app.Tenancy.FairQueues import SEPARATOR, FairDriver, payload_tenant, tenancy_settings
 from app.Audit.AuditTrail import audit, flush, make_store
+from app.Jobs.MetricsStore import MetricsStore
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -120,15 +121,16 @@ class ErasureReport:
     jobs: int = 0
     failed: int = 0
     audit: int = 0
+    metrics: int = 0
     by_connection: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return self.jobs + self.failed + self.audit
+        return self.jobs + self.failed + self.audit + self.metrics
 
 
 def forget_tenant(manager: QueueManager, tenant: str, connections: list[str]) -> ErasureReport:
-    """Erase `tenant`: waiting jobs on `connections`, failed jobs, audit entries (right to erasure)."""
+    """Erase `tenant`: waiting jobs on `connections`, failed jobs, audit entries, metrics rows (right to erasure)."""
     report = ErasureReport()
     for conn in connections:
         n = erase_jobs(manager, conn, tenant)
@@ -138,8 +140,9 @@ def forget_tenant(manager: QueueManager, tenant: str, connections: list[str]) ->
         report.failed += bool(manager.failed.forget(uuid))
     flush(manager)
     report.audit = make_store(manager).forget_tenant(tenant)
+    report.metrics = MetricsStore(manager.engine()).forget_tenant(tenant)
     # The erasure itself is recorded, without the tenant (its references are what was erased).
-    audit(manager, "tenant_forgotten", None, f"{report.jobs} jobs, {report.failed} failed, {report.audit} audit")
+    audit(manager, "tenant_forgotten", None, f"{report.jobs} jobs, {report.failed} failed, {report.audit} audit, {report.metrics} metrics")
     return report
 
 

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from app.Audit.AuditTrail import flush, make_store
+from app.Jobs.MetricsStore import MetricsStore, Sample, minute_of
+from app.Queue.support.time import now
 from app.Queue.QueueManager import manager
 from config import env as env_mod
 from tests.console.conftest import run_command
@@ -60,8 +62,14 @@ def test_forget_tenant_erases_its_jobs_failed_jobs_and_audit_entries_and_says_so
     qm, conn = tenants
     audit_a = len(make_store(qm).query(tenant="A", limit=0))
     assert audit_a == 6
+    metrics = MetricsStore(qm.engine())
+    metrics.prune(4e9)
+    at = minute_of(now()) + 1.0  # one minute for every sample
+    metrics.record([Sample("TenantRecordJob", "default", 0.1, True, at, t) for t in ("A", "A", "B", "")])
     ran = run_command("queue:forget-tenant", f"A --connection={conn} --force")
     assert ran.status == 0, ran.err
+    assert "metrics rows: 1 removed" in ran.out  # A's two samples share one minute row
+    assert {t: metrics.summary(0, tenant=t).processed for t in ("A", "B", "")} == {"A": 0, "B": 1, "": 1}
     assert f"jobs on [{conn}]: 6 removed" in ran.out
     assert "failed jobs: 1 removed" in ran.out and f"audit entries: {audit_a} removed" in ran.out
     driver = qm.connection(conn)
