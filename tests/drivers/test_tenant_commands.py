@@ -82,9 +82,22 @@ def test_forget_tenant_erases_its_jobs_failed_jobs_and_audit_entries_and_says_so
     assert len(erased) == 1 and erased[0].tenant is None
 
 
+def test_flush_of_one_tenant_deletes_only_its_failed_jobs_and_is_audited(tenants):
+    qm, conn = tenants
+    ran = run_command("queue:flush", "--tenant=B")
+    assert ran.status == 0 and "Deleted 1 failed job(s) of tenant [B]" in ran.out, ran.err
+    assert [json.loads(r.payload)["tenant"] for r in qm.failed.all()] == ["A"]
+    assert run_command("queue:flush", "--tenant=A --hours=1").out.strip() == "Deleted 0 failed job(s) older than 1 hours of tenant [A]."
+    flush(qm)
+    flushed = [e for e in make_store(qm).query(limit=0) if e.event == "forgotten"]
+    assert [(e.tenant, e.detail) for e in flushed] == [
+        ("B", "1 failed jobs (queue:flush of tenant [B])"), ("A", "0 failed jobs (queue:flush older than 1 hours of tenant [A])")]
+
+
 @pytest.mark.parametrize("command", ["queue:forget-tenant nobody --force", "queue:stats --tenant=nobody",
                                      "queue:clear --tenant=nobody --force", "queue:failed --tenant=nobody",
-                                     "queue:retry --tenant=nobody"])
+                                     "queue:retry --tenant=nobody", "queue:flush --tenant=nobody",
+                                     "queue:metrics --tenant=nobody"])
 def test_an_unknown_tenant_is_one_line_and_changes_nothing(tenants, command):
     qm, conn = tenants
     before = qm.connection(conn).sizes("default").total, len(qm.failed.ids())
