@@ -101,7 +101,7 @@ class RedisPendingJobs:
     def page(self, request: PageRequest) -> Page:
         client = self.driver.client
         sets = self._sets(request.filters)
-        if request.filters.id or request.filters.job or request.filters.tag:
+        if request.filters.id or request.filters.job or request.filters.tag or request.filters.tenant:
             return self._filtered(request, sets)
         sizes = [int(client.zcard(key)) for _, key, _ in sets] if sets else []
         total = sum(sizes)
