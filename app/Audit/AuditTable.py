@@ -1,7 +1,7 @@
 """The `queue_audit` table: one append-only row per lifecycle event or operator action; no payload data."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table
+from sqlalchemy import Column, Double, Index, Integer, String, Table
 
 from app.Queue.database.tables import Id, metadata
 
@@ -9,7 +9,7 @@ queue_audit = Table(
     "queue_audit",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("at", Float, nullable=False),  # unix seconds (app/Queue/support/time)
+    Column("at", Double, nullable=False),  # unix seconds (app/Queue/support/time); a double: FLOAT would round them
     Column("event", String(32), nullable=False),
     Column("job_id", String(64), nullable=True),
     Column("job_class", String(191), nullable=True),

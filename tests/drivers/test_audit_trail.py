@@ -106,3 +106,13 @@ def test_the_redis_stream_is_capped(backend: Backend, monkeypatch):
     store = make_store(backend.manager)
     store.append_many([entry("dispatched", {"uuid": str(i)}) for i in range(2000)])
     assert store.client.xlen(store.key) < 400  # XADD MAXLEN ~ trims whole nodes: about the cap, never unbounded
+
+
+def test_a_batch_larger_than_one_insert_is_written_whole_and_in_order(backend: Backend):
+    from app.Audit.AuditEntry import AuditEntry
+
+    store = make_store(backend.manager)
+    written = [AuditEntry("started", f"job-{i}", "X", "default", backend.connection, "t" if i % 2 else None, 1,
+                          1_800_000_000.0 + i, "host", "actor") for i in range(250)]  # SQLite: 90 rows an INSERT
+    store.append_many(written)
+    assert store.query(limit=0) == written

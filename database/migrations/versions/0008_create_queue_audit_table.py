@@ -33,8 +33,10 @@ def upgrade() -> None:
         sa.Column("detail", sa.String(191), nullable=True),
     )
     op.create_index("ix_queue_audit_at", "queue_audit", ["at"])
+    op.create_index("ix_queue_audit_job_id", "queue_audit", ["job_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_queue_audit_job_id", table_name="queue_audit")
     op.drop_index("ix_queue_audit_at", table_name="queue_audit")
     op.drop_table("queue_audit")
