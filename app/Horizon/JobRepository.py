@@ -153,6 +153,10 @@ class JobRepository:
         return {"retried": done, "missing": missing}
 
     def forget(self, job_uuid: str) -> None:
-        """Delete a failed job record (404 when unknown)."""
-        if job_uuid.isdigit() or not self.manager.failed.forget(job_uuid):
+        """Delete a failed job record (404 when unknown); audited as `forgotten`, like queue:forget."""
+        from app.Audit.AuditTrail import audit, envelope_of
+
+        record = None if job_uuid.isdigit() else self.manager.failed.find(job_uuid)
+        if record is None or not self.manager.failed.forget(job_uuid):
             raise NotFound(f"no failed job with id {job_uuid}")
+        audit(self.manager, "forgotten", envelope_of(record.payload), queue=record.queue, connection=record.connection)

@@ -74,6 +74,20 @@ def test_operator_actions_name_the_command_and_the_job(backend: Backend, tmp_pat
                        ("cleared", None, "mail", "1", "alice"), ("batch_cancelled", None, "b", batch_id, "alice")]
 
 
+def test_forgetting_a_failed_job_on_the_dashboard_is_audited(backend: Backend, tmp_path, monkeypatch):
+    from tests.dashboard_support import client, csrf
+
+    qm, conn = backend.manager, backend.connection
+    monkeypatch.setenv("QUEUE_AUDIT_ACTOR", "bob")
+    failed = FailingJob(str(tmp_path / "w")).on_connection(conn).dispatch()
+    work(qm, ["default"], conn)
+    c = client()
+    assert c.post(f"/horizon/api/jobs/failed/{failed}/forget", headers=csrf(c)).status_code == 200
+    flush(qm)
+    forgotten = [(e.job_id, e.job_class, e.queue, e.actor) for e in make_store(qm).query(limit=0) if e.event == "forgotten"]
+    assert forgotten == [(failed, "FailingJob", "default", "bob")]
+
+
 def test_queue_audit_filters_by_job_tenant_and_time_and_prints_json(backend: Backend, tmp_path):
     qm, conn = backend.manager, backend.connection
     with freeze_time("2030-01-01 10:00:00") as clock:
