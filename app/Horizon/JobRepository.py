@@ -16,6 +16,7 @@ from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import failed_jobs
 from app.Queue.support.time import now
 from app.Queue.FailedRetrier import retry_failed
+from app.Audit.AuditTrail import audit, envelope_of
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -154,8 +155,6 @@ class JobRepository:
 
     def forget(self, job_uuid: str) -> None:
         """Delete a failed job record (404 when unknown); audited as `forgotten`, like queue:forget."""
-        from app.Audit.AuditTrail import audit, envelope_of
-
         record = None if job_uuid.isdigit() else self.manager.failed.find(job_uuid)
         if record is None or not self.manager.failed.forget(job_uuid):
             raise NotFound(f"no failed job with id {job_uuid}")

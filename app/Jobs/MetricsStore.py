@@ -186,6 +186,7 @@ class MetricsStore:
         """Delete every row of `tenant` (queue:forget-tenant); returns how many went."""
         from sqlalchemy import delete
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 

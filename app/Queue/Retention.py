@@ -17,6 +17,7 @@ from app.Queue.errors import ConfigurationError
 from app.Bus.BatchRecorder import batch_recorder
 from app.Jobs.MetricsStore import MetricsStore
 from app.Audit.AuditTrail import make_store
+from app.Horizon.CompletedStoreFactory import completed_store
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -61,8 +62,6 @@ def _metrics(manager: QueueManager) -> Any:
 
 
 def _completed(manager: QueueManager) -> Any:
-    from app.Horizon.CompletedStoreFactory import completed_store
-
     return completed_store(manager)
 
 

@@ -19,6 +19,7 @@ from app.Queue.support.time import now
 from app.Tenancy.FairQueues import SEPARATOR, FairDriver, payload_tenant, tenancy_settings
 from app.Audit.AuditTrail import audit, flush, make_store
 from app.Jobs.MetricsStore import MetricsStore
+from app.Jobs.MetricsCollector import JobMetrics
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -169,15 +170,11 @@ def require_known(manager: QueueManager, tenant: str, connections: list[str]) ->
     raise UnknownTenantError(f"unknown tenant {tenant!r}: no job, failed job or audit entry names it ({hint})")
 
 
-def require_known_in_metrics(tenant: str) -> None:
+def require_known_in_metrics(manager: QueueManager, tenant: str) -> None:
     """Refuse a --tenant that no metrics row names and that `require_known` does not know either."""
-    from app.Jobs.MetricsCollector import JobMetrics
-    from app.Queue.QueueManager import manager
-
     if tenant.strip() and any(m.count for m in JobMetrics.all_job_metrics(None, tenant)):
         return
-    qm = manager()
-    require_known(qm, tenant, [qm.default_connection])
+    require_known(manager, tenant, [manager.default_connection])
 
 
 def tenant_stats(manager: QueueManager, connection: str | None, queues: list[str], tenant: str) -> list[dict[str, Any]]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 from cleo.helpers import option
 
 from app.Console.Command import Command
+from app.Audit.AuditTrail import audit
 from app.Console.Support.pruning import count_failed, flush_failed
 from app.Queue.QueueManager import manager
 from app.Queue.support.time import now
+from app.Tenancy.FairQueues import payload_tenant
+from app.Tenancy.TenantJobs import require_known
 
 
 class QueueFlushCommand(Command):
@@ -18,8 +21,6 @@ class QueueFlushCommand(Command):
     ]
 
     def run_command(self) -> int:
-        from app.Audit.AuditTrail import audit
-
         hours = self.float_option("hours", -1, minimum=0) if self.option("hours") not in (None, "") else None
         qm = manager()
         tenant = self.option("tenant")
@@ -37,9 +38,6 @@ class QueueFlushCommand(Command):
 
     def _flush_tenant(self, tenant: str, hours: float | None) -> int:
         """Forget the tenant's failed jobs (older than `hours` when given), one by one: tenants are found in payloads."""
-        from app.Tenancy.FairQueues import payload_tenant
-        from app.Tenancy.TenantJobs import require_known
-
         qm = manager()
         require_known(qm, tenant, [qm.default_connection])
         cutoff = now() - hours * 3600 if hours is not None else None

@@ -7,6 +7,7 @@ from app.Console.Command import Command
 from app.Console.Support.targets import format_seconds
 from app.Console.Support.untrusted import plain, plain_json
 from app.Jobs.MetricsCollector import JobMetrics, retention_hours
+from app.Queue.QueueManager import manager
 
 
 class QueueMetricsCommand(Command):
@@ -24,9 +25,10 @@ class QueueMetricsCommand(Command):
         name = self.option("job")
         tenant = self.option("tenant")
         if tenant is not None:
+            # lazy: SQLAlchemy (tenant queries) only with --tenant; artisan list builds every command
             from app.Tenancy.TenantJobs import require_known_in_metrics
 
-            require_known_in_metrics(str(tenant))
+            require_known_in_metrics(manager(), str(tenant))
         rows = [JobMetrics.get_job_metrics(name, minutes, tenant)] if name else JobMetrics.all_job_metrics(minutes, tenant)
         if self.option("json"):
             self.line(plain_json([m.to_dict() for m in rows]))
