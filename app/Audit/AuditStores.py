@@ -39,14 +39,14 @@ class RedisAuditStore:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], max_len: int) -> RedisAuditStore:
-        from app.Queue.Drivers.RedisConnection import make_client
+        from app.Queue.redis.clients import make_client
 
         return cls(make_client(config), f"{config.get('prefix') or 'queues:'}audit", max_len, config)
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
-        from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+        from app.Queue.redis.errors import translate_errors as redis_errors
 
         with redis_errors(self.config):
             pipe = self.client.pipeline(transaction=False)
@@ -56,7 +56,7 @@ class RedisAuditStore:
             pipe.execute()
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
-        from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+        from app.Queue.redis.errors import translate_errors as redis_errors
 
         with redis_errors(self.config):
             raw = self.client.xrange(self.key, "-", "+")
@@ -83,7 +83,7 @@ class RedisAuditStore:
         return self._delete([sid for sid, e in self._all() if e.tenant == tenant])
 
     def _delete(self, ids: list[str]) -> int:
-        from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+        from app.Queue.redis.errors import translate_errors as redis_errors
 
         if not ids:
             return 0

@@ -205,7 +205,7 @@ class QueueManager:
             from app.Queue.FailedJobs import DatabaseFailedJobProvider
 
             if self.config.get("failed", {}).get("driver") == "redis":
-                from app.Queue.Drivers.RedisFailedJobs import RedisFailedJobProvider
+                from app.Queue.redis.failed_jobs import RedisFailedJobProvider
 
                 # the same methods as the SQL provider (contracts.FailedJobProvider)
                 self._failed = cast("DatabaseFailedJobProvider", RedisFailedJobProvider.from_config(self.connection_config("redis")))

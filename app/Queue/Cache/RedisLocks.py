@@ -13,8 +13,8 @@ from typing import Any, Iterator, Mapping
 import redis
 
 from app.Queue.Cache.Locks import FOREVER
-from app.Queue.Drivers.RedisClients import close_client
-from app.Queue.Drivers.RedisConnection import make_client, translate, where
+from app.Queue.redis.clients import close_client, make_client
+from app.Queue.redis.errors import translate, where
 from app.Queue.errors import ConnectionUnavailableError
 from app.Queue.support.time import now
 

@@ -1,6 +1,6 @@
 """Cache store on Redis: status, flags, locks and counters shared by every process.
 
-`put` is pipelined (FastLane.send): it returns once the write is sent, and every later
+`put` is pipelined (HeldConnection.send): it returns once the write is sent, and every later
 call of this store in the same thread reads its reply first, so reads see the write.
 
 Values are stored as `"<expiry>|<json>"` with the expiry taken from Python's clock
@@ -14,8 +14,9 @@ import math
 from typing import Any, Mapping
 
 from app.Queue import LuaScripts
-from app.Queue.Drivers.RedisClients import close_client, is_cluster
-from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
+from app.Queue.redis.clients import close_client, is_cluster, make_client
+from app.Queue.redis.errors import translate_errors
+from app.Queue.redis.held_connection import HeldConnection
 from app.Queue.support.time import now
 
 GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
@@ -41,7 +42,7 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self.config = dict(config or {})
-        self.lane = FastLane(client)
+        self.lane = HeldConnection(client)
         # On Redis Cluster, commands and scripts that name several keys go one hash slot at a time.
         self.cluster = is_cluster(client)
         self._add = client.register_script(LuaScripts.CACHE_ADD)

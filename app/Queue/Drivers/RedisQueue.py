@@ -26,8 +26,10 @@ from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
 from redis.crc import key_slot
 
-from app.Queue.Drivers.RedisClients import close_client, is_cluster
-from app.Queue.Drivers.RedisConnection import QuietLane, make_client, translate_errors
+from app.Queue.redis.clients import close_client, is_cluster, make_client
+from app.Queue.redis.errors import translate_errors
+from app.Queue.redis.held_connection import NoReplyConnection
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
 
 log = logging.getLogger("queue.redis")
@@ -88,12 +90,12 @@ class RedisJob:
                  "replayed", "done_until")
 
     def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float, replayed: bool = False) -> None:
-        _seq, _prio, attempts, _holder, payload = record.split("|", 4)
+        fields = RedisRecord.read(record)
         self.driver = driver
         self.queue = queue
         self.record = record
-        self.payload = payload
-        self.attempts = int(attempts)
+        self.payload = fields.payload
+        self.attempts = fields.attempts
         self.retry_after = retry_after
         self.connection_name = driver.connection_name
         self.replayed = replayed  # the claim found this exact payload completed (app/Queue/ReplayGuard.py)
@@ -135,12 +137,11 @@ class RedisJob:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
         acking `finished` in the same call.
 
-        Sent without a reply into a corked socket (see QuietLane): it reaches Redis even if
+        Sent without a reply into a corked socket (see NoReplyConnection): it reaches Redis even if
         the worker is killed next, and costs no wait. The BEGIN script itself refuses to touch
         a reservation that is no longer ours. The caller has made sure the lease is still fresh.
         """
-        seq, prio, attempts, rest = self.record.split("|", 3)
-        holder = rest.split("|", 1)[0]
+        fields = RedisRecord.read(self.record)
         ack = ""
         if finished is not None and finished.queue != self.queue:  # another slot: ack it on its own
             finished.delete_nowait()
@@ -152,9 +153,10 @@ class RedisJob:
         done = finished._done_arg() if ack else ""  # type: ignore[union-attr]
         with translate_errors(driver.config):
             driver.lane.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
-                             self.record, t + self.retry_after, ack, holder, t, done)
-        self.attempts = int(attempts) + 1
-        self.record = f"{seq}|{prio}|{self.attempts}|{rest}"  # as BEGIN rewrites it
+                             self.record, t + self.retry_after, ack, fields.holder, t, done)
+        started = fields.started()  # as BEGIN rewrites it
+        self.attempts = started.attempts
+        self.record = started.text
 
     def delete_nowait(self) -> None:
         """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed."""
@@ -192,7 +194,7 @@ class RedisQueue:
         self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
         # BEGIN and batch-mode ACKs are sent without a reply and POP_MANY ahead of need, all by sha:
         # loaded on every connect.
-        self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many, self._ack])
+        self.lane = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack])
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -243,7 +245,7 @@ class RedisQueue:
             if seq is None:  # more jobs than announced: another connection, as the lane has replies in flight
                 seq = int(self.client.incrby(self.keys(item.queue).seq, 1))
             priority = int(item.priority)
-            record = f"{seq:015d}|{priority}|0||{item.payload}"  # LuaScripts record(pad(seq), prio, 0, '', payload)
+            record = RedisRecord.new(seq, priority, item.payload)
             if item.delay > 0:
                 chunk.later += (t + item.delay, record)
             else:
@@ -271,7 +273,7 @@ class RedisQueue:
         with translate_errors(self.config):
             records = self._clear_records(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost])
         texts = [r.decode("utf-8", "replace") if isinstance(r, bytes) else str(r) for r in records or ()]
-        return [t.split("|", 4)[4] for t in texts if t.count("|") >= 4]
+        return [r.payload for r in map(RedisRecord.parse, texts) if r is not None]
 
     # -- reservations -------------------------------------------------------------------
     def pop(self, queue: str, worker_id: str) -> RedisJob | None:
@@ -437,12 +439,12 @@ class RedisQueue:
             rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
         out = []
         for record, expiry in rows:
-            parts = record.split("|", 4)
-            if len(parts) < 5 or not parts[2].isdigit():  # a member without the driver's framing
+            fields = RedisRecord.parse(record)
+            if fields is None:  # a member without the driver's framing
                 out.append({"id": "?", "queue": queue, "reserved_by": "?", "attempts": 0, "expires_at": expiry})
                 continue
-            seq, _prio, attempts, holder, _payload = parts
-            out.append({"id": seq, "queue": queue, "reserved_by": holder, "attempts": int(attempts), "expires_at": expiry})
+            out.append({"id": fields.seq, "queue": queue, "reserved_by": fields.holder, "attempts": fields.attempts,
+                        "expires_at": expiry})
         return out
 
     def close(self) -> None:
