@@ -100,6 +100,20 @@ class StreamingBulk(Protocol):
         """Store every item of `items` (`counts`: how many go to each queue), returning once all are stored."""
 
 
+@runtime_checkable
+class OneCallDispatch(Protocol):
+    """A driver that stores a dispatch's record with its pending status and unique lock in one call (Redis).
+
+    `dispatch_writes()` opens a context in which the status and lock stores on the same server
+    hand their writes over instead of sending them (None: not possible here); `push_dispatch`
+    stores everything at once and returns False when the unique lock was held (nothing stored).
+    """
+
+    def dispatch_writes(self) -> Any: ...
+
+    def push_dispatch(self, item: PushItem, writes: Any) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FailedJobRecord:
     """A row of failed_jobs."""

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from app.Queue import LuaScripts
 from app.Queue.redis.clients import close_client, is_cluster, make_client
+from app.Queue.redis.dispatch_writes import STATUS_PREFIX, open_writes, server_identity
 from app.Queue.redis.errors import translate_errors
 from app.Queue.redis.held_connection import HeldConnection
 from app.Queue.support.time import now
@@ -45,6 +46,7 @@ class RedisStore:
         self.lane = HeldConnection(client)
         # On Redis Cluster, commands and scripts that name several keys go one hash slot at a time.
         self.cluster = is_cluster(client)
+        self.server = server_identity(client)  # a dispatch on this server takes the status into its script
         self._add = client.register_script(LuaScripts.CACHE_ADD)
         self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
         self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
@@ -86,6 +88,10 @@ class RedisStore:
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         stored, px = self._stored(value, ttl, now())
+        writes = open_writes()
+        if writes is not None and key.startswith(STATUS_PREFIX) and \
+                writes.take_status(self.server, self.prefix + key, stored, "" if px is None else px):
+            return  # written by the dispatch's one script call (Drivers/RedisQueue.push_dispatch)
         with translate_errors(self.config):
             if px is None:
                 self.lane.send("SET", self.key(key), stored)

@@ -27,6 +27,7 @@ from app.Queue.contracts import PushItem, QueueSizes
 from redis.crc import key_slot
 
 from app.Queue.redis.clients import close_client, is_cluster, make_client
+from app.Queue.redis.dispatch_writes import DispatchWrites, server_identity
 from app.Queue.redis.errors import translate_errors
 from app.Queue.redis.held_connection import NoReplyConnection
 from app.Queue.redis.record import RedisRecord
@@ -181,7 +182,8 @@ class RedisQueue:
         self.client = make_client(config)
         self.cluster = is_cluster(self.client)
         self._keys: dict[str, QueueKeys] = {}
-        self._push = self.client.register_script(LuaScripts.PUSH)
+        self._dispatch = self.client.register_script(LuaScripts.DISPATCH)
+        self.server = server_identity(self.client)  # None on a cluster: no one-call dispatch there
         self._pop = self.client.register_script(LuaScripts.POP)
         self._delete_and_pop = self.client.register_script(LuaScripts.DELETE_AND_POP)
         self._pop_many = self.client.register_script(LuaScripts.POP_MANY)
@@ -205,10 +207,32 @@ class RedisQueue:
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
-        k = self.keys(queue)
+        self.push_dispatch(PushItem(payload, queue, delay, priority), None)
+
+    def dispatch_writes(self) -> DispatchWrites | None:
+        """Open the gathering of one dispatch's status and unique lock (see redis/dispatch_writes.py);
+        None on a cluster, where the status and lock keys live in other slots than the queue."""
+        return None if self.server is None else DispatchWrites(self.server)
+
+    def push_dispatch(self, item: PushItem, writes: DispatchWrites | None) -> bool:
+        """Store one job with the status and lock `writes` gathered, in one script call (DISPATCH).
+
+        False when another live owner holds the unique lock: then nothing was written.
+        """
+        k = self.keys(item.queue)
         t = now()
+        keys = [k.pending, k.delayed, k.notify, k.seq]
+        args: list[Any] = [t, t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload, "", "", "", 0, 0]
+        status = writes.status if writes is not None else None
+        lock = writes.lock if writes is not None else None
+        if status is not None:
+            keys.append(status.key)
+            args[4:6] = status.value, status.px
+        if lock is not None:
+            keys.append(lock.key)
+            args[6:9] = lock.value, lock.now_ms, lock.px
         with translate_errors(self.config):
-            self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
+            return bool(self.lane.script(self._dispatch, keys, args))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one PUSH_RECORDS call per queue and chunk, all pipelined on one connection."""
