@@ -11,8 +11,10 @@ import json
 from typing import Any, Mapping, Protocol, Sequence
 
 from app.Audit.AuditEntry import AuditEntry
+from app.Queue import LuaScripts
 
 COLUMNS = list(AuditEntry._fields)
+APPEND_CHUNK = 500  # entries per AUDIT_APPEND call: a bounded script runtime
 
 
 class AuditStore(Protocol):
@@ -36,6 +38,7 @@ class RedisAuditStore:
         self.key = key
         self.max_len = max_len
         self.config = config
+        self._append = client.register_script(LuaScripts.AUDIT_APPEND)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], max_len: int) -> RedisAuditStore:
@@ -48,12 +51,10 @@ class RedisAuditStore:
             return
         from app.Queue.redis.errors import translate_errors as redis_errors
 
+        encode = json.JSONEncoder(separators=(",", ":")).encode
         with redis_errors(self.config):
-            pipe = self.client.pipeline(transaction=False)
-            for e in entries:
-                pipe.xadd(self.key, {"e": json.dumps(e.as_dict(), separators=(",", ":"))},
-                          maxlen=self.max_len, approximate=True)
-            pipe.execute()
+            for start in range(0, len(entries), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
+                self._append(keys=[self.key], args=[self.max_len, *(encode(e.as_dict()) for e in entries[start:start + APPEND_CHUNK])])
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
         from app.Queue.redis.errors import translate_errors as redis_errors

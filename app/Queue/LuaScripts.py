@@ -432,6 +432,17 @@ if ARGV[4] == '' then redis.call('set', KEYS[1], stored) else redis.call('set', 
 return value
 """
 
+# -- audit trail ------------------------------------------------------------------------------
+
+AUDIT_APPEND = """
+-- Append a batch of audit entries to the capped stream in one call: one argument per entry
+-- instead of one XADD command each (a bulk dispatch writes one entry per job).
+-- KEYS[1] the stream
+-- ARGV[1] approximate length cap (XADD MAXLEN ~), then one JSON entry per argument
+for i = 2, #ARGV do redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i]) end
+return #ARGV - 1
+"""
+
 # -- failed jobs (when no database is configured) ---------------------------------------------
 
 FAILED_LOG = """
