@@ -67,6 +67,11 @@ def _whole(attempts: Any) -> int:
         return 0
 
 
+def _mine(job: DatabaseJob) -> Any:
+    """The row of `job` while its reservation token still holds it."""
+    return and_(jobs.c.id == job.id, jobs.c.reserved_by == job.token)
+
+
 def _available_at(delay: float) -> int:
     t = now()
     return math.ceil(t + delay) if delay > 0 else int(t)
@@ -122,27 +127,21 @@ class DatabaseJob:
     def __post_init__(self) -> None:
         self.connection_name = self.driver.connection_name
 
-    def _mine(self) -> Any:
-        return and_(jobs.c.id == self.id, jobs.c.reserved_by == self.token)
-
     def delete(self) -> bool:
-        return self.driver._write(self._delete_in)
-
-    def _delete_in(self, conn: Connection) -> bool:
-        return conn.execute(_DELETE_MINE, {"b_id": self.id, "b_by": self.token}).rowcount > 0
+        """Delete the finished job while it is still ours."""
+        return self.driver.delete_job(self)
 
     def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
         """Delete this finished job and reserve the next one in the same transaction (one commit per job)."""
-        deleted, following = self.driver._claim_after(self, queues, worker_id)
+        deleted, following = self.driver.ack_and_claim(self, queues, worker_id)
         if not deleted:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
         return following
 
     def begin(self, finished: DatabaseJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
-        deleting `finished` in the same transaction (one round trip on MySQL/MariaDB)."""
-        driver = self.driver
-        started, acked = driver._held.transaction(lambda tx: driver._begin_in(tx, self, finished), driver._count_retry)
+        deleting `finished` in the same transaction (one round trip on MySQL/MariaDB and PostgreSQL)."""
+        started, acked = self.driver.start_job(self, finished)
         self.attempts += 1
         if not started:
             log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
@@ -156,14 +155,12 @@ class DatabaseJob:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
-        values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
-        if undo_attempt:  # released by a rate limit before running: the attempt does not count
-            values["attempts"] = jobs.c.attempts - 1
-        return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(**values)).rowcount > 0)
+        """Hand the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
+        return self.driver.release_job(self, delay, undo_attempt)
 
     def renew(self) -> bool:
-        t = _lease_stamp()
-        return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(reserved_at=t)).rowcount > 0)
+        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
+        return self.driver.renew_job(self)
 
 
 class DatabaseQueue:
@@ -202,6 +199,31 @@ class DatabaseQueue:
 
     def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
         return self._claim_after(None, [queue], worker_id)[1]
+
+    # -- a reserved job's changes (DatabaseJob delegates here; only while its token still holds the row) ------
+    def delete_job(self, job: DatabaseJob) -> bool:
+        """Delete a finished job; False when its reservation was lost."""
+        return self._write(lambda c: c.execute(_DELETE_MINE, {"b_id": job.id, "b_by": job.token}).rowcount > 0)
+
+    def ack_and_claim(self, job: DatabaseJob, queues: Sequence[str], worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        """Delete a finished job and reserve the next one of `queues` in one transaction; (deleted, next job)."""
+        return self._claim_after(job, queues, worker_id)
+
+    def start_job(self, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
+        """Count a prefetched job's attempt as it starts, deleting `finished` in the same transaction; (started, acked)."""
+        return self._held.transaction(lambda tx: self._begin_in(tx, job, finished), self._count_retry)
+
+    def release_job(self, job: DatabaseJob, delay: float, undo_attempt: bool) -> bool:
+        """Hand a job back, available after `delay` seconds (un-counting its attempt when asked)."""
+        values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
+        if undo_attempt:  # released by a rate limit before running: the attempt does not count
+            values["attempts"] = jobs.c.attempts - 1
+        return self._write(lambda c: c.execute(update(jobs).where(_mine(job)).values(**values)).rowcount > 0)
+
+    def renew_job(self, job: DatabaseJob) -> bool:
+        """Extend a job's lease from now."""
+        t = _lease_stamp()
+        return self._write(lambda c: c.execute(update(jobs).where(_mine(job)).values(reserved_at=t)).rowcount > 0)
 
     def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
@@ -249,7 +271,7 @@ class DatabaseQueue:
                 tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
                        commit=True)
                 return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
-        if steps:  # no queue to look in: still settle the finished job
+        if steps:  # no queue to look in: still delete the finished job
             deleted = tx.run(*steps)[0] > 0
         return deleted, None
 

@@ -87,37 +87,9 @@ OUTAGE_PAUSE = 0.5  # seconds between attempts while the server cannot be reache
 
 
 class PostgresJob(DatabaseJob):
-    """A reserved row on PostgreSQL: every change is one statement through the driver's session (rerun
-    on a new connection if the server restarted under it)."""
+    """A reserved row on PostgreSQL; its changes are PostgresQueue's one-statement versions."""
 
     driver: PostgresQueue
-
-    def begin(self, finished: DatabaseJob | None = None) -> None:
-        """Count this prefetched job's attempt and renew its lease as it starts, deleting `finished`
-        in the same statement (batch mode)."""
-        (acked, started), = self.driver._session.run(BEGIN, {
-            "d_id": finished.id if finished else None, "d_by": finished.token if finished else None,
-            "s_id": self.id, "s_by": self.token, "at": _lease_stamp()})
-        self.attempts += 1
-        if not started:
-            log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
-                        self.queue)
-        if finished is not None and not acked:
-            log.warning("job on %s finished after its reservation was lost; it may run again", finished.queue)
-
-    def delete(self) -> bool:
-        """Delete the job while it is still ours."""
-        return self.driver._session.run(DELETE_MINE, {"id": self.id, "by": self.token}) > 0
-
-    def renew(self) -> bool:
-        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
-        return self.driver._session.run(RENEW, {"at": _lease_stamp(), "id": self.id, "by": self.token}) > 0
-
-    def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
-        """Hand the job back (notifying its queue's listeners); False when the reservation was lost."""
-        rows = self.driver._session.run(RELEASE, {"at": _available_at(delay), "undo": 1 if undo_attempt else 0,
-                                                  "id": self.id, "by": self.token, "channel": channel(self.queue)})
-        return len(rows) > 0
 
 
 class PostgresQueue(DatabaseQueue):
@@ -142,6 +114,29 @@ class PostgresQueue(DatabaseQueue):
             "priorities": [r["priority"] for r in rows], "available": [r["available_at"] for r in rows],
             "created_at": rows[0]["created_at"], "channel_queues": queues, "channels": [channel(q) for q in queues]})
 
+    # -- a reserved job's changes: one statement each through the session (rerun on a new connection
+    # if the server restarted under it) --------------------------------------------------
+    def delete_job(self, job: DatabaseJob) -> bool:
+        """Delete the job while it is still ours."""
+        return self._session.run(DELETE_MINE, {"id": job.id, "by": job.token}) > 0
+
+    def start_job(self, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
+        """Count a prefetched job's attempt and renew its lease, deleting `finished` in the same statement."""
+        (acked, started), = self._session.run(BEGIN, {
+            "d_id": finished.id if finished else None, "d_by": finished.token if finished else None,
+            "s_id": job.id, "s_by": job.token, "at": _lease_stamp()})
+        return bool(started), bool(acked) if finished is not None else True
+
+    def release_job(self, job: DatabaseJob, delay: float, undo_attempt: bool) -> bool:
+        """Hand the job back (notifying its queue's listeners); False when the reservation was lost."""
+        rows = self._session.run(RELEASE, {"at": _available_at(delay), "undo": 1 if undo_attempt else 0,
+                                           "id": job.id, "by": job.token, "channel": channel(job.queue)})
+        return len(rows) > 0
+
+    def renew_job(self, job: DatabaseJob) -> bool:
+        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
+        return self._session.run(RENEW, {"at": _lease_stamp(), "id": job.id, "by": job.token}) > 0
+
     # -- claims -----------------------------------------------------------------------
     def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
@@ -160,7 +155,7 @@ class PostgresQueue(DatabaseQueue):
             if rows:
                 job_id, payload, attempts = rows[0]
                 return deleted, PostgresJob(self, job_id, payload, attempts, queue, params["by"], lease)
-        if finished is not None:  # no queue to look in: still settle the finished job
+        if finished is not None:  # no queue to look in: still delete the finished job
             deleted = finished.delete()
         return deleted, None
 

@@ -115,15 +115,15 @@ class RedisJob:
         keys = driver.keys(self.queue)
         with translate_errors(driver.config):
             if self.done_until is None:
-                return bool(driver.lane.execute("ZREM", keys.reserved, self.record))
-            return bool(driver.lane.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))
+                return bool(driver.held.execute("ZREM", keys.reserved, self.record))
+            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
         t = now()
         args = [t, t + delay if delay > 0 else 0, self.record, 1 if undo_attempt else 0]
         with translate_errors(self.driver.config):
-            return bool(self.driver.lane.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
+            return bool(self.driver.held.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
 
     def renew(self) -> bool:
         """Extend the lease by retry_after; False when the reservation was lost."""
@@ -153,7 +153,7 @@ class RedisJob:
         t = now()
         done = finished._done_arg() if ack else ""  # type: ignore[union-attr]
         with translate_errors(driver.config):
-            driver.lane.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
+            driver.held.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
                              self.record, t + self.retry_after, ack, fields.holder, t, done)
         started = fields.started()  # as BEGIN rewrites it
         self.attempts = started.attempts
@@ -165,9 +165,9 @@ class RedisJob:
         keys = driver.keys(self.queue)
         with translate_errors(driver.config):
             if self.done_until is None:
-                driver.lane.send("ZREM", keys.reserved, self.record)
+                driver.held.send("ZREM", keys.reserved, self.record)
             else:
-                driver.lane.send("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, now(), self.done_until)
+                driver.held.send("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, now(), self.done_until)
 
 
 class RedisQueue:
@@ -196,7 +196,12 @@ class RedisQueue:
         self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
         # BEGIN and batch-mode ACKs are sent without a reply and POP_MANY ahead of need, all by sha:
         # loaded on every connect.
-        self.lane = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack])
+        self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack])
+
+    @property
+    def lane(self) -> Any:
+        """The held connection under its former name."""
+        return self.held
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -232,7 +237,7 @@ class RedisQueue:
             keys.append(lock.key)
             args[6:9] = lock.value, lock.now_ms, lock.px
         with translate_errors(self.config):
-            return bool(self.lane.script(self._dispatch, keys, args))
+            return bool(self.held.script(self._dispatch, keys, args))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one PUSH_RECORDS call per queue and chunk, all pipelined on one connection."""
@@ -250,12 +255,12 @@ class RedisQueue:
         """
         with translate_errors(self.config):
             seqs = self._reserve_seqs(counts)
-            self.lane.send_all(self._push_calls(items, seqs, now()))
+            self.held.send_all(self._push_calls(items, seqs, now()))
 
     def _reserve_seqs(self, counts: Mapping[str, int]) -> dict[str, Iterator[int]]:
         """Take `counts[q]` numbers from each queue's counter in one round trip (gaps are harmless)."""
         wanted = [(q, n) for q, n in counts.items() if n > 0]
-        lasts = self.lane.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
+        lasts = self.held.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
         return {q: iter(range(int(last) - n + 1, int(last) + 1)) for (q, n), last in zip(wanted, lasts)}
 
     def _push_calls(self, items: Iterable[PushItem], seqs: dict[str, Iterator[int]], t: float) -> Iterator[list[Any]]:
@@ -266,7 +271,7 @@ class RedisQueue:
             if chunk is None:
                 chunk = chunks[item.queue] = _Chunk(seqs.get(item.queue, iter(())))
             seq = next(chunk.seqs, None)
-            if seq is None:  # more jobs than announced: another connection, as the lane has replies in flight
+            if seq is None:  # more jobs than announced: another connection, as the held one has replies in flight
                 seq = int(self.client.incrby(self.keys(item.queue).seq, 1))
             priority = int(item.priority)
             record = RedisRecord.new(seq, priority, item.payload)
@@ -309,7 +314,7 @@ class RedisQueue:
         lease = float(self.retry_after(queue))
         t = now()
         with translate_errors(self.config):
-            reply = self.lane.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
+            reply = self.held.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
         if reply[0] is not None:
             return RedisJob(self, queue, reply[0], lease, reply[1] == 1), None
         return None, float(reply[1]) if reply[1] is not None else None
@@ -322,7 +327,7 @@ class RedisQueue:
         lease = float(self.retry_after(job.queue))
         t = now()
         with translate_errors(self.config):
-            reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_claim,
+            reply = self.held.script(self._delete_and_pop, self.keys(job.queue).for_claim,
                                      [t, t + lease, _holder(worker_id), job.record, job._done_arg()])
         if not reply[0]:
             log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
@@ -358,7 +363,7 @@ class RedisQueue:
 
     def reserve_ahead(self, queue: str, worker_id: str, limit: int, deliver: Callable[[list[RedisJob]], None]) -> None:
         """Send a batch reservation of `queue` without waiting; `deliver` gets the jobs when the
-        reply is read (at `settle` or this lane's next command), so the round trip overlaps work."""
+        reply is read (at `collect_reserved_ahead` or this connection's next command), so the round trip overlaps work."""
         lease = float(self.retry_after(queue))
         t = now()
 
@@ -366,13 +371,17 @@ class RedisQueue:
             deliver(self._unpack_batch(queue, raw, lease)[0])
 
         with translate_errors(self.config):
-            self.lane.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
+            self.held.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
                               _holder(worker_id), max(1, int(limit)), on_reply=reply)
 
-    def settle(self) -> None:
-        """Read the reply of a reservation made ahead."""
+    def collect_reserved_ahead(self) -> None:
+        """Read the reply of a reservation made ahead (`reserve_ahead`), handing its jobs to their callback."""
         with translate_errors(self.config):
-            self.lane.sync()
+            self.held.sync()
+
+    # The name app/Queue/Worker.py still asks for; "settle" also names a Flight's final state and a
+    # finished job's bookkeeping in the Worker, so the driver's own name says what it does.
+    settle = collect_reserved_ahead
 
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
         job, wake = self._pop_first(queues, worker_id)
@@ -385,7 +394,7 @@ class RedisQueue:
             lease = float(self.retry_after(queue))
             t = now()
             with translate_errors(self.config):
-                reply = self.lane.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
+                reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
             jobs, due = self._unpack_batch(queue, reply, lease)
             if jobs:
                 return jobs, None
@@ -472,7 +481,7 @@ class RedisQueue:
         return out
 
     def close(self) -> None:
-        self.lane.close()
+        self.held.close()
         close_client(self.client)
 
 
