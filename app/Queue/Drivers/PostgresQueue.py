@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy.engine import Engine
 
 from app.Queue.contracts import PushItem
+from app.Queue.database.claims import ClaimStrategy
 from app.Queue.database.postgres_session import PostgresSession, channel
 from app.Queue.Drivers.DatabaseQueue import (
     DatabaseJob,
@@ -92,12 +93,44 @@ class PostgresJob(DatabaseJob):
     driver: PostgresQueue
 
 
+class PostgresClaim:
+    """PostgreSQL's claim strategy (app/Queue/database/claims.py): one CTE statement per queue, the first
+    one carrying the finished job's delete."""
+
+    def __init__(self, driver: PostgresQueue) -> None:
+        self.driver = driver
+
+    def claim(self, finished: DatabaseJob | None, queues: Sequence[str], worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        driver = self.driver
+        deleted = True
+        for queue in queues:
+            lease, params = driver.claim_params_for(queue, worker_id)
+            if finished is not None:
+                (count, job_id, payload, attempts), = driver.session.run(
+                    DELETE_AND_CLAIM, {**params, "d_id": finished.id, "d_by": finished.token})
+                deleted, finished = count > 0, None
+                rows = [(job_id, payload, attempts)] if job_id is not None else []
+            else:
+                rows = driver.session.run(CLAIM, params)
+            if rows:
+                job_id, payload, attempts = rows[0]
+                return deleted, PostgresJob(driver, job_id, payload, attempts, queue, params["by"], lease)
+        if finished is not None:  # no queue to look in: still delete the finished job
+            deleted = finished.delete()
+        return deleted, None
+
+
 class PostgresQueue(DatabaseQueue):
     """QueueDriver on PostgreSQL: the database driver's semantics, claims in one round trip, NOTIFY wake-ups."""
 
     def __init__(self, connection_name: str, engine: Engine, retry_after: Callable[[str], float]) -> None:
-        super().__init__(connection_name, engine, retry_after)
         self._session = PostgresSession(engine)
+        super().__init__(connection_name, engine, retry_after)
+
+    @property
+    def session(self) -> PostgresSession:
+        """The autocommit session every statement of this driver runs on."""
+        return self._session
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
@@ -138,28 +171,10 @@ class PostgresQueue(DatabaseQueue):
         return self._session.run(RENEW, {"at": _lease_stamp(), "id": job.id, "by": job.token}) > 0
 
     # -- claims -----------------------------------------------------------------------
-    def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
-                     worker_id: str) -> tuple[bool, DatabaseJob | None]:
-        """Delete `finished` (only while still ours) and reserve the first available job of `queues`;
-        the first queue takes one statement with the delete, each further queue one more."""
-        deleted = True
-        for queue in queues:
-            lease, params = self._params(queue, worker_id)
-            if finished is not None:
-                (count, job_id, payload, attempts), = self._session.run(
-                    DELETE_AND_CLAIM, {**params, "d_id": finished.id, "d_by": finished.token})
-                deleted, finished = count > 0, None
-                rows = [(job_id, payload, attempts)] if job_id is not None else []
-            else:
-                rows = self._session.run(CLAIM, params)
-            if rows:
-                job_id, payload, attempts = rows[0]
-                return deleted, PostgresJob(self, job_id, payload, attempts, queue, params["by"], lease)
-        if finished is not None:  # no queue to look in: still delete the finished job
-            deleted = finished.delete()
-        return deleted, None
+    def _choose_claims(self, dialect: str) -> ClaimStrategy:
+        return PostgresClaim(self)
 
-    def _params(self, queue: str, worker_id: str) -> tuple[float, dict[str, Any]]:
+    def claim_params_for(self, queue: str, worker_id: str) -> tuple[float, dict[str, Any]]:
         """The queue's lease and a claim's parameters as of now (a fresh reservation token)."""
         lease = float(self.retry_after(queue))
         t = int(now())
@@ -176,7 +191,7 @@ class PostgresQueue(DatabaseQueue):
 
     def _claim_many(self, queues: Sequence[str], worker_id: str, limit: int) -> list[DatabaseJob]:
         for queue in queues:
-            lease, params = self._params(queue, worker_id)
+            lease, params = self.claim_params_for(queue, worker_id)
             rows = self._session.run(CLAIM_MANY, {**params, "limit": limit})
             if rows:
                 rows.sort(key=lambda r: (-r[3], r[0]))  # RETURNING does not keep the claim's order
