@@ -15,6 +15,7 @@ from app.Horizon.StatsRepository import StatsRepository
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import failed_jobs
 from app.Queue.support.time import now
+from app.Queue.FailedRetrier import retry_failed
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -136,8 +137,6 @@ class JobRepository:
 
     def retry(self, idents: list[str]) -> dict[str, Any]:
         """Push failed jobs back onto their queues; unknown ids are reported, not fatal (one id unknown -> 404)."""
-        from app.Queue.FailedRetrier import retry_failed
-
         if not idents:
             raise BadRequest("no failed job ids given")
         if len(idents) > MAX_RETRY_SELECTED:

@@ -20,6 +20,7 @@ from app.Queue.support.time import now
 from app.Queue.database.tables import JOBS_TABLE
 from app.Queue.redis.record import RedisRecord
 from app.Queue.Worker import paused_key
+from app.Jobs.MetricsCollector import oldest_wait
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -119,8 +120,6 @@ class StatsRepository:
 
     def oldest_wait(self, connection: str, queue: str) -> float | None:
         """Seconds the oldest ready job has waited (Redis: the next job's age)."""
-        from app.Jobs.MetricsCollector import oldest_wait
-
         driver: Any = self.manager.connection(connection)
         if hasattr(driver, "engine"):
             return oldest_wait(self.manager, connection, queue)

@@ -20,6 +20,9 @@ from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStop
 from app.Queue.QueueStats import QueueStats
 from app.Queue.support.time import now
 from app.Queue.support.worker_flusher import WorkerScopedFlusher
+from app.Queue.QueueManager import manager
+from app.Queue.WorkerRegistry import WorkerRegistry
+from app.Queue.StoreOutage import is_store_outage
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -117,8 +120,6 @@ class MetricsCollector(WorkerScopedFlusher):
                 self.store.prune(now() - self.retention * 3600)
             return True
         except Exception as exc:
-            from app.Queue.StoreOutage import is_store_outage
-
             if is_store_outage(exc):  # kept for the next flush; the worker reports the outage once
                 return False
             if not self._warned:
@@ -177,8 +178,6 @@ class JobMetrics:
     @staticmethod
     def get_queue_stats(queue: str = "default", connection: str | None = None) -> QueueMetrics:
         """Pending, delayed, reserved and failed counts, throughput per minute (last 5 minutes) and oldest wait."""
-        from app.Queue.QueueManager import manager
-
         qm = manager()
         stats = qm.get_stats(queue, connection)
         store, _ = _reader(None)
@@ -188,9 +187,6 @@ class JobMetrics:
 
 
 def _workers() -> list[dict[str, Any]]:
-    from app.Queue.QueueManager import manager
-    from app.Queue.WorkerRegistry import WorkerRegistry
-
     live, _gone = WorkerRegistry(manager().cache).workers()
     return live
 
@@ -210,6 +206,7 @@ def oldest_wait(qm: QueueManager, connection: str, queue: str) -> float | None:
     """Seconds the oldest ready job of a database queue has waited (None on other drivers or when empty)."""
     from sqlalchemy import func, select
 
+    # lazy: SQLAlchemy only when a database queue is asked (an idle Redis worker loads none)
     from app.Queue.database.connection import translate_errors
     from app.Queue.database.tables import jobs
     from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
@@ -227,8 +224,6 @@ def oldest_wait(qm: QueueManager, connection: str, queue: str) -> float | None:
 
 def _reader(minutes: float | None) -> tuple[MetricsStore, float]:
     """The store to read (after flushing this process's buffer) and the window's start."""
-    from app.Queue.QueueManager import manager
-
     qm = manager()
     qm.config  # boot: registers this process's collector
     collector = getattr(qm, "metrics", None)
@@ -240,10 +235,10 @@ def _reader(minutes: float | None) -> tuple[MetricsStore, float]:
 
 
 def register(manager: QueueManager) -> None:
-    """Record metrics for jobs run in this process (bootstrap LISTENER_MODULES)."""
+    """Record metrics for jobs run in this process (bootstrap REGISTRATIONS)."""
     if not metrics_enabled():
-        manager.metrics = None  # type: ignore[attr-defined]
+        manager.metrics = None
         return
     collector = MetricsCollector(MetricsStore(manager.engine), retention_hours())  # engine made at the first write
     collector.register(manager)
-    manager.metrics = collector  # type: ignore[attr-defined]
+    manager.metrics = collector

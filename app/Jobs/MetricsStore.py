@@ -129,6 +129,7 @@ class MetricsStore:
             return
         from sqlalchemy.exc import IntegrityError, OperationalError
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import retryable_code, translate_errors
 
         with translate_errors(self._url):
@@ -149,6 +150,7 @@ class MetricsStore:
     def _merge(conn: Connection, key: tuple[str, str, int], new: Aggregate) -> None:
         from sqlalchemy import and_, select, update
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.metrics_tables import job_metrics
 
         job, queue, bucket = key
@@ -171,6 +173,7 @@ class MetricsStore:
         """Delete rows of minutes that started before `before` (unix seconds)."""
         from sqlalchemy import delete
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 
@@ -195,6 +198,7 @@ class MetricsStore:
         """Count jobs of `queue` finished (completed or failed) since `since`."""
         from sqlalchemy import func, select
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 
@@ -206,6 +210,7 @@ class MetricsStore:
     def _rows(self, since: float, job: str | None, queue: str | None) -> list[Any]:
         from sqlalchemy import select
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 

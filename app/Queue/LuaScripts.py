@@ -446,17 +446,28 @@ return #ARGV - 1
 # -- failed jobs (when no database is configured) ---------------------------------------------
 
 FAILED_LOG = """
--- Record a failed job once per uuid (a repeated failure replaces the record, keeping its id).
+-- Record a failed job once per uuid (a repeated failure replaces the record under a new id, so a
+-- retry that read the old record cannot delete the new one: see FAILED_FORGET_RECORD).
 -- KEYS[1] records hash (uuid -> json), KEYS[2] order zset (uuid scored by id), KEYS[3] id counter
 -- ARGV[1] uuid, ARGV[2] record json
 -- Returns the record's id
-local id = redis.call('zscore', KEYS[2], ARGV[1])
-if not id then
-  id = redis.call('incr', KEYS[3])
-  redis.call('zadd', KEYS[2], id, ARGV[1])
-end
+local id = redis.call('incr', KEYS[3])
+redis.call('zadd', KEYS[2], id, ARGV[1])
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-return tonumber(id)
+return id
+"""
+
+FAILED_FORGET_RECORD = """
+-- Delete one failed-job record only if it still has the id it was read with.
+-- KEYS[1] records hash, KEYS[2] order zset
+-- ARGV[1] uuid, ARGV[2] id
+-- Returns 1 when deleted, 0 when gone or replaced by a newer failure
+local id = redis.call('zscore', KEYS[2], ARGV[1])
+if not id or tonumber(id) ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('zrem', KEYS[2], ARGV[1])
+return redis.call('hdel', KEYS[1], ARGV[1])
 """
 
 FAILED_FORGET = """

@@ -10,21 +10,31 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
+from app.Jobs.JobState import JobState
+from app.Queue import AfterCommit
+from app.Queue.ConnectionSettings import check_connection
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
 from app.Queue.contracts import CacheStore, OneCallDispatch, PushItem, QueueDriver
 from app.Queue.errors import ConfigurationError, QueueFullError
 from app.Queue.events import EventDispatcher, JobQueued
+from app.Queue.JobStatuses import StatusRepository
+from app.Queue.Payload import PayloadCodec
 from app.Queue.QueueDefinition import QueueDefinition
+from app.Queue.Queueable import Queueable
 from app.Queue.QueueStats import QueueStats
+from app.Queue.support.time import seconds_until
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from app.Audit.AuditTrail import AuditTrail
+    from app.Bus.BatchRecorder import BatchRecorder
+    from app.Bus.ChainRecorder import ChainRecorder
+    from app.Horizon.CompletedJobRecorder import CompletedJobRecorder
     from app.Jobs.Job import Job
+    from app.Jobs.MetricsCollector import MetricsCollector
     from app.Queue.Cache.Locks import LockStore
     from app.Queue.FailedJobs import DatabaseFailedJobProvider
-    from app.Queue.JobStatuses import StatusRepository
-    from app.Queue.Payload import PayloadCodec
 
 PushGuard = Callable[["Job", str, str], bool]
 RunGate = Callable[["Job", dict[str, Any]], "float | None"]
@@ -78,6 +88,13 @@ class QueueManager:
         self._locks: LockStore | None = None
         self._failed: DatabaseFailedJobProvider | None = None
         self._statuses: StatusRepository | None = None
+        # Services the features register at boot (app/Queue/bootstrap.py); typed here, built there.
+        self._batches: BatchRecorder | None = None
+        self._chains: ChainRecorder | None = None
+        self.metrics: MetricsCollector | None = None  # None when metrics are off
+        self.tenancy: dict[str, Any] = {}  # app/Tenancy/TenantContext.py: resolver and enter hooks
+        self.completed: CompletedJobRecorder | None = None  # None when QUEUE_RECORD_COMPLETED=0
+        self.audit_trail: AuditTrail | None = None  # None when the audit trail is off
         self._booted = False
         # config/queue.py already ran for an earlier state of this manager (a reset wiped what it
         # declared), so booting must run it again; a first import, or one still under way (it is
@@ -107,6 +124,7 @@ class QueueManager:
         elif self._config_stale:
             self._config_stale = False
             importlib.reload(loaded)  # re-run define_queue calls and listeners after a reset
+        # lazy: the composition root imports every feature, and every feature imports this module
         from app.Queue.bootstrap import register_listeners
 
         register_listeners(self)
@@ -129,8 +147,6 @@ class QueueManager:
             )
         config: Mapping[str, Any] = connections[name]
         if name not in self._checked_connections:
-            from app.Queue.ConnectionSettings import check_connection
-
             check_connection(name, config)
             self._checked_connections.add(name)
         return config
@@ -148,6 +164,7 @@ class QueueManager:
 
     def engine(self, url: str | None = None) -> Engine:
         """Get the shared SQLAlchemy engine for `url` (default: config/database.py)."""
+        # lazy: SQLAlchemy stays out of a process that never opens a database (idle Redis worker)
         from app.Queue.database.connection import make_engine
         from config.database import database_url
 
@@ -159,7 +176,6 @@ class QueueManager:
     @property
     def codec(self) -> PayloadCodec:
         if self._codec is None:
-            from app.Queue.Payload import PayloadCodec
             from config.app import app_key, previous_keys
 
             self._codec = PayloadCodec(app_key(), self.config["allowed_job_modules"], previous_keys(), self._encrypter())
@@ -171,6 +187,7 @@ class QueueManager:
 
         if find_spec("cryptography") is None:  # the cipher itself is imported on first use
             return None
+        # lazy: the cipher's module needs the optional `cryptography` package (checked just above)
         from app.Jobs.Encrypter import Encrypter
         from config.app import app_key, previous_keys
 
@@ -185,10 +202,11 @@ class QueueManager:
     def _make_cache(self) -> CacheStore:
         store = self.config.get("cache_store", "database")
         if store == "redis":
+            # lazy: each store loads its own client library (redis, or SQLAlchemy below)
             from app.Queue.Cache.RedisStore import RedisStore
 
             return RedisStore.from_config(self.connection_config("redis"))
-        from app.Queue.Cache.DatabaseStore import DatabaseStore
+        from app.Queue.Cache.DatabaseStore import DatabaseStore  # lazy: SQLAlchemy only for the database store
 
         return DatabaseStore(self.engine())
 
@@ -196,7 +214,7 @@ class QueueManager:
     def locks(self) -> LockStore:
         """Owned locks (unique jobs, WithoutOverlapping), kept in the cache's store (CACHE_STORE)."""
         if self._locks is None:
-            from app.Queue.Cache.Locks import make_lock_store
+            from app.Queue.Cache.Locks import make_lock_store  # lazy: imports SQLAlchemy
 
             self._locks = make_lock_store(self)
         return self._locks
@@ -204,7 +222,7 @@ class QueueManager:
     @property
     def failed(self) -> DatabaseFailedJobProvider:
         if self._failed is None:
-            from app.Queue.FailedJobs import DatabaseFailedJobProvider
+            from app.Queue.FailedJobs import DatabaseFailedJobProvider  # lazy: imports SQLAlchemy
 
             if self.config.get("failed", {}).get("driver") == "redis":
                 from app.Queue.redis.failed_jobs import RedisFailedJobProvider
@@ -218,10 +236,34 @@ class QueueManager:
     @property
     def statuses(self) -> StatusRepository:
         if self._statuses is None:
-            from app.Queue.JobStatuses import StatusRepository
-
             self._statuses = StatusRepository(self.cache, float(self.config.get("status_ttl", 86400)))
         return self._statuses
+
+    @property
+    def batches(self) -> BatchRecorder:
+        """The batch service (app/Bus/BatchRecorder.py), registered when the manager boots."""
+        if self._batches is None:
+            _ = self.config  # boots the manager, which registers the services
+        if self._batches is None:
+            raise ConfigurationError("no batch service is registered (app/Queue/bootstrap.py)")
+        return self._batches
+
+    @batches.setter
+    def batches(self, recorder: BatchRecorder) -> None:
+        self._batches = recorder
+
+    @property
+    def chains(self) -> ChainRecorder:
+        """The chain service (app/Bus/ChainRecorder.py), registered when the manager boots."""
+        if self._chains is None:
+            _ = self.config  # boots the manager, which registers the services
+        if self._chains is None:
+            raise ConfigurationError("no chain service is registered (app/Queue/bootstrap.py)")
+        return self._chains
+
+    @chains.setter
+    def chains(self, recorder: ChainRecorder) -> None:
+        self._chains = recorder
 
     # -- queue definitions ----------------------------------------------------------------
     def define_queue(self, name: str, **options: Any) -> QueueDefinition:
@@ -261,9 +303,7 @@ class QueueManager:
 
     def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None,
                  capacity: int = 0) -> tuple[str, str, PushItem] | None:
-        from app.Jobs.Job import Job
-
-        if not isinstance(job, Job):
+        if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
         self.codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
         queue_name, conn = self._target(job, queue, connection)
@@ -290,11 +330,9 @@ class QueueManager:
     def _check_bulk_capacity(self, jobs: Sequence[Job], queue: str | None, connection: str | None) -> None:
         if not any(d.max_jobs is not None for d in self.definitions.values()):
             return
-        from app.Jobs.Job import Job
-
         targets: dict[tuple[str, str], int] = {}
         for job in jobs:
-            if isinstance(job, Job):
+            if isinstance(job, Queueable):
                 target = self._target(job, queue, connection)
                 targets[target] = targets.get(target, 0) + 1
         for (q, conn), count in targets.items():
@@ -306,8 +344,6 @@ class QueueManager:
 
     def later(self, delay: Any, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
         """Queue a job to run after `delay` (seconds, timedelta or datetime)."""
-        from app.Queue.support.time import seconds_until
-
         return self._push(job, queue, connection, seconds_until(delay))
 
     def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
@@ -318,8 +354,6 @@ class QueueManager:
 
     def _hold_for_commit(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
         """Hold an after-commit job on the open SQLAlchemy Session (app/Queue/AfterCommit.py); None: push now."""
-        from app.Queue import AfterCommit
-
         if not AfterCommit._open.get():  # no transaction open in this thread: the common, cheap case
             return None
         _queue, conn = self._target(job, queue, connection)
@@ -387,8 +421,6 @@ class QueueManager:
     def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:
         if getattr(driver, "runs_inline", False):
             return
-        from app.Jobs.JobState import JobState
-
         self.statuses.mark(job_uuid, JobState.PENDING)
 
     def _mark_pending_many(self, driver: QueueDriver, uuids: Sequence[str]) -> None:

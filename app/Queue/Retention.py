@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from sqlalchemy import delete
 
 from app.Queue.support.time import now
+from app.Queue.errors import ConfigurationError
+from app.Bus.BatchRecorder import batch_recorder
+from app.Jobs.MetricsStore import MetricsStore
+from app.Audit.AuditTrail import make_store
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -21,8 +25,6 @@ KINDS = ("failed_jobs", "finished_batches", "cancelled_batches", "metrics", "aud
 
 def retention_settings(manager: QueueManager) -> dict[str, float]:
     """The retention hours per kind, checked: a negative or non-number setting is a configuration error."""
-    from app.Queue.errors import ConfigurationError
-
     raw: Mapping[str, Any] = manager.config.get("retention") or {}
     out: dict[str, float] = {}
     for kind in KINDS:
@@ -49,24 +51,19 @@ def prune_all(manager: QueueManager) -> dict[str, int]:
 
 
 def _batches(manager: QueueManager) -> Any:
-    from app.Jobs.BatchRecorder import batch_recorder
-
     return batch_recorder(manager).repository
 
 
 def _metrics(manager: QueueManager) -> Any:
-    from app.Jobs.MetricsStore import MetricsStore
-
     return MetricsStore(manager.engine())
 
 
 def _audit(manager: QueueManager) -> Any:
-    from app.Audit.AuditTrail import make_store
-
     return make_store(manager)
 
 
 def _expired_cache_rows(manager: QueueManager) -> int:
+    # lazy: SQLAlchemy only when the database cache store is pruned
     from app.Queue.Cache.DatabaseStore import DatabaseStore
     from app.Queue.database.connection import translate_errors
     from app.Queue.database.tables import cache

@@ -18,6 +18,7 @@ from app.Queue.redis.record import RedisRecord
 from app.Queue.errors import QueueError
 from app.Queue.support.time import now
 from app.Tenancy.FairQueues import SEPARATOR, FairDriver, payload_tenant, tenancy_settings
+from app.Audit.AuditTrail import audit, flush, make_store
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -129,8 +130,6 @@ class ErasureReport:
 
 def forget_tenant(manager: QueueManager, tenant: str, connections: list[str]) -> ErasureReport:
     """Erase `tenant`: waiting jobs on `connections`, failed jobs, audit entries (right to erasure)."""
-    from app.Audit.AuditTrail import audit, flush, make_store
-
     report = ErasureReport()
     for conn in connections:
         n = erase_jobs(manager, conn, tenant)
@@ -162,8 +161,6 @@ def require_known(manager: QueueManager, tenant: str, connections: list[str]) ->
         plain = [q for q in stored if SEPARATOR not in q]
         if plain and _scan(manager, conn, plain, tenant):
             return
-    from app.Audit.AuditTrail import make_store
-
     if make_store(manager).query(tenant=tenant, limit=1):
         return
     hint = f"configured: {', '.join(configured)}" if configured else "set QUEUE_TENANTS to list them"

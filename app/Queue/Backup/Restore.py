@@ -25,6 +25,7 @@ from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.Payload import peek_uuid
 from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now, now_int
+from app.Tenancy.FairQueues import payload_tenant, tenant_queue
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -127,8 +128,6 @@ def _routed(manager: QueueManager, connection: str, lines: list[dict[str, Any]])
     is_fair = getattr(driver, "is_fair", None)
     if is_fair is None:
         return lines
-    from app.Tenancy.FairQueues import payload_tenant, tenant_queue
-
     return [{**line, "queue": tenant_queue(str(line["queue"]), payload_tenant(str(line["payload"])))}
             if is_fair(str(line["queue"])) else line for line in lines]
 

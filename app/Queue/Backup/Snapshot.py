@@ -20,6 +20,7 @@ from app.Queue.database.tables import job_batch_jobs, job_batches, jobs
 from app.Queue.Payload import peek_uuid
 from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
+from app.Queue.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -48,8 +49,6 @@ def read_jobs(manager: QueueManager, connection: str, queues: Sequence[str]) -> 
         return list(_redis_jobs(driver, [q for q in stored if not queues or base_queue(q) in queues]))
     if kind == "database":
         return _database_jobs(driver, queues)
-    from app.Queue.errors import ConfigurationError
-
     raise ConfigurationError(f"connection {connection!r} (driver {kind!r}) stores no jobs to export")
 
 

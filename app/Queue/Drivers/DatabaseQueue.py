@@ -204,6 +204,10 @@ class DatabaseQueue:
         t = _lease_stamp()
         return self._write(lambda c: c.execute(update(jobs).where(_mine(job)).values(reserved_at=t)).rowcount > 0)
 
+    def delete_and_pop(self, job: DatabaseJob, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
+        """Delete the finished `job` and reserve the next job in the same transaction (contracts.AckAndReserve)."""
+        return job.delete_and_pop(queues, worker_id)
+
     def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
         """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`."""

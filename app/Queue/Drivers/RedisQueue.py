@@ -379,10 +379,6 @@ class RedisQueue:
         with translate_errors(self.config):
             self.held.sync()
 
-    # The name app/Queue/Worker.py still asks for; "settle" also names a Flight's final state and a
-    # finished job's bookkeeping in the Worker, so the driver's own name says what it does.
-    settle = collect_reserved_ahead
-
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
         job, wake = self._pop_first(queues, worker_id)
         return ([job] if job is not None else []), wake

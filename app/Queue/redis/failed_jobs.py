@@ -26,6 +26,7 @@ class RedisFailedJobProvider:
         self.records_key, self.order_key, self.seq_key = base, f"{base}:order", f"{base}:seq"
         self._log = client.register_script(LuaScripts.FAILED_LOG)
         self._forget = client.register_script(LuaScripts.FAILED_FORGET)
+        self._forget_record = client.register_script(LuaScripts.FAILED_FORGET_RECORD)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisFailedJobProvider:
@@ -102,6 +103,11 @@ class RedisFailedJobProvider:
             return False
         with translate_errors(self.config):
             return int(self._forget(keys=[self.records_key, self.order_key], args=[uuid])) > 0
+
+    def forget_record(self, record: FailedJobRecord) -> bool:
+        with translate_errors(self.config):
+            keys = [self.records_key, self.order_key]
+            return int(self._forget_record(keys=keys, args=[record.uuid, int(record.id)])) > 0
 
     def flush(self, older_than_hours: float | None = None) -> int:
         """Delete all records, or those that failed more than N hours ago."""
