@@ -96,8 +96,11 @@ def _skip_or_fail(message: str) -> None:
 
 
 def _install(install_db: str, datadir: Path) -> None:
+    # Its own --tmpdir: two installs at once (two test processes) clashed over temporary tables in /tmp.
+    tmpdir = datadir.parent / "tmp"
+    tmpdir.mkdir(exist_ok=True)
     args = [install_db, "--no-defaults", "--auth-root-authentication-method=normal", f"--datadir={datadir}",
-            "--skip-test-db", "--skip-name-resolve"]
+            "--skip-test-db", "--skip-name-resolve", f"--tmpdir={tmpdir}"]
     if os.geteuid() == 0:  # mariadbd refuses to run as root unless told to
         args.append("--user=root")
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -108,7 +111,7 @@ def _install(install_db: str, datadir: Path) -> None:
 def _start(mariadbd: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
     args = [
         mariadbd, "--no-defaults", f"--datadir={tmp / 'data'}", f"--socket={tmp / 'mysqld.sock'}",
-        f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={tmp / 'mysqld.pid'}",
+        f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={tmp / 'mysqld.pid'}", f"--tmpdir={tmp / 'tmp'}",
         f"--log-error={tmp / 'error.log'}", "--skip-name-resolve", "--skip-log-bin",
         "--performance-schema=OFF", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
         # A throwaway server: no fsync per commit (tests kill workers, and stop the server only cleanly).

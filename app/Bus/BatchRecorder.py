@@ -57,7 +57,7 @@ class BatchRecorder:
         member = env.get("batchMember") or env.get("uuid") or ""
         outcome = self.repository.record_success(batch_id, member, env.get("uuid") or "")
         self._progress(outcome)
-        self.settle(outcome, None)
+        self.run_callbacks(outcome, None)
 
     def _progress(self, outcome: Outcome | None) -> None:
         """Run the batch's progress callbacks for a member counted now (not for a duplicate report)."""
@@ -75,10 +75,10 @@ class BatchRecorder:
         if not batch_id:
             return
         member = env.get("batchMember") or env.get("uuid") or ""
-        self.settle(self.repository.record_failure(batch_id, member, env.get("uuid") or ""), event.exception)
+        self.run_callbacks(self.repository.record_failure(batch_id, member, env.get("uuid") or ""), event.exception)
 
     # -- callbacks ----------------------------------------------------------------------------
-    def settle(self, outcome: Outcome | None, exception: BaseException | None) -> None:
+    def run_callbacks(self, outcome: Outcome | None, exception: BaseException | None) -> None:
         """Run the callbacks this update won, in order catch, then, finally."""
         if outcome is None or not outcome.fire:
             return

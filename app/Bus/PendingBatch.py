@@ -113,7 +113,7 @@ class PendingBatch:
         if self.jobs:
             push_members(m, record, self.jobs)
         else:
-            recorder.settle(recorder.repository.evaluate(record.id), None)
+            recorder.run_callbacks(recorder.repository.evaluate(record.id), None)
         return record.id
 
     def _run_before(self, record: BatchRecord) -> None:
@@ -172,7 +172,7 @@ def push_members(m: QueueManager, record: BatchRecord, jobs: list[Job | BatchMem
     recorder = m.batches
     for job, job_id in zip(plain, m.bulk(plain, queue, connection)):
         if job_id is None:  # refused (e.g. a unique lock): it will never run, so count it as done
-            recorder.settle(recorder.repository.record_success(record.id, f"refused:{uuid.uuid4()}", ""), None)
+            recorder.run_callbacks(recorder.repository.record_success(record.id, f"refused:{uuid.uuid4()}", ""), None)
 
 
 def batch(jobs: Iterable[Job | BatchMember]) -> PendingBatch:

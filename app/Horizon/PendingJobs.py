@@ -16,6 +16,7 @@ from app.Horizon.Paging import Filters, Page, PageRequest, like_escape, tenant_n
 from app.Horizon.Redaction import parse_stored, tag_list
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import jobs
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
 
 SCAN_LIMIT = 10_000
@@ -123,14 +124,13 @@ class RedisPendingJobs:
         hits: list[dict[str, Any]] = []
         for _queue, key, status in sets:
             for record in self.driver.client.zrange(key, 0, SCAN_LIMIT - 1):
-                payload = record.split("|", 4)[4]
-                if matches(parse_stored(payload), request.filters):
+                if matches(parse_stored(RedisRecord.read(record).payload), request.filters):
                     hits.append(self._item(record, status))
         return Page(hits[request.offset:request.offset + request.per_page], request.page, request.per_page, len(hits))
 
     def _item(self, record: str, status: str) -> dict[str, Any]:
-        _seq, _prio, attempts, _holder, payload = record.split("|", 4)
-        return summary(payload, status=status, attempts=int(attempts), connection=self.driver.connection_name)
+        fields = RedisRecord.read(record)
+        return summary(fields.payload, status=status, attempts=fields.attempts, connection=self.driver.connection_name)
 
     def find(self, job_uuid: str) -> dict[str, Any] | None:
         needle = '{"uuid":"' + job_uuid + '"'
@@ -138,7 +138,7 @@ class RedisPendingJobs:
             keys = self.driver.keys(queue)
             for key, status in ((keys.pending, "pending"), (keys.delayed, "delayed"), (keys.reserved, "reserved")):
                 for record in self.driver.client.zrange(key, 0, SCAN_LIMIT - 1):
-                    _seq, _prio, attempts, _holder, payload = record.split("|", 4)
-                    if payload.startswith(needle):
-                        return detail(payload, status=status, attempts=int(attempts))
+                    fields = RedisRecord.read(record)
+                    if fields.payload.startswith(needle):
+                        return detail(fields.payload, status=status, attempts=fields.attempts)
         return None

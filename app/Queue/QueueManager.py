@@ -6,6 +6,7 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
@@ -13,7 +14,7 @@ from app.Jobs.JobState import JobState
 from app.Queue import AfterCommit
 from app.Queue.ConnectionSettings import check_connection
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
-from app.Queue.contracts import CacheStore, PushItem, QueueDriver
+from app.Queue.contracts import CacheStore, OneCallDispatch, PushItem, QueueDriver
 from app.Queue.errors import ConfigurationError, QueueFullError
 from app.Queue.events import EventDispatcher, JobQueued
 from app.Queue.JobStatuses import StatusRepository
@@ -73,6 +74,7 @@ class QueueManager:
             engine.dispose()
         self._config: Mapping[str, Any] | None = config or self._explicit_config
         self._connections: dict[str, QueueDriver] = {}
+        self._one_call_types: dict[type, bool] = {}
         self._checked_connections: set[str] = set()
         self._engines: dict[str, Engine] = {}
         self._connectors: dict[str, Connector] = dict(DEFAULT_CONNECTORS)
@@ -223,7 +225,7 @@ class QueueManager:
             from app.Queue.FailedJobs import DatabaseFailedJobProvider  # lazy: imports SQLAlchemy
 
             if self.config.get("failed", {}).get("driver") == "redis":
-                from app.Queue.Drivers.RedisFailedJobs import RedisFailedJobProvider
+                from app.Queue.redis.failed_jobs import RedisFailedJobProvider
 
                 # the same methods as the SQL provider (contracts.FailedJobProvider)
                 self._failed = cast("DatabaseFailedJobProvider", RedisFailedJobProvider.from_config(self.connection_config("redis")))
@@ -360,6 +362,10 @@ class QueueManager:
         return AfterCommit.hold(self, job, queue, connection, delay)
 
     def _push_now(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        one_call = self._one_call_driver(job, queue, connection)
+        writes = one_call.dispatch_writes() if one_call is not None else None
+        if writes is not None:
+            return self._push_in_one_call(one_call, writes, job, queue, connection, delay)  # type: ignore[arg-type]
         prepared = self._prepare(job, queue, connection, delay, capacity=1)
         if prepared is None:
             return None
@@ -368,6 +374,41 @@ class QueueManager:
         job.job_id = job_uuid
         self._mark_pending(driver, job_uuid)
         driver.push(item.payload, item.queue, item.delay, item.priority)
+        self._queued(job, job_uuid, item.queue, conn)
+        return job_uuid
+
+    def _one_call_driver(self, job: Job, queue: str | None, connection: str | None) -> OneCallDispatch | None:
+        """The job's driver when it stores a whole dispatch in one call (Redis); None otherwise or on a bad target."""
+        try:
+            conn = self._target(job, queue, connection)[1]
+        except AttributeError:  # not a Job: _prepare says so
+            return None
+        driver = self._connections.get(conn)
+        if driver is None:
+            if conn not in self.config["connections"]:  # the plain path reports it
+                return None
+            driver = self.connection(conn)
+        able = self._one_call_types.get(type(driver))
+        if able is None:
+            able = self._one_call_types[type(driver)] = isinstance(driver, OneCallDispatch)
+        return cast(OneCallDispatch, driver) if able else None
+
+    def _push_in_one_call(self, driver: OneCallDispatch, writes: Any, job: Job, queue: str | None, connection: str | None,
+                          delay: float | None) -> str | None:
+        """Push with the record, pending status and unique lock written by one script call (redis/dispatch_writes.py)."""
+        before = job.job_id
+        with writes:
+            prepared = self._prepare(job, queue, connection, delay, capacity=1)
+            if prepared is None:
+                return None
+            job_uuid, conn, item = prepared
+            job.job_id = job_uuid
+            self._mark_pending(cast(QueueDriver, driver), job_uuid)
+        if not driver.push_dispatch(item, writes):
+            job.job_id = before
+            logging.getLogger("queue.unique").info("%s is already queued (its unique lock is held); dispatch ignored",
+                                                   type(job).__name__)
+            return None
         self._queued(job, job_uuid, item.queue, conn)
         return job_uuid
 

@@ -108,7 +108,7 @@ class ReserveAhead(Protocol):
     def reserve_ahead(self, queue: str, worker_id: str, limit: int, deliver: Callable[[list[Any]], None]) -> None:
         """Ask for up to `limit` jobs of `queue` without waiting; `deliver` gets them when the reply is read."""
 
-    def settle(self) -> None:
+    def collect_reserved_ahead(self) -> None:
         """Read the replies of reservations made ahead (their jobs are delivered now)."""
 
 
@@ -156,6 +156,20 @@ class StreamingBulk(Protocol):
 
     def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
         """Store every item of `items` (`counts`: how many go to each queue), returning once all are stored."""
+
+
+@runtime_checkable
+class OneCallDispatch(Protocol):
+    """A driver that stores a dispatch's record with its pending status and unique lock in one call (Redis).
+
+    `dispatch_writes()` opens a context in which the status and lock stores on the same server
+    hand their writes over instead of sending them (None: not possible here); `push_dispatch`
+    stores everything at once and returns False when the unique lock was held (nothing stored).
+    """
+
+    def dispatch_writes(self) -> Any: ...
+
+    def push_dispatch(self, item: PushItem, writes: Any) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 SEPARATOR = "@"
-_NOT_PASSED = frozenset({"bulk_stream", "pop_many", "reserve_ahead", "settle", "pop_blocking", "clear_payloads"})
+# Driver abilities that would bypass the tenant sub-queues: the wrapper does not offer them (the
+# one-call dispatch would store the record on the parent queue, not the tenant's).
+_NOT_PASSED = frozenset({"bulk_stream", "pop_many", "reserve_ahead", "collect_reserved_ahead", "pop_blocking", "clear_payloads",
+                         "dispatch_writes", "push_dispatch"})
 
 
 def tenant_queue(queue: str, tenant: str | None) -> str:

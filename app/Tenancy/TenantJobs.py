@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from app.Queue.contracts import QueueSizes
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import jobs
+from app.Queue.redis.record import RedisRecord
 from app.Queue.errors import QueueError
 from app.Queue.support.time import now
 from app.Tenancy.FairQueues import SEPARATOR, FairDriver, payload_tenant, tenancy_settings
@@ -71,7 +72,7 @@ def _scan(manager: QueueManager, connection: str, queues: list[str], tenant: str
         keys = inner.keys(queue)
         for key, state in ((keys.pending, "pending"), (keys.delayed, "delayed"), (keys.reserved, "reserved")):
             for record in inner.client.zrange(key, 0, -1):
-                if payload_tenant(record.split("|", 4)[-1]) == tenant:
+                if payload_tenant(RedisRecord.read(record).payload) == tenant:
                     found.append((state, (key, record)))
     return found
 

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import job_batch_jobs, job_batches, jobs
 from app.Queue.Payload import peek_uuid
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
 from app.Queue.errors import ConfigurationError
 
@@ -71,7 +72,7 @@ def _database_jobs(driver: Any, queues: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _redis_jobs(driver: Any, queues: Sequence[str]) -> Iterator[dict[str, Any]]:
-    from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+    from app.Queue.redis.errors import translate_errors as redis_errors
 
     t = now()
     for queue in queues:
@@ -91,8 +92,8 @@ def _redis_jobs(driver: Any, queues: Sequence[str]) -> Iterator[dict[str, Any]]:
 
 
 def _from_record(queue: str, record: str, at: float, state: str) -> dict[str, Any]:
-    _seq, prio, attempts, _holder, payload = record.split("|", 4)
-    return job_record(queue, payload, int(attempts or 0), int(prio or 0), at, state)
+    fields = RedisRecord.read(record)
+    return job_record(queue, fields.payload, fields.attempts, fields.priority_value, at, state)
 
 
 def read_failed(manager: QueueManager, queues: Sequence[str]) -> list[dict[str, Any]]:

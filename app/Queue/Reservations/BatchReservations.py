@@ -57,7 +57,7 @@ class BatchReservations:
         """Take the batch reserved ahead, or reserve a new one (acking first what is owed); False when none came."""
         self._send_owed_ack()
         if self._ahead is not None:
-            self._ahead.settle()  # a batch reserved ahead arrives here
+            self._ahead.collect_reserved_ahead()  # a batch reserved ahead arrives here
         if self._held:
             return True
         self._ahead_in_flight = False  # a lost connection may have swallowed its reply
@@ -97,7 +97,7 @@ class BatchReservations:
     def close(self) -> None:
         """Read a batch reserved ahead, hand back every held job (never started: no attempt used), send the owed ack."""
         if self._ahead is not None:
-            self._ahead.settle()
+            self._ahead.collect_reserved_ahead()
         while self._held:
             self._held.popleft()[0].release(0)
         job, self._unacked = self._unacked, None
