@@ -30,8 +30,12 @@ setup: $(VENV)/.installed .env ## Create .venv, .env with a fresh APP_KEY, and t
 migrate: $(VENV)/.installed .env ## Run the database migrations
 	$(ARTISAN) migrate
 
-test: $(VENV)/.installed ## Run the whole test suite
-	$(PY) -m pytest $(ARGS)
+# Two test processes (pytest-xdist), a file each at a time: most tests wait on real servers and
+# worker processes, so two overlap well on two cores. Each process starts its own servers.
+TEST_PROCESSES ?= 2
+
+test: $(VENV)/.installed ## Run the whole test suite (TEST_PROCESSES=1 for one process)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(ARGS)
 
 lint: $(VENV)/.installed ## Lint (ruff) and type-check (mypy, strict on the public modules); settings in pyproject.toml
 	$(PY) -m ruff check .

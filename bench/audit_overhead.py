@@ -12,10 +12,11 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 from pathlib import Path
 
 
-def run_once(modules: tuple[str, ...], jobs: int) -> tuple[float, float]:
+def run_once(modules: tuple[Any, ...], jobs: int) -> tuple[float, float]:
     """Dispatch `jobs` no-op jobs in bulk and drain them with one worker; returns jobs per wall and per CPU second."""
     from app.Queue import bootstrap
     from app.Queue.QueueManager import manager
@@ -23,7 +24,7 @@ def run_once(modules: tuple[str, ...], jobs: int) -> tuple[float, float]:
     from app.Queue.WorkerOptions import WorkerOptions
     from bench.jobs import NoopJob
 
-    bootstrap.LISTENER_MODULES = modules
+    bootstrap.REGISTRATIONS = modules
     qm = manager()
     qm.reset()
     start, cpu = time.perf_counter(), time.process_time()
@@ -52,13 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         env_mod.reload()
         manager().reset()
         migrator.upgrade(manager().engine())
-        everything = bootstrap.LISTENER_MODULES
-        modes = {"without-audit": tuple(m for m in everything if m != "app.Audit.AuditTrail"), "with-audit": everything}
+        everything = bootstrap.REGISTRATIONS
+        modes = {"without-audit": tuple(m for m in everything if m.__module__ != "app.Audit.AuditTrail"), "with-audit": everything}
         rates: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
         for _ in range(args.rounds):
             for mode, modules in modes.items():
                 rates[mode].append(run_once(modules, args.jobs))
-        bootstrap.LISTENER_MODULES = everything
+        bootstrap.REGISTRATIONS = everything
         print(f"dispatch + run, no-op jobs/s, SQLite, {args.jobs} jobs, median of {args.rounds} (alternating modes):")
         for column, label in ((0, "wall"), (1, "CPU")):
             base = statistics.median(r[column] for r in rates["without-audit"])

@@ -44,14 +44,14 @@ def overhead(jobs: int, rounds: int) -> dict[str, float]:
     from app.Queue import bootstrap
     from bench.metrics_overhead import run_once
 
-    everything = bootstrap.LISTENER_MODULES
-    modes = {"without completed recording": tuple(m for m in everything if m != "app.Horizon.CompletedJobRecorder"),
+    everything = bootstrap.REGISTRATIONS
+    modes = {"without completed recording": tuple(m for m in everything if m.__module__ != "app.Horizon.CompletedJobRecorder"),
              "with completed recording": everything}
     rates: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     for _ in range(rounds):
         for mode, modules in modes.items():
             rates[mode].append(run_once(modules, jobs))
-    bootstrap.LISTENER_MODULES = everything
+    bootstrap.REGISTRATIONS = everything
     print(f"completed-job recording, no-op jobs/s, in-process SQLite worker, {jobs} jobs, median of {rounds} "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
     medians: dict[str, float] = {}

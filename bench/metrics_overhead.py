@@ -11,6 +11,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 from pathlib import Path
 
 MODES = {
@@ -20,7 +21,7 @@ MODES = {
 }
 
 
-def run_once(modules: tuple[str, ...], jobs: int) -> tuple[float, float]:
+def run_once(modules: tuple[Any, ...], jobs: int) -> tuple[float, float]:
     """Push `jobs` no-op jobs, then time one worker draining them; returns (jobs per wall second, per CPU second)."""
     from app.Queue import bootstrap
     from app.Queue.QueueManager import manager
@@ -28,7 +29,7 @@ def run_once(modules: tuple[str, ...], jobs: int) -> tuple[float, float]:
     from app.Queue.WorkerOptions import WorkerOptions
     from bench.jobs import NoopJob
 
-    bootstrap.LISTENER_MODULES = modules
+    bootstrap.REGISTRATIONS = modules
     qm = manager()
     qm.reset()
     for offset in range(0, jobs, 1000):
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.__main__ import base_env
 
         os.environ.update(base_env(Path(tmp)))
+        from app.Queue import bootstrap
         from app.Queue.database import migrator
         from app.Queue.QueueManager import manager
         from config import env as env_mod
@@ -56,10 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         env_mod.reload()
         manager().reset()
         migrator.upgrade(manager().engine())
+        everything = bootstrap.REGISTRATIONS
+        modes = {mode: tuple(r for r in everything if r.__module__ in names) for mode, names in MODES.items()}
         rates: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
         for _ in range(args.rounds):
-            for mode, modules in MODES.items():
+            for mode, modules in modes.items():
                 rates[mode].append(run_once(modules, args.jobs))
+        bootstrap.REGISTRATIONS = everything
         print_results(rates, args)
         manager().reset()
     return 0

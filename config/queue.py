@@ -27,6 +27,8 @@ def settings() -> dict[str, Any]:
         "statuses": env_int("QUEUE_RETAIN_STATUSES_HOURS", 24, minimum=0),  # job statuses and results (cache entries, TTL)
         "metrics": env_int("QUEUE_RETAIN_METRICS_HOURS", 168, minimum=0),
         "audit": env_int("QUEUE_RETAIN_AUDIT_HOURS", 2160, minimum=0),
+        # the dashboard's completed-job records: a ceiling (workers trim them after QUEUE_COMPLETED_TRIM_MINUTES)
+        "completed_jobs": env_int("QUEUE_RETAIN_COMPLETED_HOURS", 24, minimum=0),
     }
     config: dict[str, Any] = {
         "default": default,

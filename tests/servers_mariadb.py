@@ -23,6 +23,7 @@ from urllib.parse import quote_plus
 import pytest
 
 from tests.process_guard import die_with_parent, track
+from tests.servers_sql import emptied_tables, migrated_database, use_sql_server
 
 INSTALL_HINT = "mariadb-server not installed: apt-get install mariadb-server"
 USER, PASSWORD = "queue", "queue-secret"
@@ -95,8 +96,11 @@ def _skip_or_fail(message: str) -> None:
 
 
 def _install(install_db: str, datadir: Path) -> None:
+    # Its own --tmpdir: two installs at once (two test processes) clashed over temporary tables in /tmp.
+    tmpdir = datadir.parent / "tmp"
+    tmpdir.mkdir(exist_ok=True)
     args = [install_db, "--no-defaults", "--auth-root-authentication-method=normal", f"--datadir={datadir}",
-            "--skip-test-db", "--skip-name-resolve"]
+            "--skip-test-db", "--skip-name-resolve", f"--tmpdir={tmpdir}"]
     if os.geteuid() == 0:  # mariadbd refuses to run as root unless told to
         args.append("--user=root")
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -107,7 +111,7 @@ def _install(install_db: str, datadir: Path) -> None:
 def _start(mariadbd: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
     args = [
         mariadbd, "--no-defaults", f"--datadir={tmp / 'data'}", f"--socket={tmp / 'mysqld.sock'}",
-        f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={tmp / 'mysqld.pid'}",
+        f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={tmp / 'mysqld.pid'}", f"--tmpdir={tmp / 'tmp'}",
         f"--log-error={tmp / 'error.log'}", "--skip-name-resolve", "--skip-log-bin",
         "--performance-schema=OFF", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
         # A throwaway server: no fsync per commit (tests kill workers, and stop the server only cleanly).
@@ -197,35 +201,18 @@ def mariadb_server() -> Iterator[MariaDBServer]:
         _skip_or_fail(str(exc))
 
 
-TEST_DATABASE = "queue_tests"
-
-
 @pytest.fixture(scope="session")
 def mariadb_database(mariadb_server: MariaDBServer) -> str:
     """A database on the session server, migrated once; tests empty its tables instead of re-migrating."""
-    from app.Queue.database import migrator
-    from app.Queue.database.connection import make_engine
-
-    mariadb_server.create_database(TEST_DATABASE)
-    engine = make_engine(mariadb_server.url(TEST_DATABASE))
-    try:
-        migrator.upgrade(engine)
-    finally:
-        engine.dispose()
-    return TEST_DATABASE
+    return migrated_database(mariadb_server)
 
 
 def empty_tables(server: MariaDBServer, database: str) -> None:
-    """Delete every row of the queue tables (DELETE is quicker than TRUNCATE on tiny InnoDB tables)."""
-    from app.Queue.database.tables import QUEUE_TABLES
-
-    # Metrics minute rows and the dashboard's completed jobs too: a test reading throughput or
-    # recent jobs must see only its own.
-    tables = (*QUEUE_TABLES, "job_metrics", "completed_jobs")
+    """Delete every row of the emptied tables (DELETE is quicker than TRUNCATE on tiny InnoDB tables)."""
     conn = server.connect(database)
     try:
         with conn.cursor() as cur:
-            for table in tables:
+            for table in emptied_tables():
                 cur.execute(f"DELETE FROM `{table}`")
     finally:
         conn.close()
@@ -233,13 +220,4 @@ def empty_tables(server: MariaDBServer, database: str) -> None:
 
 def use_mariadb(server: MariaDBServer, database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point this test's process at the emptied MariaDB database; returns the env for subprocesses."""
-    from app.Queue.QueueManager import manager
-    from config import env as env_mod
-
-    empty_tables(server, database)
-    settings = {**server.env(database), "CACHE_STORE": "database"}
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
-    env_mod.reload()
-    manager().reset()
-    return settings
+    return use_sql_server(server, database, empty_tables, monkeypatch)

@@ -27,11 +27,11 @@ from urllib.parse import quote_plus
 import pytest
 
 from tests.process_guard import die_with_parent, track
+from tests.servers_sql import emptied_tables, migrated_database, use_sql_server
 
 INSTALL_HINT = "PostgreSQL not installed: apt-get install postgresql"
 USER, PASSWORD = "queue", "queue-secret"
 START_TIMEOUT = 30.0
-TEST_DATABASE = "queue_tests"
 
 
 def find_binaries() -> tuple[str, str] | None:
@@ -210,36 +210,16 @@ def pgsql_server() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def pgsql_database(pgsql_server: PostgresServer) -> str:
     """A database on the session server, migrated once; tests empty its tables instead of re-migrating."""
-    from app.Queue.database import migrator
-    from app.Queue.database.connection import make_engine
-
-    pgsql_server.create_database(TEST_DATABASE)
-    engine = make_engine(pgsql_server.url(TEST_DATABASE))
-    try:
-        migrator.upgrade(engine)
-    finally:
-        engine.dispose()
-    return TEST_DATABASE
+    return migrated_database(pgsql_server)
 
 
 def empty_tables(server: PostgresServer, database: str) -> None:
-    """Delete every row of the queue tables (DELETE is quicker than TRUNCATE on tiny tables)."""
-    from app.Queue.database.tables import QUEUE_TABLES
-
+    """Delete every row of the emptied tables (DELETE is quicker than TRUNCATE on tiny tables)."""
     with server.connect(database) as conn:
-        for table in (*QUEUE_TABLES, "job_metrics"):
+        for table in emptied_tables():
             conn.execute(f'DELETE FROM "{table}"')
 
 
 def use_pgsql(server: PostgresServer, database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point this test's process at the emptied PostgreSQL database; returns the env for subprocesses."""
-    from app.Queue.QueueManager import manager
-    from config import env as env_mod
-
-    empty_tables(server, database)
-    settings = {**server.env(database), "CACHE_STORE": "database"}
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
-    env_mod.reload()
-    manager().reset()
-    return settings
+    return use_sql_server(server, database, empty_tables, monkeypatch)

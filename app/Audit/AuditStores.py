@@ -11,8 +11,10 @@ import json
 from typing import Any, Mapping, Protocol, Sequence
 
 from app.Audit.AuditEntry import AuditEntry
+from app.Queue import LuaScripts
 
 COLUMNS = list(AuditEntry._fields)
+APPEND_CHUNK = 500  # entries per AUDIT_APPEND call: a bounded script runtime
 
 
 class AuditStore(Protocol):
@@ -36,27 +38,26 @@ class RedisAuditStore:
         self.key = key
         self.max_len = max_len
         self.config = config
+        self._append = client.register_script(LuaScripts.AUDIT_APPEND)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], max_len: int) -> RedisAuditStore:
-        from app.Queue.Drivers.RedisConnection import make_client
+        from app.Queue.redis.clients import make_client
 
         return cls(make_client(config), f"{config.get('prefix') or 'queues:'}audit", max_len, config)
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
-        from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+        from app.Queue.redis.errors import translate_errors as redis_errors
 
+        encode = json.JSONEncoder(separators=(",", ":")).encode
         with redis_errors(self.config):
-            pipe = self.client.pipeline(transaction=False)
-            for e in entries:
-                pipe.xadd(self.key, {"e": json.dumps(e.as_dict(), separators=(",", ":"))},
-                          maxlen=self.max_len, approximate=True)
-            pipe.execute()
+            for start in range(0, len(entries), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
+                self._append(keys=[self.key], args=[self.max_len, *(encode(e.as_dict()) for e in entries[start:start + APPEND_CHUNK])])
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
-        from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+        from app.Queue.redis.errors import translate_errors as redis_errors
 
         with redis_errors(self.config):
             raw = self.client.xrange(self.key, "-", "+")
@@ -83,7 +84,7 @@ class RedisAuditStore:
         return self._delete([sid for sid, e in self._all() if e.tenant == tenant])
 
     def _delete(self, ids: list[str]) -> int:
-        from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+        from app.Queue.redis.errors import translate_errors as redis_errors
 
         if not ids:
             return 0

@@ -1,7 +1,7 @@
 """The `queue_audit` table: one append-only row per lifecycle event or operator action; no payload data."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table
+from sqlalchemy import Column, Double, Index, Integer, String, Table
 
 from app.Queue.database.tables import Id, metadata
 
@@ -9,7 +9,7 @@ queue_audit = Table(
     "queue_audit",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("at", Float, nullable=False),  # unix seconds (app/Queue/support/time)
+    Column("at", Double, nullable=False),  # unix seconds (app/Queue/support/time); a double: FLOAT would round them
     Column("event", String(32), nullable=False),
     Column("job_id", String(64), nullable=True),
     Column("job_class", String(191), nullable=True),
@@ -21,7 +21,7 @@ queue_audit = Table(
     Column("actor", String(191), nullable=False),
     Column("detail", String(191), nullable=True),  # an exception class or a count, never a message or payload
     Index("ix_queue_audit_at", "at"),
-    Index("ix_queue_audit_job_id", "job_id"),
-    # No tenant index: it cost the worker ~2 us a job (bench/audit_overhead.py); --tenant and
-    # queue:forget-tenant are rare and scan.
+    # Only the append-ordered `at` is indexed. A job_id index (random uuids) cost the worker about
+    # 10 us of CPU per entry on SQLite, growing with the table (bench/audit_overhead.py): most of
+    # the trail's cost. `queue:audit --job/--tenant` and queue:forget-tenant are rare and scan.
 )

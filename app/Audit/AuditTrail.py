@@ -38,7 +38,7 @@ def make_store(manager: QueueManager) -> AuditStore:
     kind = settings["store"] or ("redis" if manager.connection_config().get("driver") == "redis" else "database")
     if kind == "redis":
         return RedisAuditStore.from_config(manager.connection_config("redis"), int(settings["stream_max"]))
-    from app.Audit.DatabaseAuditStore import DatabaseAuditStore  # SQLAlchemy only where the table is used
+    from app.Audit.DatabaseAuditStore import DatabaseAuditStore  # lazy: SQLAlchemy only where the table is used
 
     return DatabaseAuditStore(manager.engine())
 
@@ -128,7 +128,7 @@ def audit(manager: QueueManager, event: str, envelope: dict[str, Any] | None = N
           **fields: Any) -> None:
     """Record an operator action (retried, forgotten, cleared, ...) now, with the acting user and command."""
     manager.config  # boots the listeners (and the trail) if this process has not yet
-    trail: AuditTrail | None = getattr(manager, "audit_trail", None)
+    trail: AuditTrail | None = manager.audit_trail
     if trail is None:
         return
     trail.add(entry(event, envelope, None, actor(), detail, **fields))
@@ -147,10 +147,10 @@ def _flush_at_exit(ref: weakref.ref[AuditTrail]) -> None:
 def register(manager: QueueManager) -> None:
     """Wire the audit listeners into `manager` (QUEUE_AUDIT=false turns the trail off)."""
     if not audit_settings(manager)["enabled"]:
-        manager.audit_trail = None  # type: ignore[attr-defined]
+        manager.audit_trail = None
         return
     trail = AuditTrail(manager)
-    manager.audit_trail = trail  # type: ignore[attr-defined]
+    manager.audit_trail = trail
     manager.events.listen(JobQueued, trail.on_queued)
     manager.events.listen(JobProcessing, trail.on_processing)
     manager.events.listen(JobReleased, trail.on_released)
@@ -161,7 +161,7 @@ def register(manager: QueueManager) -> None:
 
 def flush(manager: QueueManager) -> None:
     """Write what the process's trail has buffered (tests, commands that read the trail)."""
-    trail: AuditTrail | None = getattr(manager, "audit_trail", None)
+    trail: AuditTrail | None = manager.audit_trail
     if trail is not None:
         trail.flush()
 

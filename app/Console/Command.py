@@ -11,6 +11,7 @@ from cleo.commands.command import Command as CleoCommand
 from app.Console.Support.untrusted import plain
 from app.Queue.errors import QueueError
 from app.Queue.support.untrusted_text import visible
+from app.Console.Signature import parse_signature
 
 T = TypeVar("T")
 
@@ -35,8 +36,6 @@ class Command(CleoCommand):
         super().__init_subclass__(**kwargs)
         own = cls.__dict__
         if own.get("signature"):
-            from app.Console.Signature import parse_signature
-
             cls.name, cls.arguments, cls.options = parse_signature(str(own["signature"]))
         if "handle" in own and "run_command" not in own:  # Laravel's handle(): run it inside our error handling
             cls.run_command = own["handle"]  # type: ignore[method-assign]

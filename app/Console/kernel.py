@@ -14,6 +14,9 @@ from cleo.loaders.factory_command_loader import FactoryCommandLoader
 
 from app.Console.Support.palette import apply_palette
 from app.Console.Support.version import version
+from app.Console.Command import Command as ArtisanCommand
+from app.Queue.errors import ConfigurationError
+from app.Queue.support.log_config import configure_logging
 
 __version__ = version()
 
@@ -97,18 +100,14 @@ def application() -> Application:
 
 def _add_defined_commands(app: Application, module: Any) -> None:
     """Add the commands a module defines (Laravel discovers them) unless register() already added them."""
-    from app.Console.Command import Command
-
     for obj in list(vars(module).values()):
-        if (isinstance(obj, type) and issubclass(obj, Command) and obj.__module__ == module.__name__
+        if (isinstance(obj, type) and issubclass(obj, ArtisanCommand) and obj.__module__ == module.__name__
                 and obj.name and not app.has(obj.name)):
             app.add(obj())
 
 
 def main() -> int:
     """Run artisan with sys.argv, logging as LOG_LEVEL and LOG_FORMAT say (environment, then .env)."""
-    from app.Queue.errors import ConfigurationError
-    from app.Queue.support.log_config import configure_logging
     from config.env import BASE_DIR, env
 
     if str(BASE_DIR) not in sys.path:  # the project's own packages (jobs, QUEUE_BOOTSTRAP) import as from its root

@@ -12,7 +12,7 @@ from app.Horizon.Errors import classify
 from app.Horizon.JobRepository import JobRepository
 from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.MetricsRepository import DEFAULT_MINUTES, MAX_MINUTES, MetricsRepository
-from app.Horizon.Paging import BadRequest, page_request
+from app.Horizon.Paging import BadRequest, page_request, tenant_filter
 from app.Horizon.settings import completed_trim_minutes
 from app.Horizon.SnapshotSeries import latest_subjects, snapshot_series
 from app.Horizon.StatsRepository import StatsRepository
@@ -112,17 +112,21 @@ class Api:
         return BatchesRepository(self.manager).cancel(str(request.path_params["id"]))
 
     # -- metrics and monitoring -----------------------------------------------------------------
+    def _metrics(self, request: Request) -> MetricsRepository:
+        """The metrics rows, of one tenant when the request says `?tenant=`."""
+        return MetricsRepository(self.manager, tenant_filter(request.query_params))
+
     def metrics_jobs(self, request: Request) -> Any:
-        return MetricsRepository(self.manager).totals("job", _minutes(request))
+        return self._metrics(request).totals("job", _minutes(request))
 
     def metrics_queues(self, request: Request) -> Any:
-        return MetricsRepository(self.manager).totals("queue", _minutes(request))
+        return self._metrics(request).totals("queue", _minutes(request))
 
     def metrics_job(self, request: Request) -> Any:
-        return MetricsRepository(self.manager).series(_minutes(request), job=str(request.path_params["name"]))
+        return self._metrics(request).series(_minutes(request), job=str(request.path_params["name"]))
 
     def metrics_queue(self, request: Request) -> Any:
-        return MetricsRepository(self.manager).series(_minutes(request), queue=str(request.path_params["name"]))
+        return self._metrics(request).series(_minutes(request), queue=str(request.path_params["name"]))
 
     def snapshots(self, request: Request) -> Any:
         """The newest snapshot's job classes and queues, and every queue's series from the stored snapshots."""

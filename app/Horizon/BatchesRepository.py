@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from app.Horizon.Paging import BadRequest, NotFound, Page, PageRequest
-from app.Queue.BatchRepository import BatchRecord, DatabaseBatchRepository
+from app.Bus.BatchRepository import BatchRecord, DatabaseBatchRepository
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import job_batches
+from app.Queue.FailedRetrier import retry_failed
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -61,8 +62,6 @@ class BatchesRepository:
 
     def retry(self, batch_id: str) -> dict[str, Any]:
         """Push the batch's failed jobs back (lifting the cancellation the failures caused)."""
-        from app.Queue.FailedRetrier import retry_failed
-
         batch = self.find(batch_id)
         if not batch["failed_job_ids"]:
             return {"retried": 0, "missing": []}

@@ -152,9 +152,9 @@ class CompletedJobRecorder(WorkerScopedFlusher):
 
 
 def register(manager: QueueManager) -> None:
-    """Record jobs completed in this process (bootstrap LISTENER_MODULES); QUEUE_RECORD_COMPLETED=0 turns it off."""
+    """Record jobs completed in this process (bootstrap REGISTRATIONS); QUEUE_RECORD_COMPLETED=0 turns it off."""
     if not completed_recording_enabled():
         return
     recorder = CompletedJobRecorder(completed_store(manager), manager, completed_trim_minutes(), completed_tag_index(manager))
     recorder.register(manager)
-    manager.completed = recorder  # type: ignore[attr-defined]
+    manager.completed = recorder

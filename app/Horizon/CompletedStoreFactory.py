@@ -11,11 +11,13 @@ if TYPE_CHECKING:
 
 def completed_store(manager: QueueManager) -> CompletedJobStore | RedisCompletedJobStore:
     """Where completed jobs live: Redis when the cache store is Redis (so Redis workers write no SQL), else SQL."""
-    # Imported here, not at the top: each store pulls in its own client library (SQLAlchemy or redis).
+    # lazy: imported here, not at the top: each store pulls in its own client library (SQLAlchemy or redis).
     if manager.config.get("cache_store") == "redis":
+        # lazy: this store's client library only
         from app.Horizon.RedisCompletedJobStore import RedisCompletedJobStore
 
         return RedisCompletedJobStore(manager.cache)
+    # lazy: this store's client library only
     from app.Horizon.CompletedJobStore import CompletedJobStore
 
     return CompletedJobStore(manager.engine())

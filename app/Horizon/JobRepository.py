@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.JobSummary import detail, summary
-from app.Horizon.Paging import BadRequest, Filters, NotFound, Page, PageRequest, like_escape
+from app.Horizon.Paging import BadRequest, Filters, NotFound, Page, PageRequest, like_escape, tenant_needle
 from app.Horizon.PendingJobs import DatabasePendingJobs, RedisPendingJobs, matches
 from app.Horizon.Redaction import parse_stored
 from app.Horizon.settings import completed_trim_minutes
@@ -17,6 +17,8 @@ from app.Horizon.tables import job_tags
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import failed_jobs
 from app.Queue.support.time import now
+from app.Queue.FailedRetrier import retry_failed
+from app.Audit.AuditTrail import audit, envelope_of
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -65,6 +67,8 @@ class JobRepository:
     # -- completed ---------------------------------------------------------------------------
     def completed(self, request: PageRequest) -> Page:
         """Jobs completed within the completed trim (default 60 minutes), newest first."""
+        if request.filters.tenant:
+            raise BadRequest("completed jobs are not recorded per tenant: filter pending or failed jobs, or metrics")
         return self.completed_store.page(request, now() - completed_trim_minutes() * 60)
 
     # -- failed ------------------------------------------------------------------------------
@@ -121,6 +125,8 @@ class JobRepository:
             where.append(c.queue == filters.queue)
         if filters.job:
             where.append(c.payload.like('%"displayName":"' + like_escape(filters.job) + '"%', escape="\\"))
+        if filters.tenant:
+            where.append(c.payload.like(tenant_needle(filters.tenant), escape="\\"))
         return where
 
     @staticmethod
@@ -160,8 +166,6 @@ class JobRepository:
 
     def retry(self, idents: list[str]) -> dict[str, Any]:
         """Push failed jobs back onto their queues; unknown ids are reported, not fatal (one id unknown -> 404)."""
-        from app.Queue.FailedRetrier import retry_failed
-
         if not idents:
             raise BadRequest("no failed job ids given")
         if len(idents) > MAX_RETRY_SELECTED:
@@ -174,6 +178,8 @@ class JobRepository:
         return {"retried": done, "missing": missing}
 
     def forget(self, job_uuid: str) -> None:
-        """Delete a failed job record (404 when unknown)."""
-        if job_uuid.isdigit() or not self.manager.failed.forget(job_uuid):
+        """Delete a failed job record (404 when unknown); audited as `forgotten`, like queue:forget."""
+        record = None if job_uuid.isdigit() else self.manager.failed.find(job_uuid)
+        if record is None or not self.manager.failed.forget(job_uuid):
             raise NotFound(f"no failed job with id {job_uuid}")
+        audit(self.manager, "forgotten", envelope_of(record.payload), queue=record.queue, connection=record.connection)

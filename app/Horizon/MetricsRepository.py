@@ -30,8 +30,9 @@ def _point(bucket: int, agg: Aggregate) -> dict[str, Any]:
 class MetricsRepository:
     """Read job_metrics rows (one per job class, queue and minute) into series and totals."""
 
-    def __init__(self, manager: QueueManager) -> None:
+    def __init__(self, manager: QueueManager, tenant: str | None = None) -> None:
         self.engine = manager.engine()
+        self.tenant = tenant  # only this tenant's rows (app/Tenancy); None: every row
         self._read: dict[tuple[int, str | None, str | None], list[Any]] = {}  # rows already read by this instance
 
     def _rows(self, since: float, job: str | None = None, queue: str | None = None) -> list[Any]:
@@ -54,6 +55,8 @@ class MetricsRepository:
             query = query.where(job_metrics.c.job == job)
         if queue:
             query = query.where(job_metrics.c.queue == queue)
+        if self.tenant is not None:
+            query = query.where(job_metrics.c.tenant == self.tenant)
         with translate_errors(str(self.engine.url)), self.engine.connect() as conn:
             return list(conn.execute(query))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Iterable
 
-from app.Jobs.MetricsStore import Aggregate, MetricsStore, percentile
+from app.Jobs.MetricsStore import Aggregate, MetricsStore, minute_of, percentile
 from app.Queue.contracts import CacheStore
 from app.Queue.support.time import now
 
@@ -94,7 +94,7 @@ def _runtimes(agg: Aggregate, minutes: float) -> dict[str, float]:
 def _metric_queues(store: MetricsStore, since: float) -> set[str]:
     from sqlalchemy import select
 
-    from app.Jobs.MetricsStore import minute_of
+    # lazy: SQLAlchemy only when snapshots are read from the database
     from app.Queue.database.metrics_tables import job_metrics
 
     query = select(job_metrics.c.queue).where(job_metrics.c.bucket >= minute_of(since)).distinct()

@@ -20,7 +20,7 @@ from app.Horizon.Errors import classify
 from app.Horizon.JobRepository import JobRepository
 from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.MetricsRepository import MetricsRepository
-from app.Horizon.Paging import Filters, PageRequest, page_request
+from app.Horizon.Paging import Filters, PageRequest, page_request, tenant_filter
 from app.Horizon.settings import completed_trim_minutes
 from app.Horizon.SnapshotSeries import snapshot_series
 from app.Horizon.StatsRepository import StatsRepository
@@ -123,12 +123,14 @@ class Pages:
 
     def metrics(self, request: Request) -> HTMLResponse:
         def build() -> dict[str, Any]:
-            repo = MetricsRepository(self.manager)
+            tenant = tenant_filter(request.query_params)
+            repo = MetricsRepository(self.manager, tenant)
             job, queue = request.query_params.get("job"), request.query_params.get("queue")
             series = repo.series(60, job=job or None, queue=None if job else (queue or None))
             snapshots = snapshot_series(self.manager.cache, job=job or None, queue=None if job else (queue or None))
+            subject = (job or queue or "all jobs") + (f", tenant {tenant}" if tenant else "")
             return {"jobs": repo.totals("job"), "queues": repo.totals("queue"), "series": series, "snapshots": snapshots,
-                    "subject": job or queue or "all jobs"}
+                    "subject": subject, "tenant": tenant or ""}
         return self._render(request, "metrics", "Metrics", build)
 
     def batches(self, request: Request) -> HTMLResponse:

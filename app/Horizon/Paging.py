@@ -20,16 +20,17 @@ class NotFound(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """What a job list is narrowed to: class name, tag, job id (uuid) and queue; empty strings mean any."""
+    """What a job list is narrowed to: class name, tag, job id (uuid), queue and tenant; empty strings mean any."""
 
     job: str = ""
     tag: str = ""
     id: str = ""
     queue: str = ""
+    tenant: str = ""
 
     @property
     def any(self) -> bool:
-        return bool(self.job or self.tag or self.id or self.queue)
+        return bool(self.job or self.tag or self.id or self.queue or self.tenant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +83,25 @@ def _text(params: Mapping[str, str], name: str) -> str:
 
 
 def page_request(params: Mapping[str, str]) -> PageRequest:
-    """Read `page`, `per_page`, `job`, `tag`, `id`, `queue` from query parameters."""
+    """Read `page`, `per_page`, `job`, `tag`, `id`, `queue`, `tenant` from query parameters."""
     return PageRequest(
         page=_int(params, "page", 1, 1, MAX_PAGE),
         per_page=_int(params, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
-        filters=Filters(job=_text(params, "job"), tag=_text(params, "tag"), id=_text(params, "id"), queue=_text(params, "queue")),
+        filters=Filters(job=_text(params, "job"), tag=_text(params, "tag"), id=_text(params, "id"), queue=_text(params, "queue"),
+                        tenant=_text(params, "tenant")),
     )
+
+
+def tenant_filter(params: Mapping[str, str]) -> str | None:
+    """The `tenant` query parameter (None when absent or empty), validated like the other filters."""
+    return _text(params, "tenant") or None
+
+
+def tenant_needle(tenant: str) -> str:
+    """A LIKE pattern for payloads whose envelope names `tenant` (`"tenant":"<id>"`, wildcards escaped)."""
+    import json
+
+    return '%"tenant":' + like_escape(json.dumps(tenant, ensure_ascii=False)) + '%'
 
 
 def like_escape(text: str) -> str:

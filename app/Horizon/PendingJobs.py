@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.Horizon.JobSummary import detail, summary
-from app.Horizon.Paging import Filters, Page, PageRequest, like_escape
+from app.Horizon.Paging import Filters, Page, PageRequest, like_escape, tenant_needle
 from app.Horizon.Redaction import parse_stored, tag_list
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import jobs
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
 
 SCAN_LIMIT = 10_000
@@ -35,6 +36,8 @@ def _payload_filters(filters: Filters) -> list[Any]:
         where.append(jobs.c.payload.like('%"tags":[%' + needle + '%],"createdAt"%', escape="\\"))
     if filters.queue:
         where.append(jobs.c.queue == filters.queue)
+    if filters.tenant:
+        where.append(jobs.c.payload.like(tenant_needle(filters.tenant), escape="\\"))
     return where
 
 
@@ -43,7 +46,8 @@ def matches(envelope: dict[str, Any], filters: Filters) -> bool:
     return ((not filters.id or envelope.get("uuid") == filters.id)
             and (not filters.job or envelope.get("displayName") == filters.job)
             and (not filters.tag or filters.tag in tag_list(envelope))
-            and (not filters.queue or envelope.get("queue") == filters.queue))
+            and (not filters.queue or envelope.get("queue") == filters.queue)
+            and (not filters.tenant or envelope.get("tenant") == filters.tenant))
 
 
 class DatabasePendingJobs:
@@ -98,7 +102,7 @@ class RedisPendingJobs:
     def page(self, request: PageRequest) -> Page:
         client = self.driver.client
         sets = self._sets(request.filters)
-        if request.filters.id or request.filters.job or request.filters.tag:
+        if request.filters.id or request.filters.job or request.filters.tag or request.filters.tenant:
             return self._filtered(request, sets)
         sizes = [int(client.zcard(key)) for _, key, _ in sets] if sets else []
         total = sum(sizes)
@@ -128,7 +132,7 @@ class RedisPendingJobs:
             for start in range(0, SCAN_LIMIT, CHUNK):
                 records = client.zrange(key, start, start + CHUNK - 1)
                 for record in records:
-                    payload = record.split("|", 4)[4]
+                    payload = RedisRecord.read(record).payload
                     if all(n in payload for n in needles) and matches(parse_stored(payload), f):
                         hits.append(self._item(record, status))
                 if len(hits) > enough:
@@ -139,8 +143,8 @@ class RedisPendingJobs:
         return Page(hits[request.offset:request.offset + request.per_page], request.page, request.per_page, len(hits))
 
     def _item(self, record: str, status: str) -> dict[str, Any]:
-        _seq, _prio, attempts, _holder, payload = record.split("|", 4)
-        return summary(payload, status=status, attempts=int(attempts), connection=self.driver.connection_name)
+        fields = RedisRecord.read(record)
+        return summary(fields.payload, status=status, attempts=fields.attempts, connection=self.driver.connection_name)
 
     def find(self, job_uuid: str) -> dict[str, Any] | None:
         needle = '{"uuid":"' + job_uuid + '"'
@@ -148,7 +152,7 @@ class RedisPendingJobs:
             keys = self.driver.keys(queue)
             for key, status in ((keys.pending, "pending"), (keys.delayed, "delayed"), (keys.reserved, "reserved")):
                 for record in self.driver.client.zrange(key, 0, SCAN_LIMIT - 1):
-                    _seq, _prio, attempts, _holder, payload = record.split("|", 4)
-                    if payload.startswith(needle):
-                        return detail(payload, status=status, attempts=int(attempts))
+                    fields = RedisRecord.read(record)
+                    if fields.payload.startswith(needle):
+                        return detail(fields.payload, status=status, attempts=fields.attempts)
         return None

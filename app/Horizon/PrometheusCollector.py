@@ -137,7 +137,7 @@ class QueueCollector(Collector):
         self._started = True
         seen = set()
         for row in rows:
-            key = (row.job, row.queue, int(row.bucket))
+            key = (row.job, row.queue, row.tenant, int(row.bucket))  # one row per tenant of a minute: summed below
             seen.add(key)
             state = RowState(int(row.processed), int(row.failed), float(row.total_time),
                              Counter({int(k): int(v) for k, v in json.loads(row.histogram or "{}").items()}))

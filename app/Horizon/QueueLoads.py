@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Sequence
 from app.Horizon.Balancer import QueueLoad
 from app.Queue.errors import QueueError
 from app.Queue.support.time import now
+from app.Jobs.MetricsStore import MetricsStore
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -18,8 +19,6 @@ RUNTIME_WINDOW = 600.0  # seconds of metrics the average run time is taken over
 
 def average_runtimes(qm: QueueManager, queues: Sequence[str], window: float = RUNTIME_WINDOW) -> dict[str, float | None]:
     """Average run time (seconds) per queue over the last `window` seconds, None where nothing finished."""
-    from app.Jobs.MetricsStore import MetricsStore
-
     store = MetricsStore(qm.engine())
     since = now() - window
     result: dict[str, float | None] = {}

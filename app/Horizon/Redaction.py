@@ -47,6 +47,8 @@ def displayable_data(envelope: Mapping[str, Any]) -> Any:
 @functools.cache
 def _job_types() -> tuple[type[ShouldBeEncrypted], type[SecureJob]]:
     """ShouldBeEncrypted and SecureJob, imported once (an import statement per job costs microseconds)."""
+    # lazy: Security defines SecureJob, a Job subclass, whose definition loads SQLAlchemy
+    # (AfterCommit.install); a Redis worker's completed-job recorder redacts without it
     from app.Jobs.Contracts import ShouldBeEncrypted
     from app.Jobs.Security import SecureJob
 

@@ -19,7 +19,9 @@ from app.Queue.contracts import QueueSizes
 from app.Queue.database.tables import failed_jobs, jobs
 from app.Queue.support.time import now
 from app.Queue.database.tables import JOBS_TABLE
+from app.Queue.redis.record import RedisRecord
 from app.Queue.Worker import paused_key
+from app.Jobs.MetricsCollector import oldest_wait
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -147,7 +149,7 @@ class StatsRepository:
         first = client.zrange(driver.keys(queue).pending, 0, 0)
         if not first:
             return None
-        created = parse_stored(first[0].split("|", 4)[4]).get("createdAt")
+        created = parse_stored(RedisRecord.read(first[0]).payload).get("createdAt")
         return max(0.0, now() - float(created)) if isinstance(created, (int, float)) else None
 
     # -- the dashboard's headline ----------------------------------------------------------

@@ -52,6 +52,8 @@ class Encrypter:
 
     def should_encrypt_class(self, cls: type, queue: str) -> bool | None:
         """Decide for every job of `cls` on `queue` at once (bulk dispatch); None when it depends on the instance."""
+        # lazy: Security defines SecureJob, a Job subclass, and defining one loads SQLAlchemy
+        # (AfterCommit.install); every worker builds this cipher (tests/drivers/test_worker_imports.py)
         from app.Jobs.Security import SecureJob
 
         if issubclass(cls, SecureJob):
@@ -141,6 +143,6 @@ def _dumps(value: Any) -> bytes:
 
 
 def _sensitive_fields(job: Job) -> list[str]:
-    from app.Jobs.Security import SecureJob
+    from app.Jobs.Security import SecureJob  # lazy: as in should_encrypt_class
 
     return list(job.sensitive_fields) if isinstance(job, SecureJob) else []

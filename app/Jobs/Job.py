@@ -9,10 +9,17 @@ from typing import TYPE_CHECKING, Any, Callable, ParamSpec, Sequence, TypeVar, c
 
 from app.Jobs.Contracts import ShouldBeEncrypted, ShouldBeUnique, ShouldBeUniqueUntilProcessing
 from app.Jobs.JobState import JobState, JobStatus
+from app.Queue import AfterCommit, JobResults
+from app.Queue.DispatchChecks import check_priority
+from app.Queue.JobRunner import run_now
+from app.Queue.Queueable import Queueable
+from app.Queue.QueueManager import manager
 from app.Queue.support.time import seconds_until
+from app.Tenancy.TenantContext import tenant_for_dispatch
+from app.Testing.FakeQueueInteractions import FakeQueueInteractions
 
 if TYPE_CHECKING:
-    from app.Models.JobBatch import JobBatch
+    from app.Bus.JobBatch import JobBatch
 
 
 P = ParamSpec("P")
@@ -87,14 +94,12 @@ class _AfterCommitSwitch:
         return bool(self.job.__dict__.get("_after_commit"))
 
 
-class Job:
+class Job(Queueable):
     """Base class of every queued job."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        from app.Queue.AfterCommit import install
-
-        install()  # follow SQLAlchemy Session transactions before the app opens any (after_commit)
+        AfterCommit.install()  # follow SQLAlchemy Session transactions before the app opens any (after_commit)
 
     # Policy, overridable as class attributes or per instance in __init__.
     queue: str | None = None
@@ -112,6 +117,7 @@ class Job:
     tenant: str | None = None             # the tenant the job runs for (app/Tenancy); see for_tenant()
     delay = _Delay()
     after_commit = _AfterCommit()         # queue only when the surrounding SQLAlchemy transaction commits
+    continues_chain_itself: bool = False  # a chain step whose success does not move the chain on (ChainedBatch)
 
     # Runtime state, set on the worker; never serialised.
     job_id: str | None = None
@@ -174,8 +180,6 @@ class Job:
 
     def with_priority(self, priority: int) -> Job:
         """Run before lower-priority jobs of the same queue (higher runs first)."""
-        from app.Queue.DispatchChecks import check_priority
-
         self.priority = check_priority(priority)
         return self
 
@@ -191,8 +195,6 @@ class Job:
 
     def with_fake_queue_interactions(self) -> Any:
         """Wrap the job for a unit test of `handle()`: assert_released / assert_deleted / assert_failed afterwards."""
-        from app.Testing.FakeQueueInteractions import FakeQueueInteractions
-
         return FakeQueueInteractions(self)
 
     def delay_seconds(self) -> float:
@@ -207,16 +209,9 @@ class Job:
     # checkers they are classmethods whose `cls` is the constructor, so `SendEmailJob.dispatch(...)`
     # is checked against SendEmailJob.__init__ (ParamSpec), and on an instance they take no job arguments.
     def _dispatch_instance(self) -> str | None:
-        from app.Queue.QueueManager import manager
-
         chained = self.__dict__.get("_with_chain")
         if chained:  # Laravel's withChain: this job first, then the chain (returns the chain id)
-            from app.Jobs.Chain import chain
-
-            pending = chain([self, *chained])
-            if self.connection:
-                pending.on_connection(self.connection)
-            return pending.dispatch()
+            return manager().chains.dispatch([self, *chained], self.connection)
         return manager().push(self)
 
     def _dispatch_if_instance(self, condition: Any) -> str | None:
@@ -226,9 +221,6 @@ class Job:
         return None if _truth(condition) else self._dispatch_instance()
 
     def _dispatch_now_instance(self) -> Any:
-        from app.Queue.JobRunner import run_now
-        from app.Queue.QueueManager import manager
-
         fake = manager().bus_fake
         if fake is not None:  # QueueFake/BusFake: recorded for assert_dispatched_sync, then run as usual
             fake.record_sync(self)
@@ -283,17 +275,13 @@ class Job:
         if not 0 <= float(percent) <= 100:
             raise ValueError(f"progress must be between 0 and 100, got {percent}")
         if self.job_id:
-            from app.Queue.QueueManager import manager
-
             manager().statuses.update(self.job_id, progress=float(percent))
 
     def batch(self) -> JobBatch | None:
         """The batch this job belongs to, if any."""
         if not self.batch_id:
             return None
-        from app.Models.JobBatch import JobBatch
-
-        return JobBatch.find(self.batch_id)
+        return manager().batches.find(self.batch_id)
 
     def _payload_extra(self) -> dict[str, Any]:
         """Envelope members for batches and chains (the whole envelope is signed)."""
@@ -304,8 +292,6 @@ class Job:
                 extra["batchMember"] = self._batch_member
         if self._chain is not None:
             extra["chain"] = self._chain
-        from app.Tenancy.TenantContext import tenant_for_dispatch
-
         tenant = tenant_for_dispatch(self)
         if tenant is not None:  # in the envelope too, so stores and commands can filter without decrypting
             self.tenant = extra["tenant"] = tenant
@@ -315,9 +301,6 @@ class Job:
     @staticmethod
     def status(job_id: str) -> JobStatus | None:
         """Get the job's state, attempts, progress and (when kept) result; None when unknown or expired."""
-        from app.Queue import JobResults
-        from app.Queue.QueueManager import manager
-
         qm = manager()
         status = qm.statuses.get(job_id)
         if status is not None and status.state is JobState.COMPLETED:

@@ -20,6 +20,9 @@ from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStop
 from app.Queue.QueueStats import QueueStats
 from app.Queue.support.time import now
 from app.Queue.support.worker_flusher import WorkerScopedFlusher
+from app.Queue.QueueManager import manager
+from app.Queue.WorkerRegistry import WorkerRegistry
+from app.Queue.StoreOutage import is_store_outage
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -69,11 +72,14 @@ class MetricsCollector(WorkerScopedFlusher):
 
     # -- listeners -------------------------------------------------------------------------
     def on_processed(self, event: JobProcessed) -> None:
-        self._add(Sample(type(event.job).__name__, str(event.envelope.get("queue", "default")), event.runtime, True, now()))
+        env = event.envelope
+        self._add(Sample(type(event.job).__name__, str(env.get("queue", "default")), event.runtime, True, now(),
+                         _tenant(env)))
 
     def on_failed(self, event: JobFailed) -> None:
         name = type(event.job).__name__ if event.job is not None else str(event.envelope.get("displayName") or "UndecodableJob")
-        self._add(Sample(name, str(event.envelope.get("queue", "default")), event.runtime, False, now()))
+        self._add(Sample(name, str(event.envelope.get("queue", "default")), event.runtime, False, now(),
+                         _tenant(event.envelope)))
 
     # -- buffering ---------------------------------------------------------------------------
     def _add(self, sample: Sample) -> None:
@@ -117,14 +123,18 @@ class MetricsCollector(WorkerScopedFlusher):
                 self.store.prune(now() - self.retention * 3600)
             return True
         except Exception as exc:
-            from app.Queue.StoreOutage import is_store_outage
-
             if is_store_outage(exc):  # kept for the next flush; the worker reports the outage once
                 return False
             if not self._warned:
                 self._warned = True
                 log.warning("could not write job metrics (%s); run `python artisan migrate`?", exc)
             return False
+
+
+def _tenant(envelope: dict[str, Any]) -> str:
+    """The tenant a finished job ran for ('' for none), as metrics rows store it."""
+    value = envelope.get("tenant")
+    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +166,16 @@ class JobMetrics:
     """Read metrics shared by all processes (seed API: `JobMetrics.get_job_metrics("SendEmailJob")`)."""
 
     @staticmethod
-    def get_job_metrics(name: str, minutes: float | None = None) -> JobMetricsSnapshot:
-        """Count, average and p95 run time and success rate of a job class over the retention window."""
+    def get_job_metrics(name: str, minutes: float | None = None, tenant: str | None = None) -> JobMetricsSnapshot:
+        """Count, average and p95 run time and success rate of a job class over the retention window (of one tenant)."""
         store, since = _reader(minutes)
-        return snapshot(name, store.summary(since, job=name))
+        return snapshot(name, store.summary(since, job=name, tenant=tenant))
 
     @staticmethod
-    def all_job_metrics(minutes: float | None = None) -> list[JobMetricsSnapshot]:
-        """Metrics of every job class seen in the window, busiest first."""
+    def all_job_metrics(minutes: float | None = None, tenant: str | None = None) -> list[JobMetricsSnapshot]:
+        """Metrics of every job class seen in the window (of one tenant when given), busiest first."""
         store, since = _reader(minutes)
-        rows = [snapshot(name, agg) for name, agg in store.by_job(since).items()]
+        rows = [snapshot(name, agg) for name, agg in store.by_job(since, tenant).items()]
         return sorted(rows, key=lambda m: (-m.count, m.name))
 
     @staticmethod
@@ -177,8 +187,6 @@ class JobMetrics:
     @staticmethod
     def get_queue_stats(queue: str = "default", connection: str | None = None) -> QueueMetrics:
         """Pending, delayed, reserved and failed counts, throughput per minute (last 5 minutes) and oldest wait."""
-        from app.Queue.QueueManager import manager
-
         qm = manager()
         stats = qm.get_stats(queue, connection)
         store, _ = _reader(None)
@@ -188,9 +196,6 @@ class JobMetrics:
 
 
 def _workers() -> list[dict[str, Any]]:
-    from app.Queue.QueueManager import manager
-    from app.Queue.WorkerRegistry import WorkerRegistry
-
     live, _gone = WorkerRegistry(manager().cache).workers()
     return live
 
@@ -210,6 +215,7 @@ def oldest_wait(qm: QueueManager, connection: str, queue: str) -> float | None:
     """Seconds the oldest ready job of a database queue has waited (None on other drivers or when empty)."""
     from sqlalchemy import func, select
 
+    # lazy: SQLAlchemy only when a database queue is asked (an idle Redis worker loads none)
     from app.Queue.database.connection import translate_errors
     from app.Queue.database.tables import jobs
     from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
@@ -227,8 +233,6 @@ def oldest_wait(qm: QueueManager, connection: str, queue: str) -> float | None:
 
 def _reader(minutes: float | None) -> tuple[MetricsStore, float]:
     """The store to read (after flushing this process's buffer) and the window's start."""
-    from app.Queue.QueueManager import manager
-
     qm = manager()
     qm.config  # boot: registers this process's collector
     collector = getattr(qm, "metrics", None)
@@ -240,10 +244,10 @@ def _reader(minutes: float | None) -> tuple[MetricsStore, float]:
 
 
 def register(manager: QueueManager) -> None:
-    """Record metrics for jobs run in this process (bootstrap LISTENER_MODULES)."""
+    """Record metrics for jobs run in this process (bootstrap REGISTRATIONS)."""
     if not metrics_enabled():
-        manager.metrics = None  # type: ignore[attr-defined]
+        manager.metrics = None
         return
     collector = MetricsCollector(MetricsStore(manager.engine), retention_hours())  # engine made at the first write
     collector.register(manager)
-    manager.metrics = collector  # type: ignore[attr-defined]
+    manager.metrics = collector

@@ -1,4 +1,4 @@
-"""Job run-time metrics in the `job_metrics` table: one row per job class, queue and minute.
+"""Job run-time metrics in the `job_metrics` table: one row per job class, queue, tenant and minute.
 
 Each row holds counts, total and maximum run time, and a histogram of run times in
 logarithmic bins (each bin 25 % wider than the one before), so p95 over any window
@@ -59,18 +59,19 @@ def minute_of(t: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One finished job: its class name, queue, run time in seconds, outcome and finish time."""
+    """One finished job: its class name, queue, run time in seconds, outcome, finish time and tenant ('' for none)."""
 
     job: str
     queue: str
     runtime: float
     ok: bool
     at: float
+    tenant: str = ""
 
 
 @dataclass(slots=True)
 class Aggregate:
-    """Counts for one (job, queue, minute)."""
+    """Counts for one (job, queue, tenant, minute)."""
 
     processed: int = 0
     failed: int = 0
@@ -98,11 +99,11 @@ class Aggregate:
         self.histogram.update({int(k): int(v) for k, v in json.loads(row.histogram).items()})
 
 
-def aggregate(samples: Iterable[Sample]) -> dict[tuple[str, str, int], Aggregate]:
-    """Group samples by (job, queue, minute)."""
-    groups: dict[tuple[str, str, int], Aggregate] = {}
+def aggregate(samples: Iterable[Sample]) -> dict[tuple[str, str, str, int], Aggregate]:
+    """Group samples by (job, queue, tenant, minute)."""
+    groups: dict[tuple[str, str, str, int], Aggregate] = {}
     for s in samples:
-        groups.setdefault((s.job[:191], s.queue[:191], minute_of(s.at)), Aggregate()).add(s)
+        groups.setdefault((s.job[:191], s.queue[:191], s.tenant[:191], minute_of(s.at)), Aggregate()).add(s)
     return groups
 
 
@@ -129,6 +130,7 @@ class MetricsStore:
             return
         from sqlalchemy.exc import IntegrityError, OperationalError
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import retryable_code, translate_errors
 
         with translate_errors(self._url):
@@ -146,14 +148,16 @@ class MetricsStore:
                         raise
 
     @staticmethod
-    def _merge(conn: Connection, key: tuple[str, str, int], new: Aggregate) -> None:
+    def _merge(conn: Connection, key: tuple[str, str, str, int], new: Aggregate) -> None:
         from sqlalchemy import and_, select, update
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.metrics_tables import job_metrics
 
-        job, queue, bucket = key
+        job, queue, tenant, bucket = key
         agg = new.copy()  # a retried transaction must start from the samples alone
-        where = and_(job_metrics.c.job == job, job_metrics.c.queue == queue, job_metrics.c.bucket == bucket)
+        where = and_(job_metrics.c.job == job, job_metrics.c.queue == queue, job_metrics.c.tenant == tenant,
+                     job_metrics.c.bucket == bucket)
         query = select(job_metrics).where(where)
         if conn.dialect.name != "sqlite":
             query = query.with_for_update()
@@ -163,7 +167,7 @@ class MetricsStore:
         values = dict(processed=agg.processed, failed=agg.failed, total_time=agg.total_time, max_time=agg.max_time,
                       histogram=json.dumps({str(k): v for k, v in sorted(agg.histogram.items())}))
         if row is None:
-            conn.execute(job_metrics.insert().values(job=job, queue=queue, bucket=bucket, **values))
+            conn.execute(job_metrics.insert().values(job=job, queue=queue, tenant=tenant, bucket=bucket, **values))
         else:
             conn.execute(update(job_metrics).where(job_metrics.c.id == row.id).values(**values))
 
@@ -171,41 +175,58 @@ class MetricsStore:
         """Delete rows of minutes that started before `before` (unix seconds)."""
         from sqlalchemy import delete
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 
         with translate_errors(self._url), self.engine.begin() as conn:
             return conn.execute(delete(job_metrics).where(job_metrics.c.bucket < minute_of(before))).rowcount
 
-    def summary(self, since: float, job: str | None = None, queue: str | None = None) -> Aggregate:
-        """Merge every row since `since` (optionally of one job class and/or queue)."""
+    def forget_tenant(self, tenant: str) -> int:
+        """Delete every row of `tenant` (queue:forget-tenant); returns how many went."""
+        from sqlalchemy import delete
+
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
+        from app.Queue.database.connection import translate_errors
+        from app.Queue.database.metrics_tables import job_metrics
+
+        with translate_errors(self._url), self.engine.begin() as conn:
+            return int(conn.execute(delete(job_metrics).where(job_metrics.c.tenant == tenant)).rowcount or 0)
+
+    def summary(self, since: float, job: str | None = None, queue: str | None = None,
+                tenant: str | None = None) -> Aggregate:
+        """Merge every row since `since` (optionally of one job class, queue and/or tenant)."""
         total = Aggregate()
-        for row in self._rows(since, job, queue):
+        for row in self._rows(since, job, queue, tenant):
             total.merge_row(row)
         return total
 
-    def by_job(self, since: float) -> dict[str, Aggregate]:
-        """Merge rows since `since` per job class."""
+    def by_job(self, since: float, tenant: str | None = None) -> dict[str, Aggregate]:
+        """Merge rows since `since` per job class (optionally of one tenant only)."""
         result: dict[str, Aggregate] = {}
-        for row in self._rows(since, None, None):
+        for row in self._rows(since, None, None, tenant):
             result.setdefault(row.job, Aggregate()).merge_row(row)
         return result
 
-    def finished(self, since: float, queue: str) -> int:
-        """Count jobs of `queue` finished (completed or failed) since `since`."""
+    def finished(self, since: float, queue: str, tenant: str | None = None) -> int:
+        """Count jobs of `queue` (optionally of one tenant) finished (completed or failed) since `since`."""
         from sqlalchemy import func, select
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 
         query = (select(func.coalesce(func.sum(job_metrics.c.processed + job_metrics.c.failed), 0))
                  .where(job_metrics.c.queue == queue, job_metrics.c.bucket >= minute_of(since)))
+        if tenant is not None:
+            query = query.where(job_metrics.c.tenant == tenant)
         with translate_errors(self._url), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def _rows(self, since: float, job: str | None, queue: str | None) -> list[Any]:
+    def _rows(self, since: float, job: str | None, queue: str | None, tenant: str | None = None) -> list[Any]:
         from sqlalchemy import select
 
+        # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
         from app.Queue.database.connection import translate_errors
         from app.Queue.database.metrics_tables import job_metrics
 
@@ -214,5 +235,7 @@ class MetricsStore:
             query = query.where(job_metrics.c.job == job)
         if queue is not None:
             query = query.where(job_metrics.c.queue == queue)
+        if tenant is not None:
+            query = query.where(job_metrics.c.tenant == tenant)
         with translate_errors(self._url), self.engine.connect() as conn:
             return list(conn.execute(query))

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 from app.Queue.contracts import CacheStore
 from app.Queue.Serializer import class_path
 from app.Queue.support.time import now
+from app.Jobs.RateLimitStrategies import STRATEGIES
+from app.Jobs.RateLimitStrategies import SlidingWindowLimiter
+from app.Jobs.RateLimitStrategies import TokenBucketLimiter
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -42,8 +45,6 @@ class RateLimit:
     strategy: str = "fixed"  # fixed | sliding | token_bucket (app/Jobs/RateLimitStrategies.py)
 
     def __post_init__(self) -> None:
-        from app.Jobs.RateLimitStrategies import STRATEGIES
-
         if self.strategy not in STRATEGIES:
             raise ValueError(f"RateLimit.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
@@ -75,12 +76,8 @@ class RateLimit:
 def limiter_for(strategy: str, manager: Any) -> Any:
     """The limiter of one strategy over the manager's cache store (and lock store for the token bucket)."""
     if strategy == "sliding":
-        from app.Jobs.RateLimitStrategies import SlidingWindowLimiter
-
         return SlidingWindowLimiter(manager.cache)
     if strategy == "token_bucket":
-        from app.Jobs.RateLimitStrategies import TokenBucketLimiter
-
         return TokenBucketLimiter(manager.cache, manager.locks)
     return Limiter(manager.cache)
 

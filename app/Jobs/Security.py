@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from app.Jobs.Job import Job
 from app.Queue.errors import AuthorizationError
+from app.Queue.QueueManager import manager as current
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -30,8 +31,6 @@ WILDCARD = "*"
 def granted_permissions(manager: QueueManager | None = None) -> frozenset[str]:
     """The permissions of this process: what queue:work was given, else QUEUE_WORKER_PERMISSIONS."""
     if manager is None:
-        from app.Queue.QueueManager import manager as current
-
         manager = current()
     granted = manager.worker_permissions
     if granted is None:

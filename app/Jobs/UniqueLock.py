@@ -15,6 +15,7 @@ from app.Jobs.Contracts import ShouldBeUnique, ShouldBeUniqueUntilProcessing, un
 from app.Queue.errors import QueueError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing
 from app.Queue.Serializer import class_path
+from app.Queue.Quarantine import claimed_uuid
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -104,8 +105,6 @@ def release_for_payload(manager: QueueManager, payload: str, connection: str | N
         job = manager.codec.restore(envelope)
     except Exception as exc:  # unverifiable or undecodable: fall back to the owner token
         log.info("cannot read forgotten payload to free its unique lock: %s", exc)
-        from app.Queue.Quarantine import claimed_uuid
-
         claimed = claimed_uuid(payload)
         if claimed is None or connection is None or queue is None:
             return False

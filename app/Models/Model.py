@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import DeclarativeBase, Session
+from app.Queue.QueueManager import manager
 
 
 class Model(DeclarativeBase):
@@ -25,8 +26,6 @@ class Model(DeclarativeBase):
     @classmethod
     def session(cls) -> Session:
         """Open a sync Session on the queue's engine (close it, or use it as a context manager)."""
-        from app.Queue.QueueManager import manager
-
         return Session(manager().engine(), expire_on_commit=False)
 
     @classmethod

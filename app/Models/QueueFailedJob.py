@@ -15,6 +15,9 @@ from sqlalchemy.orm import Mapped
 
 from app.Models.Model import Model
 from app.Queue.database.tables import failed_jobs
+from app.Queue.FailedRetrier import retry_failed
+from app.Queue.errors import QueueError
+from app.Queue.QueueManager import manager
 
 
 class QueueFailedJob(Model):
@@ -51,9 +54,6 @@ class QueueFailedJob(Model):
 
     def retry(self) -> str:
         """Push this job back onto its queue with fresh attempts and remove its record; returns its uuid."""
-        from app.Queue.FailedRetrier import retry_failed
-        from app.Queue.errors import QueueError
-        from app.Queue.QueueManager import manager
 
         def missing(ident: str) -> None:
             raise QueueError(f"failed job {ident} is no longer recorded (retried or forgotten already)")
@@ -63,8 +63,6 @@ class QueueFailedJob(Model):
 
     def forget(self) -> bool:
         """Delete this record; False when it was already gone."""
-        from app.Queue.QueueManager import manager
-
         return manager().failed.forget(self.uuid)
 
     @property

@@ -62,10 +62,7 @@ def _committed(session: Any) -> None:
     held = session.info.pop(HELD, None)
     if not held:
         return
-    from app.Queue.QueueManager import manager
-
-    m = manager()
-    for job, queue, connection, delay in held:
+    for m, job, queue, connection, delay in held:
         try:
             m._push_now(job, queue, connection, delay)
         except Exception:  # the data is committed; a job that cannot be queued must not hide that
@@ -98,5 +95,5 @@ def hold(manager: QueueManager, job: Job, queue: str | None, connection: str | N
         return None
     session = sessions[-1]
     job.job_id = job.job_id or str(uuid.uuid4())
-    session.info.setdefault(HELD, []).append((job, queue, connection, delay))
+    session.info.setdefault(HELD, []).append((manager, job, queue, connection, delay))
     return job.job_id

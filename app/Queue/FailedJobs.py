@@ -15,7 +15,11 @@ from app.Queue.support.time import now, now_int
 
 
 class DatabaseFailedJobProvider:
-    """FailedJobProvider over SQL; `log` is idempotent per uuid so a retried failure is one row."""
+    """FailedJobProvider over SQL; `log` is idempotent per uuid so a retried failure is one row.
+
+    A repeated failure replaces the row under a new id, so a retry that read the old row can delete
+    exactly that one (`forget_record`) without erasing the evidence of a failure that came after it.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -28,8 +32,18 @@ class DatabaseFailedJobProvider:
                 with self.engine.begin() as conn:
                     conn.execute(failed_jobs.insert().values(**row))
             except IntegrityError:
-                with self.engine.begin() as conn:  # same uuid failed again after a retry: keep the newest
-                    conn.execute(failed_jobs.update().where(failed_jobs.c.uuid == uuid).values(**row))
+                with self.engine.begin() as conn:  # same uuid failed again: keep the newest, under a new id
+                    self._replace(conn, row)
+
+    @staticmethod
+    def _replace(conn, row: dict) -> None:  # type: ignore[no-untyped-def]
+        """Delete the uuid's record and insert `row` under an id it never had (SQLite reuses a deleted top rowid)."""
+        previous = conn.execute(select(failed_jobs.c.id).where(failed_jobs.c.uuid == row["uuid"])).scalar()
+        conn.execute(delete(failed_jobs).where(failed_jobs.c.uuid == row["uuid"]))
+        if conn.dialect.name == "sqlite":  # no id counter there: take one above both the old id and every other
+            top = conn.execute(select(func.max(failed_jobs.c.id))).scalar()
+            row = {**row, "id": max(int(previous or 0), int(top or 0)) + 1}
+        conn.execute(failed_jobs.insert().values(**row))
 
     def all(self, queue: str | None = None) -> list[FailedJobRecord]:
         query = select(failed_jobs).order_by(failed_jobs.c.id.desc())
@@ -86,6 +100,11 @@ class DatabaseFailedJobProvider:
     def forget(self, ident: str) -> bool:
         with translate_errors(self._url), self.engine.begin() as conn:
             return conn.execute(delete(failed_jobs).where(self._match(ident))).rowcount > 0
+
+    def forget_record(self, record: FailedJobRecord) -> bool:
+        same = (failed_jobs.c.id == int(record.id)) & (failed_jobs.c.uuid == record.uuid)
+        with translate_errors(self._url), self.engine.begin() as conn:
+            return conn.execute(delete(failed_jobs).where(same)).rowcount > 0
 
     def flush(self, older_than_hours: float | None = None) -> int:
         query = delete(failed_jobs)

@@ -4,13 +4,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import signal
-import threading
 import uuid
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from app.Queue.errors import JobTimeoutError
+from app.Queue.support.alarm import Alarm, timeout_message
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -35,7 +33,7 @@ class JobRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         # A worker keeps its SIGALRM handler installed between jobs (installing it costs ~5 % of
         # a no-op job); elsewhere (sync connection, dispatch_now) the caller's handler is restored.
-        self._alarm: _Alarm | None = _Alarm() if keep_alarm_handler else None
+        self._alarm = Alarm(keep_handler=keep_alarm_handler)
 
     def run(self, job: Job, timeout: float | None = None) -> Any:
         """Run `job.handle` through its middleware; raise JobTimeoutError after `timeout` seconds."""
@@ -46,10 +44,7 @@ class JobRunner:
         ) if stack else core
         # Async handles are bounded by asyncio.wait_for; SIGALRM inside a running loop would corrupt it.
         alarm = None if _is_async(type(job)) else timeout
-        if self._alarm is not None:
-            return self._alarm.call(alarm, job, pipeline)
-        with soft_timeout(alarm, job):
-            return pipeline(job)
+        return self._alarm.call(alarm, type(job).__name__, functools.partial(pipeline, job))
 
     def _call_handle(self, job: Job, timeout: float | None) -> Any:
         result = job.handle()
@@ -65,7 +60,7 @@ class JobRunner:
             try:
                 return await asyncio.wait_for(awaitable, timeout) if timeout else await awaitable
             except TimeoutError:
-                raise JobTimeoutError(f"{type(job).__name__} timed out after {_fmt(timeout)} s") from None
+                raise JobTimeoutError(timeout_message(type(job).__name__, timeout)) from None
 
         return self._loop.run_until_complete(guarded())
 
@@ -81,8 +76,7 @@ class JobRunner:
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.close()
-        if self._alarm is not None:
-            self._alarm.uninstall()
+        self._alarm.uninstall()
 
 
 _ASYNC_HANDLE: dict[type, bool] = {}
@@ -98,60 +92,6 @@ def _is_async(cls: type) -> bool:
 
 def _call_middleware(middleware: Any, nxt: Callable[[Job], Any], job: Job) -> Any:
     return middleware.handle(job, nxt)
-
-
-def _fmt(seconds: float | None) -> str:
-    return f"{seconds:g}" if seconds is not None else "?"
-
-
-@contextmanager
-def soft_timeout(seconds: float | None, job: Job) -> Iterator[None]:
-    """Raise JobTimeoutError inside the job after `seconds` (SIGALRM; main thread only)."""
-    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _expired(signum: int, frame: Any) -> None:
-        raise JobTimeoutError(f"{type(job).__name__} timed out after {_fmt(seconds)} s")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _Alarm:
-    """A SIGALRM handler installed once; each job only arms and disarms the timer."""
-
-    def __init__(self) -> None:
-        self._message = ""
-        self._previous: Any = None
-        self._installed = False
-
-    def call(self, seconds: float | None, job: Job, fn: Callable[[Job], Any]) -> Any:
-        """Call `fn(job)` with the timer armed for `seconds` (a plain call when there is no limit)."""
-        if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
-            return fn(job)
-        if not self._installed:
-            self._previous = signal.signal(signal.SIGALRM, self._expired)
-            self._installed = True
-        self._message = f"{type(job).__name__} timed out after {_fmt(seconds)} s"
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn(job)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-    def _expired(self, signum: int, frame: Any) -> None:
-        raise JobTimeoutError(self._message)
-
-    def uninstall(self) -> None:
-        if self._installed and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGALRM, self._previous)
-            self._installed = False
 
 
 def run_now(job: Job) -> Any:

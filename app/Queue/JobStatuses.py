@@ -14,6 +14,7 @@ from typing import Any
 from app.Jobs.JobState import JobState, JobStatus
 from app.Queue.contracts import CacheStore
 from app.Queue.support.time import now
+from app.Queue.StoreOutage import log_failure
 
 FLUSH_INTERVAL = 0.1
 _START_PROGRESS = {JobState.COMPLETED: 100.0, JobState.PENDING: 0.0, JobState.PROCESSING: 0.0}
@@ -150,7 +151,6 @@ class StatusRepository:
             except Exception as exc:  # the store is down: keep the states for the next try
                 import logging
 
-                from app.Queue.StoreOutage import log_failure
 
                 log_failure(logging.getLogger("queue.worker"), "could not write job statuses", exc)
 

@@ -156,6 +156,38 @@ end
 return n
 """
 
+DISPATCH = _HELPERS + """
+-- Store one dispatched job and everything its dispatch writes, atomically: one round trip.
+-- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter,
+-- then the status key when ARGV[5] ~= '', then the unique lock key when ARGV[7] ~= ''
+-- ARGV[1] now (unix seconds), ARGV[2] available_at (0 = now), ARGV[3] priority, ARGV[4] payload,
+-- ARGV[5] status value "<expiry>|<json>" ('' = none), ARGV[6] its server TTL in ms ('' = none),
+-- ARGV[7] lock value "<expires_at_ms>|<owner>" ('' = none), ARGV[8] now (unix ms), ARGV[9] lock PX (ms, 0 = none)
+-- Returns 1 when stored, 0 when another live owner holds the lock (then nothing is written).
+local n = 4
+local status, lock = nil, nil
+if ARGV[5] ~= '' then n = n + 1; status = KEYS[n] end
+if ARGV[7] ~= '' then n = n + 1; lock = KEYS[n] end
+if lock then  -- Cache/RedisLocks ACQUIRE; an unreadable expiry counts as expired
+  local current = redis.call('get', lock)
+  local sep = current and string.find(current, '|', 1, true)
+  if sep and (tonumber(string.sub(current, 1, sep - 1)) or 0) > tonumber(ARGV[8]) then return 0 end
+  if tonumber(ARGV[9]) > 0 then redis.call('set', lock, ARGV[7], 'PX', ARGV[9]) else redis.call('set', lock, ARGV[7]) end
+end
+if status then
+  if ARGV[6] == '' then redis.call('set', status, ARGV[5]) else redis.call('set', status, ARGV[5], 'PX', ARGV[6]) end
+end
+local rec = string.format('%015d|%s|0||%s', next_seq(KEYS[4]), ARGV[3], ARGV[4])
+local at = tonumber(ARGV[2])
+if at > tonumber(ARGV[1]) then
+  redis.call('zadd', KEYS[2], at, rec)
+else
+  redis.call('zadd', KEYS[1], -tonumber(ARGV[3]), rec)
+  redis.call('rpush', KEYS[3], 1)
+end
+return 1
+"""
+
 PUSH_RECORDS = """
 -- Add records the caller built from sequence numbers it took from the queue's counter
 -- (bulk dispatch): no per-job string work here, where a chunk of ~250 jobs would pay it.
@@ -400,20 +432,42 @@ if ARGV[4] == '' then redis.call('set', KEYS[1], stored) else redis.call('set', 
 return value
 """
 
+# -- audit trail ------------------------------------------------------------------------------
+
+AUDIT_APPEND = """
+-- Append a batch of audit entries to the capped stream in one call: one argument per entry
+-- instead of one XADD command each (a bulk dispatch writes one entry per job).
+-- KEYS[1] the stream
+-- ARGV[1] approximate length cap (XADD MAXLEN ~), then one JSON entry per argument
+for i = 2, #ARGV do redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i]) end
+return #ARGV - 1
+"""
+
 # -- failed jobs (when no database is configured) ---------------------------------------------
 
 FAILED_LOG = """
--- Record a failed job once per uuid (a repeated failure replaces the record, keeping its id).
+-- Record a failed job once per uuid (a repeated failure replaces the record under a new id, so a
+-- retry that read the old record cannot delete the new one: see FAILED_FORGET_RECORD).
 -- KEYS[1] records hash (uuid -> json), KEYS[2] order zset (uuid scored by id), KEYS[3] id counter
 -- ARGV[1] uuid, ARGV[2] record json
 -- Returns the record's id
-local id = redis.call('zscore', KEYS[2], ARGV[1])
-if not id then
-  id = redis.call('incr', KEYS[3])
-  redis.call('zadd', KEYS[2], id, ARGV[1])
-end
+local id = redis.call('incr', KEYS[3])
+redis.call('zadd', KEYS[2], id, ARGV[1])
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-return tonumber(id)
+return id
+"""
+
+FAILED_FORGET_RECORD = """
+-- Delete one failed-job record only if it still has the id it was read with.
+-- KEYS[1] records hash, KEYS[2] order zset
+-- ARGV[1] uuid, ARGV[2] id
+-- Returns 1 when deleted, 0 when gone or replaced by a newer failure
+local id = redis.call('zscore', KEYS[2], ARGV[1])
+if not id or tonumber(id) ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('zrem', KEYS[2], ARGV[1])
+return redis.call('hdel', KEYS[1], ARGV[1])
 """
 
 FAILED_FORGET = """

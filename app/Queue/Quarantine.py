@@ -15,8 +15,10 @@ import re
 import uuid as uuid_mod
 from typing import TYPE_CHECKING, Any
 
+from app.Queue.AttemptHistory import exception_text
 from app.Queue.errors import InvalidPayloadError
 from app.Queue.Payload import verify
+from app.Queue.events import JobFailed
 
 if TYPE_CHECKING:
     from app.Queue.contracts import ReservedJob
@@ -88,8 +90,6 @@ def _claim_note(raw: Any) -> str:
 
 def refuse(manager: QueueManager, reserved: ReservedJob, exc: Exception) -> str:
     """Record a record the worker cannot run in failed_jobs, free its unique lock, remove it; returns the row's uuid."""
-    from app.Queue.events import JobFailed
-    from app.Queue.Worker import exception_text
 
     if not isinstance(exc, InvalidPayloadError):
         exc = InvalidPayloadError(f"cannot decode job payload: {type(exc).__name__}: {_short(exc)}")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from app.Queue.events import (JobExceptionOccurred, JobFailed, JobProcessed, JobProcessing, QueueBusy, WorkerLooping,
                               WorkerStopping)
+from app.Queue.QueueManager import manager
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -61,8 +62,6 @@ class Queue:
 
     @staticmethod
     def _manager() -> QueueManager:
-        from app.Queue.QueueManager import manager
-
         m = manager()
         m.config  # boot the built-in listeners first, so user callbacks run after the bookkeeping
         return m

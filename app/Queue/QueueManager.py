@@ -6,24 +6,35 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
+from app.Jobs.JobState import JobState
+from app.Queue import AfterCommit
+from app.Queue.ConnectionSettings import check_connection
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
-from app.Queue.contracts import CacheStore, PushItem, QueueDriver
+from app.Queue.contracts import CacheStore, OneCallDispatch, PushItem, QueueDriver
 from app.Queue.errors import ConfigurationError, QueueFullError
 from app.Queue.events import EventDispatcher, JobQueued
+from app.Queue.JobStatuses import StatusRepository
+from app.Queue.Payload import PayloadCodec
 from app.Queue.QueueDefinition import QueueDefinition
+from app.Queue.Queueable import Queueable
 from app.Queue.QueueStats import QueueStats
+from app.Queue.support.time import seconds_until
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from app.Audit.AuditTrail import AuditTrail
+    from app.Bus.BatchRecorder import BatchRecorder
+    from app.Bus.ChainRecorder import ChainRecorder
+    from app.Horizon.CompletedJobRecorder import CompletedJobRecorder
     from app.Jobs.Job import Job
+    from app.Jobs.MetricsCollector import MetricsCollector
     from app.Queue.Cache.Locks import LockStore
     from app.Queue.FailedJobs import DatabaseFailedJobProvider
-    from app.Queue.JobStatuses import StatusRepository
-    from app.Queue.Payload import PayloadCodec
 
 PushGuard = Callable[["Job", str, str], bool]
 RunGate = Callable[["Job", dict[str, Any]], "float | None"]
@@ -63,6 +74,7 @@ class QueueManager:
             engine.dispose()
         self._config: Mapping[str, Any] | None = config or self._explicit_config
         self._connections: dict[str, QueueDriver] = {}
+        self._one_call_types: dict[type, bool] = {}
         self._checked_connections: set[str] = set()
         self._engines: dict[str, Engine] = {}
         self._connectors: dict[str, Connector] = dict(DEFAULT_CONNECTORS)
@@ -76,6 +88,13 @@ class QueueManager:
         self._locks: LockStore | None = None
         self._failed: DatabaseFailedJobProvider | None = None
         self._statuses: StatusRepository | None = None
+        # Services the features register at boot (app/Queue/bootstrap.py); typed here, built there.
+        self._batches: BatchRecorder | None = None
+        self._chains: ChainRecorder | None = None
+        self.metrics: MetricsCollector | None = None  # None when metrics are off
+        self.tenancy: dict[str, Any] = {}  # app/Tenancy/TenantContext.py: resolver and enter hooks
+        self.completed: CompletedJobRecorder | None = None  # None when QUEUE_RECORD_COMPLETED=0
+        self.audit_trail: AuditTrail | None = None  # None when the audit trail is off
         self._booted = False
         # config/queue.py already ran for an earlier state of this manager (a reset wiped what it
         # declared), so booting must run it again; a first import, or one still under way (it is
@@ -105,6 +124,7 @@ class QueueManager:
         elif self._config_stale:
             self._config_stale = False
             importlib.reload(loaded)  # re-run define_queue calls and listeners after a reset
+        # lazy: the composition root imports every feature, and every feature imports this module
         from app.Queue.bootstrap import register_listeners
 
         register_listeners(self)
@@ -127,8 +147,6 @@ class QueueManager:
             )
         config: Mapping[str, Any] = connections[name]
         if name not in self._checked_connections:
-            from app.Queue.ConnectionSettings import check_connection
-
             check_connection(name, config)
             self._checked_connections.add(name)
         return config
@@ -146,6 +164,7 @@ class QueueManager:
 
     def engine(self, url: str | None = None) -> Engine:
         """Get the shared SQLAlchemy engine for `url` (default: config/database.py)."""
+        # lazy: SQLAlchemy stays out of a process that never opens a database (idle Redis worker)
         from app.Queue.database.connection import make_engine
         from config.database import database_url
 
@@ -157,7 +176,6 @@ class QueueManager:
     @property
     def codec(self) -> PayloadCodec:
         if self._codec is None:
-            from app.Queue.Payload import PayloadCodec
             from config.app import app_key, previous_keys
 
             self._codec = PayloadCodec(app_key(), self.config["allowed_job_modules"], previous_keys(), self._encrypter())
@@ -169,6 +187,7 @@ class QueueManager:
 
         if find_spec("cryptography") is None:  # the cipher itself is imported on first use
             return None
+        # lazy: the cipher's module needs the optional `cryptography` package (checked just above)
         from app.Jobs.Encrypter import Encrypter
         from config.app import app_key, previous_keys
 
@@ -183,10 +202,11 @@ class QueueManager:
     def _make_cache(self) -> CacheStore:
         store = self.config.get("cache_store", "database")
         if store == "redis":
+            # lazy: each store loads its own client library (redis, or SQLAlchemy below)
             from app.Queue.Cache.RedisStore import RedisStore
 
             return RedisStore.from_config(self.connection_config("redis"))
-        from app.Queue.Cache.DatabaseStore import DatabaseStore
+        from app.Queue.Cache.DatabaseStore import DatabaseStore  # lazy: SQLAlchemy only for the database store
 
         return DatabaseStore(self.engine())
 
@@ -194,7 +214,7 @@ class QueueManager:
     def locks(self) -> LockStore:
         """Owned locks (unique jobs, WithoutOverlapping), kept in the cache's store (CACHE_STORE)."""
         if self._locks is None:
-            from app.Queue.Cache.Locks import make_lock_store
+            from app.Queue.Cache.Locks import make_lock_store  # lazy: imports SQLAlchemy
 
             self._locks = make_lock_store(self)
         return self._locks
@@ -202,10 +222,10 @@ class QueueManager:
     @property
     def failed(self) -> DatabaseFailedJobProvider:
         if self._failed is None:
-            from app.Queue.FailedJobs import DatabaseFailedJobProvider
+            from app.Queue.FailedJobs import DatabaseFailedJobProvider  # lazy: imports SQLAlchemy
 
             if self.config.get("failed", {}).get("driver") == "redis":
-                from app.Queue.Drivers.RedisFailedJobs import RedisFailedJobProvider
+                from app.Queue.redis.failed_jobs import RedisFailedJobProvider
 
                 # the same methods as the SQL provider (contracts.FailedJobProvider)
                 self._failed = cast("DatabaseFailedJobProvider", RedisFailedJobProvider.from_config(self.connection_config("redis")))
@@ -216,10 +236,34 @@ class QueueManager:
     @property
     def statuses(self) -> StatusRepository:
         if self._statuses is None:
-            from app.Queue.JobStatuses import StatusRepository
-
             self._statuses = StatusRepository(self.cache, float(self.config.get("status_ttl", 86400)))
         return self._statuses
+
+    @property
+    def batches(self) -> BatchRecorder:
+        """The batch service (app/Bus/BatchRecorder.py), registered when the manager boots."""
+        if self._batches is None:
+            _ = self.config  # boots the manager, which registers the services
+        if self._batches is None:
+            raise ConfigurationError("no batch service is registered (app/Queue/bootstrap.py)")
+        return self._batches
+
+    @batches.setter
+    def batches(self, recorder: BatchRecorder) -> None:
+        self._batches = recorder
+
+    @property
+    def chains(self) -> ChainRecorder:
+        """The chain service (app/Bus/ChainRecorder.py), registered when the manager boots."""
+        if self._chains is None:
+            _ = self.config  # boots the manager, which registers the services
+        if self._chains is None:
+            raise ConfigurationError("no chain service is registered (app/Queue/bootstrap.py)")
+        return self._chains
+
+    @chains.setter
+    def chains(self, recorder: ChainRecorder) -> None:
+        self._chains = recorder
 
     # -- queue definitions ----------------------------------------------------------------
     def define_queue(self, name: str, **options: Any) -> QueueDefinition:
@@ -259,9 +303,7 @@ class QueueManager:
 
     def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None,
                  capacity: int = 0) -> tuple[str, str, PushItem] | None:
-        from app.Jobs.Job import Job
-
-        if not isinstance(job, Job):
+        if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
         self.codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
         queue_name, conn = self._target(job, queue, connection)
@@ -288,11 +330,9 @@ class QueueManager:
     def _check_bulk_capacity(self, jobs: Sequence[Job], queue: str | None, connection: str | None) -> None:
         if not any(d.max_jobs is not None for d in self.definitions.values()):
             return
-        from app.Jobs.Job import Job
-
         targets: dict[tuple[str, str], int] = {}
         for job in jobs:
-            if isinstance(job, Job):
+            if isinstance(job, Queueable):
                 target = self._target(job, queue, connection)
                 targets[target] = targets.get(target, 0) + 1
         for (q, conn), count in targets.items():
@@ -304,8 +344,6 @@ class QueueManager:
 
     def later(self, delay: Any, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
         """Queue a job to run after `delay` (seconds, timedelta or datetime)."""
-        from app.Queue.support.time import seconds_until
-
         return self._push(job, queue, connection, seconds_until(delay))
 
     def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
@@ -316,8 +354,6 @@ class QueueManager:
 
     def _hold_for_commit(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
         """Hold an after-commit job on the open SQLAlchemy Session (app/Queue/AfterCommit.py); None: push now."""
-        from app.Queue import AfterCommit
-
         if not AfterCommit._open.get():  # no transaction open in this thread: the common, cheap case
             return None
         _queue, conn = self._target(job, queue, connection)
@@ -326,6 +362,10 @@ class QueueManager:
         return AfterCommit.hold(self, job, queue, connection, delay)
 
     def _push_now(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
+        one_call = self._one_call_driver(job, queue, connection)
+        writes = one_call.dispatch_writes() if one_call is not None else None
+        if writes is not None:
+            return self._push_in_one_call(one_call, writes, job, queue, connection, delay)  # type: ignore[arg-type]
         prepared = self._prepare(job, queue, connection, delay, capacity=1)
         if prepared is None:
             return None
@@ -334,6 +374,41 @@ class QueueManager:
         job.job_id = job_uuid
         self._mark_pending(driver, job_uuid)
         driver.push(item.payload, item.queue, item.delay, item.priority)
+        self._queued(job, job_uuid, item.queue, conn)
+        return job_uuid
+
+    def _one_call_driver(self, job: Job, queue: str | None, connection: str | None) -> OneCallDispatch | None:
+        """The job's driver when it stores a whole dispatch in one call (Redis); None otherwise or on a bad target."""
+        try:
+            conn = self._target(job, queue, connection)[1]
+        except AttributeError:  # not a Job: _prepare says so
+            return None
+        driver = self._connections.get(conn)
+        if driver is None:
+            if conn not in self.config["connections"]:  # the plain path reports it
+                return None
+            driver = self.connection(conn)
+        able = self._one_call_types.get(type(driver))
+        if able is None:
+            able = self._one_call_types[type(driver)] = isinstance(driver, OneCallDispatch)
+        return cast(OneCallDispatch, driver) if able else None
+
+    def _push_in_one_call(self, driver: OneCallDispatch, writes: Any, job: Job, queue: str | None, connection: str | None,
+                          delay: float | None) -> str | None:
+        """Push with the record, pending status and unique lock written by one script call (redis/dispatch_writes.py)."""
+        before = job.job_id
+        with writes:
+            prepared = self._prepare(job, queue, connection, delay, capacity=1)
+            if prepared is None:
+                return None
+            job_uuid, conn, item = prepared
+            job.job_id = job_uuid
+            self._mark_pending(cast(QueueDriver, driver), job_uuid)
+        if not driver.push_dispatch(item, writes):
+            job.job_id = before
+            logging.getLogger("queue.unique").info("%s is already queued (its unique lock is held); dispatch ignored",
+                                                   type(job).__name__)
+            return None
         self._queued(job, job_uuid, item.queue, conn)
         return job_uuid
 
@@ -346,8 +421,6 @@ class QueueManager:
     def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:
         if getattr(driver, "runs_inline", False):
             return
-        from app.Jobs.JobState import JobState
-
         self.statuses.mark(job_uuid, JobState.PENDING)
 
     def _mark_pending_many(self, driver: QueueDriver, uuids: Sequence[str]) -> None:

@@ -87,6 +87,7 @@ class HeldStatusReader:
     def __init__(self, manager: QueueManager) -> None:
         from sqlalchemy import bindparam, select
 
+        # lazy: SQLAlchemy only for the database replay guard
         from app.Queue.database.connection import Prepared
         from app.Queue.database.tables import cache
 
@@ -152,6 +153,7 @@ def _reader(manager: QueueManager) -> HeldStatusReader | StoreStatusReader:
     """The manager's status reader, built once (held connection when statuses live in the cache table)."""
     reader = getattr(manager, "_replay_reader", None)
     if reader is None or reader.statuses is not manager.statuses:
+        # lazy: SQLAlchemy only for the database replay guard
         from app.Queue.Cache.DatabaseStore import DatabaseStore
 
         store = manager.statuses.store

@@ -1,7 +1,8 @@
 """Apply config/queue.py `retention` to every kind of record the queue keeps (queue:prune).
 
-Failed jobs, finished and cancelled batches, metrics rows and audit entries are deleted once
-older than their setting; job statuses and results are cache entries that expire after
+Failed jobs, finished and cancelled batches, metrics rows, audit entries and the dashboard's
+completed-job records are deleted once older than their setting (workers also trim completed
+records sooner, after QUEUE_COMPLETED_TRIM_MINUTES, while they run); job statuses and results are cache entries that expire after
 `status_ttl` / `result_ttl` (Redis drops them itself; the cache table's expired rows are
 deleted here). A setting of 0 keeps that kind forever.
 """
@@ -12,17 +13,20 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from sqlalchemy import delete
 
 from app.Queue.support.time import now
+from app.Queue.errors import ConfigurationError
+from app.Bus.BatchRecorder import batch_recorder
+from app.Jobs.MetricsStore import MetricsStore
+from app.Audit.AuditTrail import make_store
+from app.Horizon.CompletedStoreFactory import completed_store
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
-KINDS = ("failed_jobs", "finished_batches", "cancelled_batches", "metrics", "audit", "statuses")
+KINDS = ("failed_jobs", "finished_batches", "cancelled_batches", "metrics", "audit", "statuses", "completed_jobs")
 
 
 def retention_settings(manager: QueueManager) -> dict[str, float]:
     """The retention hours per kind, checked: a negative or non-number setting is a configuration error."""
-    from app.Queue.errors import ConfigurationError
-
     raw: Mapping[str, Any] = manager.config.get("retention") or {}
     out: dict[str, float] = {}
     for kind in KINDS:
@@ -44,29 +48,29 @@ def prune_all(manager: QueueManager) -> dict[str, int]:
         "metrics": lambda h: int(_metrics(manager).prune(t - h * 3600)),
         "audit": lambda h: _audit(manager).prune(t - h * 3600),
         "statuses": lambda h: _expired_cache_rows(manager),
+        "completed_jobs": lambda h: int(_completed(manager).prune(t - h * 3600)),
     }
     return {kind: (steps[kind](hours[kind]) if hours[kind] > 0 else 0) for kind in KINDS}
 
 
 def _batches(manager: QueueManager) -> Any:
-    from app.Jobs.BatchRecorder import batch_recorder
-
     return batch_recorder(manager).repository
 
 
 def _metrics(manager: QueueManager) -> Any:
-    from app.Jobs.MetricsStore import MetricsStore
-
     return MetricsStore(manager.engine())
 
 
-def _audit(manager: QueueManager) -> Any:
-    from app.Audit.AuditTrail import make_store
+def _completed(manager: QueueManager) -> Any:
+    return completed_store(manager)
 
+
+def _audit(manager: QueueManager) -> Any:
     return make_store(manager)
 
 
 def _expired_cache_rows(manager: QueueManager) -> int:
+    # lazy: SQLAlchemy only when the database cache store is pruned
     from app.Queue.Cache.DatabaseStore import DatabaseStore
     from app.Queue.database.connection import translate_errors
     from app.Queue.database.tables import cache

@@ -240,5 +240,5 @@ class WorkerMonitor:
 
 
 def register(manager: QueueManager) -> None:
-    """Publish heartbeats of worker loops run in this process (bootstrap LISTENER_MODULES)."""
+    """Publish heartbeats of worker loops run in this process (bootstrap REGISTRATIONS)."""
     WorkerMonitor(lambda: WorkerRegistry(manager.cache)).register(manager)

@@ -30,6 +30,8 @@ from app.Queue.contracts import PushItem
 from app.Queue.QueueManager import QueueManager, manager
 from app.Queue.QueueStats import QueueStats
 from app.Queue.support.time import now, seconds_until
+from app.Jobs.Job import Job
+from app.Jobs.Contracts import ShouldBeUnique
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -105,8 +107,6 @@ class AsyncQueue:
 
     @staticmethod
     def _connection_of(qm: QueueManager, job: Job, queue: str | None, connection: str | None) -> str:
-        from app.Jobs.Job import Job
-
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
         return qm._target(job, queue, connection)[1]
@@ -114,8 +114,6 @@ class AsyncQueue:
     @staticmethod
     def _prepare_blocks(qm: QueueManager, job: Job, queue: str | None, connection: str) -> bool:
         """Whether preparing `job` reads a store: a unique lock, or a capacity check."""
-        from app.Jobs.Contracts import ShouldBeUnique
-
         if isinstance(job, ShouldBeUnique):
             return True
         definition = qm.definitions.get(qm._target(job, queue, connection)[0])
@@ -126,12 +124,14 @@ class AsyncQueue:
         config = qm.connection_config(conn)
         if config.get("driver", conn) != "redis":
             return None
+        # lazy: redis.asyncio only for an async Redis connection
         from app.Queue.Drivers.AsyncRedisQueue import supports
 
         if not supports(config):  # Cluster and Sentinel: the sync client (which routes and fails over) in a thread
             return None
         lanes = self._lanes.setdefault(asyncio.get_running_loop(), {})
         if conn not in lanes:
+            # lazy: redis.asyncio only for an async Redis connection
             from app.Queue.Drivers.AsyncRedisQueue import AsyncRedisQueue
 
             lanes[conn] = AsyncRedisQueue(config)
@@ -183,6 +183,7 @@ def _status_writes(qm: QueueManager, lane: AsyncRedisQueue, uuids: Sequence[str]
     repo = qm.statuses
     if not repo.enabled:
         return []
+    # lazy: redis.asyncio only for an async Redis connection
     from app.Queue.Cache.RedisStore import RedisStore
     from app.Queue.Drivers.AsyncRedisQueue import server_of
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +82,71 @@ class BlockingPop(Protocol):
         """Reserve the next job of the first non-empty queue, waiting up to `timeout` seconds."""
 
 
+class HeldJob(ReservedJob, Protocol):
+    """A job reserved ahead in a batch (`pop_many`): held, not started, so no attempt is counted yet."""
+
+    def begin(self, finished: HeldJob | None = None) -> None:
+        """Count the attempt and renew the lease as the job starts, acking `finished` in the same call."""
+
+    def delete_nowait(self) -> None:
+        """Ack without waiting for the store's reply where the store allows (the driver reports a lost job)."""
+
+
 @runtime_checkable
 class ReserveMany(Protocol):
     """Optional: a driver that reserves several jobs in one round trip (the worker's `--prefetch`)."""
 
-    def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> Sequence[ReservedJob]:
+    def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> Sequence[HeldJob]:
         """Reserve up to `limit` jobs of the first non-empty queue, each under its own lease;
         wait up to `timeout` seconds for one when all are empty (where the driver can)."""
+
+
+@runtime_checkable
+class ReserveAhead(Protocol):
+    """Optional, with ReserveMany: a driver that sends a batch reservation now and reads its reply later (Redis)."""
+
+    def reserve_ahead(self, queue: str, worker_id: str, limit: int, deliver: Callable[[list[Any]], None]) -> None:
+        """Ask for up to `limit` jobs of `queue` without waiting; `deliver` gets them when the reply is read."""
+
+    def collect_reserved_ahead(self) -> None:
+        """Read the replies of reservations made ahead (their jobs are delivered now)."""
+
+
+@runtime_checkable
+class AckAndReserve(Protocol):
+    """Optional: a driver that acks a finished job and reserves the next one in the same round trip."""
+
+    def delete_and_pop(self, job: Any, queues: Sequence[str], worker_id: str) -> ReservedJob | None:
+        """Delete `job` (while still reserved by us) and reserve the next job of the first queue that has one."""
+
+
+@runtime_checkable
+class ReadMany(Protocol):
+    """Optional: a cache store that reads several keys in one round trip."""
+
+    def many(self, keys: list[str]) -> dict[str, Any]:
+        """Read `keys`; missing or expired ones are absent or None."""
+
+
+class JobSource(Protocol):
+    """Where a worker gets its jobs and returns them: one strategy of reserving, chosen once per worker.
+
+    app/Queue/Reservations/ holds one per strategy (one job per call, the ack reserving the
+    next, batches under --prefetch). A source is used from one thread (the worker's main thread).
+    """
+
+    waits: bool  # next_job itself waits for a job (a blocking pop): an idle worker need not sleep as well
+
+    def next_job(self, queues: Sequence[str], wait: float) -> ReservedJob | None:
+        """Reserve (or hand out, already reserved) the next job of the first queue of `queues` that has
+        one, waiting up to `wait` seconds where the store can wait."""
+
+    def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
+        """Ack a job that completed; `queues`, when given, is where the next job will be taken from
+        (a source may reserve it with the ack). Empty `queues`: no next job, ack it plainly."""
+
+    def close(self) -> None:
+        """Hand back every job reserved but not started, and send acks still owed."""
 
 
 @runtime_checkable
@@ -98,6 +156,20 @@ class StreamingBulk(Protocol):
 
     def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
         """Store every item of `items` (`counts`: how many go to each queue), returning once all are stored."""
+
+
+@runtime_checkable
+class OneCallDispatch(Protocol):
+    """A driver that stores a dispatch's record with its pending status and unique lock in one call (Redis).
+
+    `dispatch_writes()` opens a context in which the status and lock stores on the same server
+    hand their writes over instead of sending them (None: not possible here); `push_dispatch`
+    stores everything at once and returns False when the unique lock was held (nothing stored).
+    """
+
+    def dispatch_writes(self) -> Any: ...
+
+    def push_dispatch(self, item: PushItem, writes: Any) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +202,9 @@ class FailedJobProvider(Protocol):
 
     def forget(self, ident: str) -> bool:
         """Delete one record."""
+
+    def forget_record(self, record: FailedJobRecord) -> bool:
+        """Delete `record` unless its job failed again since it was read (a newer failure gets a new id and stays)."""
 
     def flush(self, older_than_hours: float | None = None) -> int:
         """Delete all records (or those older than N hours)."""

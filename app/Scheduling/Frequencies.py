@@ -6,6 +6,7 @@ ScheduleError naming the event (by its final name) once routes/console.py's sche
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,15 +55,15 @@ def _in_range(value: Any, low: int, high: int, what: str, unit: str) -> int:
     return value
 
 
-class Frequencies:
+class Frequencies(ABC):
     """Mixin: `expression` (five cron fields) and `tz` plus the builders that set them."""
 
     expression: str = "* * * * *"
     tz_name: str = "UTC"
 
+    @abstractmethod
     def _problem(self, message: str) -> None:
         """Remember a mistake; the loader reports it with the event's final name."""
-        raise NotImplementedError
 
     def _splice(self, **fields: Any) -> Self:
         names = ["minute", "hour", "day", "month", "weekday"]

@@ -8,6 +8,7 @@ from app.Queue.support.time import utcnow
 from app.Scheduling.errors import ScheduleError
 from app.Scheduling.Event import Event
 from app.Scheduling.Tasks import CallTask, CommandTask, JobTask
+from app.Jobs.Job import Job
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -27,8 +28,6 @@ class Schedule:
 
     def job(self, job: Job, queue: str | None = None, connection: str | None = None) -> Event:
         """Dispatch (a copy of) `job` each time the event is due."""
-        from app.Jobs.Job import Job
-
         if not isinstance(job, Job):
             raise ScheduleError(f"schedule.job() takes a Job instance, got {job!r}")
         return self._add(Event(JobTask(job, queue, connection), self.default_timezone))

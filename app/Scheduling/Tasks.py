@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from app.Queue.errors import QueueError
+from app.Queue.QueueManager import manager
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -58,8 +59,6 @@ class JobTask:
         return f"{cls.__module__}.{cls.__qualname__}{where}"
 
     def run(self) -> str:
-        from app.Queue.QueueManager import manager
-
         job = copy.deepcopy(self.job)  # a fresh job per due time: ids and runtime state are per dispatch
         job.job_id = None
         job_id = manager().push(job, self.queue, self.connection)

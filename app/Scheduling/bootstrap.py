@@ -12,6 +12,7 @@ from app.Scheduling.ScheduleLoader import load_schedule
 from app.Scheduling.ScheduleRunner import ScheduleRunner
 from config.app import app_env
 from config.env import env
+from app.Queue.QueueManager import manager
 
 
 @dataclass
@@ -26,8 +27,6 @@ class Scheduler:
 
 def build_scheduler(command_exists: Callable[[str], bool] | None, report: Callable[[str], None] | None = None) -> Scheduler:
     """Load routes/console.py's schedule (raising ScheduleError on a mistake) and build its runner."""
-    from app.Queue.QueueManager import manager
-
     environment = app_env()
     clock = clock_from_setting(env("SCHEDULE_TEST_CLOCK"), environment)
     schedule = load_schedule(command_exists)

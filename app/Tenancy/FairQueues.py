@@ -20,12 +20,17 @@ import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from app.Queue.contracts import PushItem, QueueSizes, ReservedJob
+from app.Queue.Connectors import DEFAULT_CONNECTORS
+from app.Queue.contracts import BlockingPop
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 SEPARATOR = "@"
-_NOT_PASSED = frozenset({"bulk_stream", "pop_many", "reserve_ahead", "settle", "pop_blocking", "clear_payloads"})
+# Driver abilities that would bypass the tenant sub-queues: the wrapper does not offer them (the
+# one-call dispatch would store the record on the parent queue, not the tenant's).
+_NOT_PASSED = frozenset({"bulk_stream", "pop_many", "reserve_ahead", "collect_reserved_ahead", "pop_blocking", "clear_payloads",
+                         "dispatch_writes", "push_dispatch"})
 
 
 def tenant_queue(queue: str, tenant: str | None) -> str:
@@ -196,8 +201,6 @@ def tenancy_settings(manager: QueueManager) -> dict[str, Any]:
 
 def install(manager: QueueManager) -> None:
     """Wrap the database and redis connectors when config/queue.py names fair queues."""
-    from app.Queue.Connectors import DEFAULT_CONNECTORS
-
     settings = tenancy_settings(manager)
     fair = list(settings["fair_queues"])
     if not fair:
@@ -208,8 +211,6 @@ def install(manager: QueueManager) -> None:
         inner_connector = DEFAULT_CONNECTORS[name]
 
         def connector(m: Any, conn: str, config: Mapping[str, Any], _inner: Any = inner_connector) -> Any:
-            from app.Queue.contracts import BlockingPop
-
             inner = _inner(m, conn, config)
             cls = FairBlockingDriver if isinstance(inner, BlockingPop) else FairDriver
             return cls(inner, fair, weights, refresh)

@@ -14,6 +14,9 @@ import contextvars
 from typing import TYPE_CHECKING, Any, Callable
 
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased
+from app.Queue.QueueManager import manager as current
+from app.Tenancy.FairQueues import install, tenancy_settings
+from app.Tenancy.TenantLimits import register_limits
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -32,21 +35,16 @@ def current_tenant() -> str | None:
 
 def _hooks(manager: QueueManager) -> dict[str, Any]:
     manager.config  # boot first: register() sets the hooks dict
-    hooks: dict[str, Any] = manager.tenancy  # type: ignore[attr-defined]
-    return hooks
+    return manager.tenancy
 
 
 def resolve_tenants_with(resolver: Resolver, manager: QueueManager | None = None) -> None:
     """Name the tenant of every dispatched job that does not name one (`for_tenant` / `self.tenant`)."""
-    from app.Queue.QueueManager import manager as current
-
     _hooks(manager or current())["resolver"] = resolver
 
 
 def on_tenant_enter(hook: EnterHook, manager: QueueManager | None = None) -> None:
     """Call `hook(tenant)` on the worker before each job's handle (set a schema, a contextvar, ...)."""
-    from app.Queue.QueueManager import manager as current
-
     _hooks(manager or current())["enter"].append(hook)
 
 
@@ -54,9 +52,7 @@ def tenant_for_dispatch(job: Job) -> str | None:
     """The tenant `job` is dispatched for: its own, else the registered resolver's answer."""
     if job.tenant is not None:
         return str(job.tenant)
-    from app.Queue.QueueManager import manager
-
-    resolver = getattr(manager(), "tenancy", {}).get("resolver")
+    resolver = current().tenancy.get("resolver")
     if resolver is None:
         return None
     value = resolver()
@@ -83,13 +79,10 @@ class TenantRestorer:
 def register(manager: QueueManager) -> None:
     """Wire tenant restoring into the worker, and fair sharing when config/queue.py asks for it."""
     hooks: dict[str, Any] = {"resolver": None, "enter": []}
-    manager.tenancy = hooks  # type: ignore[attr-defined]
+    manager.tenancy = hooks
     restorer = TenantRestorer(hooks)
     manager.events.listen(JobProcessing, restorer.enter)
     for event_type in (JobProcessed, JobFailed, JobReleased):
         manager.events.listen(event_type, restorer.leave)
-    from app.Tenancy.FairQueues import install, tenancy_settings
-    from app.Tenancy.TenantLimits import register_limits
-
     install(manager)
     register_limits(manager, tenancy_settings(manager))

@@ -14,9 +14,13 @@ from sqlalchemy import delete, select
 from app.Queue.contracts import QueueSizes
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import jobs
+from app.Queue.redis.record import RedisRecord
 from app.Queue.errors import QueueError
 from app.Queue.support.time import now
 from app.Tenancy.FairQueues import SEPARATOR, FairDriver, payload_tenant, tenancy_settings
+from app.Audit.AuditTrail import audit, flush, make_store
+from app.Jobs.MetricsStore import MetricsStore
+from app.Jobs.MetricsCollector import JobMetrics
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -68,7 +72,7 @@ def _scan(manager: QueueManager, connection: str, queues: list[str], tenant: str
         keys = inner.keys(queue)
         for key, state in ((keys.pending, "pending"), (keys.delayed, "delayed"), (keys.reserved, "reserved")):
             for record in inner.client.zrange(key, 0, -1):
-                if payload_tenant(record.split("|", 4)[-1]) == tenant:
+                if payload_tenant(RedisRecord.read(record).payload) == tenant:
                     found.append((state, (key, record)))
     return found
 
@@ -119,17 +123,16 @@ class ErasureReport:
     jobs: int = 0
     failed: int = 0
     audit: int = 0
+    metrics: int = 0
     by_connection: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return self.jobs + self.failed + self.audit
+        return self.jobs + self.failed + self.audit + self.metrics
 
 
 def forget_tenant(manager: QueueManager, tenant: str, connections: list[str]) -> ErasureReport:
-    """Erase `tenant`: waiting jobs on `connections`, failed jobs, audit entries (right to erasure)."""
-    from app.Audit.AuditTrail import audit, flush, make_store
-
+    """Erase `tenant`: waiting jobs on `connections`, failed jobs, audit entries, metrics rows (right to erasure)."""
     report = ErasureReport()
     for conn in connections:
         n = erase_jobs(manager, conn, tenant)
@@ -139,8 +142,9 @@ def forget_tenant(manager: QueueManager, tenant: str, connections: list[str]) ->
         report.failed += bool(manager.failed.forget(uuid))
     flush(manager)
     report.audit = make_store(manager).forget_tenant(tenant)
+    report.metrics = MetricsStore(manager.engine()).forget_tenant(tenant)
     # The erasure itself is recorded, without the tenant (its references are what was erased).
-    audit(manager, "tenant_forgotten", None, f"{report.jobs} jobs, {report.failed} failed, {report.audit} audit")
+    audit(manager, "tenant_forgotten", None, f"{report.jobs} jobs, {report.failed} failed, {report.audit} audit, {report.metrics} metrics")
     return report
 
 
@@ -161,12 +165,17 @@ def require_known(manager: QueueManager, tenant: str, connections: list[str]) ->
         plain = [q for q in stored if SEPARATOR not in q]
         if plain and _scan(manager, conn, plain, tenant):
             return
-    from app.Audit.AuditTrail import make_store
-
     if make_store(manager).query(tenant=tenant, limit=1):
         return
     hint = f"configured: {', '.join(configured)}" if configured else "set QUEUE_TENANTS to list them"
     raise UnknownTenantError(f"unknown tenant {tenant!r}: no job, failed job or audit entry names it ({hint})")
+
+
+def require_known_in_metrics(manager: QueueManager, tenant: str) -> None:
+    """Refuse a --tenant that no metrics row names and that `require_known` does not know either."""
+    if tenant.strip() and any(m.count for m in JobMetrics.all_job_metrics(None, tenant)):
+        return
+    require_known(manager, tenant, [manager.default_connection])
 
 
 def tenant_stats(manager: QueueManager, connection: str | None, queues: list[str], tenant: str) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from app.Queue.support.time import seconds_until
+from app.Queue.QueueManager import manager as default_manager
+from app.Jobs.Job import Job
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -97,8 +99,6 @@ class QueueFake:
     """Record pushes on the process's QueueManager until `restore()`; assertions raise AssertionError."""
 
     def __init__(self, manager: QueueManager | None = None, only: Iterable[type] = ()) -> None:
-        from app.Queue.QueueManager import manager as default_manager
-
         self.manager = manager or default_manager()
         self.only = tuple(only)  # fake just these job classes; others are pushed for real
         self.pushed_jobs: list[PushedJob] = []
@@ -141,8 +141,6 @@ class QueueFake:
         return not self.only or isinstance(job, self.only)
 
     def _record(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
-        from app.Jobs.Job import Job
-
         if not isinstance(job, Job):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
         queue_name, conn = self.manager._target(job, queue, connection)

@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from app.Testing.JobTesting import BusFake, QueueFake, restore_all
+from app.Queue.QueueManager import manager
 
 
 @pytest.fixture
@@ -30,6 +31,4 @@ def bus_fake() -> Iterator[BusFake]:
 @pytest.fixture(autouse=True)
 def _restore_queue_fakes() -> Iterator[None]:
     yield
-    from app.Queue.QueueManager import manager
-
     restore_all(manager())

@@ -14,7 +14,7 @@ _fresh = itertools.count()
 
 
 def use_store(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> QueueManager:
-    """Point this process at an empty, migrated store: sqlite (a new file), mariadb, or redis (+ a new SQLite file)."""
+    """Point this process at an empty, migrated store: sqlite (a new file), mariadb, pgsql, or redis (+ a new SQLite file)."""
     from app.Queue.database import migrator
 
     if name in ("sqlite", "redis"):
@@ -37,6 +37,12 @@ def use_store(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.Mon
         monkeypatch.setenv("QUEUE_CONNECTION", "database")
         use_mariadb(request.getfixturevalue("mariadb_server"), request.getfixturevalue("mariadb_database"), monkeypatch)
         return manager()
+    if name == "pgsql":
+        from tests.servers_pgsql import use_pgsql
+
+        monkeypatch.setenv("QUEUE_CONNECTION", "database")
+        use_pgsql(request.getfixturevalue("pgsql_server"), request.getfixturevalue("pgsql_database"), monkeypatch)
+        return manager()
     raise ValueError(name)
 
 
@@ -45,8 +51,8 @@ def start_servers(names: list[str], request: pytest.FixtureRequest) -> None:
     for name in names:
         if name == "redis":
             request.getfixturevalue("redis_server")
-        elif name == "mariadb":
-            request.getfixturevalue("mariadb_database")
+        elif name in ("mariadb", "pgsql"):
+            request.getfixturevalue(f"{name}_database")
 
 
 def connection_of(name: str) -> str:

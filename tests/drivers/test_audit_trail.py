@@ -74,6 +74,20 @@ def test_operator_actions_name_the_command_and_the_job(backend: Backend, tmp_pat
                        ("cleared", None, "mail", "1", "alice"), ("batch_cancelled", None, "b", batch_id, "alice")]
 
 
+def test_forgetting_a_failed_job_on_the_dashboard_is_audited(backend: Backend, tmp_path, monkeypatch):
+    from tests.dashboard_support import client, csrf
+
+    qm, conn = backend.manager, backend.connection
+    monkeypatch.setenv("QUEUE_AUDIT_ACTOR", "bob")
+    failed = FailingJob(str(tmp_path / "w")).on_connection(conn).dispatch()
+    work(qm, ["default"], conn)
+    c = client()
+    assert c.post(f"/horizon/api/jobs/failed/{failed}/forget", headers=csrf(c)).status_code == 200
+    flush(qm)
+    forgotten = [(e.job_id, e.job_class, e.queue, e.actor) for e in make_store(qm).query(limit=0) if e.event == "forgotten"]
+    assert forgotten == [(failed, "FailingJob", "default", "bob")]
+
+
 def test_queue_audit_filters_by_job_tenant_and_time_and_prints_json(backend: Backend, tmp_path):
     qm, conn = backend.manager, backend.connection
     with freeze_time("2030-01-01 10:00:00") as clock:
@@ -106,3 +120,13 @@ def test_the_redis_stream_is_capped(backend: Backend, monkeypatch):
     store = make_store(backend.manager)
     store.append_many([entry("dispatched", {"uuid": str(i)}) for i in range(2000)])
     assert store.client.xlen(store.key) < 400  # XADD MAXLEN ~ trims whole nodes: about the cap, never unbounded
+
+
+def test_a_batch_larger_than_one_insert_is_written_whole_and_in_order(backend: Backend):
+    from app.Audit.AuditEntry import AuditEntry
+
+    store = make_store(backend.manager)
+    written = [AuditEntry("started", f"job-{i}", "X", "default", backend.connection, "t" if i % 2 else None, 1,
+                          1_800_000_000.0 + i, "host", "actor") for i in range(250)]  # SQLite: 90 rows an INSERT
+    store.append_many(written)
+    assert store.query(limit=0) == written

@@ -230,6 +230,6 @@ def test_claim_is_one_round_trip_and_checks_the_row_it_reserved(driver: Database
         following = job.delete_and_pop(["default"], WORKER)
     assert "falling back to the two-step claim" in caplog.text
     assert following is not None and following.payload == '"second"' and following.attempts == 1
-    assert driver._hot.one_trip is None
+    assert driver._claims.trusted is False  # OneTripClaim: two steps from now on
     assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]
     assert following.delete() is True

@@ -102,46 +102,6 @@ def test_cache_values_expire_and_overwrite(maria: QueueManager):
         assert store.add("k", "no", ttl=5) is False
 
 
-def test_cache_add_has_one_winner_among_racing_processes(maria: QueueManager):
-    store = maria.cache
-    wins: list[bool] = []
-    barrier = threading.Barrier(6)
-
-    def race() -> None:
-        barrier.wait()
-        wins.append(store.add("lock:x", "me", ttl=60))
-
-    threads = [threading.Thread(target=race) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert sorted(wins) == [False] * 5 + [True]
-
-
-def test_cache_increment_counts_every_concurrent_call(maria: QueueManager):
-    store = maria.cache
-    barrier = threading.Barrier(4)
-
-    def bump() -> None:
-        barrier.wait()
-        for _ in range(25):
-            store.increment("hits", 1, ttl=60)
-
-    threads = [threading.Thread(target=bump) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert store.get("hits") == 100
-
-
-def test_cache_flush_prefix_treats_wildcards_literally(maria: QueueManager):
-    store = maria.cache
-    for key in ("a_b:1", "a_b:2", "axb:1", "a%b:1"):
-        store.put(key, 1)
-    assert store.flush_prefix("a_b:") == 2
-    assert store.get("axb:1") == 1 and store.get("a%b:1") == 1
 
 
 def test_unreachable_server_is_one_clear_line(maria: QueueManager, monkeypatch: pytest.MonkeyPatch):

@@ -151,18 +151,18 @@ def test_a_held_job_waiting_past_half_its_lease_is_renewed_or_skipped_if_lost(ba
                                                                               caplog: pytest.LogCaptureFixture):
     d = _driver(backend)
     ids = [RecordJob(str(witness), f"j{i}").dispatch() for i in range(3)]
-    worker = Worker(backend.manager, WorkerOptions(memory=0, prefetch=3, sleep=0.01))
+    source = Worker(backend.manager, WorkerOptions(memory=0, prefetch=3, sleep=0.01))._choose_source(d, 3)
     with freeze_time() as clock, caplog.at_level(logging.WARNING):
-        first = worker._get_next_job(d, ["default"])  # type: ignore[arg-type]
+        first = source.next_job(["default"], 0.01)
         assert first is not None and first.attempts == 1
         assert first.delete() is True
         lease = first.retry_after
         clock.tick(lease * 0.6)
-        second = worker._get_next_job(d, ["default"])  # type: ignore[arg-type]
+        second = source.next_job(["default"], 0.01)
         assert second is not None and ids[1] in second.payload  # renewed before it started
         _sync(d)
         clock.tick(lease * 0.6)  # the third job's lease has lapsed while it waited
         taken = d.pop("default", "other-worker")
         assert taken is not None and ids[2] in taken.payload  # ...and another worker took it
-        assert worker._get_next_job(d, ["default"]) is None  # type: ignore[arg-type]
+        assert source.next_job(["default"], 0.01) is None
     assert "lost its reservation while waiting" in caplog.text

@@ -49,7 +49,7 @@ def round_trip(qm: Any) -> None:
     jobs[1].begin(finished=jobs[0])
     jobs[1].delete_nowait()
     assert jobs[2].delete() is True
-    driver.settle()
+    driver.collect_reserved_ahead()
     assert driver.sizes("conn").total == 0
     qm.cache.put("conn-key", {"v": 1}, 60)
     assert qm.cache.get("conn-key") == {"v": 1}

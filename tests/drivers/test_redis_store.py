@@ -89,10 +89,10 @@ def test_failed_jobs_in_redis_keep_one_record_per_uuid(redis_env, redis_server: 
     failed.log("redis", "default", '"p1"', "RuntimeError: one", "u1")
     failed.log("redis", "emails", '"p2"', "RuntimeError: two", "u2")
     failed.log("redis", "default", '"p1"', "RuntimeError: again", "u1")
-    assert [r.uuid for r in failed.all()] == ["u2", "u1"]
-    assert failed.ids() == ["u1", "u2"] and failed.ids("emails") == ["u2"]
-    assert failed.count() == 2 and failed.count("default") == 1
-    record = failed.find("1")
+    assert [r.uuid for r in failed.all()] == ["u1", "u2"]  # the repeated failure is the newest, under a new id
+    assert failed.ids() == ["u2", "u1"] and failed.ids("emails") == ["u2"]
+    assert failed.count() == 2 and failed.count("default") == 1 and failed.find("1") is None
+    record = failed.find("3")
     assert record is not None and record.uuid == "u1" and record.exception == "RuntimeError: again"
     assert failed.find("u2").queue == "emails"
     assert failed.forget("u2") is True and failed.forget("u2") is False

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from app.Audit.AuditTrail import flush, make_store
+from app.Jobs.MetricsStore import MetricsStore, Sample, minute_of
+from app.Queue.support.time import now
 from app.Queue.QueueManager import manager
 from config import env as env_mod
 from tests.console.conftest import run_command
@@ -60,8 +62,14 @@ def test_forget_tenant_erases_its_jobs_failed_jobs_and_audit_entries_and_says_so
     qm, conn = tenants
     audit_a = len(make_store(qm).query(tenant="A", limit=0))
     assert audit_a == 6
+    metrics = MetricsStore(qm.engine())
+    metrics.prune(4e9)
+    at = minute_of(now()) + 1.0  # one minute for every sample
+    metrics.record([Sample("TenantRecordJob", "default", 0.1, True, at, t) for t in ("A", "A", "B", "")])
     ran = run_command("queue:forget-tenant", f"A --connection={conn} --force")
     assert ran.status == 0, ran.err
+    assert "metrics rows: 1 removed" in ran.out  # A's two samples share one minute row
+    assert {t: metrics.summary(0, tenant=t).processed for t in ("A", "B", "")} == {"A": 0, "B": 1, "": 1}
     assert f"jobs on [{conn}]: 6 removed" in ran.out
     assert "failed jobs: 1 removed" in ran.out and f"audit entries: {audit_a} removed" in ran.out
     driver = qm.connection(conn)
@@ -74,9 +82,22 @@ def test_forget_tenant_erases_its_jobs_failed_jobs_and_audit_entries_and_says_so
     assert len(erased) == 1 and erased[0].tenant is None
 
 
+def test_flush_of_one_tenant_deletes_only_its_failed_jobs_and_is_audited(tenants):
+    qm, conn = tenants
+    ran = run_command("queue:flush", "--tenant=B")
+    assert ran.status == 0 and "Deleted 1 failed job(s) of tenant [B]" in ran.out, ran.err
+    assert [json.loads(r.payload)["tenant"] for r in qm.failed.all()] == ["A"]
+    assert run_command("queue:flush", "--tenant=A --hours=1").out.strip() == "Deleted 0 failed job(s) older than 1 hours of tenant [A]."
+    flush(qm)
+    flushed = [e for e in make_store(qm).query(limit=0) if e.event == "forgotten"]
+    assert [(e.tenant, e.detail) for e in flushed] == [
+        ("B", "1 failed jobs (queue:flush of tenant [B])"), ("A", "0 failed jobs (queue:flush older than 1 hours of tenant [A])")]
+
+
 @pytest.mark.parametrize("command", ["queue:forget-tenant nobody --force", "queue:stats --tenant=nobody",
                                      "queue:clear --tenant=nobody --force", "queue:failed --tenant=nobody",
-                                     "queue:retry --tenant=nobody"])
+                                     "queue:retry --tenant=nobody", "queue:flush --tenant=nobody",
+                                     "queue:metrics --tenant=nobody"])
 def test_an_unknown_tenant_is_one_line_and_changes_nothing(tenants, command):
     qm, conn = tenants
     before = qm.connection(conn).sizes("default").total, len(qm.failed.ids())

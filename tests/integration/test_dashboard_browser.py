@@ -113,6 +113,10 @@ def test_every_page_shows_the_workers_data_and_retry_runs_a_failed_job(tmp_path:
         assert d.find_elements("css selector", "svg.chart polyline")  # the charts are drawn
         _open(d, f"{base}/horizon/workload", "workload", ["later", "default"])
         _open(d, f"{base}/horizon/metrics?job=TaggedJob", "metrics", ["TaggedJob", "AlwaysFailsJob", "default"])
+        d.find_element("css selector", "#metrics-tenant input[name=tenant]").send_keys("acme")  # the tenant filter
+        d.find_element("css selector", "#metrics-tenant button").click()
+        assert wait_until(lambda: "tenant=acme" in d.current_url and "No metrics yet" in _text(d), timeout=10)
+        assert "job=TaggedJob" in d.current_url and "TaggedJob, tenant acme" in _text(d)
         _open(d, f"{base}/horizon/batches", "batches", ["nightly-import", "cancelled"])
         _open(d, f"{base}/horizon/batches/{seeded.batch_id}", "batch", ["nightly-import", "Retry failed jobs"])
         _open(d, f"{base}/horizon/jobs/pending", "pending", ["VaultJob", "user:100", "delayed"])

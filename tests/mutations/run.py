@@ -44,8 +44,10 @@ class Mutation:
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "redis-ack-noop", "app/Queue/Drivers/RedisQueue.py",
-        'return bool(self.driver.lane.execute("ZREM", self.driver.keys(self.queue).reserved, self.record))',
-        "return True",
+        '            if self.done_until is None:\n'
+        '                return bool(driver.held.execute("ZREM", keys.reserved, self.record))\n'
+        '            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))',
+        "            return True",
         ("tests/drivers/test_contract.py", "tests/drivers/test_redis_driver.py", "-k", "redis"),
     ),
     Mutation(
@@ -61,13 +63,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_payload.py", "tests/unit/test_security.py"),
     ),
     Mutation(
-        "batch-counter-minus-two", "app/Queue/BatchRepository.py",
+        "batch-counter-minus-two", "app/Bus/BatchRepository.py",
         "return replace(batch, pending_jobs=batch.pending_jobs - 1), False",
         "return replace(batch, pending_jobs=batch.pending_jobs - 2), False",
         ("tests/unit/test_batches_sync.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
     ),
     Mutation(
-        "member-counted-twice", "app/Queue/BatchRepository.py",
+        "member-counted-twice", "app/Bus/BatchRepository.py",
         "if previous is not None and previous[0] == SUCCEEDED:\n                return batch, False\n"
         "            self._put_member(conn, batch.id, member, SUCCEEDED",
         "if False:\n                return batch, False\n"
@@ -101,13 +103,13 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "pop-uses-redis-time", "app/Queue/LuaScripts.py",
         "migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])\n"
-        "local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3])\nif rec then return {rec} end",
+        "local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3], KEYS[5])\nif rec then return {rec, seen(KEYS[6], rec, ARGV[1])} end",
         "migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], redis.call('TIME')[1])\n"
-        "local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3])\nif rec then return {rec} end",
+        "local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3], KEYS[5])\nif rec then return {rec, seen(KEYS[6], rec, ARGV[1])} end",
         ("tests/drivers/test_contract.py", "-k", "redis"),
     ),
     Mutation(
-        "then-fires-twice", "app/Queue/BatchRepository.py",
+        "then-fires-twice", "app/Bus/BatchRepository.py",
         'if not beyond and cancelled_at is None and "then" not in fired:',
         "if not beyond and cancelled_at is None:",
         ("tests/unit/test_batches_sync.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
+from tests.fixtures.jobs import RecordJob
 from tests.support import stop
 
 Spawn = Callable[[], subprocess.Popen[bytes]]
@@ -29,6 +32,14 @@ class ChaosResult:
     def summary(self, label: str, jobs: int) -> str:
         return (f"{label} chaos: {jobs} jobs, 4 workers, {self.kills} SIGKILLs, {len(self.done)} completed, "
                 f"{self.duplicates} duplicate completions, {self.cut_short} runs cut short, {self.seconds:.1f} s")
+
+
+def table_counts(qm: QueueManager) -> tuple[int, int]:
+    """Rows left in `jobs` and `failed_jobs` of a SQL store (both must be 0 after a clean run)."""
+    with qm.engine().connect() as conn:
+        jobs = conn.exec_driver_sql("SELECT COUNT(*) FROM jobs").scalar_one()
+        failed = conn.exec_driver_sql("SELECT COUNT(*) FROM failed_jobs").scalar_one()
+    return int(jobs), int(failed)
 
 
 def done_ids(witness: Path) -> Counter[str]:
@@ -63,3 +74,23 @@ def run_with_kills(spawn: Spawn, witness: Path, jobs: int, deadline: float, work
     done = done_ids(witness)
     cut_short = sum(1 for line in read_lines(witness) if line.startswith("start ")) - sum(done.values())
     return ChaosResult(kills, done, cut_short, time.monotonic() - started)
+
+
+class Pusher(threading.Thread):
+    """Dispatch a RecordJob every `pause` seconds while the store fails; remember when each acknowledged push returned."""
+
+    def __init__(self, witness: Path, pause: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.witness, self.pause = witness, pause
+        self.pushed: list[tuple[float, str]] = []
+        self.refused = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            try:
+                job_id = RecordJob.dispatch(str(self.witness), "p")
+                self.pushed.append((time.monotonic(), job_id))
+            except Exception:  # noqa: BLE001 - the store is down or failing over: refused, not acknowledged
+                self.refused += 1
+            time.sleep(self.pause)

@@ -1,7 +1,6 @@
-"""Invariants 1 and 2 on MariaDB with real worker processes: SIGKILL chaos, and 8 workers racing."""
+"""Invariant 2 on MariaDB with real worker processes: 8 workers racing (the SIGKILL chaos is in test_database_server_chaos)."""
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -10,9 +9,9 @@ import pytest
 
 from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
-from tests.fixtures.jobs import RecordJob, SleepJob
+from tests.fixtures.jobs import RecordJob
+from tests.reliability.chaos import table_counts
 from tests.servers_mariadb import MariaDBServer, use_mariadb
-from tests.reliability.chaos import run_with_kills
 from tests.support import start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -27,12 +26,6 @@ def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: Queue
     return queue_env, use_mariadb(mariadb_server, mariadb_database, monkeypatch)
 
 
-def _table_counts(qm: QueueManager) -> tuple[int, int]:
-    with qm.engine().connect() as conn:
-        jobs = conn.exec_driver_sql("SELECT COUNT(*) FROM jobs").scalar_one()
-        failed = conn.exec_driver_sql("SELECT COUNT(*) FROM failed_jobs").scalar_one()
-    return int(jobs), int(failed)
-
 
 
 def _escaped_errors(logs: list[Path]) -> list[str]:
@@ -42,23 +35,6 @@ def _escaped_errors(logs: list[Path]) -> list[str]:
             if any(w in line for w in words)]
 
 
-
-@pytest.mark.parametrize("prefetch", [1, 20], ids=["one-at-a-time", "prefetch-20"])
-def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(maria, witness: Path, tmp_path: Path, prefetch: int):
-    qm, env = maria
-    ids = set(qm.bulk([SleepJob(str(witness), 0.02, "c") for _ in range(JOBS)]))
-    env = {**env, "QUEUE_RETRY_AFTER": "5"}  # renewed every 1.7 s; 5 s tolerates a loaded 2-core CI box
-    spawned = iter(range(1000))
-
-    def spawn() -> subprocess.Popen[bytes]:
-        return start_worker(["database", "--sleep=0.2", "--tries=0", f"--prefetch={prefetch}", f"--name=c{next(spawned)}"], env=env,
-                            log=tmp_path / "workers.log")
-
-    result = run_with_kills(spawn, witness, JOBS, DEADLINE, drained=lambda: qm.size("default", "database") == 0)
-    print("\n" + result.summary(f"mariadb --prefetch={prefetch}", JOBS))
-    assert set(result.done) == ids
-    assert result.duplicates <= result.kills
-    assert _table_counts(qm) == (0, 0)
 
 
 def test_eight_workers_never_run_a_job_twice_and_no_deadlock_escapes(maria, witness: Path, tmp_path: Path,
@@ -83,7 +59,7 @@ def test_eight_workers_never_run_a_job_twice_and_no_deadlock_escapes(maria, witn
     assert set(ran) == ids and max(ran.values()) == 1
     assert all(line.endswith(" 1") for line in read_lines(witness))
     assert _escaped_errors(logs) == []
-    assert _table_counts(qm) == (0, 0)
+    assert table_counts(qm) == (0, 0)
 
 
 def _server_deadlocks(server: MariaDBServer) -> int:

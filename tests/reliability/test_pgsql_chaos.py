@@ -1,7 +1,7 @@
-"""Invariants 1 and 2 on PostgreSQL with real worker processes: SIGKILL chaos, and a server restart mid-run."""
+"""PostgreSQL with real worker processes: a server restart mid-run, and LISTEN/NOTIFY waking an idle worker
+(the SIGKILL chaos is in test_database_server_chaos)."""
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import pytest
 from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
 from tests.fixtures.jobs import RecordJob, SleepJob
-from tests.reliability.chaos import done_ids, run_with_kills
+from tests.reliability.chaos import done_ids, table_counts
 from tests.servers_pgsql import PostgresServer, use_pgsql
 from tests.support import start_worker, stop, wait_until
 
@@ -26,29 +26,6 @@ def pg(pgsql_server: PostgresServer, pgsql_database: str, queue_env: QueueManage
     return queue_env, use_pgsql(pgsql_server, pgsql_database, monkeypatch)
 
 
-def _table_counts(qm: QueueManager) -> tuple[int, int]:
-    with qm.engine().connect() as conn:
-        jobs = conn.exec_driver_sql("SELECT COUNT(*) FROM jobs").scalar_one()
-        failed = conn.exec_driver_sql("SELECT COUNT(*) FROM failed_jobs").scalar_one()
-    return int(jobs), int(failed)
-
-
-@pytest.mark.parametrize("prefetch", [1, 20], ids=["one-at-a-time", "prefetch-20"])
-def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(pg, witness: Path, tmp_path: Path, prefetch: int):
-    qm, env = pg
-    ids = set(qm.bulk([SleepJob(str(witness), 0.02, "c") for _ in range(JOBS)]))
-    env = {**env, "QUEUE_RETRY_AFTER": "5"}  # renewed every 1.7 s; 5 s tolerates a loaded 2-core CI box
-    spawned = iter(range(1000))
-
-    def spawn() -> subprocess.Popen[bytes]:
-        return start_worker(["database", "--tries=0", f"--prefetch={prefetch}", f"--name=c{next(spawned)}"], env=env,
-                            log=tmp_path / "workers.log")
-
-    result = run_with_kills(spawn, witness, JOBS, DEADLINE, drained=lambda: qm.size("default", "database") == 0)
-    print("\n" + result.summary(f"pgsql --prefetch={prefetch}", JOBS))
-    assert set(result.done) == ids
-    assert result.duplicates <= result.kills
-    assert _table_counts(qm) == (0, 0)
 
 
 def test_workers_carry_on_through_a_server_restart_and_lose_nothing(pg, witness: Path, tmp_path: Path,
@@ -74,7 +51,7 @@ def test_workers_carry_on_through_a_server_restart_and_lose_nothing(pg, witness:
     assert codes == [0] * 4
     assert set(done_ids(witness)) == ids
     assert "Traceback" not in output
-    assert _table_counts(qm) == (0, 0)
+    assert table_counts(qm) == (0, 0)
 
 
 def test_an_idle_worker_starts_a_dispatched_job_without_polling(pg, witness: Path, tmp_path: Path):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import pytest
 
 from app.Queue.QueueManager import QueueManager
 from tests.conftest import read_lines
-from tests.fixtures.jobs import RecordJob, SleepJob
+from tests.fixtures.jobs import SleepJob
 from tests.servers_redis import RedisServer, use_redis
-from tests.reliability.chaos import run_with_kills
+from tests.reliability.chaos import Pusher, run_with_kills
 from tests.support import start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -45,22 +44,6 @@ def test_sigkilled_workers_lose_no_job_and_duplicate_at_most_one_per_kill(
     assert queue_env.size("default", "redis") == 0, f"left behind: {left}"
 
 
-class _Pusher(threading.Thread):
-    """Dispatch a job every few ms and remember when each successful push returned."""
-
-    def __init__(self, witness: Path) -> None:
-        super().__init__(daemon=True)
-        self.witness, self.pushed, self.errors = witness, [], 0
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            try:
-                job_id = RecordJob.dispatch(str(self.witness), "p")
-                self.pushed.append((time.monotonic(), job_id))
-            except Exception:
-                self.errors += 1  # the server is down; a push that raised is not counted as pushed
-            time.sleep(0.005)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
@@ -73,7 +56,7 @@ def test_jobs_acknowledged_before_an_aof_server_restart_are_not_lost(
     env = {**use_redis(server, monkeypatch), "QUEUE_RETRY_AFTER": "3"}
     args = ["redis", "--queue=default", "--sleep=1", "--tries=0"]
     workers = [start_worker(args, env=env, log=tmp_path / "workers.log") for _ in range(2)]
-    pusher = _Pusher(witness)
+    pusher = Pusher(witness)
     pusher.start()
     try:
         time.sleep(2.5)
@@ -95,7 +78,7 @@ def test_jobs_acknowledged_before_an_aof_server_restart_are_not_lost(
             stop(proc)
     ran = _ran(witness)
     late = {job_id for at, job_id in pusher.pushed if at >= restarted_at}
-    print(f"\nredis {signal.Signals(sig).name} restart: {len(pusher.pushed)} pushed ({pusher.errors} pushes refused while down), "
+    print(f"\nredis {signal.Signals(sig).name} restart: {len(pusher.pushed)} pushed ({pusher.refused} pushes refused while down), "
           f"{len(must_survive)} acknowledged before the stop: all must run, {len(must_survive - ran)} lost; "
           f"{len(late - ran)} of {len(late)} later pushes lost")
     assert must_survive and must_survive <= ran

@@ -10,7 +10,6 @@ docs/deployment.md); the figure is printed, not asserted.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,7 +20,8 @@ import pytest
 from app.Queue.QueueManager import QueueManager
 from config import env as env_mod
 from tests.conftest import read_lines
-from tests.fixtures.jobs import RecordJob, SleepJob
+from tests.fixtures.jobs import SleepJob
+from tests.reliability.chaos import Pusher
 from tests.servers_redis_cluster import RedisClusterServers
 from tests.servers_redis_sentinel import SentinelSetup, redis_sentinel_factory  # noqa: F401 - fixture
 from tests.support import start_worker, stop
@@ -33,22 +33,6 @@ WORKERS = 4
 DEADLINE = 60.0
 
 
-class _Pusher(threading.Thread):
-    """Dispatch a job every few ms; remember when each acknowledged push returned."""
-
-    def __init__(self, witness: Path) -> None:
-        super().__init__(daemon=True)
-        self.witness, self.pushed, self.refused = witness, [], 0
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            try:
-                job_id = RecordJob.dispatch(str(self.witness), "p")
-                self.pushed.append((time.monotonic(), job_id))
-            except Exception:  # noqa: BLE001 - the store is failing over; this push was refused, not acked
-                self.refused += 1
-            time.sleep(0.01)
 
 
 def _runs(witness: Path) -> Counter[str]:
@@ -84,7 +68,7 @@ def _chaos(label: str, env: dict[str, str], qm: QueueManager, witness: Path, tmp
                             env=env, log=tmp_path / "workers.log")
 
     workers = [spawn() for _ in range(WORKERS)]
-    pusher = _Pusher(witness)
+    pusher = Pusher(witness, 0.01)
     pusher.start()
     exits = 0
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""A worker's runner installs its SIGALRM handler once and restores the previous one on close."""
+"""The one SIGALRM timeout: a worker's runner installs its handler once and restores the previous one on close."""
 from __future__ import annotations
 
 import signal
@@ -37,5 +37,14 @@ def test_a_plain_runner_restores_the_handler_after_every_job():
     previous = signal.getsignal(signal.SIGALRM)
     runner = JobRunner()
     runner.run(NoopJob(), timeout=5)
+    assert signal.getsignal(signal.SIGALRM) is previous
+    runner.close()
+
+
+def test_a_plain_runner_times_out_and_still_restores_the_handler():
+    previous = signal.getsignal(signal.SIGALRM)
+    runner = JobRunner()
+    with pytest.raises(JobTimeoutError, match="Slow timed out after 0.2 s"):
+        runner.run(Slow(), timeout=0.2)
     assert signal.getsignal(signal.SIGALRM) is previous
     runner.close()

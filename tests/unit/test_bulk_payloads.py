@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.Jobs.JobState import JobState
 from app.Queue.database.tables import jobs as jobs_table
-from app.Queue.Payload import BulkPayloads, Hmac256, PayloadCodec, uuid4_strings
+from app.Queue.Payload import BulkPayloads, PayloadCodec, uuid4_strings
+from app.Queue.PayloadWriter import PayloadWriter
 from tests.fixtures.core_jobs import (
     Colour, Level, ListTagsJob, Mood, PolicyJob, RetryAfterAliasJob, RetryUntilJob, SeedStyleJob,
 )
@@ -127,13 +128,14 @@ def test_bulk_marks_every_job_pending_and_stores_signed_payloads(queue_env, witn
 
 
 @pytest.mark.parametrize("key", [b"", b"k" * 32, b"x" * 64, b"y" * 65, bytes(range(200))])
-def test_hmac256_equals_the_standard_library_hmac(key):
+def test_the_payload_writer_signs_with_the_standard_library_hmac(key):
     import hashlib
     import hmac
 
-    mac = Hmac256(key)
-    for message in (b"", b"{}", "héllo ✓".encode() * 50):
-        assert mac.hexdigest(message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+    writer = PayloadWriter(key)
+    for body in ("{}", '{"a":1}', '{"t":"' + "héllo ✓" * 50 + '"}'):
+        digest = hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+        assert writer.sign_body(body) == body[:-1] + ',"signature":"' + digest + '"}'
 
 
 def test_a_bulk_with_an_unserialisable_job_stores_nothing_and_leaves_no_pending_status(queue_env, witness, monkeypatch):

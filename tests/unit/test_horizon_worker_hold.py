@@ -15,7 +15,7 @@ def test_sigusr2_holds_the_worker_and_sigcont_releases_it(queue_env, witness):
     signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2, signal.SIGCONT)
     saved = {sig: signal.getsignal(sig) for sig in signals}
     worker = Worker(queue_env, WorkerOptions(sleep=0.05, stop_when_empty=False))
-    worker._listen_for_signals()
+    worker.signals.listen()
     thread: threading.Thread | None = None
     try:
         os.kill(os.getpid(), signal.SIGUSR2)
@@ -39,7 +39,7 @@ def test_sigusr2_holds_the_worker_and_sigcont_releases_it(queue_env, witness):
         assert len(read_lines(witness)) == 1
     finally:
         worker.should_quit = True
-        worker._wake.set()
+        worker.signals.wake.set()
         if thread is not None:
             thread.join(5)
         for sig, handler in saved.items():

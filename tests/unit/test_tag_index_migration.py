@@ -1,4 +1,4 @@
-"""Migration 0009 creates job_tags and indexes the tags of failed jobs stored before it, so monitoring counts them."""
+"""Migration 0010 creates job_tags and indexes the tags of failed jobs stored before it, so monitoring counts them."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ def _failed(uuid: str, payload: str, at: int) -> dict[str, object]:
 
 def test_upgrading_indexes_the_tags_of_failed_jobs_already_stored(queue_env):
     engine = queue_env.engine()
-    migrator.downgrade(engine, "0008_create_queue_audit_table")
+    migrator.downgrade(engine, "0009_tenant_metrics_audit")
     with engine.begin() as conn:
         conn.execute(insert(failed_jobs), [
             _failed("a", json.dumps({"uuid": "a", "tags": ["user:1", "vip", "vip"]}), 100),
@@ -32,6 +32,6 @@ def test_upgrading_indexes_the_tags_of_failed_jobs_already_stored(queue_env):
     assert rows == {("user:1", "a", 100.0), ("vip", "a", 100.0), ("user:1", "b", 200.0)}
     index = SqlTagIndex(engine)
     assert index.count("user:1", "failed") == 2 and index.ids("user:1", "failed", 0, 10) == ["b", "a"]
-    migrator.downgrade(engine, "0008_create_queue_audit_table")
+    migrator.downgrade(engine, "0009_tenant_metrics_audit")
     migrator.upgrade(engine)  # down and up again: the table is rebuilt from failed_jobs
     assert index.count("vip", "failed") == 1

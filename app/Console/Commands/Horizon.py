@@ -6,6 +6,8 @@ import logging
 from cleo.helpers import option
 
 from app.Console.Command import Command
+from app.Horizon.HorizonConfig import load
+from app.Queue.QueueManager import manager
 
 
 class HorizonCommand(Command):
@@ -17,9 +19,8 @@ class HorizonCommand(Command):
     ]
 
     def run_command(self) -> int:
-        from app.Horizon.HorizonConfig import load
+        # lazy: the process manager loads only when horizon runs (artisan list builds every command)
         from app.Horizon.Master import Master
-        from app.Queue.QueueManager import manager
         from config.env import env
 
         qm = manager()

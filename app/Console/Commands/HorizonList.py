@@ -9,6 +9,8 @@ from cleo.ui.table_separator import TableSeparator
 
 from app.Console.Command import Command
 from app.Console.Support.untrusted import plain
+from app.Horizon.HorizonState import HorizonState
+from app.Queue.QueueManager import manager
 
 
 class HorizonListCommand(Command):
@@ -17,9 +19,6 @@ class HorizonListCommand(Command):
     options = [option("json", None, "Print JSON instead of a table")]
 
     def run_command(self) -> int:
-        from app.Horizon.HorizonState import HorizonState
-        from app.Queue.QueueManager import manager
-
         masters = HorizonState(manager().cache).masters()
         if self.option("json"):
             self.line(json.dumps(masters, indent=2, default=str))

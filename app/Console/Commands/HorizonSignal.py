@@ -4,6 +4,8 @@ from __future__ import annotations
 from cleo.helpers import option
 
 from app.Console.Command import Command, UsageError
+from app.Horizon.HorizonState import HorizonState
+from app.Queue.QueueManager import manager
 
 NAME_OPTION = option("name", None, "Only the master with this name (default: every master on every host)", flag=False)
 
@@ -15,9 +17,6 @@ class HorizonSignalCommand(Command):
     done = ""
 
     def send(self) -> list[str]:
-        from app.Horizon.HorizonState import HorizonState
-        from app.Queue.QueueManager import manager
-
         state = HorizonState(manager().cache)
         names = [m["name"] for m in state.masters()]
         wanted = self.option("name")

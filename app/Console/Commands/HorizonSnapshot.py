@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from app.Console.Command import Command
+from app.Horizon.HorizonConfig import raw_settings, snapshots_kept
+from app.Horizon.HorizonState import HorizonState
+from app.Horizon.MetricsSnapshot import take_snapshot
+from app.Queue.QueueManager import manager
 
 
 class HorizonSnapshotCommand(Command):
@@ -9,10 +13,6 @@ class HorizonSnapshotCommand(Command):
     description = "Store a metrics snapshot for the dashboard (throughput, run times, pending, wait); the scheduler runs it every 5 minutes"
 
     def run_command(self) -> int:
-        from app.Horizon.HorizonConfig import raw_settings, snapshots_kept
-        from app.Horizon.HorizonState import HorizonState
-        from app.Horizon.MetricsSnapshot import take_snapshot
-        from app.Queue.QueueManager import manager
 
         qm = manager()
         kept = snapshots_kept(raw_settings().get("metrics", {}))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from app.Console.Command import Command
+from app.Horizon.HorizonState import HorizonState
+from app.Queue.QueueManager import manager
 
 
 class HorizonStatusCommand(Command):
@@ -9,9 +11,6 @@ class HorizonStatusCommand(Command):
     description = "Show whether Horizon is running, paused or inactive (exit 0 only when running)"
 
     def run_command(self) -> int:
-        from app.Horizon.HorizonState import HorizonState
-        from app.Queue.QueueManager import manager
-
         status = HorizonState(manager().cache).status()
         if status == "running":
             self.line("<info>Horizon is running.</info>")

@@ -6,6 +6,8 @@ import time
 from cleo.helpers import option
 
 from app.Console.Commands.HorizonSignal import NAME_OPTION, HorizonSignalCommand
+from app.Horizon.HorizonState import HorizonState
+from app.Queue.QueueManager import manager
 
 
 class HorizonTerminateCommand(HorizonSignalCommand):
@@ -16,9 +18,6 @@ class HorizonTerminateCommand(HorizonSignalCommand):
     done = "Sent the terminate command."
 
     def run_command(self) -> int:
-        from app.Horizon.HorizonState import HorizonState
-        from app.Queue.QueueManager import manager
-
         names = set(self.send())
         if self.option("wait") and names:
             state = HorizonState(manager().cache)

@@ -31,6 +31,7 @@ class QueueClearCommand(Command):
         queues = self.list_option("queue") or [str(config.get("queue", "default"))]
         tenant = self.option("tenant")
         if tenant:
+            # lazy: SQLAlchemy (tenant queries read the tables) only when the command runs; artisan list builds every command
             from app.Tenancy.TenantJobs import require_known
 
             require_known(qm, str(tenant), [connection])
@@ -45,6 +46,7 @@ class QueueClearCommand(Command):
         with self.progress(len(queues)) as advance:
             for name in queues:
                 if tenant:
+                    # lazy: SQLAlchemy (tenant queries read the tables) only when the command runs; artisan list builds every command
                     from app.Tenancy.TenantJobs import erase_jobs
 
                     cleared = erase_jobs(qm, connection, str(tenant), [name])

@@ -5,6 +5,7 @@ from cleo.helpers import option
 
 from app.Console.Command import Command, UsageError
 from app.Queue.QueueManager import manager
+from app.Horizon.Auth import AccessPolicy
 
 
 class QueueDashboardCommand(Command):
@@ -19,7 +20,7 @@ class QueueDashboardCommand(Command):
     def run_command(self) -> int:
         import uvicorn
 
-        from app.Horizon.Auth import AccessPolicy
+        # lazy: the ASGI app and its web stack load only when the dashboard runs (artisan list builds every command)
         from app.Horizon.DashboardApp import create_app
 
         host = str(self.option("host") or "127.0.0.1").strip()

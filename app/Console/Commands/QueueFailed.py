@@ -53,6 +53,7 @@ class QueueFailedCommand(Command):
         queue, wanted = self.option("queue") or None, self.option("class") or None
         tenant = self.option("tenant")
         if tenant:
+            # lazy: SQLAlchemy (tenant queries read the tables) only when the command runs; artisan list builds every command
             from app.Tenancy.FairQueues import payload_tenant
             from app.Tenancy.TenantJobs import require_known
 

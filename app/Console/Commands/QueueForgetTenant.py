@@ -1,4 +1,4 @@
-"""queue:forget-tenant: erase one tenant's waiting jobs, failed jobs and audit entries (right to erasure)."""
+"""queue:forget-tenant: erase one tenant's waiting jobs, failed jobs, audit entries and metrics rows (right to erasure)."""
 from __future__ import annotations
 
 from cleo.helpers import argument, option
@@ -10,7 +10,7 @@ from app.Tenancy.TenantJobs import forget_tenant, require_known
 
 class QueueForgetTenantCommand(Command):
     name = "queue:forget-tenant"
-    description = "Erase a tenant's jobs, failed jobs and audit entries, and say what was removed"
+    description = "Erase a tenant's jobs, failed jobs, audit entries and metrics, and say what was removed"
     arguments = [argument("tenant", "The tenant id")]
     options = [
         option("connection", None, "Connections whose jobs to erase (comma list; default: QUEUE_CONNECTION)", flag=False),
@@ -35,5 +35,6 @@ class QueueForgetTenantCommand(Command):
             self.line(f"jobs on [{conn}]: {n} removed")
         self.line(f"failed jobs: {report.failed} removed")
         self.line(f"audit entries: {report.audit} removed")
+        self.line(f"metrics rows: {report.metrics} removed")
         self.line(f"<info>Erased tenant [{tenant}]: {report.total} record(s).</info>")
         return 0

@@ -7,6 +7,7 @@ from app.Console.Command import Command
 from app.Console.Support.targets import format_seconds
 from app.Console.Support.untrusted import plain, plain_json
 from app.Jobs.MetricsCollector import JobMetrics, retention_hours
+from app.Queue.QueueManager import manager
 
 
 class QueueMetricsCommand(Command):
@@ -16,16 +17,25 @@ class QueueMetricsCommand(Command):
         option("job", None, "Only this job class (its class name)", flag=False),
         option("minutes", None, "Window in minutes (default: the whole retention window)", flag=False),
         option("json", None, "Print JSON instead of a table"),
+        option("tenant", None, "Only this tenant's jobs (app/Tenancy)", flag=False),
     ]
 
     def run_command(self) -> int:
         minutes = self._parse("minutes", float, "a number of minutes", None, 0)
         name = self.option("job")
-        rows = [JobMetrics.get_job_metrics(name, minutes)] if name else JobMetrics.all_job_metrics(minutes)
+        tenant = self.option("tenant")
+        if tenant is not None:
+            # lazy: SQLAlchemy (tenant queries) only with --tenant; artisan list builds every command
+            from app.Tenancy.TenantJobs import require_known_in_metrics
+
+            require_known_in_metrics(manager(), str(tenant))
+        rows = [JobMetrics.get_job_metrics(name, minutes, tenant)] if name else JobMetrics.all_job_metrics(minutes, tenant)
         if self.option("json"):
             self.line(plain_json([m.to_dict() for m in rows]))
             return 0
         window = f"last {minutes:g} minutes" if minutes is not None else f"last {retention_hours():g} hours"
+        if tenant is not None:
+            window += f", tenant {plain(str(tenant), one_line=True)}"
         if not any(m.count for m in rows):
             self.line(f"No finished jobs recorded in the {window}.")
             return 0

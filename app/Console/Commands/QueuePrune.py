@@ -1,4 +1,5 @@
-"""queue:prune: apply config/queue.py `retention` to failed jobs, batches, statuses, metrics and audit entries."""
+"""queue:prune: apply config/queue.py `retention` to failed jobs, batches, statuses, metrics, audit entries and
+completed-job records."""
 from __future__ import annotations
 
 from app.Console.Command import Command
@@ -8,7 +9,7 @@ from app.Queue.Retention import prune_all, retention_settings
 
 class QueuePruneCommand(Command):
     name = "queue:prune"
-    description = "Delete what outlived config/queue.py retention (failed jobs, batches, statuses, metrics, audit)"
+    description = "Delete what outlived config/queue.py retention (failed jobs, batches, statuses, metrics, audit, completed)"
 
     def run_command(self) -> int:
         qm = manager()

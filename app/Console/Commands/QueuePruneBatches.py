@@ -5,6 +5,7 @@ from cleo.helpers import option
 
 from app.Console.Command import Command
 from app.Queue.QueueManager import manager
+from app.Bus.BatchRecorder import batch_recorder
 
 
 class QueuePruneBatchesCommand(Command):
@@ -17,8 +18,6 @@ class QueuePruneBatchesCommand(Command):
     ]
 
     def run_command(self) -> int:
-        from app.Jobs.BatchRecorder import batch_recorder
-
         hours = self.float_option("hours", 24, minimum=0)
         unfinished = self._parse("unfinished", float, "a number of hours", None, 0)
         cancelled = self._parse("cancelled", float, "a number of hours", None, 0)

@@ -50,6 +50,7 @@ class QueueRetryCommand(Command):
         failed = manager().failed
         ids = list(self.argument("id") or [])
         if self.option("tenant"):
+            # lazy: SQLAlchemy (tenant queries read the tables) only when the command runs; artisan list builds every command
             from app.Tenancy.TenantJobs import failed_of, require_known
 
             require_known(manager(), str(self.option("tenant")), [manager().default_connection])

@@ -7,6 +7,8 @@ from app.Console.Command import Command, UsageError
 from app.Console.Support.untrusted import plain
 from app.Queue.FailedRetrier import retry_failed
 from app.Queue.QueueManager import manager
+from app.Bus.BatchRecorder import batch_recorder
+from app.Bus.JobBatch import JobBatch
 
 
 class QueueRetryBatchCommand(Command):
@@ -15,9 +17,6 @@ class QueueRetryBatchCommand(Command):
     arguments = [argument("id", "The batch id")]
 
     def run_command(self) -> int:
-        from app.Jobs.BatchRecorder import batch_recorder
-        from app.Models.JobBatch import JobBatch
-
         batch_id = str(self.argument("id"))
         found = JobBatch.find(batch_id)
         if found is None:

@@ -32,7 +32,7 @@ def queue_rows(connection: str | None, queues: list[str]) -> list[tuple[QueueMet
 def recent_batches(limit: int = 10) -> list[dict[str, Any]]:
     """The newest batches with their progress, from JobBatch when the batches feature is installed."""
     try:
-        from app.Models.JobBatch import JobBatch
+        from app.Bus.JobBatch import JobBatch
     except ImportError:  # an install without app/Models/JobBatch.py: read the job_batches table directly
         return _batches_from_table(limit)
     return [b.to_dict() for b in JobBatch.recent(limit)]
@@ -91,6 +91,7 @@ class QueueStatsCommand(Command):
         return 0
 
     def _tenant_stats(self, tenant: str) -> int:
+        # lazy: SQLAlchemy (tenant queries read the tables) only with --tenant; artisan list builds every command
         from app.Tenancy.TenantJobs import tenant_stats
 
         rows = tenant_stats(manager(), self.argument("connection"), self.list_option("queue"), tenant)

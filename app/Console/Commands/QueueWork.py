@@ -17,6 +17,7 @@ from app.Queue.QueueManager import manager
 from app.Queue.Worker import Worker
 from app.Queue.WorkerBootstrap import run_bootstrap
 from app.Queue.WorkerOptions import WorkerOptions
+from app.Queue.QueueWeights import parse_queue_list
 
 MAX_PREFETCH = 1000  # one reservation call's reply stays small and its script short
 
@@ -114,8 +115,6 @@ class QueueWorkCommand(Command):
 
     def _queues(self, default: str) -> tuple[list[str], dict[str, int]]:
         """The --queue list (`high,default` strict order; `high:3,default:1` weighted fair sharing)."""
-        from app.Queue.QueueWeights import parse_queue_list
-
         try:
             return parse_queue_list(self.list_option("queue") or [default])
         except ValueError as exc:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Callable
 
 from app.Queue.errors import QueueError
 from app.Queue.support.time import now
+from app.Queue.WorkerRegistry import WorkerRegistry
+from app.Console.Support.targets import known_queues
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -36,6 +38,7 @@ def check_app_key(qm: QueueManager) -> Check:
 
 
 def check_migrations(qm: QueueManager) -> Check:
+    # lazy: SQLAlchemy only for a database connection's check
     from app.Queue.database import migrator
     from app.Queue.database.connection import describe, translate_errors
 
@@ -71,8 +74,6 @@ def check_cache(qm: QueueManager) -> Check:
 
 def check_workers(qm: QueueManager, connections: list[str]) -> Check:
     """Live heartbeats; a worker that vanished without stopping is reported and dropped from the index."""
-    from app.Queue.WorkerRegistry import WorkerRegistry
-
     registry = WorkerRegistry(qm.cache)
     live, gone = registry.workers()
     registry.prune(gone)
@@ -88,8 +89,6 @@ def check_workers(qm: QueueManager, connections: list[str]) -> Check:
 
 
 def _queues(qm: QueueManager, connection: str) -> list[str]:
-    from app.Console.Support.targets import known_queues
-
     if getattr(qm.connection(connection), "runs_inline", False):
         return []
     return known_queues(qm, connection)

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from app.Jobs.Middleware.Middleware import Middleware, Next
 from app.Jobs.Middleware.Refs import call_with_job, exception_paths, live, matches, storable
+from app.Bus.Callbacks import _positional
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -28,8 +29,6 @@ class FailOnException(Middleware):
     def should_fail(self, exc: BaseException, job: Job) -> bool:
         predicate = live(self.predicate)
         if predicate is not None:
-            from app.Jobs.Callbacks import _positional
-
             return bool(predicate(exc, job) if _positional(predicate) >= 2 else call_with_job(predicate, exc))
         return matches(exc, self.exceptions)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+from app.Queue.QueueManager import manager
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -37,6 +38,4 @@ class Middleware:
 
 def manager_of() -> Any:
     """The process's queue manager (middleware runs inside a worker or a dispatching process)."""
-    from app.Queue.QueueManager import manager
-
     return manager()

@@ -10,6 +10,9 @@ from typing import Any, Callable, Iterable
 
 from app.Queue.errors import SerializationError
 from app.Queue.Serializer import class_path
+from app.Bus import Callbacks
+from app.Queue.QueueManager import manager
+from app.Bus.Callbacks import _positional
 
 Predicate = Callable[..., Any]
 
@@ -29,9 +32,6 @@ def storable(value: Any, what: str) -> Any:
     """Turn a function into `{"fn": "module:qualname"}` for the payload; refuse lambdas and closures."""
     if value is None or not callable(value) or isinstance(value, dict):
         return value
-    from app.Jobs import Callbacks
-    from app.Queue.QueueManager import manager
-
     try:
         Callbacks.ensure_queueable(value, what, manager().codec.allowed)
     except Callbacks.CallbackError as exc:
@@ -43,15 +43,10 @@ def storable(value: Any, what: str) -> Any:
 def live(value: Any) -> Any:
     """The callable behind a stored reference (loaded only from QUEUE_ALLOWED_JOB_MODULES), or `value` itself."""
     if isinstance(value, dict) and "fn" in value:
-        from app.Jobs import Callbacks
-        from app.Queue.QueueManager import manager
-
         return Callbacks.load(value, manager().codec)
     return value
 
 
 def call_with_job(fn: Callable[..., Any], job: Any) -> Any:
     """Call a condition with the job when it takes an argument, else with none (Laravel's closures)."""
-    from app.Jobs.Callbacks import _positional
-
     return fn(job) if _positional(fn) else fn()

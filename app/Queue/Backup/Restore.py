@@ -23,7 +23,9 @@ from app.Queue.database.tables import FAILED_TABLE, JOBS_TABLE, failed_jobs, job
 from app.Queue.errors import ConfigurationError, MissingTablesError
 from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.Payload import peek_uuid
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now, now_int
+from app.Tenancy.FairQueues import payload_tenant, tenant_queue
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -126,8 +128,6 @@ def _routed(manager: QueueManager, connection: str, lines: list[dict[str, Any]])
     is_fair = getattr(driver, "is_fair", None)
     if is_fair is None:
         return lines
-    from app.Tenancy.FairQueues import payload_tenant, tenant_queue
-
     return [{**line, "queue": tenant_queue(str(line["queue"]), payload_tenant(str(line["payload"])))}
             if is_fair(str(line["queue"])) else line for line in lines]
 
@@ -184,7 +184,7 @@ def _write_database_jobs(conn: Connection, lines: list[dict[str, Any]]) -> None:
 
 def _write_redis_jobs(driver: Any, lines: list[dict[str, Any]]) -> None:
     """Add records (attempts kept) in the driver's layout: `seq|priority|attempts|holder|payload`."""
-    from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+    from app.Queue.redis.errors import translate_errors as redis_errors
 
     by_queue: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
@@ -201,7 +201,7 @@ def _write_redis_jobs(driver: Any, lines: list[dict[str, Any]]) -> None:
                 later: dict[str, float] = {}
                 for item in part:
                     seq += 1
-                    record = f"{seq:015d}|{int(item['priority'])}|{int(item['attempts'])}||{item['payload']}"
+                    record = RedisRecord.new(seq, int(item['priority']), item['payload'], int(item['attempts']))
                     at = _due(item, t)
                     if at > t:
                         later[record] = at

@@ -18,7 +18,9 @@ from sqlalchemy import or_, select
 from app.Queue.database.connection import translate_errors
 from app.Queue.database.tables import job_batch_jobs, job_batches, jobs
 from app.Queue.Payload import peek_uuid
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
+from app.Queue.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -47,8 +49,6 @@ def read_jobs(manager: QueueManager, connection: str, queues: Sequence[str]) -> 
         return list(_redis_jobs(driver, [q for q in stored if not queues or base_queue(q) in queues]))
     if kind == "database":
         return _database_jobs(driver, queues)
-    from app.Queue.errors import ConfigurationError
-
     raise ConfigurationError(f"connection {connection!r} (driver {kind!r}) stores no jobs to export")
 
 
@@ -72,7 +72,7 @@ def _database_jobs(driver: Any, queues: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _redis_jobs(driver: Any, queues: Sequence[str]) -> Iterator[dict[str, Any]]:
-    from app.Queue.Drivers.RedisConnection import translate_errors as redis_errors
+    from app.Queue.redis.errors import translate_errors as redis_errors
 
     t = now()
     for queue in queues:
@@ -92,8 +92,8 @@ def _redis_jobs(driver: Any, queues: Sequence[str]) -> Iterator[dict[str, Any]]:
 
 
 def _from_record(queue: str, record: str, at: float, state: str) -> dict[str, Any]:
-    _seq, prio, attempts, _holder, payload = record.split("|", 4)
-    return job_record(queue, payload, int(attempts or 0), int(prio or 0), at, state)
+    fields = RedisRecord.read(record)
+    return job_record(queue, fields.payload, fields.attempts, fields.priority_value, at, state)
 
 
 def read_failed(manager: QueueManager, queues: Sequence[str]) -> list[dict[str, Any]]:

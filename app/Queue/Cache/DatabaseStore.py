@@ -38,6 +38,7 @@ class DatabaseStore:
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far
         self._postgres: PostgresSession | None = None
         if engine.dialect.name == "postgresql":
+            # lazy: psycopg's session helpers only on PostgreSQL
             from app.Queue.database.postgres_session import PostgresSession
 
             self._postgres = PostgresSession(engine)

@@ -13,8 +13,9 @@ from typing import Any, Iterator, Mapping
 import redis
 
 from app.Queue.Cache.Locks import FOREVER
-from app.Queue.Drivers.RedisClients import close_client
-from app.Queue.Drivers.RedisConnection import make_client, translate, where
+from app.Queue.redis.clients import close_client, make_client
+from app.Queue.redis.dispatch_writes import LockTake, open_writes, server_identity
+from app.Queue.redis.errors import translate, where
 from app.Queue.errors import ConnectionUnavailableError
 from app.Queue.support.time import now
 
@@ -71,6 +72,7 @@ class RedisLocks:
         self.prefix = f"{prefix}lock:"
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
+        self.server = server_identity(client)  # a dispatch on this server takes its unique lock in its script
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisLocks:
@@ -99,6 +101,9 @@ class RedisLocks:
         else:
             expires = t_ms + int(ttl * 1000)
             evict = int(ttl * 1000) + EVICTION_MARGIN_MS
+        writes = open_writes()
+        if writes is not None and writes.take_lock(self.server, LockTake(self.prefix + key, f"{expires}|{owner}", t_ms, evict)):
+            return True  # taken, or the whole dispatch refused, by its one script call (RedisQueue.push_dispatch)
         with self._errors():
             return bool(self._acquire(keys=[self.prefix + key], args=[owner, expires, t_ms, evict]))
 

@@ -1,6 +1,6 @@
 """Cache store on Redis: status, flags, locks and counters shared by every process.
 
-`put` is pipelined (FastLane.send): it returns once the write is sent, and every later
+`put` is pipelined (HeldConnection.send): it returns once the write is sent, and every later
 call of this store in the same thread reads its reply first, so reads see the write.
 
 Values are stored as `"<expiry>|<json>"` with the expiry taken from Python's clock
@@ -14,8 +14,10 @@ import math
 from typing import Any, Mapping
 
 from app.Queue import LuaScripts
-from app.Queue.Drivers.RedisClients import close_client, is_cluster
-from app.Queue.Drivers.RedisConnection import FastLane, make_client, translate_errors
+from app.Queue.redis.clients import close_client, is_cluster, make_client
+from app.Queue.redis.dispatch_writes import STATUS_PREFIX, open_writes, server_identity
+from app.Queue.redis.errors import translate_errors
+from app.Queue.redis.held_connection import HeldConnection
 from app.Queue.support.time import now
 
 GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
@@ -41,13 +43,19 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self.config = dict(config or {})
-        self.lane = FastLane(client)
+        self.held = HeldConnection(client)
         # On Redis Cluster, commands and scripts that name several keys go one hash slot at a time.
         self.cluster = is_cluster(client)
+        self.server = server_identity(client)  # a dispatch on this server takes the status into its script
         self._add = client.register_script(LuaScripts.CACHE_ADD)
         self._increment = client.register_script(LuaScripts.CACHE_INCREMENT)
         self._put_many = client.register_script(LuaScripts.CACHE_PUT_MANY)
         self._put_all = client.register_script(LuaScripts.CACHE_PUT_ALL)
+
+    @property
+    def lane(self) -> Any:
+        """The held connection under its former name."""
+        return self.held
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RedisStore:
@@ -69,7 +77,7 @@ class RedisStore:
 
     def get(self, key: str) -> Any | None:
         with translate_errors(self.config):
-            raw = self.lane.execute("GET", self.key(key))
+            raw = self.held.execute("GET", self.key(key))
         return _decode(raw, now())
 
     def many(self, keys: list[str]) -> dict[str, Any]:
@@ -78,18 +86,22 @@ class RedisStore:
             return {}
         with translate_errors(self.config):
             full = [self.key(k) for k in keys]
-            raws = self.client.mget_nonatomic(full) if self.cluster else self.lane.execute("MGET", *full)
+            raws = self.client.mget_nonatomic(full) if self.cluster else self.held.execute("MGET", *full)
         t = now()
         values = {k: _decode(raw, t) for k, raw in zip(keys, raws)}
         return {k: v for k, v in values.items() if v is not None}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         stored, px = self._stored(value, ttl, now())
+        writes = open_writes()
+        if writes is not None and key.startswith(STATUS_PREFIX) and \
+                writes.take_status(self.server, self.prefix + key, stored, "" if px is None else px):
+            return  # written by the dispatch's one script call (Drivers/RedisQueue.push_dispatch)
         with translate_errors(self.config):
             if px is None:
-                self.lane.send("SET", self.key(key), stored)
+                self.held.send("SET", self.key(key), stored)
             else:
-                self.lane.send("SET", self.key(key), stored, "PX", px)
+                self.held.send("SET", self.key(key), stored, "PX", px)
 
     def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
         """Write several (key, value, ttl) entries with one script call per PUT_MANY_CHUNK entries."""
@@ -105,7 +117,7 @@ class RedisStore:
                 if self.cluster:
                     self._set_each(keys, args[0::2], args[1::2])
                 else:
-                    self.lane.script(self._put_many, keys, args)
+                    self.held.script(self._put_many, keys, args)
 
     def put_all(self, keys: list[str], value: Any, ttl: float | None = None) -> None:
         """Write one value under many keys, pipelined like `put`: one script call per PUT_MANY_CHUNK keys."""
@@ -116,17 +128,17 @@ class RedisStore:
                 if self.cluster:
                     self._set_each(chunk, [stored] * len(chunk), ["" if px is None else px] * len(chunk))
                 else:
-                    self.lane.send_script(self._put_all, chunk, [stored, "" if px is None else px])
+                    self.held.send_script(self._put_all, chunk, [stored, "" if px is None else px])
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         t = now()
         stored, px = self._stored(value, ttl, t)
         with translate_errors(self.config):
-            return bool(self.lane.script(self._add, [self.key(key)], [repr(t), stored, "" if px is None else px]))
+            return bool(self.held.script(self._add, [self.key(key)], [repr(t), stored, "" if px is None else px]))
 
     def forget(self, key: str) -> None:
         with translate_errors(self.config):
-            self.lane.execute("DEL", self.key(key))
+            self.held.execute("DEL", self.key(key))
 
     def forget_many(self, keys: list[str]) -> None:
         """Delete several keys, one DEL per PUT_MANY_CHUNK."""
@@ -136,20 +148,20 @@ class RedisStore:
                 if self.cluster:
                     self.client.delete(*chunk)  # split by slot by the cluster client
                 else:
-                    self.lane.execute("DEL", *chunk)
+                    self.held.execute("DEL", *chunk)
 
     def increment(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         t = now()
         expiry, px = ("", "") if ttl is None else (repr(t + ttl), max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS)
         with translate_errors(self.config):
-            return int(self.lane.script(self._increment, [self.key(key)], [repr(t), int(amount), expiry, px]))
+            return int(self.held.script(self._increment, [self.key(key)], [repr(t), int(amount), expiry, px]))
 
     def flush_prefix(self, prefix: str) -> int:
         """Delete every key starting with `prefix`."""
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.key(prefix)) + "*"
         deleted = 0
         with translate_errors(self.config):
-            self.lane.sync()
+            self.held.sync()
             batch: list[str] = []
             for name in self.client.scan_iter(match=pattern, count=1000):
                 batch.append(name)
@@ -169,5 +181,5 @@ class RedisStore:
         pipe.execute()
 
     def close(self) -> None:
-        self.lane.close()
+        self.held.close()
         close_client(self.client)

@@ -3,9 +3,10 @@
 The main thread keeps the single worker's loop shape: it reserves the next job in strict
 queue priority whenever a slot is free, decodes and guards it (Worker.process), then hands
 it to a thread (`def handle`) or to the event loop (`async def handle`). Each job is then
-settled by the Worker's own policy methods (attempts, backoff, failed_jobs, events), from
+settled by the Worker's JobSettlement (attempts, backoff, failed_jobs, events), from
 the thread that ran it or, for async jobs, from a small settling pool. Acks and releases
-come back to the main thread (OwnedJob), which sends them before it reserves again.
+come back to the main thread (OwnedJob), which sends them through the worker's JobSource
+(app/Queue/Reservations/, the same sources as the single worker's) before it reserves again.
 
 Timeouts: an async job is cancelled at its timeout (the attempt fails with JobTimeoutError);
 one that ignores the cancellation for `hard_timeout_grace` seconds is given up. A thread
@@ -32,13 +33,15 @@ from app.Queue.Concurrency.AsyncSlots import AsyncSlots
 from app.Queue.Concurrency.Flight import Flight, FlightState
 from app.Queue.Concurrency.JobCalls import CallbackRunner, await_handle, call_middleware
 from app.Queue.Concurrency.LeaseKeeper import LeaseKeeper
-from app.Queue.Concurrency.OwnedJob import OwnedJob, ack_now
+from app.Queue.Concurrency.OwnedJob import OwnedJob
 from app.Queue.Concurrency.ThreadSlots import ThreadSlots
-from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob, ReserveMany
+from app.Queue.contracts import JobSource, QueueDriver, ReservedJob
 from app.Queue.errors import JobTimeoutError
-from app.Queue.events import JobProcessing, WorkerStarting
+from app.Queue.events import JobProcessing
 from app.Queue.JobRunner import JobRunner, _is_async, middleware_of
-from app.Queue.Worker import RESTART_KEY, Worker
+from app.Queue.JobSettlement import JobSettlement
+from app.Queue.Reservations import source_for
+from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
 if TYPE_CHECKING:
@@ -62,11 +65,12 @@ class ConcurrentWorker(Worker):
         super().__init__(manager, options, sleeper)
         size = max(1, self.options.concurrency)
         ahead = min(MAX_AHEAD, size // 4)
-        if self.options.prefetch < ahead:  # batch-capable drivers keep a few jobs in hand (see _traits)
+        if self.options.prefetch < ahead:  # batch-capable drivers keep a few jobs in hand (see _choose_source)
             self.options = dataclasses.replace(self.options, prefetch=ahead)
         self.size = size
         self.max_stuck = max(1, size // 2)
         self.runner = CallbackRunner()  # type: ignore[assignment]
+        self.settlement = JobSettlement(manager, self.runner)
         self._cv = threading.Condition()
         self._flights: dict[Flight, None] = {}
         self._acks: list[Any] = []
@@ -78,34 +82,45 @@ class ConcurrentWorker(Worker):
         self._middleware: ThreadPoolExecutor | None = None
         self._keeper = LeaseKeeper(self.in_flight, self._on_overdue)
         self._runners = threading.local()
-        self._started_at = 0.0
-        self._busy_options = dataclasses.replace(self.options, sleep=POLL_WHILE_BUSY)
 
     # -- the loop -----------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
         """Work until a stop condition, finish every job in flight, then return the exit status."""
-        driver = self.manager.connection(connection)
-        self._listen_for_signals()
-        self._restart_at_start = self._restart_now = self.manager.cache.get(RESTART_KEY)
-        self.manager.statuses.start_buffering()
-        self.manager.events.dispatch(WorkerStarting(self.worker_id, self.options.name, connection, tuple(queues),
-                                                    concurrency=self.size))
+        self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)
+        self._start(connection, queues, concurrency=self.size)
         self._keeper.start()
-        self._started_at = time.monotonic()
         stop: tuple[int, StopReason] | None = None
         try:
             while stop is None:
-                stop = self._step(connection, driver, queues)
+                stop = self._step(connection, queues)
         except BaseException:
             self.should_quit = True
-            self._drain(driver)
+            self._drain()
             self._shutdown()
             raise
-        self._drain(driver)
+        self._drain()
         self._shutdown()
         return self._stop(*stop)
 
-    def _step(self, connection: str, driver: QueueDriver, queues: Sequence[str]) -> tuple[int, StopReason] | None:
+    def _choose_source(self, driver: QueueDriver, batch: int) -> JobSource:
+        """As the single worker's, except that every driver able to reserve several jobs at once does.
+
+        One call reserves as many jobs as there are free slots, plus a few held ahead (N // 4,
+        at most MAX_AHEAD, or --prefetch if larger) so that a slot that frees starts its next
+        job without waiting for a round trip; more are asked for, without waiting, while the
+        held ones run low. Held jobs count no attempt until they start.
+        """
+        def budget(running: int, held: int) -> int:  # the free slots, within what --max-jobs leaves
+            with self._cv:
+                busy = len(self._flights)
+            limit = max(self.size - busy - held - running, batch - held - running)
+            if self.options.max_jobs > 0:
+                limit = min(limit, self.options.max_jobs - self.jobs_processed - running - held)
+            return limit
+
+        return source_for(driver, self.worker_id, batch, budget, lambda: self.should_quit, batches=True)
+
+    def _step(self, connection: str, queues: Sequence[str]) -> tuple[int, StopReason] | None:
         """Take one job when a slot is free; returns why to stop, if it is time to."""
         self._wait_for_slot()
         active = self._active_queues(connection, queues)  # after the wait: flags set meanwhile count now
@@ -116,22 +131,22 @@ class ConcurrentWorker(Worker):
         if not active:
             self._idle_wait(self.options.sleep)
             return None
-        job = self._reserve(driver, active)
+        job = self._reserve(active)
         if job is not None:
             self.process(connection, job)
             self.jobs_processed += 1
             if self.options.rest > 0:
-                self._sleep(self.options.rest)
+                self.signals.sleep(self.options.rest)
             return None
         if self.options.stop_when_empty and not self._busy():
             return 0, StopReason.EMPTY
-        if not self._traits(driver)[0]:
+        if self.source is not None and not self.source.waits:
             self._idle_wait(self.options.sleep)
         return None
 
     def _should_stop(self) -> tuple[int, StopReason] | None:
         """The single worker's stop checks (max_jobs counting jobs taken by every slot), plus stuck slots."""
-        stop = self._stop_if_necessary(True, self._started_at)
+        stop = self.stops.check(self.should_quit, True, self.jobs_processed)
         if stop is not None:
             return stop
         stuck = self.stuck()
@@ -141,54 +156,15 @@ class ConcurrentWorker(Worker):
             return 1, StopReason.TIMED_OUT
         return None
 
-    def _reserve(self, driver: QueueDriver, queues: Sequence[str]) -> ReservedJob | None:
-        """Reserve the next job in queue order; a blocking pop waits only briefly while jobs run."""
-        prefetched = self._prefetched
-        if prefetched is not None:
-            self._prefetched = None
-            return prefetched
-        job: ReservedJob | None
-        blocking, many = self._traits(driver)
-        if many:
-            options = self.options
-            if blocking and self._busy():
-                self.options = self._busy_options  # pop_many's wait: acks are due soon
-            try:
-                job = self._next_held(driver, queues)  # type: ignore[arg-type]
-            finally:
-                self.options = options
-            self._began = None  # its ack goes through the main thread like every other (OwnedJob)
-            return job
-        if blocking:
-            wait = POLL_WHILE_BUSY if self._busy() else self.options.sleep
-            return driver.pop_blocking(queues, self.worker_id, wait)  # type: ignore[attr-defined, no-any-return]
-        for name in queues:
-            job = driver.pop(name, self.worker_id)
-            if job is not None:
-                return job
-        return None
-
-    def _traits(self, driver: Any) -> tuple[bool, bool]:
-        """As the Worker's, except that every driver able to reserve several jobs at once does.
-
-        One call reserves as many jobs as there are free slots, plus a few held ahead (N // 4,
-        at most MAX_AHEAD, or --prefetch if larger) so that a slot that frees starts its next
-        job without waiting for a round trip; more are asked for, without waiting, while the
-        held ones run low. Held jobs count no attempt until they start.
-        """
-        cached = self._driver_traits
-        if cached is None or cached[0] is not driver:
-            cached = self._driver_traits = (driver, isinstance(driver, BlockingPop), isinstance(driver, ReserveMany))
-        return cached[1], cached[2]
-
-    def _batch_limit(self, running: int) -> int:
-        """How many jobs the next reservation may take: the free slots, within what --max-jobs leaves."""
-        with self._cv:
-            busy = len(self._flights)
-        limit = max(self.size - busy - len(self._held) - running, self.options.prefetch - len(self._held) - running)
-        if self.options.max_jobs > 0:
-            limit = min(limit, self.options.max_jobs - self.jobs_processed - running - len(self._held))
-        return limit
+    def _reserve(self, queues: Sequence[str]) -> ReservedJob | None:
+        """Take the next job in queue order from the source; a store that can wait does so only briefly while
+        jobs run (their acks are due soon)."""
+        assert self.source is not None
+        job = self.source.next_job(queues, POLL_WHILE_BUSY if self._busy() else self.options.sleep)
+        if job is not None and self.signals.held:  # horizon paused us while the source waited
+            job.release(0, undo_attempt=True)
+            return None
+        return job
 
     def _wait_for_slot(self) -> None:
         """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile."""
@@ -202,8 +178,8 @@ class ConcurrentWorker(Worker):
 
     def _idle_wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when a job finishes (its ack is due) or a signal arrives."""
-        if self._sleeper is not None:
-            self._sleep(seconds)
+        if self.signals.sleeper is not None:
+            self.signals.sleep(seconds)
             return
         deadline = time.monotonic() + seconds
         with self._cv:
@@ -228,7 +204,8 @@ class ConcurrentWorker(Worker):
             self._calls.append(fn)
 
     def _service(self, queues: Sequence[str]) -> None:
-        """Send the acks and releases the slots posted; the last ack may reserve the next job with it."""
+        """Send the acks and releases the slots posted; while a slot is free, the source may send an ack
+        with the next reservation (`queues`)."""
         with self._cv:
             acks, self._acks = self._acks, []
             calls, self._calls = self._calls, []
@@ -238,28 +215,18 @@ class ConcurrentWorker(Worker):
                 fn()
             except Exception:
                 log.exception("could not release a job; its lease will return it to the queue")
-        if not acks:
+        if not acks or self.source is None:
             return
-        combine = (room and queues and self._prefetched is None and self._unacked is None
-                   and self._stop_if_necessary(True, self._started_at) is None)
-        if combine and self._driver_traits is not None and self._driver_traits[2]:
-            self._unacked = acks.pop()  # sent with the next job's start (or before the next reservation)
-            combine = False
-        last = acks.pop() if combine and getattr(acks[-1], "delete_and_pop", None) is not None else None
+        going_on = room and queues and self.stops.check(self.should_quit, True, self.jobs_processed) is None
         for job in acks:
             try:
-                ack_now(job)
-            except Exception:
-                log.exception("could not ack a finished job; it runs again after its lease")
-        if last is not None:
-            try:
-                self._prefetched = last.delete_and_pop(queues, self.worker_id)
+                self.source.finished(job, queues if going_on else ())
             except Exception:
                 log.exception("could not ack a finished job; it runs again after its lease")
 
     # -- starting a job (main thread) ------------------------------------------------------------
     def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
-                     started: float, prefetch_from: Sequence[str]) -> None:
+                     started: float, next_from: Sequence[str]) -> None:
         """Mark the job processing and hand it to a thread or to the event loop."""
         owned = OwnedJob(reserved, self._post_ack, self._post_call)
         self.manager.statuses.mark(job.job_id or "", JobState.PROCESSING, reserved.attempts)
@@ -340,9 +307,11 @@ class ConcurrentWorker(Worker):
         reserved, job, envelope = flight.reserved, flight.job, flight.envelope
         try:
             if error is None:
-                self._settle_success(reserved, job, envelope, flight.started, result, ())
+                if self.settlement.completed(reserved, job, envelope, flight.started, result):
+                    reserved.delete()  # posted to the main thread (OwnedJob)
             elif isinstance(error, Exception):
-                self._handle_exception(reserved, job, envelope, flight.policy, error, flight.started)
+                if self.settlement.raised(reserved, job, envelope, flight.policy, error, flight.started):
+                    reserved.delete()
             else:  # SystemExit from job code: hand the job back and stop, as the single worker does
                 reserved.release(0)
                 self.should_quit = True
@@ -373,7 +342,8 @@ class ConcurrentWorker(Worker):
 
     def _settle_abandoned(self, flight: Flight, error: JobTimeoutError) -> None:
         try:
-            self._handle_exception(flight.reserved, flight.job, flight.envelope, flight.policy, error, flight.started)
+            if self.settlement.raised(flight.reserved, flight.job, flight.envelope, flight.policy, error, flight.started):
+                flight.reserved.delete()
         except Exception:
             log.exception("could not settle a timed-out job; its lease will return it to the queue")
         finally:
@@ -391,7 +361,7 @@ class ConcurrentWorker(Worker):
             return len(self._abandoned)
 
     # -- stopping ---------------------------------------------------------------------------------
-    def _drain(self, driver: QueueDriver) -> None:
+    def _drain(self) -> None:
         """Take nothing new; wait until every job in flight is settled and its ack sent."""
         while True:
             with self._cv:

@@ -4,15 +4,13 @@ The main thread reserved the job on its own connection (a held database connecti
 Redis lane whose writes may still sit corked in the socket); writing the ack or release
 on that same connection keeps them in order after the reservation, and leaves SQLite's
 write lock to one thread per process instead of one per slot. Slots post the write and go
-on: the main thread sends posted writes before it reserves another job, so finished but
-unacked jobs never outnumber the slots. Lease renewals go straight to the store.
+on: the main thread sends posted writes (acks through the worker's JobSource) before it
+reserves another job, so finished but unacked jobs never outnumber the slots. Lease renewals
+go straight to the store.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable
-
-log = logging.getLogger("queue.worker")
 
 
 class OwnedJob:
@@ -60,11 +58,3 @@ class OwnedJob:
         """Extend the lease now (called by the lease keeper's thread)."""
         return bool(self.inner.renew())
 
-
-def ack_now(job: Any) -> None:
-    """Delete a finished job on the calling (main) thread, warning when its reservation was lost."""
-    nowait = getattr(job, "delete_nowait", None)
-    if nowait is not None:
-        nowait()  # Redis: into the corked lane, no round trip; both drivers warn themselves about a lost job
-    elif not job.delete():
-        log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)

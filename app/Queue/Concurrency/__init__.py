@@ -19,6 +19,6 @@ def run_concurrently(worker: Worker, connection: str, queues: Sequence[str]) -> 
     """Work `queues` with up to `worker.options.concurrency` jobs in flight; returns the exit status."""
     from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
 
-    concurrent = ConcurrentWorker(worker.manager, worker.options, worker._sleeper)
+    concurrent = ConcurrentWorker(worker.manager, worker.options, worker.signals.sleeper)
     worker.worker_id = concurrent.worker_id
     return concurrent.daemon(connection, queues)

@@ -17,9 +17,9 @@ from redis.exceptions import NoScriptError
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.Drivers import RedisClients
-from app.Queue.Drivers.RedisClients import require_enabled
-from app.Queue.Drivers.RedisConnection import where
+from app.Queue.redis import clients
+from app.Queue.redis.clients import require_enabled
+from app.Queue.redis.errors import where
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 from app.Queue.Drivers.RedisQueue import QueueKeys
 from app.Queue.support.time import now
@@ -31,9 +31,9 @@ PUSH_CHUNK = 500  # jobs per PUSH script call in a bulk (the script takes at mos
 StatusWrite = tuple[str, str, "int | None"]
 
 
-def server_of(config: Mapping[str, Any]) -> RedisClients.RedisTarget:
+def server_of(config: Mapping[str, Any]) -> clients.RedisTarget:
     """Identify a Redis server and database (URL, TLS, unix socket included): equal targets share a client."""
-    return RedisClients.target(config)
+    return clients.target(config)
 
 
 def supports(config: Mapping[str, Any]) -> bool:

@@ -1,13 +1,13 @@
 """Jobs in the `jobs` table: one short transaction per claim, leases renewed by the worker.
 
-SQLite serialises writers (every transaction starts with BEGIN IMMEDIATE), so a claim
-is a plain SELECT + UPDATE. MySQL/MariaDB claim with `FOR UPDATE SKIP LOCKED` (plain
-`FOR UPDATE` on older servers), walking the claim index so only passed rows are locked.
+How a claim is made depends on the dialect and is chosen once, at construction
+(app/Queue/database/claims.py): SQLite serialises writers, so a plain SELECT + UPDATE;
+MySQL/MariaDB `FOR UPDATE SKIP LOCKED` (plain `FOR UPDATE` on older servers) in one
+multi-statement round trip, walking the claim index so only passed rows are locked.
 A finished job is deleted in the same transaction that claims the next one.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import uuid
@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
+from app.Queue.database.claims import ClaimStrategy, OneTripClaim, TwoStepClaim, one_trip_statements, whole
 from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
 from app.Queue.database.mysql_checks import PacketLimit
 from app.Queue.database.tables import CLAIM_INDEX, jobs
@@ -57,14 +58,9 @@ def _token(worker_id: str) -> str:
     return f"{worker_id}:{uuid.uuid4().hex[:12]}"
 
 
-def _whole(attempts: Any) -> int:
-    """Read an attempts column; SQLite stores whatever was written, and garbage must not stop a claim."""
-    if type(attempts) is int:
-        return attempts
-    try:
-        return max(int(attempts), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
+def _mine(job: DatabaseJob) -> Any:
+    """The row of `job` while its reservation token still holds it."""
+    return and_(jobs.c.id == job.id, jobs.c.reserved_by == job.token)
 
 
 def _available_at(delay: float) -> int:
@@ -80,30 +76,11 @@ class _HotStatements:
     claim: Prepared
     reserve: Prepared
     delete_mine: Prepared
-    one_trip: tuple[Prepared, Prepared, Prepared, Prepared] | None = None  # MySQL/MariaDB: see _one_trip_statements
+    one_trip: tuple[Prepared, Prepared, Prepared, Prepared] | None = None  # MySQL/MariaDB: see claims.one_trip_statements
 
 
-_CLAIMED_VAR = "@queue_claimed_id"
 _RELEASE_TOKEN = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
                               "WHERE reserved_by = %(r_by)s")
-
-
-def _one_trip_statements(claim: Prepared) -> tuple[Prepared, Prepared, Prepared, Prepared] | None:
-    """The claim as statements that run in one multi-statement: the SELECT keeps the id it locked
-    in a session variable, the UPDATE reserves that row, and a last SELECT reads the variable back
-    so the caller can check it is the row the claim returned (a server that evaluated the
-    assignment for rows it did not return, as a filesort might, is caught, not trusted)."""
-    head = f"SELECT {jobs.name}.id, "
-    if not claim.sql.startswith(head) or claim.order is not None:
-        return None  # an unexpected rendering: keep the two-round-trip claim
-    reset = Prepared.raw(f"SET {_CLAIMED_VAR} = NULL")
-    select_into = Prepared.raw(f"SELECT {_CLAIMED_VAR} := {jobs.name}.id AS id, " + claim.sql[len(head):], claim.defaults)
-    # The claim's own conditions again: even a wrong id could only take a row that is free.
-    reserve = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
-                           f"WHERE id = {_CLAIMED_VAR} AND queue = %(queue)s AND (reserved_at IS NULL AND "
-                           f"available_at <= %(now)s OR reserved_at <= %(expired)s)")
-    check = Prepared.raw(f"SELECT {_CLAIMED_VAR}")
-    return reset, select_into, reserve, check
 
 
 @dataclass
@@ -122,27 +99,21 @@ class DatabaseJob:
     def __post_init__(self) -> None:
         self.connection_name = self.driver.connection_name
 
-    def _mine(self) -> Any:
-        return and_(jobs.c.id == self.id, jobs.c.reserved_by == self.token)
-
     def delete(self) -> bool:
-        return self.driver._write(self._delete_in)
-
-    def _delete_in(self, conn: Connection) -> bool:
-        return conn.execute(_DELETE_MINE, {"b_id": self.id, "b_by": self.token}).rowcount > 0
+        """Delete the finished job while it is still ours."""
+        return self.driver.delete_job(self)
 
     def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
         """Delete this finished job and reserve the next one in the same transaction (one commit per job)."""
-        deleted, following = self.driver._claim_after(self, queues, worker_id)
+        deleted, following = self.driver.ack_and_claim(self, queues, worker_id)
         if not deleted:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
         return following
 
     def begin(self, finished: DatabaseJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
-        deleting `finished` in the same transaction (one round trip on MySQL/MariaDB)."""
-        driver = self.driver
-        started, acked = driver._held.transaction(lambda tx: driver._begin_in(tx, self, finished), driver._count_retry)
+        deleting `finished` in the same transaction (one round trip on MySQL/MariaDB and PostgreSQL)."""
+        started, acked = self.driver.start_job(self, finished)
         self.attempts += 1
         if not started:
             log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
@@ -156,18 +127,18 @@ class DatabaseJob:
             log.warning("job on %s finished after its reservation was lost; it may run again", self.queue)
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
-        values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
-        if undo_attempt:  # released by a rate limit before running: the attempt does not count
-            values["attempts"] = jobs.c.attempts - 1
-        return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(**values)).rowcount > 0)
+        """Hand the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
+        return self.driver.release_job(self, delay, undo_attempt)
 
     def renew(self) -> bool:
-        t = _lease_stamp()
-        return self.driver._write(lambda c: c.execute(update(jobs).where(self._mine()).values(reserved_at=t)).rowcount > 0)
+        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
+        return self.driver.renew_job(self)
 
 
 class DatabaseQueue:
     """QueueDriver over SQLAlchemy Core."""
+
+    release_token_statement = _RELEASE_TOKEN  # undo a claim by its token (OneTripClaim's safety net)
 
     def __init__(self, connection_name: str, engine: Engine, retry_after: Callable[[str], float]) -> None:
         self.connection_name = connection_name
@@ -181,6 +152,11 @@ class DatabaseQueue:
         self._packets = PacketLimit(engine)  # MySQL: refuse a payload over max_allowed_packet before sending it
         self._batch_cache: dict[Any, Any] = {}  # batch-mode statements, compiled per shape
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
+        self._claims = self._choose_claims(engine.dialect.name)
+
+    def _choose_claims(self, dialect: str) -> ClaimStrategy:
+        """The claim strategy for this dialect, chosen once (see app/Queue/database/claims.py)."""
+        return TwoStepClaim(self) if dialect == "sqlite" else OneTripClaim(self)
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
@@ -203,57 +179,60 @@ class DatabaseQueue:
     def pop(self, queue: str, worker_id: str) -> DatabaseJob | None:
         return self._claim_after(None, [queue], worker_id)[1]
 
+    # -- a reserved job's changes (DatabaseJob delegates here; only while its token still holds the row) ------
+    def delete_job(self, job: DatabaseJob) -> bool:
+        """Delete a finished job; False when its reservation was lost."""
+        return self._write(lambda c: c.execute(_DELETE_MINE, {"b_id": job.id, "b_by": job.token}).rowcount > 0)
+
+    def ack_and_claim(self, job: DatabaseJob, queues: Sequence[str], worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        """Delete a finished job and reserve the next one of `queues` in one transaction; (deleted, next job)."""
+        return self._claim_after(job, queues, worker_id)
+
+    def start_job(self, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
+        """Count a prefetched job's attempt as it starts, deleting `finished` in the same transaction; (started, acked)."""
+        return self._held.transaction(lambda tx: self._begin_in(tx, job, finished), self._count_retry)
+
+    def release_job(self, job: DatabaseJob, delay: float, undo_attempt: bool) -> bool:
+        """Hand a job back, available after `delay` seconds (un-counting its attempt when asked)."""
+        values: dict[str, Any] = dict(reserved_at=None, reserved_by=None, available_at=_available_at(delay))
+        if undo_attempt:  # released by a rate limit before running: the attempt does not count
+            values["attempts"] = jobs.c.attempts - 1
+        return self._write(lambda c: c.execute(update(jobs).where(_mine(job)).values(**values)).rowcount > 0)
+
+    def renew_job(self, job: DatabaseJob) -> bool:
+        """Extend a job's lease from now."""
+        t = _lease_stamp()
+        return self._write(lambda c: c.execute(update(jobs).where(_mine(job)).values(reserved_at=t)).rowcount > 0)
+
+    def delete_and_pop(self, job: DatabaseJob, queues: Sequence[str], worker_id: str) -> DatabaseJob | None:
+        """Delete the finished `job` and reserve the next job in the same transaction (contracts.AckAndReserve)."""
+        return job.delete_and_pop(queues, worker_id)
+
     def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
-        """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`.
+        """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`."""
+        return self._claims.claim(finished, queues, worker_id)
 
-        One transaction on the DBAPI connection. On MySQL/MariaDB its first queue takes one round
-        trip (see _one_trip_statements), any further queue two (claim SELECT, then UPDATE +
-        COMMIT), where SQLAlchemy statements took five. Returns whether `finished` was deleted.
-        """
-        return self._held.transaction(lambda tx: self._claim_in(tx, finished, queues, worker_id), self._count_retry)
+    # -- what the claim strategies use ------------------------------------------------------
+    def in_transaction(self, fn: Callable[[RawTransaction], T]) -> T:
+        """Run `fn` in one transaction on the held DBAPI connection, retrying deadlocks and lock-wait timeouts."""
+        return self._held.transaction(fn, self._count_retry)
 
-    def _claim_in(self, tx: RawTransaction, finished: DatabaseJob | None, queues: Sequence[str],
-                  worker_id: str) -> tuple[bool, DatabaseJob | None]:
-        sql = self._prepared(tx.dialect)
-        steps = [(sql.delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished is not None else []
-        deleted = True
-        if sql.one_trip is not None and queues:  # MySQL/MariaDB: delete, claim and reserve in one round trip
-            reset, select_into, reserve, check = sql.one_trip
-            queue, token = queues[0], _token(worker_id)
-            lease, where = self._claim_params(queue)
-            *done, _, rows, reserved, kept = tx.run(*steps, (reset, {}), (select_into, where),
-                                                    (reserve, {"v_at": _lease_stamp(), "v_by": token}), (check, {}),
-                                                    commit=True)
-            if steps:
-                deleted, steps = done[0] > 0, []
-            if rows and reserved == 1 and kept[0][0] == rows[0][0]:
-                job_id, payload, attempts = rows[0]
-                return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
-            if rows or reserved:  # the variable did not hold the returned row: undo, and stop using this path
-                log.error("claim on %s kept id %s but returned %s; falling back to the two-step claim",
-                          queue, kept[0][0], rows[0][0] if rows else None)
-                tx.run((_RELEASE_TOKEN, {"r_by": token}), commit=True)
-                self._hot = dataclasses.replace(sql, one_trip=None)
-                return deleted, self._claim_in(tx, None, queues, worker_id)[1]
-            queues = queues[1:]
-        for queue in queues:
-            lease, where = self._claim_params(queue)
-            *done, rows = tx.run(*steps, (sql.claim, where))
-            if steps:
-                deleted, steps = done[0] > 0, []
-            if rows:
-                job_id, payload, attempts = rows[0]
-                attempts = _whole(attempts)
-                token = _token(worker_id)
-                tx.run((sql.reserve, {"b_id": job_id, "b_at": _lease_stamp(), "b_by": token, "b_attempts": attempts + 1}),
-                       commit=True)
-                return deleted, DatabaseJob(self, job_id, payload, attempts + 1, queue, token, lease)
-        if steps:  # no queue to look in: still settle the finished job
-            deleted = tx.run(*steps)[0] > 0
-        return deleted, None
+    def reserved_job(self, job_id: int, payload: str, attempts: int, queue: str, token: str, lease: float) -> DatabaseJob:
+        """The job a claim reserved."""
+        return DatabaseJob(self, job_id, payload, attempts, queue, token, lease)
 
-    def _claim_params(self, queue: str) -> tuple[float, dict[str, Any]]:
+    @staticmethod
+    def new_token(worker_id: str) -> str:
+        """A fresh reservation token for `worker_id`."""
+        return _token(worker_id)
+
+    @staticmethod
+    def lease_stamp() -> int:
+        """The reservation time to store, in whole seconds rounded up."""
+        return _lease_stamp()
+
+    def claim_params(self, queue: str) -> tuple[float, dict[str, Any]]:
         """The queue's lease and the parameters of a claim SELECT on it, as of now."""
         lease = float(self.retry_after(queue))
         t = int(now())
@@ -271,7 +250,7 @@ class DatabaseQueue:
         claim = self._batch_statement(("claim", limit), tx.dialect,
                                       lambda: self._claim_statement(tx.dialect).limit(limit))
         for queue in queues:
-            lease, where = self._claim_params(queue)
+            lease, where = self.claim_params(queue)
             (rows,) = tx.run((claim, where))
             if rows:
                 token = _token(worker_id)
@@ -280,14 +259,14 @@ class DatabaseQueue:
                     jobs.c.id.in_([bindparam(name) for name in ids])).values(
                     reserved_at=bindparam("b_at"), reserved_by=bindparam("b_by")))
                 tx.run((reserve, {**ids, "b_at": _lease_stamp(), "b_by": token}), commit=True)
-                return [DatabaseJob(self, job_id, payload, _whole(attempts), queue, token, lease)
+                return [DatabaseJob(self, job_id, payload, whole(attempts), queue, token, lease)
                         for job_id, payload, attempts in rows]
         return []
 
     def _begin_in(self, tx: RawTransaction, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
         """Delete `finished` (only while ours) and count `job`'s attempt; returns (started, acked)."""
         begin = self._batch_statement(("begin",), tx.dialect, lambda: _BEGIN)
-        steps = [(self._prepared(tx.dialect).delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished else []
+        steps = [(self.hot_statements(tx.dialect).delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished else []
         counts = tx.run(*steps, (begin, {"s_id": job.id, "s_by": job.token, "s_at": _lease_stamp()}), commit=True)
         return counts[-1] > 0, counts[0] > 0 if finished else True
 
@@ -302,13 +281,13 @@ class DatabaseQueue:
             prepared = cache[key] = Prepared(build(), dialect)
         return prepared
 
-    def _prepared(self, dialect: Any) -> _HotStatements:
+    def hot_statements(self, dialect: Any) -> _HotStatements:
         """The hot-path statements compiled for this server, rebuilt when the claim statement changes."""
         claim = self._claim_statement(dialect)
         if self._hot is None or self._hot.source is not claim:
             prepared_claim = Prepared(claim, dialect)
             self._hot = _HotStatements(claim, prepared_claim, Prepared(_RESERVE, dialect), Prepared(_DELETE_MINE, dialect),
-                                       _one_trip_statements(prepared_claim) if dialect.name != "sqlite" else None)
+                                       one_trip_statements(prepared_claim, jobs.name) if dialect.name != "sqlite" else None)
         return self._hot
 
     def _claim_statement(self, dialect: Any) -> Any:

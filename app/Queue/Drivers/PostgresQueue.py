@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy.engine import Engine
 
 from app.Queue.contracts import PushItem
+from app.Queue.database.claims import ClaimStrategy
 from app.Queue.database.postgres_session import PostgresSession, channel
 from app.Queue.Drivers.DatabaseQueue import (
     DatabaseJob,
@@ -87,45 +88,49 @@ OUTAGE_PAUSE = 0.5  # seconds between attempts while the server cannot be reache
 
 
 class PostgresJob(DatabaseJob):
-    """A reserved row on PostgreSQL: every change is one statement through the driver's session (rerun
-    on a new connection if the server restarted under it)."""
+    """A reserved row on PostgreSQL; its changes are PostgresQueue's one-statement versions."""
 
     driver: PostgresQueue
 
-    def begin(self, finished: DatabaseJob | None = None) -> None:
-        """Count this prefetched job's attempt and renew its lease as it starts, deleting `finished`
-        in the same statement (batch mode)."""
-        (acked, started), = self.driver._session.run(BEGIN, {
-            "d_id": finished.id if finished else None, "d_by": finished.token if finished else None,
-            "s_id": self.id, "s_by": self.token, "at": _lease_stamp()})
-        self.attempts += 1
-        if not started:
-            log.warning("a prefetched job on %s lost its reservation before it started; another worker may run it too",
-                        self.queue)
-        if finished is not None and not acked:
-            log.warning("job on %s finished after its reservation was lost; it may run again", finished.queue)
 
-    def delete(self) -> bool:
-        """Delete the job while it is still ours."""
-        return self.driver._session.run(DELETE_MINE, {"id": self.id, "by": self.token}) > 0
+class PostgresClaim:
+    """PostgreSQL's claim strategy (app/Queue/database/claims.py): one CTE statement per queue, the first
+    one carrying the finished job's delete."""
 
-    def renew(self) -> bool:
-        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
-        return self.driver._session.run(RENEW, {"at": _lease_stamp(), "id": self.id, "by": self.token}) > 0
+    def __init__(self, driver: PostgresQueue) -> None:
+        self.driver = driver
 
-    def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
-        """Hand the job back (notifying its queue's listeners); False when the reservation was lost."""
-        rows = self.driver._session.run(RELEASE, {"at": _available_at(delay), "undo": 1 if undo_attempt else 0,
-                                                  "id": self.id, "by": self.token, "channel": channel(self.queue)})
-        return len(rows) > 0
+    def claim(self, finished: DatabaseJob | None, queues: Sequence[str], worker_id: str) -> tuple[bool, DatabaseJob | None]:
+        driver = self.driver
+        deleted = True
+        for queue in queues:
+            lease, params = driver.claim_params_for(queue, worker_id)
+            if finished is not None:
+                (count, job_id, payload, attempts), = driver.session.run(
+                    DELETE_AND_CLAIM, {**params, "d_id": finished.id, "d_by": finished.token})
+                deleted, finished = count > 0, None
+                rows = [(job_id, payload, attempts)] if job_id is not None else []
+            else:
+                rows = driver.session.run(CLAIM, params)
+            if rows:
+                job_id, payload, attempts = rows[0]
+                return deleted, PostgresJob(driver, job_id, payload, attempts, queue, params["by"], lease)
+        if finished is not None:  # no queue to look in: still delete the finished job
+            deleted = finished.delete()
+        return deleted, None
 
 
 class PostgresQueue(DatabaseQueue):
     """QueueDriver on PostgreSQL: the database driver's semantics, claims in one round trip, NOTIFY wake-ups."""
 
     def __init__(self, connection_name: str, engine: Engine, retry_after: Callable[[str], float]) -> None:
-        super().__init__(connection_name, engine, retry_after)
         self._session = PostgresSession(engine)
+        super().__init__(connection_name, engine, retry_after)
+
+    @property
+    def session(self) -> PostgresSession:
+        """The autocommit session every statement of this driver runs on."""
+        return self._session
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
@@ -142,29 +147,34 @@ class PostgresQueue(DatabaseQueue):
             "priorities": [r["priority"] for r in rows], "available": [r["available_at"] for r in rows],
             "created_at": rows[0]["created_at"], "channel_queues": queues, "channels": [channel(q) for q in queues]})
 
-    # -- claims -----------------------------------------------------------------------
-    def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
-                     worker_id: str) -> tuple[bool, DatabaseJob | None]:
-        """Delete `finished` (only while still ours) and reserve the first available job of `queues`;
-        the first queue takes one statement with the delete, each further queue one more."""
-        deleted = True
-        for queue in queues:
-            lease, params = self._params(queue, worker_id)
-            if finished is not None:
-                (count, job_id, payload, attempts), = self._session.run(
-                    DELETE_AND_CLAIM, {**params, "d_id": finished.id, "d_by": finished.token})
-                deleted, finished = count > 0, None
-                rows = [(job_id, payload, attempts)] if job_id is not None else []
-            else:
-                rows = self._session.run(CLAIM, params)
-            if rows:
-                job_id, payload, attempts = rows[0]
-                return deleted, PostgresJob(self, job_id, payload, attempts, queue, params["by"], lease)
-        if finished is not None:  # no queue to look in: still settle the finished job
-            deleted = finished.delete()
-        return deleted, None
+    # -- a reserved job's changes: one statement each through the session (rerun on a new connection
+    # if the server restarted under it) --------------------------------------------------
+    def delete_job(self, job: DatabaseJob) -> bool:
+        """Delete the job while it is still ours."""
+        return self._session.run(DELETE_MINE, {"id": job.id, "by": job.token}) > 0
 
-    def _params(self, queue: str, worker_id: str) -> tuple[float, dict[str, Any]]:
+    def start_job(self, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
+        """Count a prefetched job's attempt and renew its lease, deleting `finished` in the same statement."""
+        (acked, started), = self._session.run(BEGIN, {
+            "d_id": finished.id if finished else None, "d_by": finished.token if finished else None,
+            "s_id": job.id, "s_by": job.token, "at": _lease_stamp()})
+        return bool(started), bool(acked) if finished is not None else True
+
+    def release_job(self, job: DatabaseJob, delay: float, undo_attempt: bool) -> bool:
+        """Hand the job back (notifying its queue's listeners); False when the reservation was lost."""
+        rows = self._session.run(RELEASE, {"at": _available_at(delay), "undo": 1 if undo_attempt else 0,
+                                           "id": job.id, "by": job.token, "channel": channel(job.queue)})
+        return len(rows) > 0
+
+    def renew_job(self, job: DatabaseJob) -> bool:
+        """Extend the lease from now (the heartbeat); False when the reservation was lost."""
+        return self._session.run(RENEW, {"at": _lease_stamp(), "id": job.id, "by": job.token}) > 0
+
+    # -- claims -----------------------------------------------------------------------
+    def _choose_claims(self, dialect: str) -> ClaimStrategy:
+        return PostgresClaim(self)
+
+    def claim_params_for(self, queue: str, worker_id: str) -> tuple[float, dict[str, Any]]:
         """The queue's lease and a claim's parameters as of now (a fresh reservation token)."""
         lease = float(self.retry_after(queue))
         t = int(now())
@@ -181,7 +191,7 @@ class PostgresQueue(DatabaseQueue):
 
     def _claim_many(self, queues: Sequence[str], worker_id: str, limit: int) -> list[DatabaseJob]:
         for queue in queues:
-            lease, params = self._params(queue, worker_id)
+            lease, params = self.claim_params_for(queue, worker_id)
             rows = self._session.run(CLAIM_MANY, {**params, "limit": limit})
             if rows:
                 rows.sort(key=lambda r: (-r[3], r[0]))  # RETURNING does not keep the claim's order

@@ -26,8 +26,11 @@ from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
 from redis.crc import key_slot
 
-from app.Queue.Drivers.RedisClients import close_client, is_cluster
-from app.Queue.Drivers.RedisConnection import QuietLane, make_client, translate_errors
+from app.Queue.redis.clients import close_client, is_cluster, make_client
+from app.Queue.redis.dispatch_writes import DispatchWrites, server_identity
+from app.Queue.redis.errors import translate_errors
+from app.Queue.redis.held_connection import NoReplyConnection
+from app.Queue.redis.record import RedisRecord
 from app.Queue.support.time import now
 
 log = logging.getLogger("queue.redis")
@@ -88,12 +91,12 @@ class RedisJob:
                  "replayed", "done_until")
 
     def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float, replayed: bool = False) -> None:
-        _seq, _prio, attempts, _holder, payload = record.split("|", 4)
+        fields = RedisRecord.read(record)
         self.driver = driver
         self.queue = queue
         self.record = record
-        self.payload = payload
-        self.attempts = int(attempts)
+        self.payload = fields.payload
+        self.attempts = fields.attempts
         self.retry_after = retry_after
         self.connection_name = driver.connection_name
         self.replayed = replayed  # the claim found this exact payload completed (app/Queue/ReplayGuard.py)
@@ -112,15 +115,15 @@ class RedisJob:
         keys = driver.keys(self.queue)
         with translate_errors(driver.config):
             if self.done_until is None:
-                return bool(driver.lane.execute("ZREM", keys.reserved, self.record))
-            return bool(driver.lane.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))
+                return bool(driver.held.execute("ZREM", keys.reserved, self.record))
+            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
         t = now()
         args = [t, t + delay if delay > 0 else 0, self.record, 1 if undo_attempt else 0]
         with translate_errors(self.driver.config):
-            return bool(self.driver.lane.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
+            return bool(self.driver.held.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
 
     def renew(self) -> bool:
         """Extend the lease by retry_after; False when the reservation was lost."""
@@ -135,12 +138,11 @@ class RedisJob:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
         acking `finished` in the same call.
 
-        Sent without a reply into a corked socket (see QuietLane): it reaches Redis even if
+        Sent without a reply into a corked socket (see NoReplyConnection): it reaches Redis even if
         the worker is killed next, and costs no wait. The BEGIN script itself refuses to touch
         a reservation that is no longer ours. The caller has made sure the lease is still fresh.
         """
-        seq, prio, attempts, rest = self.record.split("|", 3)
-        holder = rest.split("|", 1)[0]
+        fields = RedisRecord.read(self.record)
         ack = ""
         if finished is not None and finished.queue != self.queue:  # another slot: ack it on its own
             finished.delete_nowait()
@@ -151,10 +153,11 @@ class RedisJob:
         t = now()
         done = finished._done_arg() if ack else ""  # type: ignore[union-attr]
         with translate_errors(driver.config):
-            driver.lane.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
-                             self.record, t + self.retry_after, ack, holder, t, done)
-        self.attempts = int(attempts) + 1
-        self.record = f"{seq}|{prio}|{self.attempts}|{rest}"  # as BEGIN rewrites it
+            driver.held.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
+                             self.record, t + self.retry_after, ack, fields.holder, t, done)
+        started = fields.started()  # as BEGIN rewrites it
+        self.attempts = started.attempts
+        self.record = started.text
 
     def delete_nowait(self) -> None:
         """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed."""
@@ -162,9 +165,9 @@ class RedisJob:
         keys = driver.keys(self.queue)
         with translate_errors(driver.config):
             if self.done_until is None:
-                driver.lane.send("ZREM", keys.reserved, self.record)
+                driver.held.send("ZREM", keys.reserved, self.record)
             else:
-                driver.lane.send("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, now(), self.done_until)
+                driver.held.send("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, now(), self.done_until)
 
 
 class RedisQueue:
@@ -179,7 +182,8 @@ class RedisQueue:
         self.client = make_client(config)
         self.cluster = is_cluster(self.client)
         self._keys: dict[str, QueueKeys] = {}
-        self._push = self.client.register_script(LuaScripts.PUSH)
+        self._dispatch = self.client.register_script(LuaScripts.DISPATCH)
+        self.server = server_identity(self.client)  # None on a cluster: no one-call dispatch there
         self._pop = self.client.register_script(LuaScripts.POP)
         self._delete_and_pop = self.client.register_script(LuaScripts.DELETE_AND_POP)
         self._pop_many = self.client.register_script(LuaScripts.POP_MANY)
@@ -192,7 +196,12 @@ class RedisQueue:
         self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
         # BEGIN and batch-mode ACKs are sent without a reply and POP_MANY ahead of need, all by sha:
         # loaded on every connect.
-        self.lane = QuietLane(self.client, preload=[self._begin, self._pop_many, self._ack])
+        self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack])
+
+    @property
+    def lane(self) -> Any:
+        """The held connection under its former name."""
+        return self.held
 
     def keys(self, queue: str) -> QueueKeys:
         """Get the keys of `queue` (cached)."""
@@ -203,10 +212,32 @@ class RedisQueue:
 
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
-        k = self.keys(queue)
+        self.push_dispatch(PushItem(payload, queue, delay, priority), None)
+
+    def dispatch_writes(self) -> DispatchWrites | None:
+        """Open the gathering of one dispatch's status and unique lock (see redis/dispatch_writes.py);
+        None on a cluster, where the status and lock keys live in other slots than the queue."""
+        return None if self.server is None else DispatchWrites(self.server)
+
+    def push_dispatch(self, item: PushItem, writes: DispatchWrites | None) -> bool:
+        """Store one job with the status and lock `writes` gathered, in one script call (DISPATCH).
+
+        False when another live owner holds the unique lock: then nothing was written.
+        """
+        k = self.keys(item.queue)
         t = now()
+        keys = [k.pending, k.delayed, k.notify, k.seq]
+        args: list[Any] = [t, t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload, "", "", "", 0, 0]
+        status = writes.status if writes is not None else None
+        lock = writes.lock if writes is not None else None
+        if status is not None:
+            keys.append(status.key)
+            args[4:6] = status.value, status.px
+        if lock is not None:
+            keys.append(lock.key)
+            args[6:9] = lock.value, lock.now_ms, lock.px
         with translate_errors(self.config):
-            self.lane.script(self._push, [k.pending, k.delayed, k.notify, k.seq], [t, t + delay if delay > 0 else 0, int(priority), payload])
+            return bool(self.held.script(self._dispatch, keys, args))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one PUSH_RECORDS call per queue and chunk, all pipelined on one connection."""
@@ -224,12 +255,12 @@ class RedisQueue:
         """
         with translate_errors(self.config):
             seqs = self._reserve_seqs(counts)
-            self.lane.send_all(self._push_calls(items, seqs, now()))
+            self.held.send_all(self._push_calls(items, seqs, now()))
 
     def _reserve_seqs(self, counts: Mapping[str, int]) -> dict[str, Iterator[int]]:
         """Take `counts[q]` numbers from each queue's counter in one round trip (gaps are harmless)."""
         wanted = [(q, n) for q, n in counts.items() if n > 0]
-        lasts = self.lane.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
+        lasts = self.held.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
         return {q: iter(range(int(last) - n + 1, int(last) + 1)) for (q, n), last in zip(wanted, lasts)}
 
     def _push_calls(self, items: Iterable[PushItem], seqs: dict[str, Iterator[int]], t: float) -> Iterator[list[Any]]:
@@ -240,10 +271,10 @@ class RedisQueue:
             if chunk is None:
                 chunk = chunks[item.queue] = _Chunk(seqs.get(item.queue, iter(())))
             seq = next(chunk.seqs, None)
-            if seq is None:  # more jobs than announced: another connection, as the lane has replies in flight
+            if seq is None:  # more jobs than announced: another connection, as the held one has replies in flight
                 seq = int(self.client.incrby(self.keys(item.queue).seq, 1))
             priority = int(item.priority)
-            record = f"{seq:015d}|{priority}|0||{item.payload}"  # LuaScripts record(pad(seq), prio, 0, '', payload)
+            record = RedisRecord.new(seq, priority, item.payload)
             if item.delay > 0:
                 chunk.later += (t + item.delay, record)
             else:
@@ -271,7 +302,7 @@ class RedisQueue:
         with translate_errors(self.config):
             records = self._clear_records(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost])
         texts = [r.decode("utf-8", "replace") if isinstance(r, bytes) else str(r) for r in records or ()]
-        return [t.split("|", 4)[4] for t in texts if t.count("|") >= 4]
+        return [r.payload for r in map(RedisRecord.parse, texts) if r is not None]
 
     # -- reservations -------------------------------------------------------------------
     def pop(self, queue: str, worker_id: str) -> RedisJob | None:
@@ -283,7 +314,7 @@ class RedisQueue:
         lease = float(self.retry_after(queue))
         t = now()
         with translate_errors(self.config):
-            reply = self.lane.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
+            reply = self.held.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
         if reply[0] is not None:
             return RedisJob(self, queue, reply[0], lease, reply[1] == 1), None
         return None, float(reply[1]) if reply[1] is not None else None
@@ -296,7 +327,7 @@ class RedisQueue:
         lease = float(self.retry_after(job.queue))
         t = now()
         with translate_errors(self.config):
-            reply = self.lane.script(self._delete_and_pop, self.keys(job.queue).for_claim,
+            reply = self.held.script(self._delete_and_pop, self.keys(job.queue).for_claim,
                                      [t, t + lease, _holder(worker_id), job.record, job._done_arg()])
         if not reply[0]:
             log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
@@ -332,7 +363,7 @@ class RedisQueue:
 
     def reserve_ahead(self, queue: str, worker_id: str, limit: int, deliver: Callable[[list[RedisJob]], None]) -> None:
         """Send a batch reservation of `queue` without waiting; `deliver` gets the jobs when the
-        reply is read (at `settle` or this lane's next command), so the round trip overlaps work."""
+        reply is read (at `collect_reserved_ahead` or this connection's next command), so the round trip overlaps work."""
         lease = float(self.retry_after(queue))
         t = now()
 
@@ -340,13 +371,13 @@ class RedisQueue:
             deliver(self._unpack_batch(queue, raw, lease)[0])
 
         with translate_errors(self.config):
-            self.lane.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
+            self.held.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
                               _holder(worker_id), max(1, int(limit)), on_reply=reply)
 
-    def settle(self) -> None:
-        """Read the reply of a reservation made ahead."""
+    def collect_reserved_ahead(self) -> None:
+        """Read the reply of a reservation made ahead (`reserve_ahead`), handing its jobs to their callback."""
         with translate_errors(self.config):
-            self.lane.sync()
+            self.held.sync()
 
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
         job, wake = self._pop_first(queues, worker_id)
@@ -359,7 +390,7 @@ class RedisQueue:
             lease = float(self.retry_after(queue))
             t = now()
             with translate_errors(self.config):
-                reply = self.lane.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
+                reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
             jobs, due = self._unpack_batch(queue, reply, lease)
             if jobs:
                 return jobs, None
@@ -437,16 +468,16 @@ class RedisQueue:
             rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
         out = []
         for record, expiry in rows:
-            parts = record.split("|", 4)
-            if len(parts) < 5 or not parts[2].isdigit():  # a member without the driver's framing
+            fields = RedisRecord.parse(record)
+            if fields is None:  # a member without the driver's framing
                 out.append({"id": "?", "queue": queue, "reserved_by": "?", "attempts": 0, "expires_at": expiry})
                 continue
-            seq, _prio, attempts, holder, _payload = parts
-            out.append({"id": seq, "queue": queue, "reserved_by": holder, "attempts": int(attempts), "expires_at": expiry})
+            out.append({"id": fields.seq, "queue": queue, "reserved_by": fields.holder, "attempts": fields.attempts,
+                        "expires_at": expiry})
         return out
 
     def close(self) -> None:
-        self.lane.close()
+        self.held.close()
         close_client(self.client)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.sql import ClauseElement
 
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
+from app.Queue.database.mysql_checks import storage_error
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
@@ -293,8 +294,6 @@ def translate_errors(url: str) -> Iterator[None]:
 
 def _raise_storage_error(exc: BaseException) -> None:
     """Raise a one-line error for a MySQL error about the data (charset, length, packet); the raw one quotes the payload."""
-    from app.Queue.database.mysql_checks import storage_error
-
     clear = storage_error(exc)
     if clear is not None:
         raise clear from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time as _time
 from datetime import date, datetime, timedelta, timezone
+from app.Queue.DispatchChecks import check_delay
 
 
 def now() -> float:
@@ -26,8 +27,6 @@ def seconds_until(when: float | int | timedelta | datetime | date | None) -> flo
         return 0.0
     if isinstance(when, bool):
         raise TypeError("a delay must be seconds, a timedelta or a datetime, not a bool")
-    from app.Queue.DispatchChecks import check_delay
-
     if isinstance(when, (int, float)):
         try:
             seconds = float(when)

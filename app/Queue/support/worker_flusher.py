@@ -7,10 +7,11 @@ dashboard's completed-jobs recorder.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 
 
-class WorkerScopedFlusher:
+class WorkerScopedFlusher(ABC):
     """Worker-loop counting and the background flush thread; subclasses write in `flush()`."""
 
     thread_name = "queue-flush"
@@ -43,10 +44,10 @@ class WorkerScopedFlusher:
             thread.join(10)
         self.flush()
 
+    @abstractmethod
     def flush(self) -> None:
         """Write what is buffered (each recorder's own storage)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _flush_loop(self) -> None:
         """The background thread's loop (each recorder decides when to flush)."""
-        raise NotImplementedError

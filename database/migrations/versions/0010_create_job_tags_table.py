@@ -1,7 +1,7 @@
 """create job_tags table (the dashboard's per-tag index) and fill it from the failed jobs already stored
 
-Revision ID: 0009_create_job_tags_table
-Revises: 0008_create_queue_audit_table
+Revision ID: 0010_create_job_tags_table
+Revises: 0009_tenant_metrics_audit
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from app.Queue.database.tables import FAILED_TABLE
 
-revision = "0009_create_job_tags_table"
-down_revision = "0008_create_queue_audit_table"
+revision = "0010_create_job_tags_table"
+down_revision = "0009_tenant_metrics_audit"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,105 @@
+"""The `--prefetch=N` JobSource: reserve up to N jobs in one round trip, start them one by one."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Callable, Sequence
+
+from app.Queue.contracts import BlockingPop, HeldJob, ReserveAhead, ReservedJob, ReserveMany
+from app.Queue.Reservations.OneAtATime import ack
+
+log = logging.getLogger("queue.worker")
+
+
+class BatchReservations:
+    """Hold a batch of reserved jobs; each counts an attempt only when it starts (`HeldJob.begin`).
+
+    The ack of a finished job rides along with the next job's start, or goes out before the next
+    reservation. A held job whose lease is half gone is renewed as it starts, and skipped if that
+    fails (another worker may hold it now); a job of a queue no longer worked (paused since) is
+    handed back. A driver that reserves ahead (ReserveAhead, Redis) is asked for more jobs of the
+    first queue once half the batch is used, so that round trip overlaps the jobs still held.
+    """
+
+    def __init__(self, driver: ReserveMany, worker_id: str, size: int, budget: Callable[[int, int], int],
+                 stopping: Callable[[], bool]) -> None:
+        self.driver = driver
+        self.worker_id = worker_id
+        self.size = size
+        self._budget = budget  # how many jobs a reservation may take, given (jobs about to run, jobs held)
+        self._stopping = stopping
+        self._ahead = driver if isinstance(driver, ReserveAhead) else None
+        self.waits = isinstance(driver, BlockingPop)
+        self._held: deque[tuple[HeldJob, float]] = deque()  # with the monotonic time each lease began
+        self._unacked: HeldJob | None = None
+        self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet
+
+    def next_job(self, queues: Sequence[str], wait: float) -> ReservedJob | None:
+        """Start the next held job, reserving a new batch when none is left."""
+        while True:
+            if not self._held and not self._refill(queues, wait):
+                return None
+            job, fetched = self._held.popleft()
+            if job.queue not in queues:
+                job.release(0)
+                continue
+            if time.monotonic() - fetched > job.retry_after / 2 and not job.renew():
+                log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
+                continue
+            job.begin(self._unacked)
+            self._unacked = None
+            if len(self._held) <= self.size // 2 and not self._ahead_in_flight and job.queue == queues[0]:
+                self._reserve_ahead(queues[0])
+            return job
+
+    def _refill(self, queues: Sequence[str], wait: float) -> bool:
+        """Take the batch reserved ahead, or reserve a new one (acking first what is owed); False when none came."""
+        self._send_owed_ack()
+        if self._ahead is not None:
+            self._ahead.collect_reserved_ahead()  # a batch reserved ahead arrives here
+        if self._held:
+            return True
+        self._ahead_in_flight = False  # a lost connection may have swallowed its reply
+        batch = self.driver.pop_many(queues, self.worker_id, max(1, self._budget(0, 0)), wait if self.waits else 0)
+        fetched = time.monotonic()
+        self._held.extend((job, fetched) for job in batch)
+        return bool(batch)
+
+    def _reserve_ahead(self, queue: str) -> None:
+        """Ask, without waiting, for as many jobs as the budget allows beside the one starting and those held."""
+        limit = self._budget(1, len(self._held))
+        if self._ahead is None or limit < 1 or self._stopping():
+            return
+        sent = time.monotonic()  # leases start no earlier than this
+
+        def arrived(jobs: list[HeldJob]) -> None:
+            self._ahead_in_flight = False
+            self._held.extend((j, sent) for j in jobs)
+
+        self._ahead_in_flight = True
+        self._ahead.reserve_ahead(queue, self.worker_id, limit, arrived)
+
+    def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
+        """Owe the ack to the next job's start when one follows (and none is owed yet); else send it now."""
+        if not queues:
+            ack(job)
+        elif self._unacked is None:
+            self._unacked = job  # type: ignore[assignment]  # every job of this source came from pop_many: a HeldJob
+        else:
+            job.delete_nowait()  # type: ignore[attr-defined]  # a HeldJob too (no cast(): this runs once per job)
+
+    def _send_owed_ack(self) -> None:
+        job, self._unacked = self._unacked, None
+        if job is not None:
+            job.delete_nowait()
+
+    def close(self) -> None:
+        """Read a batch reserved ahead, hand back every held job (never started: no attempt used), send the owed ack."""
+        if self._ahead is not None:
+            self._ahead.collect_reserved_ahead()
+        while self._held:
+            self._held.popleft()[0].release(0)
+        job, self._unacked = self._unacked, None
+        if job is not None:
+            ack(job)
