@@ -21,7 +21,6 @@ from app.Queue.support.time import now
 from app.Queue.database.tables import JOBS_TABLE
 from app.Queue.redis.record import RedisRecord
 from app.Queue.Worker import paused_key
-from app.Jobs.MetricsCollector import oldest_wait
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
