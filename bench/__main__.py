@@ -31,7 +31,7 @@ def base_env(tmp: Path) -> dict[str, str]:
 
 
 def bench_sqlite(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
 
     env = base_env(tmp)

@@ -20,7 +20,7 @@ N = int(os.environ.get("BENCH_ASYNC_N", "2000"))
 
 
 def _configure(env: dict[str, str]) -> Any:
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 

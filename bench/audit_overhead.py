@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ.update(base_env(Path(tmp)))
         from app.Queue import bootstrap
-        from app.Queue.database import migrator
+        from app.Queue.Database import migrator
         from app.Queue.QueueManager import manager
         from config import env as env_mod
 

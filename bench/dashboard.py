@@ -29,7 +29,7 @@ def setup_env(tmp: Path) -> None:
 
     os.environ.update(base_env(tmp))
     os.environ["APP_ENV"] = "local"
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 
@@ -100,7 +100,7 @@ def worker_overhead(tmp: Path, drivers: list[str], jobs: int, rounds: int) -> No
     alternated; median and best of `rounds`."""
     from bench.__main__ import base_env
     from bench.redis_bench import start_redis
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 

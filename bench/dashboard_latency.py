@@ -41,7 +41,7 @@ DRIVERS = ("sqlite", "mariadb", "pgsql", "redis")
 # -- the stores -------------------------------------------------------------------------------
 def _use(env: dict[str, str], saved: dict[str, str]) -> None:
     """Point this process at `env` (nothing left over from another driver's run) and migrate."""
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 
@@ -153,7 +153,7 @@ def _fresh(template: str, queue: str) -> str:
 def _seed_waiting(connection: str, jobs: int, templates: list[str], t: int) -> None:
     """Waiting jobs: SQL rows in big executemany transactions, or the Redis driver's own bulk push."""
     from app.Queue.contracts import PushItem
-    from app.Queue.database.tables import jobs as jobs_table
+    from app.Queue.Database.tables import jobs as jobs_table
     from app.Queue.QueueManager import manager
 
     rnd = random.Random(7)
@@ -178,7 +178,7 @@ def _seed_waiting(connection: str, jobs: int, templates: list[str], t: int) -> N
 def _seed_failed(failed: int, templates: list[str], t: int) -> None:
     """Failed jobs and their tag index entries, as the workers' FailedTagRecorder writes them."""
     from app.Horizon.TagIndexFactory import failed_tag_index
-    from app.Queue.database.tables import failed_jobs
+    from app.Queue.Database.tables import failed_jobs
     from app.Queue.QueueManager import manager
 
     rnd = random.Random(8)
@@ -221,7 +221,7 @@ def _seed_history(t: int) -> None:
 
     from app.Horizon.MetricsSnapshot import take_snapshot
     from app.Jobs.MetricsStore import MetricsStore, Sample
-    from app.Queue.database.tables import job_batches
+    from app.Queue.Database.tables import job_batches
     from app.Queue.QueueManager import manager
 
     qm = manager()

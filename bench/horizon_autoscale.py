@@ -121,7 +121,7 @@ def main() -> int:
                "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port)}
         try:
             _configure(env)
-            from app.Queue.database import migrator
+            from app.Queue.Database import migrator
             from app.Queue.QueueManager import manager
 
             migrator.upgrade(manager().engine())

@@ -8,7 +8,7 @@ from bench.harness import Result, run_driver
 
 def bench_mariadb(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
     """Start a private mariadbd, migrate a `bench` database, measure, stop the server."""
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from bench.__main__ import base_env
     from tests.servers_mariadb import running_mariadb

@@ -9,7 +9,7 @@ from bench.harness import Result, run_driver
 def bench_pgsql(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) -> Result:
     """Start a private postgres, migrate a `bench` database, measure with the worker's default
     settings (LISTEN/NOTIFY pickup, --sleep=3 only as the safety net), stop the server."""
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from bench.__main__ import base_env
     from tests.servers_pgsql import running_postgres

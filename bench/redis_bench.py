@@ -36,7 +36,7 @@ def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _migrate() -> None:
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
 
     migrator.upgrade(manager().engine())

@@ -53,7 +53,7 @@ def in_process_workers_ignore_pytest_rss():
 @pytest.fixture(autouse=True)
 def queue_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Point the app at a fresh migrated SQLite file and reset the manager around each test."""
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from config import env as env_mod
 

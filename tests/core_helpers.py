@@ -8,7 +8,7 @@ import pytest
 
 from sqlalchemy import select
 
-from app.Queue.database.tables import failed_jobs, jobs
+from app.Queue.Database.tables import failed_jobs, jobs
 from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 

@@ -78,7 +78,7 @@ def empty_dashboard_tables() -> None:
     from sqlalchemy import delete
 
     from app.Horizon.tables import completed_jobs, job_tags
-    from app.Queue.database.metrics_tables import job_metrics
+    from app.Queue.Database.metrics_tables import job_metrics
 
     with manager().engine().begin() as conn:
         conn.execute(delete(completed_jobs))

@@ -22,15 +22,15 @@ class SqlServer(Protocol):
 def emptied_tables() -> tuple[str, ...]:
     """The tables a test empties: the queue's, plus metrics minute rows and the dashboard's completed
     jobs (a test reading throughput or recent jobs must see only its own)."""
-    from app.Queue.database.tables import QUEUE_TABLES
+    from app.Queue.Database.tables import QUEUE_TABLES
 
     return (*QUEUE_TABLES, "job_metrics", "completed_jobs")
 
 
 def migrated_database(server: SqlServer) -> str:
     """Create TEST_DATABASE on the session server and migrate it once."""
-    from app.Queue.database import migrator
-    from app.Queue.database.connection import make_engine
+    from app.Queue.Database import migrator
+    from app.Queue.Database.connection import make_engine
 
     server.create_database(TEST_DATABASE)
     engine = make_engine(server.url(TEST_DATABASE))

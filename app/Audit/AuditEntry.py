@@ -7,7 +7,7 @@ import sys
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 EVENTS = ("dispatched", "started", "released", "failed", "retried", "forgotten", "cleared", "batch_cancelled",
           "imported", "tenant_forgotten")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Double, Index, Integer, String, Table
 
-from app.Queue.database.tables import Id, metadata
+from app.Queue.Database.tables import Id, metadata
 
 queue_audit = Table(
     "queue_audit",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("at", Double, nullable=False),  # unix seconds (app/Queue/support/time); a double: FLOAT would round them
+    Column("at", Double, nullable=False),  # unix seconds (app/Queue/Support/time); a double: FLOAT would round them
     Column("event", String(32), nullable=False),
     Column("job_id", String(64), nullable=True),
     Column("job_class", String(191), nullable=True),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from app.Audit.AuditEntry import AuditEntry, actor, entry, host, tenant_of
 from app.Audit.AuditStores import AuditStore, RedisAuditStore
 from app.Queue.events import JobFailed, JobProcessing, JobQueued, JobReleased, WorkerStopping
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from app.Audit.AuditEntry import AuditEntry
 from app.Audit.AuditStores import COLUMNS
 from app.Audit.AuditTable import queue_audit
-from app.Queue.database.connection import translate_errors
+from app.Queue.Database.connection import translate_errors
 
 SQLITE_ROWS = 90  # rows per multi-row INSERT on SQLite: 90 x 11 columns < 999 variables
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None, "named": None}

@@ -18,10 +18,10 @@ from typing import Any, Callable
 from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Connection, Engine
 
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import job_batch_jobs, job_batches
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import job_batch_jobs, job_batches
 from app.Queue.errors import QueueError
-from app.Queue.support.time import now, now_int
+from app.Queue.Support.time import now, now_int
 
 SUCCEEDED, FAILED = "succeeded", "failed"
 

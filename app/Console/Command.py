@@ -10,7 +10,7 @@ from cleo.commands.command import Command as CleoCommand
 
 from app.Console.Support.untrusted import plain
 from app.Queue.errors import QueueError
-from app.Queue.support.untrusted_text import visible
+from app.Queue.Support.untrusted_text import visible
 from app.Console.Signature import parse_signature
 
 T = TypeVar("T")

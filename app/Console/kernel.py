@@ -16,7 +16,7 @@ from app.Console.Support.palette import apply_palette
 from app.Console.Support.version import version
 from app.Console.Command import Command as ArtisanCommand
 from app.Queue.errors import ConfigurationError
-from app.Queue.support.log_config import configure_logging
+from app.Queue.Support.log_config import configure_logging
 
 __version__ = version()
 

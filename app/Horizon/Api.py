@@ -17,7 +17,7 @@ from app.Horizon.settings import completed_trim_minutes
 from app.Horizon.SnapshotSeries import latest_subjects, snapshot_series
 from app.Horizon.StatsRepository import StatsRepository
 from app.Horizon.TagsRepository import TagsRepository
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

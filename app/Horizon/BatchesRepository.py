@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from app.Horizon.Paging import BadRequest, NotFound, Page, PageRequest
 from app.Bus.BatchRepository import BatchRecord, DatabaseBatchRepository
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import job_batches
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import job_batches
 from app.Queue.FailedRetrier import retry_failed
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ from app.Horizon.settings import completed_recording_enabled, completed_trim_min
 from app.Horizon.TagIndexFactory import completed_tag_index
 from app.Horizon.TagsRepository import MONITORED_KEY
 from app.Queue.events import JobProcessed, WorkerStarting, WorkerStopping
-from app.Queue.support.time import now
-from app.Queue.support.worker_flusher import WorkerScopedFlusher
+from app.Queue.Support.time import now
+from app.Queue.Support.WorkerScopedFlusher import WorkerScopedFlusher
 
 if TYPE_CHECKING:
     from app.Horizon.CompletedJobStore import CompletedJobStore

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from app.Horizon.CompletedRows import _COMPLETED, _DATA, _UUID, HINT_SLACK, matches, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Horizon.tables import completed_jobs
-from app.Queue.database.connection import translate_errors
+from app.Queue.Database.connection import translate_errors
 
 if TYPE_CHECKING:
     pass

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.Horizon.Redaction import tag_list
 from app.Horizon.TagIndexFactory import failed_tag_index
 from app.Queue.events import JobFailed
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from app.Queue.contracts import CacheStore
 from app.Queue.errors import ConfigurationError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 INDEX_KEY = "horizon:masters"
 INDEX_LOCK = "horizon:masters:lock"

@@ -14,9 +14,9 @@ from app.Horizon.settings import completed_trim_minutes
 from app.Horizon.StatsRepository import StatsRepository
 from app.Horizon.TagIndexFactory import failed_tag_index
 from app.Horizon.tables import job_tags
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import failed_jobs
-from app.Queue.support.time import now
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import failed_jobs
+from app.Queue.Support.time import now
 from app.Queue.FailedRetrier import retry_failed
 from app.Audit.AuditTrail import audit, envelope_of
 

@@ -26,7 +26,7 @@ from app.Horizon.Supervisor import Supervisor
 from app.Horizon.WorkerProcess import WorkerProcess
 from app.Queue.errors import QueueError
 from app.Queue.QueueManager import QueueManager
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.Worker import rss_mb
 from config.env import BASE_DIR
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.Horizon.HorizonState import HorizonState
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.WorkerRegistry import WorkerRegistry
 
 if TYPE_CHECKING:

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.Jobs.MetricsStore import BUCKET_SECONDS, Aggregate, minute_of, percentile
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.metrics_tables import job_metrics
-from app.Queue.support.time import now
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.metrics_tables import job_metrics
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from app.Jobs.MetricsStore import Aggregate, MetricsStore, minute_of, percentile
 from app.Queue.contracts import CacheStore
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
@@ -95,7 +95,7 @@ def _metric_queues(store: MetricsStore, since: float) -> set[str]:
     from sqlalchemy import select
 
     # lazy: SQLAlchemy only when snapshots are read from the database
-    from app.Queue.database.metrics_tables import job_metrics
+    from app.Queue.Database.metrics_tables import job_metrics
 
     query = select(job_metrics.c.queue).where(job_metrics.c.bucket >= minute_of(since)).distinct()
     with store.engine.connect() as conn:

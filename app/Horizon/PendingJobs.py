@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from app.Horizon.JobSummary import detail, summary
 from app.Horizon.Paging import Filters, Page, PageRequest, like_escape, tenant_needle
 from app.Horizon.Redaction import parse_stored, tag_list
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import jobs
-from app.Queue.redis.record import RedisRecord
-from app.Queue.support.time import now
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import jobs
+from app.Queue.Redis.RedisRecord import RedisRecord
+from app.Queue.Support.time import now
 
 SCAN_LIMIT = 10_000
 CHUNK = 500

@@ -22,10 +22,10 @@ from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.StatsRepository import StatsRepository
 from app.Jobs.MetricsCollector import retention_hours
 from app.Jobs.MetricsStore import BIN_BASE, BIN_FACTOR, minute_of
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.metrics_tables import job_metrics
-from app.Queue.database.tables import failed_jobs
-from app.Queue.support.time import now
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.metrics_tables import job_metrics
+from app.Queue.Database.tables import failed_jobs
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

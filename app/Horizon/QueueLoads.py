@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from app.Horizon.Balancer import QueueLoad
 from app.Queue.errors import QueueError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Jobs.MetricsStore import MetricsStore
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from app.Horizon.CompletedRows import COLUMNS, HINT_SLACK, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
-from app.Queue.redis.errors import translate_errors
+from app.Queue.Redis.errors import translate_errors
 
 SCAN_LIMIT = 10_000
 CHUNK = 1_000

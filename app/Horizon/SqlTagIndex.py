@@ -11,8 +11,8 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.engine import Engine
 
 from app.Horizon.tables import job_tags
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import failed_jobs
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import failed_jobs
 
 FAILED, COMPLETED = "failed", "completed"
 

@@ -14,12 +14,12 @@ from app.Horizon.MastersRepository import MastersRepository
 from app.Horizon.Redaction import parse_stored
 from app.Horizon.SizesSummary import summary_for
 from app.Horizon.MetricsRepository import MetricsRepository
-from app.Queue.database.connection import translate_errors
+from app.Queue.Database.connection import translate_errors
 from app.Queue.contracts import QueueSizes
-from app.Queue.database.tables import failed_jobs, jobs
-from app.Queue.support.time import now
-from app.Queue.database.tables import JOBS_TABLE
-from app.Queue.redis.record import RedisRecord
+from app.Queue.Database.tables import failed_jobs, jobs
+from app.Queue.Support.time import now
+from app.Queue.Database.tables import JOBS_TABLE
+from app.Queue.Redis.RedisRecord import RedisRecord
 from app.Queue.Worker import paused_key
 
 if TYPE_CHECKING:

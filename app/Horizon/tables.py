@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Double, Index, Integer, String, Table
 
-from app.Queue.database.tables import Id, LongText, metadata
+from app.Queue.Database.tables import Id, LongText, metadata
 
 completed_jobs = Table(
     "completed_jobs",

@@ -14,7 +14,7 @@ from app.Queue.DispatchChecks import check_priority
 from app.Queue.JobRunner import run_now
 from app.Queue.Queueable import Queueable
 from app.Queue.QueueManager import manager
-from app.Queue.support.time import seconds_until
+from app.Queue.Support.time import seconds_until
 from app.Tenancy.TenantContext import tenant_for_dispatch
 from app.Testing.FakeQueueInteractions import FakeQueueInteractions
 

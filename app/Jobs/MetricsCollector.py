@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from app.Jobs.MetricsStore import MetricsStore, Sample, percentile
 from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.QueueStats import QueueStats
-from app.Queue.support.time import now
-from app.Queue.support.worker_flusher import WorkerScopedFlusher
+from app.Queue.Support.time import now
+from app.Queue.Support.WorkerScopedFlusher import WorkerScopedFlusher
 from app.Queue.QueueManager import manager
 from app.Queue.WorkerRegistry import WorkerRegistry
 from app.Queue.StoreOutage import is_store_outage
@@ -216,8 +216,8 @@ def oldest_wait(qm: QueueManager, connection: str, queue: str) -> float | None:
     from sqlalchemy import func, select
 
     # lazy: SQLAlchemy only when a database queue is asked (an idle Redis worker loads none)
-    from app.Queue.database.connection import translate_errors
-    from app.Queue.database.tables import jobs
+    from app.Queue.Database.connection import translate_errors
+    from app.Queue.Database.tables import jobs
     from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
 
     driver = qm.connection(connection)

@@ -131,7 +131,7 @@ class MetricsStore:
         from sqlalchemy.exc import IntegrityError, OperationalError
 
         # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
-        from app.Queue.database.connection import retryable_code, translate_errors
+        from app.Queue.Database.connection import retryable_code, translate_errors
 
         with translate_errors(self._url):
             for attempt in range(5):
@@ -152,7 +152,7 @@ class MetricsStore:
         from sqlalchemy import and_, select, update
 
         # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
-        from app.Queue.database.metrics_tables import job_metrics
+        from app.Queue.Database.metrics_tables import job_metrics
 
         job, queue, tenant, bucket = key
         agg = new.copy()  # a retried transaction must start from the samples alone
@@ -176,8 +176,8 @@ class MetricsStore:
         from sqlalchemy import delete
 
         # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
-        from app.Queue.database.connection import translate_errors
-        from app.Queue.database.metrics_tables import job_metrics
+        from app.Queue.Database.connection import translate_errors
+        from app.Queue.Database.metrics_tables import job_metrics
 
         with translate_errors(self._url), self.engine.begin() as conn:
             return conn.execute(delete(job_metrics).where(job_metrics.c.bucket < minute_of(before))).rowcount
@@ -187,8 +187,8 @@ class MetricsStore:
         from sqlalchemy import delete
 
         # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
-        from app.Queue.database.connection import translate_errors
-        from app.Queue.database.metrics_tables import job_metrics
+        from app.Queue.Database.connection import translate_errors
+        from app.Queue.Database.metrics_tables import job_metrics
 
         with translate_errors(self._url), self.engine.begin() as conn:
             return int(conn.execute(delete(job_metrics).where(job_metrics.c.tenant == tenant)).rowcount or 0)
@@ -213,8 +213,8 @@ class MetricsStore:
         from sqlalchemy import func, select
 
         # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
-        from app.Queue.database.connection import translate_errors
-        from app.Queue.database.metrics_tables import job_metrics
+        from app.Queue.Database.connection import translate_errors
+        from app.Queue.Database.metrics_tables import job_metrics
 
         query = (select(func.coalesce(func.sum(job_metrics.c.processed + job_metrics.c.failed), 0))
                  .where(job_metrics.c.queue == queue, job_metrics.c.bucket >= minute_of(since)))
@@ -227,8 +227,8 @@ class MetricsStore:
         from sqlalchemy import select
 
         # lazy: SQLAlchemy only when metrics are written or read (an idle Redis worker loads none)
-        from app.Queue.database.connection import translate_errors
-        from app.Queue.database.metrics_tables import job_metrics
+        from app.Queue.Database.connection import translate_errors
+        from app.Queue.Database.metrics_tables import job_metrics
 
         query = select(job_metrics).where(job_metrics.c.bucket >= minute_of(since))
         if job is not None:

@@ -21,7 +21,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.Cache.Locks import LockStore

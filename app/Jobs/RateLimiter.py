@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.Queue.contracts import CacheStore
 from app.Queue.Serializer import class_path
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Jobs.RateLimitStrategies import STRATEGIES
 from app.Jobs.RateLimitStrategies import SlidingWindowLimiter
 from app.Jobs.RateLimitStrategies import TokenBucketLimiter

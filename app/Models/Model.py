@@ -21,7 +21,7 @@ from app.Queue.QueueManager import manager
 
 
 class Model(DeclarativeBase):
-    """Base of the app's ORM models; they map the queue's Core tables (app/Queue/database/tables.py)."""
+    """Base of the app's ORM models; they map the queue's Core tables (app/Queue/Database/tables.py)."""
 
     @classmethod
     def session(cls) -> Session:

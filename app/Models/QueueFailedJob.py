@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 
 from app.Models.Model import Model
-from app.Queue.database.tables import failed_jobs
+from app.Queue.Database.tables import failed_jobs
 from app.Queue.FailedRetrier import retry_failed
 from app.Queue.errors import QueueError
 from app.Queue.QueueManager import manager

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.Queue.contracts import FailedJobRecord
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import failed_jobs
-from app.Queue.support.failed_filter import LIKE_ESCAPE, class_matches, like_pattern
-from app.Queue.support.time import now, now_int
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import failed_jobs
+from app.Queue.Support.failed_filter import LIKE_ESCAPE, class_matches, like_pattern
+from app.Queue.Support.time import now, now_int
 
 
 class DatabaseFailedJobProvider:

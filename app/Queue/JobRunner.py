@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
 from app.Queue.errors import JobTimeoutError
-from app.Queue.support.alarm import Alarm, timeout_message
+from app.Queue.Support.Alarm import Alarm, timeout_message
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.Jobs.JobState import JobState, JobStatus
 from app.Queue.contracts import CacheStore
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.StoreOutage import log_failure
 
 FLUSH_INTERVAL = 0.1

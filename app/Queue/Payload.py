@@ -20,7 +20,7 @@ from app.Queue.PayloadWriter import SIG_PREFIX, SIG_SUFFIX_LEN, PayloadWriter
 from app.Queue.PayloadWriter import sign as sign  # re-exported: callers sign re-built envelopes with it
 from app.Queue.PayloadWriter import dumps as _dumps
 from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job

@@ -22,7 +22,7 @@ from app.Queue.Payload import PayloadCodec
 from app.Queue.QueueDefinition import QueueDefinition
 from app.Queue.Queueable import Queueable
 from app.Queue.QueueStats import QueueStats
-from app.Queue.support.time import seconds_until
+from app.Queue.Support.time import seconds_until
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -165,7 +165,7 @@ class QueueManager:
     def engine(self, url: str | None = None) -> Engine:
         """Get the shared SQLAlchemy engine for `url` (default: config/database.py)."""
         # lazy: SQLAlchemy stays out of a process that never opens a database (idle Redis worker)
-        from app.Queue.database.connection import make_engine
+        from app.Queue.Database.connection import make_engine
         from config.database import database_url
 
         url = url or database_url()
@@ -225,7 +225,7 @@ class QueueManager:
             from app.Queue.FailedJobs import DatabaseFailedJobProvider  # lazy: imports SQLAlchemy
 
             if self.config.get("failed", {}).get("driver") == "redis":
-                from app.Queue.redis.failed_jobs import RedisFailedJobProvider
+                from app.Queue.Redis.RedisFailedJobProvider import RedisFailedJobProvider
 
                 # the same methods as the SQL provider (contracts.FailedJobProvider)
                 self._failed = cast("DatabaseFailedJobProvider", RedisFailedJobProvider.from_config(self.connection_config("redis")))

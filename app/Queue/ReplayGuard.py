@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.Queue.events import JobProcessed
 from app.Queue.Payload import SIG_SUFFIX_LEN
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -88,8 +88,8 @@ class HeldStatusReader:
         from sqlalchemy import bindparam, select
 
         # lazy: SQLAlchemy only for the database replay guard
-        from app.Queue.database.connection import Prepared
-        from app.Queue.database.tables import cache
+        from app.Queue.Database.connection import Prepared
+        from app.Queue.Database.tables import cache
 
         self.statuses = manager.statuses
         store = self.statuses.store

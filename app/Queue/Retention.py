@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from sqlalchemy import delete
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.errors import ConfigurationError
 from app.Bus.BatchRecorder import batch_recorder
 from app.Jobs.MetricsStore import MetricsStore
@@ -72,8 +72,8 @@ def _audit(manager: QueueManager) -> Any:
 def _expired_cache_rows(manager: QueueManager) -> int:
     # lazy: SQLAlchemy only when the database cache store is pruned
     from app.Queue.Cache.DatabaseStore import DatabaseStore
-    from app.Queue.database.connection import translate_errors
-    from app.Queue.database.tables import cache
+    from app.Queue.Database.connection import translate_errors
+    from app.Queue.Database.tables import cache
 
     store = manager.cache
     if not isinstance(store, DatabaseStore):

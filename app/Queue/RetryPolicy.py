@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.WorkerOptions import WorkerOptions
 
 

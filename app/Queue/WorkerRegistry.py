@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from app.Queue.contracts import CacheStore
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
 from app.Queue.StoreOutage import log_failure
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

@@ -29,7 +29,7 @@ from app.Jobs.JobState import JobState, JobStatus
 from app.Queue.contracts import PushItem
 from app.Queue.QueueManager import QueueManager, manager
 from app.Queue.QueueStats import QueueStats
-from app.Queue.support.time import now, seconds_until
+from app.Queue.Support.time import now, seconds_until
 from app.Jobs.Job import Job
 from app.Jobs.Contracts import ShouldBeUnique
 

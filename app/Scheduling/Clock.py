@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Scheduling.errors import ScheduleError
 
 UTC = timezone.utc

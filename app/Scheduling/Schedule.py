@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
-from app.Queue.support.time import utcnow
+from app.Queue.Support.time import utcnow
 from app.Scheduling.errors import ScheduleError
 from app.Scheduling.Event import Event
 from app.Scheduling.Tasks import CallTask, CommandTask, JobTask

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Callable
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Scheduling.Event import Event
 from app.Scheduling.LastResults import LastResult, LastResults
 from app.Scheduling.Mutexes import ScheduleMutexes

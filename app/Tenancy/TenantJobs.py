@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from app.Queue.contracts import QueueSizes
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import jobs
-from app.Queue.redis.record import RedisRecord
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import jobs
+from app.Queue.Redis.RedisRecord import RedisRecord
 from app.Queue.errors import QueueError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Tenancy.FairQueues import SEPARATOR, FairDriver, payload_tenant, tenancy_settings
 from app.Audit.AuditTrail import audit, flush, make_store
 from app.Jobs.MetricsStore import MetricsStore

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from app.Queue.support.time import seconds_until
+from app.Queue.Support.time import seconds_until
 from app.Queue.QueueManager import manager as default_manager
 from app.Jobs.Job import Job
 

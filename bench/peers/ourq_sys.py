@@ -91,7 +91,7 @@ class OurQueue(System):
         Without them a worker could not write its metrics and would keep them in memory
         (up to 50,000 samples), which would show as RSS growth that a real deployment has not.
         """
-        from app.Queue.database import migrator
+        from app.Queue.Database import migrator
         from app.Queue.QueueManager import manager
 
         qm = manager()

@@ -34,7 +34,7 @@ from bench.harness import (  # noqa: E402
 
 def ours(server: Any, tmp: Path, sizes: dict[str, int]) -> dict[str, float]:
     """Our figures: dispatch, steady processing (default and --prefetch), latency."""
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
     from app.Queue.QueueManager import manager
     from bench.__main__ import base_env
     from config import env as env_mod

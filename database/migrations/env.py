@@ -1,14 +1,14 @@
-"""Alembic environment: shares the engine handed in by app.Queue.database.migrator."""
+"""Alembic environment: shares the engine handed in by app.Queue.Database.migrator."""
 from __future__ import annotations
 
 from alembic import context
 
-from app.Queue.database.tables import metadata
+from app.Queue.Database.tables import metadata
 
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:  # plain `alembic` CLI use: build the engine from the app's settings
-    from app.Queue.database.connection import make_engine
+    from app.Queue.Database.connection import make_engine
     from config.database import database_url
 
     engine = make_engine(database_url())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.Console.Support.top import render_frame
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from tests.support import artisan
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.Queue.database import migrator
+from app.Queue.Database import migrator
 from app.Queue.QueueManager import manager
 from config import env as env_mod
 from tests.core_helpers import job_rows

@@ -7,8 +7,8 @@ from sqlalchemy import func, insert, select
 from app.Console import Command as command_module
 from app.Console.kernel import COMMANDS
 from app.Console.Support import pruning
-from app.Queue.database.tables import failed_jobs
-from app.Queue.support.time import now
+from app.Queue.Database.tables import failed_jobs
+from app.Queue.Support.time import now
 from tests.support import artisan, assert_one_line_error
 
 

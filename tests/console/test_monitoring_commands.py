@@ -8,7 +8,7 @@ from sqlalchemy import text
 from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from app.Queue.WorkerRegistry import WorkerRegistry
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from tests.fixtures.console_jobs import BrokenJob, EmailJob, ReportJob
 
 
@@ -110,7 +110,7 @@ def test_health_fails_on_pending_jobs_without_workers_and_reports_dead_ones(queu
 
 
 def test_health_fails_on_a_bad_app_key_and_missing_migrations(queue_env, artisan_cmd, monkeypatch):
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
 
     migrator.downgrade(queue_env.engine(), "0004_create_cache_tables")
     monkeypatch.setenv("APP_KEY", "not-a-key")

@@ -15,7 +15,7 @@ _fresh = itertools.count()
 
 def use_store(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> QueueManager:
     """Point this process at an empty, migrated store: sqlite (a new file), mariadb, pgsql, or redis (+ a new SQLite file)."""
-    from app.Queue.database import migrator
+    from app.Queue.Database import migrator
 
     if name in ("sqlite", "redis"):
         monkeypatch.setenv("DB_CONNECTION", "sqlite")

@@ -91,7 +91,7 @@ def writes_held(backend: Backend, seconds: float) -> Iterator[None]:
         yield
         return
     engine = backend.manager.engine()
-    from app.Queue.database.tables import jobs
+    from app.Queue.Database.tables import jobs
 
     locked = threading.Event()
 

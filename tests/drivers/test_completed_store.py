@@ -5,7 +5,7 @@ import json
 
 from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.Paging import Filters, PageRequest
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from tests.dashboard_support import empty_dashboard_tables
 from tests.drivers.conftest import Backend
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.Queue.database.tables import jobs
+from app.Queue.Database.tables import jobs
 from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import TEST_KEY, read_lines

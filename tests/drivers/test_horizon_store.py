@@ -10,7 +10,7 @@ from app.Horizon.HorizonState import INDEX_KEY, NAME_LOCK_PREFIX, RECORD_PREFIX,
 from app.Horizon.MetricsSnapshot import SNAPSHOTS_KEY, latest_snapshot, read_snapshots, take_snapshot
 from app.Jobs.MetricsStore import MetricsStore, Sample
 from app.Queue.errors import ConfigurationError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from tests.fixtures.console_jobs import ReportJob
 
 

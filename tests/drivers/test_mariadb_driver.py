@@ -11,7 +11,7 @@ import pytest
 from app.Queue.contracts import PushItem
 from app.Queue.Drivers.DatabaseQueue import CLAIM_INDEX, DatabaseQueue, skip_locked_supported
 from app.Queue.QueueManager import QueueManager
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from tests.servers_mariadb import MariaDBServer, use_mariadb
 from tests.support import wait_until
 
@@ -217,7 +217,7 @@ def test_claim_is_one_round_trip_and_checks_the_row_it_reserved(driver: Database
     """The one-round-trip claim reads back the id it reserved; a mismatch is undone, and the driver falls back."""
     import dataclasses
 
-    from app.Queue.database.connection import Prepared
+    from app.Queue.Database.connection import Prepared
 
     driver.push('"first"', "default")
     driver.push('"second"', "default")

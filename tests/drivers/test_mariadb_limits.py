@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from app.Queue.database.mysql_checks import PayloadTooLargeError
+from app.Queue.Database.mysql_checks import PayloadTooLargeError
 from app.Queue.errors import ConfigurationError
 from app.Queue.QueueManager import QueueManager
 from tests.fixtures.jobs import RecordJob

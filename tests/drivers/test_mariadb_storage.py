@@ -8,9 +8,9 @@ from freezegun import freeze_time
 from sqlalchemy import inspect
 
 from app.Queue.Cache.DatabaseStore import DatabaseStore
-from app.Queue.database import migrator
-from app.Queue.database.connection import make_engine
-from app.Queue.database.tables import QUEUE_TABLES
+from app.Queue.Database import migrator
+from app.Queue.Database.connection import make_engine
+from app.Queue.Database.tables import QUEUE_TABLES
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.QueueManager import QueueManager
@@ -49,8 +49,8 @@ def test_migrated_schema_matches_the_tables_the_code_uses(mariadb_server: MariaD
 
     import app.Audit.AuditTable  # noqa: F401 (tables defined beside their feature join the shared metadata on import)
     import app.Horizon.tables  # noqa: F401
-    import app.Queue.database.metrics_tables  # noqa: F401
-    from app.Queue.database.tables import metadata
+    import app.Queue.Database.metrics_tables  # noqa: F401
+    from app.Queue.Database.tables import metadata
 
     engine = make_engine(mariadb_server.url(mariadb_database))
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.Queue.contracts import PushItem
-from app.Queue.database.postgres_session import MAX_CHANNEL_BYTES, channel
+from app.Queue.Database.postgres_session import MAX_CHANNEL_BYTES, channel
 from app.Queue.Drivers.PostgresQueue import CLAIM, DELETE_AND_CLAIM, PostgresQueue
 from app.Queue.QueueManager import QueueManager
 from tests.servers_pgsql import PostgresServer, use_pgsql
@@ -33,7 +33,7 @@ def driver(pg: QueueManager) -> PostgresQueue:
 
 def _other_driver(d: PostgresQueue) -> PostgresQueue:
     """A second driver on its own connections, as another process would have."""
-    from app.Queue.database.connection import make_engine
+    from app.Queue.Database.connection import make_engine
 
     return PostgresQueue("database", make_engine(str(d.engine.url.render_as_string(hide_password=False))),
                          d.retry_after)

@@ -6,9 +6,9 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
-from app.Queue.database import migrator
-from app.Queue.database.connection import make_engine
-from app.Queue.database.tables import QUEUE_TABLES
+from app.Queue.Database import migrator
+from app.Queue.Database.connection import make_engine
+from app.Queue.Database.tables import QUEUE_TABLES
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 from app.Queue.QueueManager import QueueManager
 from tests.servers_pgsql import PostgresServer, use_pgsql
@@ -51,8 +51,8 @@ def test_migrated_schema_matches_the_tables_the_code_uses(pgsql_server: Postgres
 
     import app.Audit.AuditTable  # noqa: F401 (tables defined beside their feature join the shared metadata on import)
     import app.Horizon.tables  # noqa: F401
-    from app.Queue.database import metrics_tables  # noqa: F401  (job_metrics joins the metadata)
-    from app.Queue.database.tables import metadata
+    from app.Queue.Database import metrics_tables  # noqa: F401  (job_metrics joins the metadata)
+    from app.Queue.Database.tables import metadata
 
     engine = make_engine(pgsql_server.url(pgsql_database))
     try:
@@ -137,7 +137,7 @@ def test_migrate_and_queue_commands_run_on_postgres(pgsql_server: PostgresServer
 def test_metrics_from_concurrent_writers_all_count(pg: QueueManager):
     """Four writers merge into the same (job, queue, minute) rows: row locks and retried races lose no sample."""
     from app.Jobs.MetricsStore import MetricsStore, Sample
-    from app.Queue.support.time import now
+    from app.Queue.Support.time import now
 
     store = MetricsStore(pg.engine())
     at = now()

@@ -10,7 +10,7 @@ from app.Horizon.Paging import Filters, PageRequest
 from app.Horizon.TagIndexFactory import completed_tag_index, failed_tag_index
 from app.Horizon.TagsRepository import TagsRepository
 from app.Queue.FailedRetrier import retry_failed
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from config import env as env_mod
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 - fixture
 from tests.dashboard_support import empty_dashboard_tables

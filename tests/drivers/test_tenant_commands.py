@@ -8,7 +8,7 @@ import pytest
 
 from app.Audit.AuditTrail import flush, make_store
 from app.Jobs.MetricsStore import MetricsStore, Sample, minute_of
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.QueueManager import manager
 from config import env as env_mod
 from tests.console.conftest import run_command

@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import insert
 
-from app.Queue.database.tables import jobs
+from app.Queue.Database.tables import jobs
 from app.Queue.Payload import sign
-from app.Queue.support.time import now_int
+from app.Queue.Support.time import now_int
 from tests.conftest import read_lines
 from tests.core_helpers import failed_rows, job_rows
 from tests.fixtures.jobs import PausingRecordJob, RecordJob, SleepJob

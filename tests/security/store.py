@@ -7,9 +7,9 @@ from typing import Any
 import redis
 from sqlalchemy import select, text
 
-from app.Queue.database.tables import cache, failed_jobs, job_batches, jobs
+from app.Queue.Database.tables import cache, failed_jobs, job_batches, jobs
 from app.Queue.Drivers.RedisQueue import QueueKeys
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import WorkerOptions
 from tests.drivers.conftest import Backend

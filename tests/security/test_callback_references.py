@@ -88,7 +88,7 @@ def _codec():
 def test_options_are_stored_with_a_signature(backend: Backend, witness: Path):
     from sqlalchemy import select
 
-    from app.Queue.database.tables import job_batches
+    from app.Queue.Database.tables import job_batches
 
     batch_id = batch([Mark(witness, "member")]).then(note_then).on_connection(backend.connection).dispatch()
     with backend.manager.engine().connect() as conn:

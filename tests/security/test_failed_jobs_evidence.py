@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from app.Queue.support.time import now_int
+from app.Queue.Support.time import now_int
 from tests.drivers.conftest import Backend
 from tests.fixtures.security_jobs import Boom
 from tests.security.store import plant, raw_redis, work

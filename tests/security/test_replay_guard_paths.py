@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
 from tests.fixtures.security_jobs import Boom, Mark

@@ -351,7 +351,7 @@ def _stored_envelopes(backend: Backend, queue: str) -> list[dict[str, Any]]:
         return [json.loads(r.split("|", 4)[4]) for r in records]
     from sqlalchemy import select
 
-    from app.Queue.database.tables import jobs
+    from app.Queue.Database.tables import jobs
 
     with backend.manager.engine().connect() as conn:
         return [json.loads(p) for (p,) in conn.execute(select(jobs.c.payload).where(jobs.c.queue == queue))]

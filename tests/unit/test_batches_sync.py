@@ -139,7 +139,7 @@ def test_job_can_cancel_its_own_batch_and_later_members_skip(witness: Path):
 def test_batch_id_and_remaining_chain_travel_in_the_signed_envelope(witness: Path, queue_env):
     from sqlalchemy import select
 
-    from app.Queue.database.tables import jobs
+    from app.Queue.Database.tables import jobs
     from app.Queue.errors import InvalidPayloadError
 
     chain_id = chain([bj.Start(witness), bj.Increment(witness, "2")]).dispatch()

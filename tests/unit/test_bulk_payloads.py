@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from app.Jobs.JobState import JobState
-from app.Queue.database.tables import jobs as jobs_table
+from app.Queue.Database.tables import jobs as jobs_table
 from app.Queue.Payload import BulkPayloads, PayloadCodec, uuid4_strings
 from app.Queue.PayloadWriter import PayloadWriter
 from tests.fixtures.core_jobs import (
@@ -140,7 +140,7 @@ def test_the_payload_writer_signs_with_the_standard_library_hmac(key):
 
 def test_a_bulk_with_an_unserialisable_job_stores_nothing_and_leaves_no_pending_status(queue_env, witness, monkeypatch):
     from app.Queue.BulkDispatch import STATUS_SLICE
-    from app.Queue.database.tables import cache
+    from app.Queue.Database.tables import cache
     from app.Queue.errors import SerializationError
     from tests.fixtures.core_jobs import Opaque
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.Horizon.HorizonState import HorizonState
 from app.Horizon.MastersRepository import STANDALONE, MastersRepository
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.WorkerRegistry import WorkerRegistry
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.Horizon.Auth import COOKIE, AccessPolicy
-from app.Queue.database.tables import failed_jobs
+from app.Queue.Database.tables import failed_jobs
 from config import env as env_mod
 from tests.conftest import TEST_KEY
 from tests.dashboard_support import client, csrf

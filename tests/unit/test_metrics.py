@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from app.Jobs.MetricsCollector import JobMetrics, MetricsCollector, retention_hours
 from app.Jobs.MetricsStore import BIN_BASE, MetricsStore, Sample, bin_of, bin_value, percentile
-from app.Queue.database.metrics_tables import job_metrics
+from app.Queue.Database.metrics_tables import job_metrics
 from app.Queue.errors import ConfigurationError
 from app.Queue.events import JobFailed, JobProcessed, WorkerStarting, WorkerStopping
 from app.Queue.Worker import Worker

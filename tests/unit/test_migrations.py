@@ -8,8 +8,8 @@ import sys
 
 from sqlalchemy import inspect
 
-from app.Queue.database import migrator
-from app.Queue.database.connection import make_engine
+from app.Queue.Database import migrator
+from app.Queue.Database.connection import make_engine
 from config.env import BASE_DIR
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.fixtures.jobs import RecordJob

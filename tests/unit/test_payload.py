@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.Jobs.Job import Job
-from app.Queue.database.tables import jobs
+from app.Queue.Database.tables import jobs
 from app.Queue.errors import InvalidPayloadError, SerializationError
 from app.Queue.Payload import PayloadCodec
 from app.Queue.Serializer import module_allowed, resolve_class

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.Queue.redis.record import RedisRecord
+from app.Queue.Redis.RedisRecord import RedisRecord
 
 PAYLOAD = '{"uuid":"u","data":{"note":"a|b|c"},"signature":"00"}'
 

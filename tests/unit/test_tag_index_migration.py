@@ -7,8 +7,8 @@ from sqlalchemy import insert, select
 
 from app.Horizon.SqlTagIndex import SqlTagIndex
 from app.Horizon.tables import job_tags
-from app.Queue.database import migrator
-from app.Queue.database.tables import failed_jobs
+from app.Queue.Database import migrator
+from app.Queue.Database.tables import failed_jobs
 
 
 def _failed(uuid: str, payload: str, at: int) -> dict[str, object]:

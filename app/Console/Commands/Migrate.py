@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from app.Console.Command import Command
-from app.Queue.database import migrator
-from app.Queue.database.connection import describe, translate_errors
-from app.Queue.database.mysql_checks import charset_problem, is_mysql, packet_problem
-from app.Queue.database.tables import QUEUE_TABLES
+from app.Queue.Database import migrator
+from app.Queue.Database.connection import describe, translate_errors
+from app.Queue.Database.mysql_checks import charset_problem, is_mysql, packet_problem
+from app.Queue.Database.tables import QUEUE_TABLES
 from app.Queue.errors import ConfigurationError
 from app.Queue.QueueManager import manager
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from app.Console.Command import Command
-from app.Queue.database import migrator
-from app.Queue.database.connection import translate_errors
+from app.Queue.Database import migrator
+from app.Queue.Database.connection import translate_errors
 from app.Queue.QueueManager import manager
 
 

@@ -12,7 +12,7 @@ from app.Audit.AuditTrail import make_store
 from app.Console.Command import Command, UsageError
 from app.Console.Support.untrusted import plain
 from app.Queue.QueueManager import manager
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -12,7 +12,7 @@ from app.Console.Command import Command
 from app.Console.Support.untrusted import plain
 from app.Queue.contracts import FailedJobRecord
 from app.Queue.QueueManager import manager
-from app.Queue.support.failed_filter import job_class
+from app.Queue.Support.failed_filter import job_class
 
 DEFAULT_LIMIT = 50
 

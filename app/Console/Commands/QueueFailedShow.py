@@ -11,7 +11,7 @@ from app.Console.Commands.QueueFailed import failed_at_text
 from app.Console.Support.untrusted import plain
 from app.Queue.AttemptHistory import split
 from app.Queue.QueueManager import manager
-from app.Queue.support.failed_filter import payload_fields
+from app.Queue.Support.failed_filter import payload_fields
 
 MASK = "***encrypted***"
 

@@ -7,7 +7,7 @@ from app.Console.Command import Command
 from app.Audit.AuditTrail import audit
 from app.Console.Support.pruning import count_failed, flush_failed
 from app.Queue.QueueManager import manager
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Tenancy.FairQueues import payload_tenant
 from app.Tenancy.TenantJobs import require_known
 

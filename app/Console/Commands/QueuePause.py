@@ -7,7 +7,7 @@ from app.Console.Command import Command
 from app.Console.Support.targets import parse_target
 from app.Console.Support.untrusted import plain
 from app.Queue.QueueManager import manager
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.Worker import paused_key
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.Console.Command import Command
 from app.Queue.QueueManager import manager
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.Worker import RESTART_KEY
 
 

@@ -10,8 +10,8 @@ from app.Console.Command import Command
 from app.Console.Support.targets import format_seconds, known_queues, parse_target
 from app.Console.Support.untrusted import plain, plain_json
 from app.Jobs.MetricsCollector import JobMetrics, QueueMetrics
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import job_batches
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import job_batches
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from app.Queue.errors import QueueError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 from app.Queue.WorkerRegistry import WorkerRegistry
 from app.Console.Support.targets import known_queues
 
@@ -39,8 +39,8 @@ def check_app_key(qm: QueueManager) -> Check:
 
 def check_migrations(qm: QueueManager) -> Check:
     # lazy: SQLAlchemy only for a database connection's check
-    from app.Queue.database import migrator
-    from app.Queue.database.connection import describe, translate_errors
+    from app.Queue.Database import migrator
+    from app.Queue.Database.connection import describe, translate_errors
 
     engine = qm.engine()
     with translate_errors(str(engine.url)):

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import delete, func, select
 
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import failed_jobs
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import failed_jobs
 from app.Queue.FailedJobs import DatabaseFailedJobProvider
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

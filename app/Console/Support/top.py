@@ -10,8 +10,8 @@ from typing import Any, Iterator, Sequence
 
 from app.Console.Support.targets import format_seconds
 from app.Jobs.MetricsCollector import QueueMetrics
-from app.Queue.support.time import now
-from app.Queue.support.untrusted_text import visible
+from app.Queue.Support.time import now
+from app.Queue.Support.untrusted_text import visible
 
 ENTER_SCREEN = "\x1b[?1049h\x1b[?25l"
 LEAVE_SCREEN = "\x1b[?25h\x1b[?1049l"

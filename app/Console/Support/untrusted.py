@@ -2,7 +2,7 @@
 
 Every command prints store strings (queue names, uuids, job names, exceptions, batch names)
 through `plain`: `<fg=nosuchcolor>x</>` would crash cleo's formatter, `<error>x</error>` would
-render as styling, and control characters are shown as escapes (app/Queue/support/untrusted_text.py).
+render as styling, and control characters are shown as escapes (app/Queue/Support/untrusted_text.py).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 
 from cleo.formatters.formatter import Formatter
 
-from app.Queue.support.untrusted_text import visible
+from app.Queue.Support.untrusted_text import visible
 
 
 def plain(text: object, one_line: bool = False) -> str:

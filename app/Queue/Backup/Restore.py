@@ -18,13 +18,13 @@ from sqlalchemy.engine import Connection
 
 from app.Queue.Backup.SignedLines import VerifiedExport
 from app.Queue.Backup.Snapshot import read_jobs
-from app.Queue.database.connection import describe, translate_errors
-from app.Queue.database.tables import FAILED_TABLE, JOBS_TABLE, failed_jobs, job_batch_jobs, job_batches, jobs
+from app.Queue.Database.connection import describe, translate_errors
+from app.Queue.Database.tables import FAILED_TABLE, JOBS_TABLE, failed_jobs, job_batch_jobs, job_batches, jobs
 from app.Queue.errors import ConfigurationError, MissingTablesError
 from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.Payload import peek_uuid
-from app.Queue.redis.record import RedisRecord
-from app.Queue.support.time import now, now_int
+from app.Queue.Redis.RedisRecord import RedisRecord
+from app.Queue.Support.time import now, now_int
 from app.Tenancy.FairQueues import payload_tenant, tenant_queue
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _write_database_jobs(conn: Connection, lines: list[dict[str, Any]]) -> None:
 
 def _write_redis_jobs(driver: Any, lines: list[dict[str, Any]]) -> None:
     """Add records (attempts kept) in the driver's layout: `seq|priority|attempts|holder|payload`."""
-    from app.Queue.redis.errors import translate_errors as redis_errors
+    from app.Queue.Redis.errors import translate_errors as redis_errors
 
     by_queue: dict[str, list[dict[str, Any]]] = {}
     for line in lines:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Iterator, Sequence
 
 from app.Queue.errors import QueueError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 FORMAT = "queue-export/1"
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from sqlalchemy import or_, select
 
-from app.Queue.database.connection import translate_errors
-from app.Queue.database.tables import job_batch_jobs, job_batches, jobs
+from app.Queue.Database.connection import translate_errors
+from app.Queue.Database.tables import job_batch_jobs, job_batches, jobs
 from app.Queue.Payload import peek_uuid
-from app.Queue.redis.record import RedisRecord
-from app.Queue.support.time import now
+from app.Queue.Redis.RedisRecord import RedisRecord
+from app.Queue.Support.time import now
 from app.Queue.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def _database_jobs(driver: Any, queues: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _redis_jobs(driver: Any, queues: Sequence[str]) -> Iterator[dict[str, Any]]:
-    from app.Queue.redis.errors import translate_errors as redis_errors
+    from app.Queue.Redis.errors import translate_errors as redis_errors
 
     t = now()
     for queue in queues:

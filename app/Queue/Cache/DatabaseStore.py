@@ -9,12 +9,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.Queue.database.connection import run_transaction, translate_errors
-from app.Queue.database.tables import cache
-from app.Queue.support.time import now
+from app.Queue.Database.connection import run_transaction, translate_errors
+from app.Queue.Database.tables import cache
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
-    from app.Queue.database.postgres_session import PostgresSession
+    from app.Queue.Database.postgres_session import PostgresSession
 
 FOREVER = 2**62
 PRUNE_LOTTERY = 200  # one write in N deletes expired rows, so the table does not grow forever
@@ -39,7 +39,7 @@ class DatabaseStore:
         self._postgres: PostgresSession | None = None
         if engine.dialect.name == "postgresql":
             # lazy: psycopg's session helpers only on PostgreSQL
-            from app.Queue.database.postgres_session import PostgresSession
+            from app.Queue.Database.postgres_session import PostgresSession
 
             self._postgres = PostgresSession(engine)
 

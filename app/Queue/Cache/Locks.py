@@ -13,9 +13,9 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.Queue.database.connection import run_transaction, translate_errors
-from app.Queue.database.tables import cache_locks
-from app.Queue.support.time import now
+from app.Queue.Database.connection import run_transaction, translate_errors
+from app.Queue.Database.tables import cache_locks
+from app.Queue.Support.time import now
 
 if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager

@@ -13,11 +13,11 @@ from typing import Any, Iterator, Mapping
 import redis
 
 from app.Queue.Cache.Locks import FOREVER
-from app.Queue.redis.clients import close_client, make_client
-from app.Queue.redis.dispatch_writes import LockTake, open_writes, server_identity
-from app.Queue.redis.errors import translate, where
+from app.Queue.Redis.clients import close_client, make_client
+from app.Queue.Redis.dispatch_writes import LockTake, open_writes, server_identity
+from app.Queue.Redis.errors import translate, where
 from app.Queue.errors import ConnectionUnavailableError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 EVICTION_MARGIN_MS = 60_000  # Redis drops a lock this long after its app-clock expiry
 

@@ -4,7 +4,7 @@
 call of this store in the same thread reads its reply first, so reads see the write.
 
 Values are stored as `"<expiry>|<json>"` with the expiry taken from Python's clock
-(app/Queue/support/time.py), so expiry obeys freezegun like every other time rule;
+(app/Queue/Support/time.py), so expiry obeys freezegun like every other time rule;
 a server TTL slightly longer than the logical one only reclaims memory.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ import math
 from typing import Any, Mapping
 
 from app.Queue import LuaScripts
-from app.Queue.redis.clients import close_client, is_cluster, make_client
-from app.Queue.redis.dispatch_writes import STATUS_PREFIX, open_writes, server_identity
-from app.Queue.redis.errors import translate_errors
-from app.Queue.redis.held_connection import HeldConnection
-from app.Queue.support.time import now
+from app.Queue.Redis.clients import close_client, is_cluster, make_client
+from app.Queue.Redis.dispatch_writes import STATUS_PREFIX, open_writes, server_identity
+from app.Queue.Redis.errors import translate_errors
+from app.Queue.Redis.HeldConnection import HeldConnection
+from app.Queue.Support.time import now
 
 GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
 PUT_MANY_CHUNK = 1000  # entries per script call: bounded script runtime

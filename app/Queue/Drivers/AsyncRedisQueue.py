@@ -17,12 +17,12 @@ from redis.exceptions import NoScriptError
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.redis import clients
-from app.Queue.redis.clients import require_enabled
-from app.Queue.redis.errors import where
+from app.Queue.Redis import clients
+from app.Queue.Redis.clients import require_enabled
+from app.Queue.Redis.errors import where
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
 from app.Queue.Drivers.RedisQueue import QueueKeys
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 POOL_SIZE = 16  # connections per event loop and Redis connection
 PUSH_CHUNK = 500  # jobs per PUSH script call in a bulk (the script takes at most ~1,000)

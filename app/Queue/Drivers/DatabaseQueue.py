@@ -1,7 +1,7 @@
 """Jobs in the `jobs` table: one short transaction per claim, leases renewed by the worker.
 
 How a claim is made depends on the dialect and is chosen once, at construction
-(app/Queue/database/claims.py): SQLite serialises writers, so a plain SELECT + UPDATE;
+(app/Queue/Database/claims.py): SQLite serialises writers, so a plain SELECT + UPDATE;
 MySQL/MariaDB `FOR UPDATE SKIP LOCKED` (plain `FOR UPDATE` on older servers) in one
 multi-statement round trip, walking the claim index so only passed rows are locked.
 A finished job is deleted in the same transaction that claims the next one.
@@ -18,11 +18,11 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.database.claims import ClaimStrategy, OneTripClaim, TwoStepClaim, one_trip_statements, whole
-from app.Queue.database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
-from app.Queue.database.mysql_checks import PacketLimit
-from app.Queue.database.tables import CLAIM_INDEX, jobs
-from app.Queue.support.time import now
+from app.Queue.Database.claims import ClaimStrategy, OneTripClaim, TwoStepClaim, one_trip_statements, whole
+from app.Queue.Database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
+from app.Queue.Database.mysql_checks import PacketLimit
+from app.Queue.Database.tables import CLAIM_INDEX, jobs
+from app.Queue.Support.time import now
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
@@ -155,7 +155,7 @@ class DatabaseQueue:
         self._claims = self._choose_claims(engine.dialect.name)
 
     def _choose_claims(self, dialect: str) -> ClaimStrategy:
-        """The claim strategy for this dialect, chosen once (see app/Queue/database/claims.py)."""
+        """The claim strategy for this dialect, chosen once (see app/Queue/Database/claims.py)."""
         return TwoStepClaim(self) if dialect == "sqlite" else OneTripClaim(self)
 
     # -- writes -----------------------------------------------------------------------

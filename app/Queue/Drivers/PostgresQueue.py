@@ -19,8 +19,8 @@ from typing import Any, Callable, Sequence
 from sqlalchemy.engine import Engine
 
 from app.Queue.contracts import PushItem
-from app.Queue.database.claims import ClaimStrategy
-from app.Queue.database.postgres_session import PostgresSession, channel
+from app.Queue.Database.claims import ClaimStrategy
+from app.Queue.Database.postgres_session import PostgresSession, channel
 from app.Queue.Drivers.DatabaseQueue import (
     DatabaseJob,
     DatabaseQueue,
@@ -29,7 +29,7 @@ from app.Queue.Drivers.DatabaseQueue import (
     _token,
 )
 from app.Queue.errors import ConnectionUnavailableError
-from app.Queue.support.time import now
+from app.Queue.Support.time import now
 
 log = logging.getLogger("queue.database")
 
@@ -94,7 +94,7 @@ class PostgresJob(DatabaseJob):
 
 
 class PostgresClaim:
-    """PostgreSQL's claim strategy (app/Queue/database/claims.py): one CTE statement per queue, the first
+    """PostgreSQL's claim strategy (app/Queue/Database/claims.py): one CTE statement per queue, the first
     one carrying the finished job's delete."""
 
     def __init__(self, driver: PostgresQueue) -> None:

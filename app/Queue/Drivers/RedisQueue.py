@@ -26,12 +26,12 @@ from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
 from redis.crc import key_slot
 
-from app.Queue.redis.clients import close_client, is_cluster, make_client
-from app.Queue.redis.dispatch_writes import DispatchWrites, server_identity
-from app.Queue.redis.errors import translate_errors
-from app.Queue.redis.held_connection import NoReplyConnection
-from app.Queue.redis.record import RedisRecord
-from app.Queue.support.time import now
+from app.Queue.Redis.clients import close_client, is_cluster, make_client
+from app.Queue.Redis.dispatch_writes import DispatchWrites, server_identity
+from app.Queue.Redis.errors import translate_errors
+from app.Queue.Redis.HeldConnection import NoReplyConnection
+from app.Queue.Redis.RedisRecord import RedisRecord
+from app.Queue.Support.time import now
 
 log = logging.getLogger("queue.redis")
 

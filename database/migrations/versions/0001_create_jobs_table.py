@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 # QUEUE_JOBS_TABLE names the table (default `jobs`); tables.py resolves it for the code too.
-from app.Queue.database.tables import CLAIM_INDEX, JOBS_TABLE, SIZES_INDEX
+from app.Queue.Database.tables import CLAIM_INDEX, JOBS_TABLE, SIZES_INDEX
 
 revision = "0001_create_jobs_table"
 down_revision = None

@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 # QUEUE_FAILED_TABLE names the table (default `failed_jobs`); tables.py resolves it for the code too.
-from app.Queue.database.tables import FAILED_AT_INDEX, FAILED_TABLE, FAILED_UUID_UNIQUE
+from app.Queue.Database.tables import FAILED_AT_INDEX, FAILED_TABLE, FAILED_UUID_UNIQUE
 
 revision = "0002_create_failed_jobs_table"
 down_revision = "0001_create_jobs_table"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-from app.Queue.database.tables import FAILED_QUEUE_INDEX, FAILED_TABLE
+from app.Queue.Database.tables import FAILED_QUEUE_INDEX, FAILED_TABLE
 
 revision = "0007_create_completed_jobs_table"
 down_revision = "0006_create_job_metrics_table"

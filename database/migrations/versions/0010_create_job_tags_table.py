@@ -10,7 +10,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-from app.Queue.database.tables import FAILED_TABLE
+from app.Queue.Database.tables import FAILED_TABLE
 
 revision = "0010_create_job_tags_table"
 down_revision = "0009_tenant_metrics_audit"

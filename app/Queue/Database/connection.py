@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.sql import ClauseElement
 
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
-from app.Queue.database.mysql_checks import storage_error
+from app.Queue.Database.mysql_checks import storage_error
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
@@ -105,7 +105,7 @@ def _postgres_engine(url: str) -> Engine:
     The pre-ping lets the pool replace connections a server restart killed, and connecting
     rides out a restart (see _RidesOutRestarts); a connect timeout turns an unreachable host
     into a clear error instead of a hang. The worker's claim loop takes one connection out of
-    this pool for good (app/Queue/database/postgres_session.py).
+    this pool for good (app/Queue/Database/postgres_session.py).
     """
     engine = create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=5, max_overflow=10,
                            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT, "application_name": "queue"})

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 import redis
 
 from app.Queue.errors import ConfigurationError, ConnectionUnavailableError
-from app.Queue.redis import clients
+from app.Queue.Redis import clients
 
 
 def where(config: Mapping[str, Any]) -> str:

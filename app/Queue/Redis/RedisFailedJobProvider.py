@@ -10,10 +10,10 @@ from typing import Any, Iterator, Mapping
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import FailedJobRecord
-from app.Queue.redis.clients import close_client, make_client
-from app.Queue.redis.errors import translate_errors
-from app.Queue.support.failed_filter import class_matches
-from app.Queue.support.time import now, now_int
+from app.Queue.Redis.clients import close_client, make_client
+from app.Queue.Redis.errors import translate_errors
+from app.Queue.Support.failed_filter import class_matches
+from app.Queue.Support.time import now, now_int
 
 
 class RedisFailedJobProvider:

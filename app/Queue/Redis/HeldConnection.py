@@ -18,7 +18,7 @@ try:
 except ImportError:  # pure-Python redis-py still works, a little slower
     _pack = None  # type: ignore[assignment]
 
-from app.Queue.redis import clients
+from app.Queue.Redis import clients
 
 log = logging.getLogger("queue.redis")
 

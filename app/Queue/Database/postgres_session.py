@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from app.Queue.database.connection import retry_lock_errors, translate_errors
+from app.Queue.Database.connection import retry_lock_errors, translate_errors
 
 log = logging.getLogger("queue.database")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
-from app.Queue.database.connection import Prepared, RawTransaction
+from app.Queue.Database.connection import Prepared, RawTransaction
 
 if TYPE_CHECKING:
     from app.Queue.Drivers.DatabaseQueue import DatabaseJob, DatabaseQueue

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
 
-from app.Queue.database.tables import Id, metadata
+from app.Queue.Database.tables import Id, metadata
 
 job_metrics = Table(
     "job_metrics",

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from app.Queue.errors import ConfigurationError
-from app.Queue.support.untrusted_text import VisibleLogRecords
+from app.Queue.Support.untrusted_text import VisibleLogRecords
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
