@@ -17,11 +17,18 @@ def where(config: Mapping[str, Any]) -> str:
         return f"{config.get('host') or '127.0.0.1'}:{int(config.get('port') or 6379)}"
 
 
+REASON_MAX = 200  # characters of redis-py's message kept in our one line
+
+
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().rstrip(".")
+    text = str(exc).strip().splitlines()[0].strip().rstrip(".") if str(exc).strip() else ""
     # redis-py says "Error 111 connecting to host:port. Connection refused."; keep the reason only.
     if "connecting to" in text and ". " in text:
         text = text.rsplit(". ", 1)[1]
+    # Sentinel's MasterNotFoundError appends the repr of every client it tried ("... : <redis.client.Redis(...)>").
+    text = text.split(" : <", 1)[0]
+    if len(text) > REASON_MAX:
+        text = text[:REASON_MAX - 1] + "…"
     return text or type(exc).__name__
 
 
