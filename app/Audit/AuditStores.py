@@ -42,14 +42,14 @@ class RedisAuditStore:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], max_len: int) -> RedisAuditStore:
-        from app.Queue.Redis.clients import make_client
+        from app.Queue.Redis.clients import make_client  # lazy: redis-py only where the trail is kept in Redis
 
         return cls(make_client(config), f"{config.get('prefix') or 'queues:'}audit", max_len, config)
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
-        from app.Queue.Redis.errors import translate_errors as redis_errors
+        from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
 
         encode = json.JSONEncoder(separators=(",", ":")).encode
         with redis_errors(self.config):
@@ -57,7 +57,7 @@ class RedisAuditStore:
                 self._append(keys=[self.key], args=[self.max_len, *(encode(e.as_dict()) for e in entries[start:start + APPEND_CHUNK])])
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
-        from app.Queue.Redis.errors import translate_errors as redis_errors
+        from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
 
         with redis_errors(self.config):
             raw = self.client.xrange(self.key, "-", "+")
@@ -84,7 +84,7 @@ class RedisAuditStore:
         return self._delete([sid for sid, e in self._all() if e.tenant == tenant])
 
     def _delete(self, ids: list[str]) -> int:
-        from app.Queue.Redis.errors import translate_errors as redis_errors
+        from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
 
         if not ids:
             return 0

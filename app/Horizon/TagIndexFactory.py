@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 def completed_tag_index(manager: QueueManager) -> SqlTagIndex | RedisTagIndex:
     """The index of monitored tags' completed jobs."""
     if manager.config.get("cache_store") == "redis":
-        from app.Horizon.RedisTagIndex import RedisTagIndex
+        from app.Horizon.RedisTagIndex import RedisTagIndex  # lazy: redis-py only where the index is in Redis
 
         cache = manager.cache
         return RedisTagIndex(cache.client, cache.config, cache.key("horizon:{completed}:tags"))  # type: ignore[attr-defined]
-    from app.Horizon.SqlTagIndex import SqlTagIndex
+    from app.Horizon.SqlTagIndex import SqlTagIndex  # lazy: SQLAlchemy only where the index is in SQL
 
     return SqlTagIndex(manager.engine())
 
@@ -32,10 +32,10 @@ def failed_tag_index(manager: QueueManager) -> SqlTagIndex | RedisTagIndex:
     provider: Any = manager.failed  # the SQL or the Redis provider (contracts.FailedJobProvider)
     engine = getattr(provider, "engine", None)
     if engine is None:
-        from app.Horizon.RedisTagIndex import RedisTagIndex
+        from app.Horizon.RedisTagIndex import RedisTagIndex  # lazy: redis-py only where the index is in Redis
 
         records = str(provider.records_key)
         return RedisTagIndex(provider.client, provider.config, records + ":tags", records)
-    from app.Horizon.SqlTagIndex import SqlTagIndex
+    from app.Horizon.SqlTagIndex import SqlTagIndex  # lazy: SQLAlchemy only where the index is in SQL
 
     return SqlTagIndex(engine)

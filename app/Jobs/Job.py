@@ -149,10 +149,6 @@ class Job(Queueable):
     def failed(self, exception: BaseException) -> None:
         """Called once when the job fails permanently."""
 
-    def tags(self) -> Sequence[str]:
-        """Tags shown by monitoring."""
-        return []
-
     # -- fluent configuration -----------------------------------------------------------
     def on_queue(self, name: str) -> Job:
         """Send this job to queue `name`."""

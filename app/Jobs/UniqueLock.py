@@ -15,6 +15,7 @@ from app.Jobs.Contracts import ShouldBeUnique, ShouldBeUniqueUntilProcessing, un
 from app.Queue.errors import QueueError
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing
 from app.Queue.Serializer import class_path
+from app.Queue.Cache.lock_owners import owner_token, queue_owner_prefix
 from app.Queue.Quarantine import claimed_uuid
 
 if TYPE_CHECKING:
@@ -27,15 +28,6 @@ log = logging.getLogger("queue.unique")
 def lock_key(job: ShouldBeUnique) -> str:
     """Name the lock shared by every job of this class with the same unique_id()."""
     return f"unique:{class_path(type(job))}:{job.unique_id()}"
-
-
-def owner_token(connection: str, queue: str, job_uuid: str) -> str:
-    """Name the queued copy that holds a lock."""
-    return f"{queue_owner_prefix(connection, queue)}{job_uuid}"
-
-
-def queue_owner_prefix(connection: str, queue: str) -> str:
-    return f"unique/{connection}/{queue}/"
 
 
 class UniqueLocks:

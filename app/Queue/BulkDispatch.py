@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
-from app.Jobs.Job import Job
+from app.Queue.Queueable import Queueable
 from app.Queue.contracts import PushItem, StreamingBulk
 from app.Queue.events import JobQueued
 
 if TYPE_CHECKING:
+    from app.Jobs.Job import Job
     from app.Queue.QueueManager import QueueManager
 
 log = logging.getLogger("queue.bulk")
@@ -105,7 +106,7 @@ class BulkDispatch:
 
     def _draft(self, job: Job) -> BulkDraft | None:
         """Bulk's `QueueManager._prepare`: guards and encoding, with each distinct target resolved once."""
-        if not isinstance(job, Job):
+        if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
         self.manager.codec.check_allowed(type(job))  # before the guards: a refused class takes no unique lock
         queue_name, conn = self._targets.get((job.queue, job.connection)) or self._target(job)

@@ -19,6 +19,7 @@ from app.Queue.errors import ConfigurationError, InvalidPayloadError, Serializat
 from app.Queue.PayloadWriter import SIG_PREFIX, SIG_SUFFIX_LEN, PayloadWriter
 from app.Queue.PayloadWriter import sign as sign  # re-exported: callers sign re-built envelopes with it
 from app.Queue.PayloadWriter import dumps as _dumps
+from app.Queue.Queueable import Queueable
 from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
 from app.Queue.Support.time import now
 
@@ -103,17 +104,15 @@ class PayloadCodec:
         previous_keys: Sequence[bytes] = (),
         encrypter: Any | None = None,
     ) -> None:
-        from app.Jobs.Job import Job
-
         self.key = key
         self.keys = (key, *previous_keys)
         self.writer = PayloadWriter(key)
         self.allowed = tuple(allowed_modules)
         self.encrypter = encrypter
-        self._job_base = Job
+        self._job_base = Queueable
         self._allowed_classes: set[type] = set()
         self.max_payload_bytes = DEFAULT_MAX_PAYLOAD_BYTES  # QUEUE_MAX_PAYLOAD_BYTES, set by the QueueManager
-        self.serializer = Serializer(self.allowed, Job, self.encode_job, self.decode_job)
+        self.serializer = Serializer(self.allowed, Queueable, self.encode_job, self.decode_job)
 
     def check_allowed(self, cls: type) -> None:
         """Refuse at dispatch a job class no worker would load: its module must be in QUEUE_ALLOWED_JOB_MODULES."""
@@ -347,10 +346,8 @@ class BulkPayloads:
         """True when no metadata attribute of `cls` is computed (a method, property or other descriptor)."""
         static = self._static.get(cls)
         if static is None:
-            from app.Jobs.Job import Job
-
             static = self._static[cls] = all(
-                (name == "tags" and getattr(cls, name) is Job.tags) or not hasattr(type(getattr(cls, name)), "__get__")
+                (name == "tags" and getattr(cls, name) is Queueable.tags) or not hasattr(type(getattr(cls, name)), "__get__")
                 for name in _HEADER_ATTRS
             )
         return static

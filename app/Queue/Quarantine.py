@@ -16,6 +16,7 @@ import uuid as uuid_mod
 from typing import TYPE_CHECKING, Any
 
 from app.Queue.AttemptHistory import exception_text
+from app.Queue.Cache.lock_owners import owner_token
 from app.Queue.errors import InvalidPayloadError
 from app.Queue.Payload import verify
 from app.Queue.events import JobFailed
@@ -119,8 +120,6 @@ def _free_unique_lock(manager: QueueManager, reserved: ReservedJob, raw: Any) ->
     claimed = claimed_uuid(raw)
     if claimed is None:
         return
-    from app.Jobs.UniqueLock import owner_token
-
     try:  # a whole canonical uuid ends every owner token, so this prefix matches that one copy only
         manager.locks.release_owned_by_prefix(owner_token(reserved.connection_name, reserved.queue, claimed))
     except Exception:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, ca
 
 from app.Jobs.JobState import JobState
 from app.Queue import AfterCommit
+from app.Queue.BulkDispatch import BulkDispatch
 from app.Queue.ConnectionSettings import check_connection
 from app.Queue.Connectors import DEFAULT_CONNECTORS, Connector
 from app.Queue.contracts import CacheStore, OneCallDispatch, PushItem, QueueDriver
@@ -225,7 +226,7 @@ class QueueManager:
             from app.Queue.FailedJobs import DatabaseFailedJobProvider  # lazy: imports SQLAlchemy
 
             if self.config.get("failed", {}).get("driver") == "redis":
-                from app.Queue.Redis.RedisFailedJobProvider import RedisFailedJobProvider
+                from app.Queue.Redis.RedisFailedJobProvider import RedisFailedJobProvider  # lazy: redis-py only when QUEUE_FAILED_DRIVER=redis
 
                 # the same methods as the SQL provider (contracts.FailedJobProvider)
                 self._failed = cast("DatabaseFailedJobProvider", RedisFailedJobProvider.from_config(self.connection_config("redis")))
@@ -414,8 +415,6 @@ class QueueManager:
 
     def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
         """Queue many jobs with as few round trips as each driver allows; returns their uuids (app/Queue/BulkDispatch.py)."""
-        from app.Queue.BulkDispatch import BulkDispatch
-
         return BulkDispatch(self, list(jobs), queue, connection).run()
 
     def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:

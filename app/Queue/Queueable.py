@@ -5,8 +5,14 @@ job side (issue 11: app/Queue depends on contracts, app/Jobs depends on app/Queu
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 
 class Queueable:
     """Marks a class whose instances the queue manager accepts; app.Jobs.Job is the one to subclass."""
 
     __slots__ = ()
+
+    def tags(self) -> Sequence[str]:
+        """Tags shown by monitoring (none unless the job class says; the payload writer skips the call then)."""
+        return []

@@ -61,7 +61,7 @@ class Worker:
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
         """Work until a stop condition; returns the process exit status."""
         if self.options.concurrency > 1:  # several jobs in flight: app/Queue/Concurrency
-            from app.Queue.Concurrency import run_concurrently  # loaded only by workers that use it
+            from app.Queue.Concurrency import run_concurrently  # lazy: threads and an event loop only with --concurrency
 
             return run_concurrently(self, connection, queues)
         self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)

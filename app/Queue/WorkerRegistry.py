@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from app.Queue.contracts import CacheStore
 from app.Queue.events import JobFailed, JobProcessed, JobProcessing, JobReleased, WorkerStarting, WorkerStopping
+from app.Queue.StopConditions import rss_mb
 from app.Queue.StoreOutage import log_failure
 from app.Queue.Support.time import now
 
@@ -126,8 +127,6 @@ class WorkerState:
     def record(self) -> dict[str, Any]:
         """The heartbeat record: `current` is the oldest running job, `slots` every running job; memory
         is the process's RSS read now (each heartbeat), and its peak so far."""
-        from app.Queue.Worker import rss_mb
-
         memory = round(rss_mb(), 1)
         self.peak_memory_mb = max(self.peak_memory_mb, memory)
         return {

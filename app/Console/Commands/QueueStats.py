@@ -4,14 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from cleo.helpers import argument, option
-from sqlalchemy import select
 
 from app.Console.Command import Command
 from app.Console.Support.targets import format_seconds, known_queues, parse_target
 from app.Console.Support.untrusted import plain, plain_json
+from app.Bus.JobBatch import JobBatch
 from app.Jobs.MetricsCollector import JobMetrics, QueueMetrics
-from app.Queue.Database.connection import translate_errors
-from app.Queue.Database.tables import job_batches
 from app.Queue.QueueManager import manager
 from app.Queue.Worker import paused_key
 
@@ -30,23 +28,8 @@ def queue_rows(connection: str | None, queues: list[str]) -> list[tuple[QueueMet
 
 
 def recent_batches(limit: int = 10) -> list[dict[str, Any]]:
-    """The newest batches with their progress, from JobBatch when the batches feature is installed."""
-    try:
-        from app.Bus.JobBatch import JobBatch
-    except ImportError:  # an install without app/Models/JobBatch.py: read the job_batches table directly
-        return _batches_from_table(limit)
+    """The newest batches with their progress."""
     return [b.to_dict() for b in JobBatch.recent(limit)]
-
-
-def _batches_from_table(limit: int) -> list[dict[str, Any]]:
-    engine = manager().engine()
-    query = select(job_batches).order_by(job_batches.c.created_at.desc()).limit(limit)
-    with translate_errors(str(engine.url)), engine.connect() as conn:
-        rows = list(conn.execute(query))
-    return [{"id": r.id, "name": r.name, "total_jobs": r.total_jobs, "pending_jobs": r.pending_jobs,
-             "processed_jobs": r.total_jobs - r.pending_jobs, "failed_jobs": r.failed_jobs,
-             "progress": round(100.0 * (r.total_jobs - r.pending_jobs) / r.total_jobs, 2) if r.total_jobs else 0.0,
-             "cancelled_at": r.cancelled_at, "finished_at": r.finished_at} for r in rows]
 
 
 def batch_state(batch: dict[str, Any]) -> str:

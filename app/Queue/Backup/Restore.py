@@ -184,7 +184,7 @@ def _write_database_jobs(conn: Connection, lines: list[dict[str, Any]]) -> None:
 
 def _write_redis_jobs(driver: Any, lines: list[dict[str, Any]]) -> None:
     """Add records (attempts kept) in the driver's layout: `seq|priority|attempts|holder|payload`."""
-    from app.Queue.Redis.errors import translate_errors as redis_errors
+    from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for Redis imports
 
     by_queue: dict[str, list[dict[str, Any]]] = {}
     for line in lines:

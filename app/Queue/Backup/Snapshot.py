@@ -72,7 +72,7 @@ def _database_jobs(driver: Any, queues: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _redis_jobs(driver: Any, queues: Sequence[str]) -> Iterator[dict[str, Any]]:
-    from app.Queue.Redis.errors import translate_errors as redis_errors
+    from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for Redis exports
 
     t = now()
     for queue in queues:

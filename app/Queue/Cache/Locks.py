@@ -102,7 +102,7 @@ class DatabaseLocks:
 def make_lock_store(manager: QueueManager) -> LockStore:
     """Build the lock store where the cache lives: Redis when CACHE_STORE=redis, else cache_locks."""
     if manager.config.get("cache_store", "database") == "redis":
-        from app.Queue.Cache.RedisLocks import RedisLocks
+        from app.Queue.Cache.RedisLocks import RedisLocks  # lazy: redis-py only where CACHE_STORE=redis
 
         return RedisLocks.from_config(manager.connection_config("redis"))
     return DatabaseLocks(manager.engine())

@@ -17,7 +17,7 @@ MAX_CONCURRENCY = 1000  # beyond this a process spends its time switching thread
 
 def run_concurrently(worker: Worker, connection: str, queues: Sequence[str]) -> int:
     """Work `queues` with up to `worker.options.concurrency` jobs in flight; returns the exit status."""
-    from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
+    from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker  # lazy: it subclasses Worker, which calls this
 
     concurrent = ConcurrentWorker(worker.manager, worker.options, worker.signals.sleeper)
     worker.worker_id = concurrent.worker_id
