@@ -21,7 +21,7 @@ from tests.conftest import read_lines
 from tests.drivers.batch_support import lines_starting
 from tests.drivers.conftest import Backend
 from tests.fixtures import batch_jobs as bj
-from tests.fixtures.concurrency_jobs import AsyncSleepSpanJob, SleepSpanJob, intervals, max_overlap
+from tests.fixtures.concurrency_jobs import AsyncSleepSpanJob, GatedSpanJob, SleepSpanJob, intervals, max_overlap
 from tests.fixtures.jobs import FailingJob, RecordJob
 from tests.support import artisan, start_worker, stop, wait_until
 
@@ -174,16 +174,21 @@ def test_max_jobs_counts_jobs_across_slots(backend: Backend, witness: Path):
 
 
 def test_strict_queue_priority_picks_the_job_a_freed_slot_starts(backend: Backend, tmp_path: Path, witness: Path):
-    low = [SleepSpanJob(str(witness), 1.0, "low").on_queue("low").dispatch() for _ in range(6)]
+    # The low jobs hold their slots until the test opens the gate, after queueing the high job: whatever
+    # the machine's load, no slot can free (and take a low job) before the high job is there to take.
+    gate = tmp_path / "gate"
+    low = [GatedSpanJob(str(witness), str(gate), "low").on_queue("low").dispatch() for _ in range(4)]
     proc = _worker(backend, ["--concurrency=2", "--queue=high,low", "--stop-when-empty"], tmp_path)
     try:
         assert wait_until(lambda: _begun(witness) >= 2, 30)
         high = SleepSpanJob(str(witness), 0.1, "high").on_queue("high").dispatch()
+        gate.touch()
         assert proc.wait(60) == 0
     finally:
+        gate.touch()
         stop(proc)
     order = [line.split()[2] for line in lines_starting(witness, "begin ")]
-    assert order[2] == high  # the first slot to free took the high job, not one of the four low ones left
+    assert order[2] == high, witness.read_text()  # the first slot to free took the high job, not one of the two low ones left
     assert sorted(order) == sorted([*low, high])
 
 

@@ -5,9 +5,7 @@ For each ordered (source, target) pair of sqlite, mariadb, pgsql and redis, jobs
 while it holds them, imported into an empty target, and run there: every job runs exactly once
 (the witness file holds each job's uuid once) and the batch's `then` callback runs once.
 
-The ring sqlite -> mariadb -> pgsql -> redis -> sqlite moves 10,000 jobs a pair (EXPORT_TEST_JOBS),
-so every driver exports and imports the full 10,000; the other eight pairs move a tenth of that,
-which proves each pair's mapping while keeping the file near its former time (six pairs of 10,000).
+Every pair moves 10,000 jobs (EXPORT_TEST_JOBS, as the issue asks: from each driver into each other).
 """
 from __future__ import annotations
 
@@ -31,9 +29,8 @@ from tests.fixtures.batch_jobs import Work, on_then
 from tests.fixtures.jobs import RecordJob
 
 STORES = ["sqlite", "mariadb", "pgsql", "redis"]
-RING = {(a, STORES[(i + 1) % len(STORES)]) for i, a in enumerate(STORES)}
 TOTAL = int(os.environ.get("EXPORT_TEST_JOBS", "10000"))
-PAIRS = [(a, b, TOTAL if (a, b) in RING else max(100, TOTAL // 10)) for a in STORES for b in STORES if a != b]
+PAIRS = [(a, b, TOTAL) for a in STORES for b in STORES if a != b]
 BATCH_SIZE = 10
 DELAY = 600  # seconds the delayed jobs wait: still delayed when exported and imported; the run then jumps past it
 
