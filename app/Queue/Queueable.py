@@ -12,6 +12,7 @@ class Queueable:
     """Marks a class whose instances the queue manager accepts; app.Jobs.Job is the one to subclass."""
 
     __slots__ = ()
+    _error_name = "Job"  # what errors call a queueable class (users subclass app.Jobs.Job)
 
     def tags(self) -> Sequence[str]:
         """Tags shown by monitoring (none unless the job class says; the payload writer skips the call then)."""

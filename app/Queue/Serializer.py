@@ -60,7 +60,7 @@ def _resolve_cached(path: str, allowed: tuple[str, ...], base: type | None) -> t
     except (ImportError, AttributeError) as exc:
         raise InvalidPayloadError(f"cannot load class {path!r}: {exc}") from None
     if not isinstance(obj, type) or (base is not None and not issubclass(obj, base)):
-        wanted = base.__name__ if base else "a class"
+        wanted = getattr(base, "_error_name", base.__name__) if base else "a class"
         raise InvalidPayloadError(f"{path!r} is not a subclass of {wanted}")
     if obj.__module__ != module_name or obj.__qualname__ != qualname:
         # reached through an import: only classes defined in an allowed module are loaded
