@@ -66,7 +66,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "batch-counter-minus-two", "app/Bus/BatchRepository.py",
         "return replace(batch, pending_jobs=batch.pending_jobs - 1), False",
         "return replace(batch, pending_jobs=batch.pending_jobs - 2), False",
-        ("tests/unit/test_batches_sync.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
+        ("tests/unit/test_batches_sync.py", "tests/unit/test_batch_repository_counts.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
     ),
     Mutation(
         "member-counted-twice", "app/Bus/BatchRepository.py",
@@ -74,7 +74,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            self._put_member(conn, batch.id, member, SUCCEEDED",
         "if False:\n                return batch, False\n"
         "            self._put_member(conn, batch.id, member, SUCCEEDED",
-        ("tests/unit/test_batches_sync.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
+        ("tests/unit/test_batches_sync.py", "tests/unit/test_batch_repository_counts.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
     ),
     Mutation(
         "release-ignores-delay-sql", "app/Queue/Drivers/DatabaseQueue.py",
@@ -112,7 +112,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "then-fires-twice", "app/Bus/BatchRepository.py",
         'if not beyond and cancelled_at is None and "then" not in fired:',
         "if not beyond and cancelled_at is None:",
-        ("tests/unit/test_batches_sync.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
+        ("tests/unit/test_batches_sync.py", "tests/unit/test_batch_repository_counts.py", "tests/drivers/test_batch_redelivery.py", "-m", "not slow"),
     ),
 )
 
