@@ -243,11 +243,7 @@ class QueueManager:
     @property
     def batches(self) -> BatchRecorder:
         """The batch service (app/Bus/BatchRecorder.py), registered when the manager boots."""
-        if self._batches is None:
-            _ = self.config  # boots the manager, which registers the services
-        if self._batches is None:
-            raise ConfigurationError("no batch service is registered (app/Queue/bootstrap.py)")
-        return self._batches
+        return cast("BatchRecorder", self._registered("_batches", "batch"))
 
     @batches.setter
     def batches(self, recorder: BatchRecorder) -> None:
@@ -256,15 +252,20 @@ class QueueManager:
     @property
     def chains(self) -> ChainRecorder:
         """The chain service (app/Bus/ChainRecorder.py), registered when the manager boots."""
-        if self._chains is None:
-            _ = self.config  # boots the manager, which registers the services
-        if self._chains is None:
-            raise ConfigurationError("no chain service is registered (app/Queue/bootstrap.py)")
-        return self._chains
+        return cast("ChainRecorder", self._registered("_chains", "chain"))
 
     @chains.setter
     def chains(self, recorder: ChainRecorder) -> None:
         self._chains = recorder
+
+    def _registered(self, attribute: str, what: str) -> Any:
+        """A service app/Queue/bootstrap.py registers: reading it boots the manager; a clear error when none was."""
+        if getattr(self, attribute) is None:
+            _ = self.config  # boots the manager, which registers the services
+        service = getattr(self, attribute)
+        if service is None:
+            raise ConfigurationError(f"no {what} service is registered (app/Queue/bootstrap.py)")
+        return service
 
     # -- queue definitions ----------------------------------------------------------------
     def define_queue(self, name: str, **options: Any) -> QueueDefinition:
