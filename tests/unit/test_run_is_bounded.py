@@ -52,6 +52,9 @@ def test_a_hung_in_process_worker_fails_the_run_and_takes_its_servers_with_it(tm
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
-    assert "Timeout" in output and "work(queue_env" in output, output  # the stack of the hung test is shown
+    # The dump shows the main thread's stack. Its outer frames (down to `work(queue_env...)`) can be missing
+    # when the timeout lands inside a generator-based context manager's exit (CPython 3.11 leaves f_back
+    # unset there), so the test asks for the dump, not for one frame of it.
+    assert "Timeout" in output and "Stack of MainThread" in output, output
     pid = int(pid_file.read_text())
     assert wait_until(lambda: not _alive(pid), timeout=30), f"redis-server {pid} outlived the run"
