@@ -6,13 +6,11 @@ Modes (alternated, median of --rounds): `bare` (no listeners), `metrics` (Metric
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
-from typing import Any
-from pathlib import Path
+
+from bench.overhead import run_once, sqlite_store
 
 MODES = {
     "bare": (),
@@ -21,52 +19,18 @@ MODES = {
 }
 
 
-def run_once(modules: tuple[Any, ...], jobs: int) -> tuple[float, float]:
-    """Push `jobs` no-op jobs, then time one worker draining them; returns (jobs per wall second, per CPU second)."""
-    from app.Queue import bootstrap
-    from app.Queue.QueueManager import manager
-    from app.Queue.Worker import Worker
-    from app.Queue.WorkerOptions import WorkerOptions
-    from bench.jobs import NoopJob
-
-    bootstrap.REGISTRATIONS = modules
-    qm = manager()
-    qm.reset()
-    for offset in range(0, jobs, 1000):
-        qm.bulk([NoopJob() for _ in range(min(1000, jobs - offset))], "bench")
-    start, cpu = time.perf_counter(), time.process_time()  # CPU time includes the flush threads
-    Worker(qm, WorkerOptions(stop_when_empty=True, sleep=0, memory=0)).daemon("database", ["bench"])
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert qm.size("bench") == 0
-    return jobs / elapsed, jobs / cpu
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.metrics_overhead", description=__doc__)
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        from bench.__main__ import base_env
-
-        os.environ.update(base_env(Path(tmp)))
-        from app.Queue import bootstrap
-        from app.Queue.Database import migrator
-        from app.Queue.QueueManager import manager
-        from config import env as env_mod
-
-        env_mod.reload()
-        manager().reset()
-        migrator.upgrade(manager().engine())
-        everything = bootstrap.REGISTRATIONS
+    with sqlite_store("bench-metrics-") as everything:
         modes = {mode: tuple(r for r in everything if r.__module__ in names) for mode, names in MODES.items()}
         rates: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
         for _ in range(args.rounds):
             for mode, modules in modes.items():
-                rates[mode].append(run_once(modules, args.jobs))
-        bootstrap.REGISTRATIONS = everything
+                rates[mode].append(run_once(modules, args.jobs, time_dispatch=False))
         print_results(rates, args)
-        manager().reset()
     return 0
 
 
