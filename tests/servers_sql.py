@@ -54,3 +54,27 @@ def use_sql_server(server: SqlServer, database: str, empty: Callable[[Any, str],
     env_mod.reload()
     manager().reset()
     return settings
+
+
+def schema_differences(url: str) -> list[Any]:
+    """What Alembic finds between the migrated database at `url` and the tables the code defines, less the
+    `priority DESC` claim index (Alembic cannot compare expressions; each server's test checks it itself)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import app.Audit.AuditTable  # noqa: F401 (tables defined beside their feature join the shared metadata on import)
+    import app.Horizon.tables  # noqa: F401
+    import app.Queue.Database.metrics_tables  # noqa: F401
+    from app.Queue.Database import migrator
+    from app.Queue.Database.connection import make_engine
+    from app.Queue.Database.tables import metadata
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    ignored = {("remove_table", migrator.VERSION_TABLE), ("remove_index", "ix_jobs_queue_priority_id"),
+               ("add_index", "ix_jobs_queue_priority_id")}
+    return [d for d in diffs if not isinstance(d, tuple) or (d[0], d[1].name) not in ignored]

@@ -14,6 +14,7 @@ from app.Queue.Database.tables import QUEUE_TABLES
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.QueueManager import QueueManager
+from tests.servers_sql import schema_differences
 from tests.servers_mariadb import MariaDBServer, use_mariadb
 
 
@@ -44,24 +45,7 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(mariadb_server: MariaDBS
 
 
 def test_migrated_schema_matches_the_tables_the_code_uses(mariadb_server: MariaDBServer, mariadb_database: str):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    import app.Audit.AuditTable  # noqa: F401 (tables defined beside their feature join the shared metadata on import)
-    import app.Horizon.tables  # noqa: F401
-    import app.Queue.Database.metrics_tables  # noqa: F401
-    from app.Queue.Database.tables import metadata
-
-    engine = make_engine(mariadb_server.url(mariadb_database))
-    try:
-        with engine.connect() as conn:
-            diffs = compare_metadata(MigrationContext.configure(conn), metadata)
-    finally:
-        engine.dispose()
-    # Alembic cannot compare the `priority DESC` expression; SHOW INDEX above checks that index.
-    ignored = {("remove_table", migrator.VERSION_TABLE), ("remove_index", "ix_jobs_queue_priority_id"),
-               ("add_index", "ix_jobs_queue_priority_id")}
-    assert [d for d in diffs if (d[0], d[1].name) not in ignored] == []
+    assert schema_differences(mariadb_server.url(mariadb_database)) == []
 
 
 def test_failed_job_is_logged_once_per_uuid_and_found_by_uuid_or_id(maria: QueueManager):

@@ -11,6 +11,7 @@ from app.Queue.Database.connection import make_engine
 from app.Queue.Database.tables import QUEUE_TABLES
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 from app.Queue.QueueManager import QueueManager
+from tests.servers_sql import schema_differences
 from tests.servers_pgsql import PostgresServer, use_pgsql
 from tests.support import artisan
 
@@ -46,24 +47,7 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(pgsql_server: PostgresSe
 
 
 def test_migrated_schema_matches_the_tables_the_code_uses(pgsql_server: PostgresServer, pgsql_database: str):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    import app.Audit.AuditTable  # noqa: F401 (tables defined beside their feature join the shared metadata on import)
-    import app.Horizon.tables  # noqa: F401
-    from app.Queue.Database import metrics_tables  # noqa: F401  (job_metrics joins the metadata)
-    from app.Queue.Database.tables import metadata
-
-    engine = make_engine(pgsql_server.url(pgsql_database))
-    try:
-        with engine.connect() as conn:
-            diffs = compare_metadata(MigrationContext.configure(conn), metadata)
-    finally:
-        engine.dispose()
-    # Alembic cannot compare the `priority DESC` expression; the test above checks that index.
-    ignored = {("remove_table", migrator.VERSION_TABLE), ("remove_index", "ix_jobs_queue_priority_id"),
-               ("add_index", "ix_jobs_queue_priority_id")}
-    assert [d for d in diffs if not isinstance(d, tuple) or (d[0], d[1].name) not in ignored] == []
+    assert schema_differences(pgsql_server.url(pgsql_database)) == []
 
 
 
