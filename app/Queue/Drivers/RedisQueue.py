@@ -198,6 +198,14 @@ class RedisQueue:
         # loaded on every connect.
         self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack])
 
+    def for_thread(self) -> RedisQueue:
+        """A driver of the same connection for the calling thread: its own client and held connection.
+
+        A concurrent worker's slot threads each claim and ack their own jobs on one
+        (app/Queue/Reservations/SlotSources.py); a held connection serves only its owner thread.
+        """
+        return RedisQueue(self.connection_name, self.config, self.retry_after)
+
     @property
     def lane(self) -> Any:
         """The held connection under its former name."""

@@ -1,0 +1,324 @@
+"""The concurrent worker where each slot thread claims, runs and acks its own jobs (drivers with ClaimsPerThread).
+
+Each slot thread runs the single worker's loop on a connection of its own (SlotSources): the
+ack of its finished job reserves its next job in the same round trip, in strict queue order;
+Worker.process decodes and guards the job on that thread, and a `def handle` job runs right
+there. An `async def handle` job goes to the event loop and the thread claims again at once.
+Threads start as needed: one more whenever every claiming thread is inside a job, up to N.
+
+At most N jobs are in flight: a thread takes a *ticket* before it claims (a free place among
+the N, within what --max-jobs leaves) and the ticket becomes the job's flight. The main thread
+only supervises: it reads the pause and restart flags and the stop conditions, publishes the
+queues to claim from, and at a stop lets every thread finish its job and send its ack. Per-job
+guarantees are the ConcurrentWorker's: the LeaseKeeper renews leases and gives up jobs past their
+timeout (retiring the thread, which a new one replaces), JobSettlement settles each job.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from app.Jobs.JobState import JobState
+from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
+from app.Queue.Concurrency.Flight import Flight
+from app.Queue.Concurrency.SlotJob import SlotJob
+from app.Queue.contracts import ReservedJob
+from app.Queue.events import JobProcessing
+from app.Queue.JobRunner import _is_async
+from app.Queue.Reservations.OneAtATime import ack
+from app.Queue.Reservations.SlotSources import slot_source
+from app.Queue.StoreOutage import is_store_outage
+from app.Queue.WorkerOptions import StopReason, WorkerOptions
+
+if TYPE_CHECKING:
+    from app.Jobs.Job import Job
+    from app.Queue.QueueManager import QueueManager
+    from app.Queue.RetryPolicy import RetryPolicy
+
+log = logging.getLogger("queue.worker")
+
+SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
+MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
+
+
+class ClaimingSlot:
+    """One claiming thread: the ack it owes (sent with its next claim) and whether it was retired."""
+
+    __slots__ = ("thread", "owed", "retired", "ticket", "busy")
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.owed: ReservedJob | None = None
+        self.retired = False
+        self.ticket = False  # holds a place among the N for the job it is claiming
+        self.busy = False    # inside a `def handle` job
+
+
+class ClaimingThreads:
+    """The claiming threads: started one at a time as needed, up to `size` live; a stuck one is retired."""
+
+    def __init__(self, size: int, loop: Callable[[ClaimingSlot], None]) -> None:
+        self.size = size
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._live: list[ClaimingSlot] = []
+        self._retired: list[ClaimingSlot] = []
+        self._started = 0
+
+    def spawn_if_needed(self) -> None:
+        """Start a thread when every live one is inside a job (or none lives) and fewer than `size` live."""
+        with self._lock:
+            if len(self._live) >= self.size or any(not s.busy for s in self._live):
+                return
+            slot = ClaimingSlot()
+            self._live.append(slot)
+            self._started += 1
+            number = self._started
+        import contextvars
+
+        context = contextvars.copy_context()  # listeners find this worker's state through context variables
+        slot.thread = threading.Thread(target=context.run, args=(self._loop, slot), name=f"queue-slot-{number}",
+                                       daemon=True)
+        slot.thread.start()
+
+    def retire(self, slot: Any) -> None:
+        """Give up on the thread of `slot` (its job is stuck); a new thread takes its place when needed."""
+        with self._lock:
+            if not isinstance(slot, ClaimingSlot) or slot.retired or slot not in self._live:
+                return
+            slot.retired = True
+            self._live.remove(slot)
+            self._retired.append(slot)
+        log.warning("a worker thread is stuck in a job past its timeout; it was retired and replaced")
+        self.spawn_if_needed()
+
+    def ended(self, slot: ClaimingSlot) -> None:
+        with self._lock:
+            if slot in self._live:
+                self._live.remove(slot)
+
+    def live(self) -> list[ClaimingSlot]:
+        with self._lock:
+            return list(self._live)
+
+    def close(self, wait: float = 5.0) -> None:
+        """Join the live threads (they leave their loop once the worker stops claiming)."""
+        for slot in self.live():
+            if slot.thread is not None and slot.thread is not threading.current_thread():
+                slot.thread.join(wait)
+
+
+class ClaimingWorker(ConcurrentWorker):
+    """A ConcurrentWorker whose slot threads claim their own jobs; the main thread only supervises."""
+
+    def __init__(self, manager: QueueManager, options: WorkerOptions | None = None,
+                 sleeper: Callable[[float], None] | None = None) -> None:
+        super().__init__(manager, options, sleeper)
+        self._claimers = ClaimingThreads(self.size, self._claim_loop)
+        self._threads = self._claimers  # type: ignore[assignment]  # the keeper retires stuck threads through it
+        self._tickets = 0           # places taken by threads claiming (not yet a flight)
+        self._claiming = True       # False once the worker stops: no new claims
+        self._queues_now: list[str] = []
+        self._found_empty = False   # a claim found nothing while nothing was in flight (--stop-when-empty)
+        self._fatal: BaseException | None = None
+        self._wake_main = threading.Event()  # set when a thread failed, or the last flight landed at a stop
+        self._connection = ""
+        self._base: Any = None
+        self._count_lock = threading.Lock()
+        self._slot = threading.local()
+
+    # -- the main thread ------------------------------------------------------------------------
+    def daemon(self, connection: str, queues: Sequence[str]) -> int:
+        """Supervise the claiming threads until a stop condition, let them finish, then return the exit status."""
+        self._connection = connection
+        self._base = self.manager.connection(connection)
+        self._start(connection, queues, concurrency=self.size)
+        self._queues_now = self._active_queues(connection, queues)
+        self._keeper.start()
+        self._claimers.spawn_if_needed()
+        stop: tuple[int, StopReason] | None = None
+        try:
+            while stop is None:
+                stop = self._supervise(connection, queues)
+        except BaseException:
+            self.should_quit = True
+            self._finish_claims()
+            self._shutdown()
+            raise
+        self._finish_claims()
+        self._shutdown()
+        if self._fatal is not None:
+            raise self._fatal
+        return self._stop(*stop)
+
+    def _supervise(self, connection: str, queues: Sequence[str]) -> tuple[int, StopReason] | None:
+        """Wait a step (a landing job or a signal wakes it), then refresh the queues and check the stop conditions."""
+        if not self.should_quit and self._fatal is None:
+            self._wake_main.wait(SUPERVISE_STEP)  # not the condition: a landing job need not wake the main thread
+            self._wake_main.clear()
+        if self._fatal is not None:
+            return 1, StopReason.INTERRUPTED
+        self._queues_now = self._active_queues(connection, queues)
+        stop = self._should_stop()
+        if stop is not None:
+            return stop
+        if self.options.stop_when_empty:
+            with self._cv:
+                if self._found_empty and not self._flights and not self._tickets:
+                    return 0, StopReason.EMPTY
+        return None
+
+    def _finish_claims(self) -> None:
+        """Stop claiming; wait until every thread has finished its job and sent its ack, and every async job landed."""
+        with self._cv:
+            self._claiming = False
+            self._cv.notify_all()
+        self._claimers.close(wait=max(5.0, self.options.sleep + MAX_CLAIM_WAIT))
+        self._drain()
+
+    # -- tickets: at most N jobs in flight, within --max-jobs -------------------------------------
+    def _take_ticket(self, slot: ClaimingSlot) -> bool:
+        with self._cv:
+            if not self._claiming or self.should_quit or slot.retired:
+                return False
+            if len(self._flights) + self._tickets >= self.size:
+                return False
+            if self.options.max_jobs > 0 and self.jobs_processed + self._tickets >= self.options.max_jobs:
+                return False
+            self._tickets += 1
+            slot.ticket = True
+            return True
+
+    def _drop_ticket(self, slot: ClaimingSlot) -> None:
+        if slot.ticket:
+            with self._cv:
+                slot.ticket = False
+                self._tickets -= 1
+                self._cv.notify_all()
+
+    def _wait_for_room(self) -> None:
+        with self._cv:
+            if self._claiming and not self.should_quit:
+                self._cv.wait(SUPERVISE_STEP)
+
+    def _landed(self, flight: Flight) -> None:
+        with self._cv:
+            self._flights.pop(flight, None)
+            self._cv.notify_all()  # threads waiting for room, and the main thread while it drains
+
+    # -- a claiming thread --------------------------------------------------------------------------
+    def _claim_loop(self, slot: ClaimingSlot) -> None:
+        self._slot.current = slot
+        driver = source = None
+        try:
+            driver, source = slot_source(self._base, self.worker_id)
+            while not slot.retired:
+                queues = self._queues_now
+                claim = self._take_ticket(slot) and bool(queues)
+                owed, slot.owed = slot.owed, None
+                if owed is not None:
+                    self._send_ack(source, owed, queues if claim else ())
+                if not claim:
+                    self._drop_ticket(slot)
+                    if not self._claiming or self.should_quit:
+                        return
+                    self._wait_for_room()
+                    continue
+                job = self._claim(source, queues)
+                if job is None:
+                    self._drop_ticket(slot)
+                    continue
+                self._run_claimed(slot, job, queues)
+        except BaseException as exc:  # noqa: BLE001 - a thread must not die silently: the main thread re-raises
+            log.exception("a worker thread failed outside of a job")
+            self._fatal = self._fatal or exc
+            self._wake_main.set()
+        finally:
+            self._drop_ticket(slot)
+            self._close_slot(slot, driver, source)
+
+    def _claim(self, source: Any, queues: list[str]) -> ReservedJob | None:
+        """Reserve the next job of `queues` (strict order); a failed claim during a store outage waits and returns None."""
+        with self._cv:
+            idle = not self._flights
+        try:
+            job = source.next_job(queues, min(self.options.sleep, MAX_CLAIM_WAIT))
+        except Exception as exc:
+            if not is_store_outage(exc):
+                raise
+            self.signals.sleep(self.outage.failed(exc))  # raises past QUEUE_RECONNECT_TIMEOUT
+            return None
+        self.outage.succeeded()
+        if job is None:
+            if idle:
+                self._found_empty = True
+            if not source.waits:
+                self._idle_wait(self.options.sleep)
+            return None
+        self._found_empty = False
+        if self.signals.held:  # horizon paused us while the claim waited
+            job.release(0, undo_attempt=True)
+            return None
+        return job
+
+    def _run_claimed(self, slot: ClaimingSlot, job: ReservedJob, queues: list[str]) -> None:
+        with self._count_lock:
+            self.jobs_processed += 1
+        self.process(self._connection, SlotJob(job, slot), next_from=queues)  # type: ignore[arg-type]
+        self._drop_ticket(slot)  # still held when process() settled the job without running it
+        if self.options.rest > 0:
+            self.signals.sleep(self.options.rest)
+
+    def _send_ack(self, source: Any, job: ReservedJob, queues: Sequence[str]) -> None:
+        try:
+            source.finished(job, queues)
+        except Exception:
+            log.exception("could not ack a finished job; it runs again after its lease")
+
+    def _close_slot(self, slot: ClaimingSlot, driver: Any, source: Any) -> None:
+        """Send the ack still owed, hand back a job claimed with it but never started, give the connection back."""
+        owed, slot.owed = slot.owed, None
+        try:
+            if owed is not None:
+                ack(owed)
+            if source is not None:
+                source.close()
+        except Exception:
+            log.exception("could not ack a finished job; it runs again after its lease")
+        finally:
+            self._claimers.ended(slot)
+            if driver is not None and driver is not self._base:
+                try:
+                    driver.close()
+                except Exception:  # noqa: BLE001 - closing must not raise
+                    pass
+
+    # -- starting a job (on the claiming thread) ---------------------------------------------------
+    def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
+                     started: float, next_from: Sequence[str]) -> None:
+        """Mark the job processing, then run a `def handle` job here, or hand an async one to the event loop."""
+        self.manager.statuses.mark(job.job_id or "", JobState.PROCESSING, reserved.attempts)
+        self.manager.events.dispatch(JobProcessing(job, envelope, reserved.attempts))
+        is_async = _is_async(type(job))
+        deadline = None
+        if policy.timeout > 0:  # threads cannot take a soft timeout: they are given up at the timeout itself
+            deadline = time.monotonic() + policy.timeout + (self.options.hard_timeout_grace if is_async else 0.0)
+        flight = Flight(reserved, job, envelope, policy, started, deadline, is_async)
+        slot: ClaimingSlot = self._slot.current
+        with self._cv:
+            self._flights[flight] = None
+            if slot.ticket:  # the ticket becomes this flight
+                slot.ticket = False
+                self._tickets -= 1
+        if is_async:
+            self._async.submit(flight)
+            return
+        flight.slot = slot
+        slot.busy = True
+        self._claimers.spawn_if_needed()  # keep a thread claiming while this one runs the job
+        try:
+            self._run_in_thread(flight)
+        finally:
+            slot.busy = False
