@@ -166,7 +166,7 @@ class ClaimingWorker(ConcurrentWorker):
             return stop
         if self.options.stop_when_empty:
             with self._cv:
-                if self._found_empty and not self._flights and not self._tickets:
+                if self._found_empty and not self._flights:  # a job claimed meanwhile still runs before the exit
                     return 0, StopReason.EMPTY
         return None
 
@@ -186,6 +186,8 @@ class ClaimingWorker(ConcurrentWorker):
             if len(self._flights) + self._tickets >= self.size:
                 return False
             if self.options.max_jobs > 0 and self.jobs_processed + self._tickets >= self.options.max_jobs:
+                return False
+            if self._abandoned and self.stuck() >= self.max_stuck:  # the worker is about to exit and be restarted
                 return False
             self._tickets += 1
             slot.ticket = True
