@@ -193,12 +193,6 @@ class ClaimingWorker(ConcurrentWorker):
             slot.ticket = True
             return True
 
-    def _may_reserve_ahead(self) -> bool:
-        """Whether a slot may hold one more job reserved ahead (never past what --max-jobs leaves)."""
-        if not self._claiming or self.should_quit:
-            return False
-        return self.options.max_jobs <= 0 or self.jobs_processed + self._tickets < self.options.max_jobs
-
     def _drop_ticket(self, slot: ClaimingSlot) -> None:
         if slot.ticket:
             with self._cv:
@@ -221,8 +215,7 @@ class ClaimingWorker(ConcurrentWorker):
         self._slot.current = slot
         driver = source = None
         try:
-            driver, source = slot_source(self._base, self.worker_id, self._may_reserve_ahead,
-                                         lambda: not self._claiming or self.should_quit)
+            driver, source = slot_source(self._base, self.worker_id)
             while not slot.retired:
                 queues = self._queues_now
                 claim = self._take_ticket(slot) and bool(queues)

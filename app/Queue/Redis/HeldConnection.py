@@ -310,7 +310,8 @@ class NoReplyConnection(HeldConnection):
         if not reply and self._cork and not self._corked and not self._waiting:
             self._set_cork(conn, True)
         # check_health=False: a health-check PING would wait forever for a reply switched off
-        conn.send_packed_command([_pack_exact(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
+        # one write for both commands: each sendall is a system call that lets go of the GIL
+        conn.send_packed_command([b"".join([_pack_exact(p) for p in parts])] if _pack is not None else conn.pack_commands(parts),
                                  check_health=False)
         if self._corked and (reply or self._waiting):
             self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile
