@@ -18,13 +18,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
+from app.Queue.Concurrency.Acker import Acker
+from app.Queue.Concurrency.BatchSettler import BatchSettler
 from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
 from app.Queue.Concurrency.Flight import Flight
 from app.Queue.Concurrency.SlotJob import SlotJob
-from app.Queue.contracts import ReservedJob
+from app.Queue.contracts import ReservedJob, ReserveMany
 from app.Queue.events import JobProcessing
 from app.Queue.JobRunner import _is_async
 from app.Queue.Reservations.OneAtATime import ack
@@ -41,19 +44,23 @@ log = logging.getLogger("queue.worker")
 
 SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
 MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
+MAX_BATCH = 100       # jobs one batch claim takes at most (after an async job, as many as there are free places)
 
 
 class ClaimingSlot:
     """One claiming thread: the ack it owes (sent with its next claim) and whether it was retired."""
 
-    __slots__ = ("thread", "owed", "retired", "ticket", "busy")
+    __slots__ = ("thread", "owed", "retired", "tickets", "busy", "started_one", "last_async", "batch")
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
         self.owed: ReservedJob | None = None
         self.retired = False
-        self.ticket = False  # holds a place among the N for the job it is claiming
-        self.busy = False    # inside a `def handle` job
+        self.tickets = 0          # places held among the N for the jobs it is claiming
+        self.busy = False         # inside a `def handle` job
+        self.started_one = False  # the job being processed became a flight (its ticket with it)
+        self.last_async = False   # its last job went to the event loop: claim a batch next
+        self.batch: deque[Any] = deque()  # jobs of a batch claim not processed yet
 
 
 class ClaimingThreads:
@@ -128,6 +135,8 @@ class ClaimingWorker(ConcurrentWorker):
         self._base: Any = None
         self._count_lock = threading.Lock()
         self._slot = threading.local()
+        self._acker = Acker(lambda: self._base.for_thread())
+        self._batch_settler = BatchSettler(self._settle)
 
     # -- the main thread ------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -179,25 +188,27 @@ class ClaimingWorker(ConcurrentWorker):
         self._drain()
 
     # -- tickets: at most N jobs in flight, within --max-jobs -------------------------------------
-    def _take_ticket(self, slot: ClaimingSlot) -> bool:
+    def _take_tickets(self, slot: ClaimingSlot, wanted: int) -> int:
+        """Take up to `wanted` places among the N for jobs about to be claimed; how many were taken."""
         with self._cv:
             if not self._claiming or self.should_quit or slot.retired:
-                return False
-            if len(self._flights) + self._tickets >= self.size:
-                return False
-            if self.options.max_jobs > 0 and self.jobs_processed + self._tickets >= self.options.max_jobs:
-                return False
-            if self._abandoned and self.stuck() >= self.max_stuck:  # the worker is about to exit and be restarted
-                return False
-            self._tickets += 1
-            slot.ticket = True
-            return True
+                return 0
+            free = self.size - len(self._flights) - self._tickets
+            if self.options.max_jobs > 0:
+                free = min(free, self.options.max_jobs - self.jobs_processed - self._tickets)
+            if free <= 0 or (self._abandoned and self.stuck() >= self.max_stuck):  # stuck: about to exit
+                return 0
+            taken = min(wanted, free)
+            self._tickets += taken
+            slot.tickets += taken
+            return taken
 
-    def _drop_ticket(self, slot: ClaimingSlot) -> None:
-        if slot.ticket:
+    def _drop_tickets(self, slot: ClaimingSlot, count: int = 1) -> None:
+        count = min(count, slot.tickets)
+        if count > 0:
             with self._cv:
-                slot.ticket = False
-                self._tickets -= 1
+                slot.tickets -= count
+                self._tickets -= count
                 self._cv.notify_all()
 
     def _wait_for_room(self) -> None:
@@ -216,21 +227,25 @@ class ClaimingWorker(ConcurrentWorker):
         driver = source = None
         try:
             driver, source = slot_source(self._base, self.worker_id)
+            many = driver if isinstance(driver, ReserveMany) else None
             while not slot.retired:
                 queues = self._queues_now
-                claim = self._take_ticket(slot) and bool(queues)
+                batch = many is not None and slot.last_async and slot.owed is None
+                got = self._take_tickets(slot, MAX_BATCH if batch else 1) if queues else 0
                 owed, slot.owed = slot.owed, None
                 if owed is not None:
-                    self._send_ack(source, owed, queues if claim else ())
-                if not claim:
-                    self._drop_ticket(slot)
+                    self._send_ack(source, owed, queues if got else ())
+                if not got:
                     if not self._claiming or self.should_quit:
                         return
                     self._wait_for_room()
                     continue
-                job = self._claim(source, queues)
+                if batch:
+                    self._run_batch(slot, many, queues, got)
+                    continue
+                job = self._claim(lambda: source.next_job(queues, min(self.options.sleep, MAX_CLAIM_WAIT)), source.waits)
                 if job is None:
-                    self._drop_ticket(slot)
+                    self._drop_tickets(slot)
                     continue
                 self._run_claimed(slot, job, queues)
         except BaseException as exc:  # noqa: BLE001 - a thread must not die silently: the main thread re-raises
@@ -238,25 +253,56 @@ class ClaimingWorker(ConcurrentWorker):
             self._fatal = self._fatal or exc
             self._wake_main.set()
         finally:
-            self._drop_ticket(slot)
+            self._drop_tickets(slot, slot.tickets)
             self._close_slot(slot, driver, source)
 
-    def _claim(self, source: Any, queues: list[str]) -> ReservedJob | None:
-        """Reserve the next job of `queues` (strict order); a failed claim during a store outage waits and returns None."""
+    def _run_batch(self, slot: ClaimingSlot, driver: Any, queues: list[str], tickets: int) -> None:
+        """After an async job: reserve up to `tickets` jobs of the first queue that has any in one round trip.
+
+        Each counts its attempt as it starts (HeldJob.begin, sent without a reply). When one turns out
+        to be a `def handle` job, the jobs after it are handed back unstarted (no attempt used) for
+        the other threads, and this thread runs it (see _run_attempt).
+        """
+        jobs = self._claim(lambda: driver.pop_many(queues, self.worker_id, tickets, 0), False, many=True) or []
+        self._drop_tickets(slot, tickets - len(jobs))
+        if not jobs:
+            slot.last_async = False  # nothing more right now: the next claim waits for one job
+            return
+        slot.batch.extend(jobs)
+        while slot.batch:
+            job = slot.batch.popleft()
+            job.begin()
+            self._run_claimed(slot, job, queues)
+
+    def _hand_back_batch(self, slot: ClaimingSlot) -> None:
+        """Give the unstarted jobs of this thread's batch back to the queue, in their places, for other threads."""
+        jobs = list(slot.batch)
+        slot.batch.clear()
+        self._drop_tickets(slot, len(jobs))
+        for job in jobs:
+            try:
+                job.release(0)  # never started: no attempt to undo
+            except Exception:
+                log.exception("could not hand back a reserved job; it runs after its lease")
+
+    def _claim(self, take: Callable[[], Any], waits: bool, many: bool = False) -> Any:
+        """Reserve by `take()` (strict queue order); a failed claim during a store outage waits and returns None."""
         with self._cv:
             idle = not self._flights
         try:
-            job = source.next_job(queues, min(self.options.sleep, MAX_CLAIM_WAIT))
+            job = take()
         except Exception as exc:
             if not is_store_outage(exc):
                 raise
             self.signals.sleep(self.outage.failed(exc))  # raises past QUEUE_RECONNECT_TIMEOUT
             return None
         self.outage.succeeded()
+        if many:
+            return job
         if job is None:
             if idle:
                 self._found_empty = True
-            if not source.waits:
+            if not waits:
                 self._idle_wait(self.options.sleep)
             return None
         self._found_empty = False
@@ -268,8 +314,10 @@ class ClaimingWorker(ConcurrentWorker):
     def _run_claimed(self, slot: ClaimingSlot, job: ReservedJob, queues: list[str]) -> None:
         with self._count_lock:
             self.jobs_processed += 1
-        self.process(self._connection, SlotJob(job, slot), next_from=queues)  # type: ignore[arg-type]
-        self._drop_ticket(slot)  # still held when process() settled the job without running it
+        slot.started_one = False
+        self.process(self._connection, SlotJob(job, slot, self._acker.post), next_from=queues)  # type: ignore[arg-type]
+        if not slot.started_one:  # process() settled the job without running it: its ticket is free again
+            self._drop_tickets(slot)
         if self.options.rest > 0:
             self.signals.sleep(self.options.rest)
 
@@ -311,12 +359,16 @@ class ClaimingWorker(ConcurrentWorker):
         slot: ClaimingSlot = self._slot.current
         with self._cv:
             self._flights[flight] = None
-            if slot.ticket:  # the ticket becomes this flight
-                slot.ticket = False
+            if slot.tickets > 0:  # the ticket becomes this flight
+                slot.tickets -= 1
                 self._tickets -= 1
+        slot.started_one = True
+        slot.last_async = is_async
         if is_async:
             self._async.submit(flight)
             return
+        if slot.batch:  # a `def handle` job in a batch: the rest go back for other threads
+            self._hand_back_batch(slot)
         flight.slot = slot
         slot.busy = True
         self._claimers.spawn_if_needed()  # keep a thread claiming while this one runs the job
@@ -324,3 +376,12 @@ class ClaimingWorker(ConcurrentWorker):
             self._run_in_thread(flight)
         finally:
             slot.busy = False
+
+    def _settle_off_loop(self, flight: Flight, result: Any, error: BaseException | None) -> None:
+        """Settle a finished async job on the batch settler (one thread hand-off per batch of jobs)."""
+        self._batch_settler.post(flight, result, error)
+
+    def _shutdown(self) -> None:
+        self._batch_settler.close()
+        super()._shutdown()
+        self._acker.close()  # after every job landed: their acks are all posted

@@ -2,25 +2,27 @@
 
 On the claiming thread, `delete()` only notes the ack as owed: the slot's JobSource sends it
 with the reservation of its next job (one round trip, AckReservesNext), on the connection the
-job was claimed on. From any other thread (an async job settled off the loop, the lease keeper
-giving up on a stuck job) the ack goes to the store at once through the driver's shared client.
+job was claimed on. From any other thread (an async job settled off the claiming thread, the
+lease keeper giving up on a stuck job) the ack is posted to the worker's Acker, which sends it
+without a reply on its own connection.
 Releases always go at once: they are rare, and the claiming thread's connection keeps them in order.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 
 class SlotJob:
-    """Wrap a ReservedJob claimed by `slot` (anything with an `owed` attribute) on the current thread."""
+    """Wrap a ReservedJob claimed by `slot` (with `owed` and `retired`) on the current thread; `post_ack` acks elsewhere."""
 
-    __slots__ = ("inner", "slot", "owner")
+    __slots__ = ("inner", "slot", "owner", "post_ack")
 
-    def __init__(self, inner: Any, slot: Any) -> None:
+    def __init__(self, inner: Any, slot: Any, post_ack: Callable[[Any], None]) -> None:
         self.inner = inner
         self.slot = slot
         self.owner = threading.get_ident()
+        self.post_ack = post_ack
 
     @property
     def payload(self) -> Any:
@@ -52,11 +54,12 @@ class SlotJob:
         self.inner.completed(until)
 
     def delete(self) -> bool:
-        """Ack: owed to the slot's next claim on the claiming thread, sent now from any other."""
+        """Ack: owed to the slot's next claim on the claiming thread, posted to the acker from any other."""
         if threading.get_ident() == self.owner and not self.slot.retired:
             self.slot.owed = self.inner
-            return True
-        return bool(self.inner.delete())
+        else:
+            self.post_ack(self.inner)
+        return True
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back after `delay` seconds."""

@@ -159,9 +159,13 @@ class RedisJob:
         self.attempts = started.attempts
         self.record = started.text
 
-    def delete_nowait(self) -> None:
-        """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed."""
-        driver = self.driver
+    def delete_nowait(self, via: RedisQueue | None = None) -> None:
+        """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed.
+
+        `via`: another driver of the same connection whose held connection sends it (a thread acking
+        jobs other threads claimed: app/Queue/Concurrency/Acker.py).
+        """
+        driver = via or self.driver
         keys = driver.keys(self.queue)
         with translate_errors(driver.config):
             if self.done_until is None:
