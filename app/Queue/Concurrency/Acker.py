@@ -2,8 +2,8 @@
 
 Async jobs are settled off the claiming thread, and a job given up at its timeout by the lease
 keeper; their acks are posted here instead of costing each a round trip on the settling thread.
-The acker sends them on a connection of its own with no reply (`delete_nowait(via=...)`, corked:
-many acks leave in one segment); drivers without it get a plain ack. At a stop every posted ack is
+The acker sends all it finds posted in one write on a connection of its own, with no reply
+(`ack_many_nowait`); drivers without it get a plain ack each. At a stop every posted ack is
 sent before the connection closes (closing sends what is corked). A SIGKILL before that loses
 only acks: those jobs run again after their lease, as any unacked job does.
 """
@@ -18,6 +18,8 @@ from typing import Any, Callable
 from app.Queue.Reservations.OneAtATime import ack
 
 log = logging.getLogger("queue.worker")
+
+MAX_WRITE = 200  # acks sent in one write, at most
 
 
 class Acker:
@@ -51,10 +53,13 @@ class Acker:
         try:
             driver = self._own_driver()
             while True:
-                job = self._posted.get()
-                if job is None:
+                jobs = [self._posted.get()]
+                while len(jobs) < MAX_WRITE and not self._posted.empty():
+                    jobs.append(self._posted.get_nowait())
+                done = jobs[-1] is None or None in jobs
+                self._send([job for job in jobs if job is not None], driver)
+                if done:
                     return
-                self._send(job, driver)
         finally:
             if driver is not None:
                 try:
@@ -62,12 +67,20 @@ class Acker:
                 except Exception:  # noqa: BLE001 - closing must not raise
                     log.warning("could not close the acker's connection; some acks may be lost (their jobs run again)")
 
-    def _send(self, job: Any, driver: Any) -> None:
+    def _send(self, jobs: list[Any], driver: Any) -> None:
+        """Send the acks of `jobs`: those of the acker's own driver type in one write, others one by one."""
+        many = getattr(driver, "ack_many_nowait", None)
+        kind = type(driver)
+        batch, others = [], []
+        for job in jobs:
+            (batch if many is not None and type(getattr(job, "driver", None)) is kind else others).append(job)
         try:
-            nowait = getattr(job, "delete_nowait", None)
-            if nowait is not None and type(getattr(job, "driver", None)) is type(driver):
-                nowait(via=driver)
-            else:
-                ack(job)
+            if batch:
+                many(batch)
         except Exception:
-            log.exception("could not ack a finished job; it runs again after its lease")
+            log.exception("could not ack %d finished jobs; they run again after their lease", len(batch))
+        for job in others:
+            try:
+                ack(job)
+            except Exception:
+                log.exception("could not ack a finished job; it runs again after its lease")

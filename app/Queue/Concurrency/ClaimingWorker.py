@@ -259,29 +259,34 @@ class ClaimingWorker(ConcurrentWorker):
     def _run_batch(self, slot: ClaimingSlot, driver: Any, queues: list[str], tickets: int) -> None:
         """After an async job: reserve up to `tickets` jobs of the first queue that has any in one round trip.
 
-        Each counts its attempt as it starts (HeldJob.begin, sent without a reply). When one turns out
-        to be a `def handle` job, the jobs after it are handed back unstarted (no attempt used) for
-        the other threads, and this thread runs it (see _run_attempt).
+        They all start now: their attempts are counted in one write without a reply (`begin_many`,
+        else HeldJob.begin each). When one turns out to be a `def handle` job, the jobs after it are
+        handed back with their attempt undone for the other threads, and this thread runs it
+        (see _run_attempt).
         """
         jobs = self._claim(lambda: driver.pop_many(queues, self.worker_id, tickets, 0), False, many=True) or []
         self._drop_tickets(slot, tickets - len(jobs))
         if not jobs:
             slot.last_async = False  # nothing more right now: the next claim waits for one job
             return
+        begin_many = getattr(driver, "begin_many", None)
+        if begin_many is not None:
+            begin_many(jobs)
+        else:
+            for job in jobs:
+                job.begin()
         slot.batch.extend(jobs)
         while slot.batch:
-            job = slot.batch.popleft()
-            job.begin()
-            self._run_claimed(slot, job, queues)
+            self._run_claimed(slot, slot.batch.popleft(), queues)
 
     def _hand_back_batch(self, slot: ClaimingSlot) -> None:
-        """Give the unstarted jobs of this thread's batch back to the queue, in their places, for other threads."""
+        """Give the jobs of this thread's batch not processed yet back to the queue, in their places, for other threads."""
         jobs = list(slot.batch)
         slot.batch.clear()
         self._drop_tickets(slot, len(jobs))
         for job in jobs:
             try:
-                job.release(0)  # never started: no attempt to undo
+                job.release(0, undo_attempt=True)  # begun with the batch but never run
             except Exception:
                 log.exception("could not hand back a reserved job; it runs after its lease")
 

@@ -134,6 +134,17 @@ class RedisJob:
         """Delete this job and reserve the next one in one round trip when its queue comes first."""
         return self.driver.delete_and_pop(self, queues, worker_id)
 
+    def _begin_args(self, t: float) -> tuple[Any, ...]:
+        """BEGIN's command for this job alone (no ack), and the record as BEGIN rewrites it."""
+        fields = RedisRecord.read(self.record)
+        keys = self.driver.keys(self.queue)
+        args = ("EVALSHA", self.driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
+                self.record, t + self.retry_after, "", fields.holder, t, "")
+        started = fields.started()
+        self.attempts = started.attempts
+        self.record = started.text
+        return args
+
     def begin(self, finished: RedisJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
         acking `finished` in the same call.
@@ -385,6 +396,27 @@ class RedisQueue:
         with translate_errors(self.config):
             self.held.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
                               _holder(worker_id), max(1, int(limit)), on_reply=reply)
+
+    def begin_many(self, jobs: Sequence[RedisJob]) -> None:
+        """Start several reserved jobs (count their attempts, renew their leases) in one write without
+        a reply, as `RedisJob.begin` does one by one: a batch whose jobs all start now."""
+        t = now()
+        with translate_errors(self.config):
+            self.held.send_many([job._begin_args(t) for job in jobs])
+
+    def ack_many_nowait(self, jobs: Sequence[RedisJob]) -> None:
+        """Ack several finished jobs (of any driver of this connection) in one write without a reply,
+        as `RedisJob.delete_nowait` does one by one."""
+        t = now()
+        commands: list[tuple[Any, ...]] = []
+        for job in jobs:
+            keys = self.keys(job.queue)
+            if job.done_until is None:
+                commands.append(("ZREM", keys.reserved, job.record))
+            else:
+                commands.append(("EVALSHA", self._ack.sha, 2, keys.reserved, keys.done, job.record, t, job.done_until))
+        with translate_errors(self.config):
+            self.held.send_many(commands)
 
     def collect_reserved_ahead(self) -> None:
         """Read the reply of a reservation made ahead (`reserve_ahead`), handing its jobs to their callback."""
