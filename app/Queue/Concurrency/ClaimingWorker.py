@@ -130,6 +130,8 @@ class ClaimingWorker(ConcurrentWorker):
         self._queues_now: list[str] = []
         self._found_empty = False   # a claim found nothing while nothing was in flight (--stop-when-empty)
         self._fatal: BaseException | None = None
+        self._room_wanted = 0  # places a thread waits for (0: none waits)
+        self._batch_least = max(1, min(MAX_BATCH, self.size // 16))  # a batch claim waits for this many free places
         self._wake_main = threading.Event()  # set when a thread failed, or the last flight landed at a stop
         self._connection = ""
         self._base: Any = None
@@ -188,15 +190,17 @@ class ClaimingWorker(ConcurrentWorker):
         self._drain()
 
     # -- tickets: at most N jobs in flight, within --max-jobs -------------------------------------
-    def _take_tickets(self, slot: ClaimingSlot, wanted: int) -> int:
-        """Take up to `wanted` places among the N for jobs about to be claimed; how many were taken."""
+    def _take_tickets(self, slot: ClaimingSlot, wanted: int, least: int = 1) -> int:
+        """Take up to `wanted` places among the N for jobs about to be claimed (none when fewer than `least`
+        are free, unless --max-jobs leaves fewer); how many were taken."""
         with self._cv:
             if not self._claiming or self.should_quit or slot.retired:
                 return 0
-            free = self.size - len(self._flights) - self._tickets
+            free = self._free()
             if self.options.max_jobs > 0:
-                free = min(free, self.options.max_jobs - self.jobs_processed - self._tickets)
-            if free <= 0 or (self._abandoned and self.stuck() >= self.max_stuck):  # stuck: about to exit
+                left = self.options.max_jobs - self.jobs_processed - self._tickets
+                least, free = min(least, max(left, 1)), min(free, left)
+            if free < least or free <= 0 or (self._abandoned and self.stuck() >= self.max_stuck):  # stuck: exiting
                 return 0
             taken = min(wanted, free)
             self._tickets += taken
@@ -209,17 +213,25 @@ class ClaimingWorker(ConcurrentWorker):
             with self._cv:
                 slot.tickets -= count
                 self._tickets -= count
-                self._cv.notify_all()
+                if self._room_wanted and self._free() >= self._room_wanted:
+                    self._cv.notify_all()
 
-    def _wait_for_room(self) -> None:
+    def _wait_for_room(self, wanted: int) -> None:
+        """Wait until `wanted` places are free (or a step passed): a landing job wakes only a thread that can go on."""
         with self._cv:
-            if self._claiming and not self.should_quit:
+            if self._claiming and not self.should_quit and self._free() < wanted:
+                self._room_wanted = min(self._room_wanted, wanted) if self._room_wanted else wanted
                 self._cv.wait(SUPERVISE_STEP)
+                self._room_wanted = 0
+
+    def _free(self) -> int:
+        return self.size - len(self._flights) - self._tickets
 
     def _landed(self, flight: Flight) -> None:
         with self._cv:
             self._flights.pop(flight, None)
-            self._cv.notify_all()  # threads waiting for room, and the main thread while it drains
+            if (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
+                self._cv.notify_all()  # a thread waiting for room, or the main thread draining
 
     # -- a claiming thread --------------------------------------------------------------------------
     def _claim_loop(self, slot: ClaimingSlot) -> None:
@@ -231,14 +243,15 @@ class ClaimingWorker(ConcurrentWorker):
             while not slot.retired:
                 queues = self._queues_now
                 batch = many is not None and slot.last_async and slot.owed is None
-                got = self._take_tickets(slot, MAX_BATCH if batch else 1) if queues else 0
+                least = self._batch_least if batch else 1
+                got = self._take_tickets(slot, MAX_BATCH if batch else 1, least) if queues else 0
                 owed, slot.owed = slot.owed, None
                 if owed is not None:
                     self._send_ack(source, owed, queues if got else ())
                 if not got:
                     if not self._claiming or self.should_quit:
                         return
-                    self._wait_for_room()
+                    self._wait_for_room(least)
                     continue
                 if batch:
                     self._run_batch(slot, many, queues, got)
