@@ -71,11 +71,12 @@ class Acker:
         """Send the acks of `jobs`: those of the acker's own driver type in one write, others one by one."""
         many = getattr(driver, "ack_many_nowait", None)
         kind = type(driver)
-        batch, others = [], []
+        batch: list[Any] = []
+        others: list[Any] = []
         for job in jobs:
             (batch if many is not None and type(getattr(job, "driver", None)) is kind else others).append(job)
         try:
-            if batch:
+            if batch and many is not None:
                 many(batch)
         except Exception:
             log.exception("could not ack %d finished jobs; they run again after their lease", len(batch))

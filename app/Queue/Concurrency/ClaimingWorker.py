@@ -15,6 +15,7 @@ timeout (retiring the thread, which a new one replaces), JobSettlement settles e
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -269,7 +270,8 @@ class ClaimingWorker(ConcurrentWorker):
                 if batch:
                     self._run_batch(slot, many, queues, got)
                     continue
-                job = self._claim(lambda: source.next_job(queues, min(self.options.sleep, MAX_CLAIM_WAIT)), source.waits)
+                job = self._claim(functools.partial(source.next_job, queues, min(self.options.sleep, MAX_CLAIM_WAIT)),
+                                  source.waits)
                 if job is None:
                     self._drop_tickets(slot)
                     continue
@@ -290,7 +292,7 @@ class ClaimingWorker(ConcurrentWorker):
         handed back with their attempt undone for the other threads, and this thread runs it
         (see _run_attempt).
         """
-        jobs = self._claim(lambda: driver.pop_many(queues, self.worker_id, tickets, 0), False, many=True) or []
+        jobs = self._claim(functools.partial(driver.pop_many, queues, self.worker_id, tickets, 0), False, many=True) or []
         self._drop_tickets(slot, tickets - len(jobs))
         if not jobs:
             slot.last_async = False  # nothing more right now: the next claim waits for one job

@@ -287,7 +287,7 @@ class NoReplyConnection(HeldConnection):
     def _write_many(self, conn: Any, commands: Sequence[tuple[Any, ...]]) -> None:
         parts = [_pack_exact(args) for args in commands]
         if not self._replies_off:
-            parts.insert(0, _pack(self._REPLY_OFF))
+            parts.insert(0, _pack_exact(self._REPLY_OFF))
             self._replies_off = True
         if self._cork and not self._corked and not self._waiting:
             self._set_cork(conn, True)
