@@ -151,6 +151,7 @@ def _sensitive_fields(job: Job) -> list[str]:
 @functools.cache
 def _secure_job() -> type:
     """SecureJob, imported on first use (as in should_encrypt_class) and then kept: asked on every dispatch."""
+    # lazy: Security defines SecureJob, a Job subclass, and defining one loads SQLAlchemy
     from app.Jobs.Security import SecureJob
 
     return SecureJob
