@@ -11,6 +11,7 @@ import json
 from typing import Any, Mapping, Protocol, Sequence
 
 from app.Audit.AuditEntry import AuditEntry
+from app.Audit.AuditJson import AuditJson
 from app.Queue import LuaScripts
 
 COLUMNS = list(AuditEntry._fields)
@@ -39,6 +40,7 @@ class RedisAuditStore:
         self.max_len = max_len
         self.config = config
         self._append = client.register_script(LuaScripts.AUDIT_APPEND)
+        self._json = AuditJson()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], max_len: int) -> RedisAuditStore:
@@ -51,10 +53,10 @@ class RedisAuditStore:
             return
         from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
 
-        encode = json.JSONEncoder(separators=(",", ":")).encode
+        encode = self._json.encode
         with redis_errors(self.config):
             for start in range(0, len(entries), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
-                self._append(keys=[self.key], args=[self.max_len, *(encode(e.as_dict()) for e in entries[start:start + APPEND_CHUNK])])
+                self._append(keys=[self.key], args=[self.max_len, *(encode(e) for e in entries[start:start + APPEND_CHUNK])])
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
         from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store

@@ -11,6 +11,7 @@ with APP_KEY, then APP_PREVIOUS_KEYS (key rotation).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from typing import TYPE_CHECKING, Any, Sequence
@@ -143,6 +144,14 @@ def _dumps(value: Any) -> bytes:
 
 
 def _sensitive_fields(job: Job) -> list[str]:
-    from app.Jobs.Security import SecureJob  # lazy: as in should_encrypt_class
+    secure = _secure_job()
+    return list(job.sensitive_fields) if isinstance(job, secure) else []  # type: ignore[attr-defined]
 
-    return list(job.sensitive_fields) if isinstance(job, SecureJob) else []
+
+@functools.cache
+def _secure_job() -> type:
+    """SecureJob, imported on first use (as in should_encrypt_class) and then kept: asked on every dispatch."""
+    # lazy: Security defines SecureJob, a Job subclass, and defining one loads SQLAlchemy
+    from app.Jobs.Security import SecureJob
+
+    return SecureJob

@@ -59,26 +59,10 @@ class UniqueLocks:
             self.release(event.job, event.envelope)
 
     def on_done(self, event: JobProcessed | JobFailed) -> None:
+        # A record no worker could decode (job None) had its lock freed by app/Queue/Quarantine.py,
+        # by the uuid the record claims: the failure's own uuid may be a fresh one naming the row.
         if event.job is not None:
             self.release(event.job, event.envelope)
-        else:
-            self.release_undecodable(event.envelope)
-
-    def release_undecodable(self, envelope: dict[str, Any]) -> int:
-        """Free a lock held by a copy whose payload could not be decoded (its unique_id() is unknowable).
-
-        The owner token names the copy (connection, queue, uuid), so the lock is found by owner.
-        The uuid comes from an unverified payload: only a well-formed uuid is used, never a
-        shorter prefix that would match the locks of other copies.
-        """
-        job_uuid = str(envelope.get("uuid", ""))
-        try:
-            if str(uuid.UUID(job_uuid)) != job_uuid:
-                return 0
-        except ValueError:
-            return 0
-        owner = owner_token(str(envelope.get("connection", "")), str(envelope.get("queue", "")), job_uuid)
-        return self.manager.locks.release_owned_by_prefix(owner)
 
 
 def release_for_queue(manager: QueueManager, connection: str, queue: str) -> int:
@@ -108,7 +92,7 @@ def acquire_for_retry(manager: QueueManager, payload: str, connection: str, queu
     """Take the unique lock again for a failed job pushed back by queue:retry; False while another copy holds it.
 
     A payload that cannot be decoded takes no lock: the worker fails it again, and a lock it
-    might hold is found by its owner token then (UniqueLocks.release_undecodable).
+    might hold is freed by its owner token then (app/Queue/Quarantine.py).
     """
     try:
         job = manager.codec.restore(manager.codec.parse(payload))

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from app.Jobs.JobState import JobState, JobStatus
-from app.Queue.contracts import CacheStore
+from app.Queue.contracts import CacheStore, PutEncoded
 from app.Queue.Support.time import now
 from app.Queue.StoreOutage import log_failure
 
@@ -31,6 +31,8 @@ class StatusRepository:
         self._buffer: dict[str, dict[str, Any]] | None = None
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
+        # Every dispatch writes a pending record: spelt here from a template where the store takes JSON text.
+        self._put_encoded = store.put_encoded if isinstance(store, PutEncoded) else None
 
     @staticmethod
     def key(job_id: str) -> str:
@@ -39,6 +41,12 @@ class StatusRepository:
     def mark(self, job_id: str, state: JobState, attempts: int = 0, progress: float | None = None, error: str | None = None) -> None:
         """Record a state change; a new attempt starts at 0 %, completion is 100 %, failures keep progress."""
         if not self.enabled or not job_id:
+            return
+        if state is JobState.PENDING and self._put_encoded is not None and self._buffer is None \
+                and not attempts and progress is None and error is None:
+            # json.dumps of the dict below, byte for byte (tests/drivers/test_redis_store.py)
+            self._put_encoded(self.key(job_id), f'{{"state": "pending", "attempts": 0, "progress": 0.0, '
+                                                f'"updated_at": {now()!r}, "error": null}}', self.ttl)
             return
         if progress is None:
             progress = _START_PROGRESS.get(state)

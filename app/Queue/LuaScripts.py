@@ -156,8 +156,10 @@ end
 return n
 """
 
-DISPATCH = _HELPERS + """
+DISPATCH = """
 -- Store one dispatched job and everything its dispatch writes, atomically: one round trip.
+-- Without _HELPERS: every single dispatch runs this, and defining those closures on each call
+-- is Lua time the dispatcher waits for; the record layout is PUSH's string.format.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter,
 -- then the status key when ARGV[5] ~= '', then the unique lock key when ARGV[7] ~= ''
 -- ARGV[1] now (unix seconds), ARGV[2] available_at (0 = now), ARGV[3] priority, ARGV[4] payload,
@@ -177,7 +179,7 @@ end
 if status then
   if ARGV[6] == '' then redis.call('set', status, ARGV[5]) else redis.call('set', status, ARGV[5], 'PX', ARGV[6]) end
 end
-local rec = string.format('%015d|%s|0||%s', next_seq(KEYS[4]), ARGV[3], ARGV[4])
+local rec = string.format('%015d|%s|0||%s', redis.call('incrby', KEYS[4], 1), ARGV[3], ARGV[4])
 local at = tonumber(ARGV[2])
 if at > tonumber(ARGV[1]) then
   redis.call('zadd', KEYS[2], at, rec)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
-import uuid as uuid_mod
 from datetime import datetime, timezone
+from operator import attrgetter, is_
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Queue.DispatchChecks import DEFAULT_MAX_PAYLOAD_BYTES, check_payload_size, check_policy, check_queue_name
@@ -22,6 +21,7 @@ from app.Queue.PayloadWriter import dumps as _dumps
 from app.Queue.Queueable import Queueable
 from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
 from app.Queue.Support.time import now
+from app.Queue.Support.uuids import UuidPool, uuid4_strings
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -41,13 +41,15 @@ _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 # Attributes whose values make up the envelope's metadata besides the class, queue and connection.
 _HEADER_ATTRS = ("max_tries", "timeout", "backoff", "retry_after", "retry_until", "max_exceptions",
                  "fail_on_timeout", "priority", "tags")
+_header_values = attrgetter(*_HEADER_ATTRS[:-1])  # all but tags, which is a method unless the job says otherwise
 _ENVELOPE_KEYS = frozenset({"uuid", "displayName", "job", "queue", "connection", "maxTries", "maxExceptions", "backoff",
                             "timeout", "retryUntil", "failOnTimeout", "priority", "tags", "createdAt", "data"})
 # Ints below this pass the fast path of encode_data; bigger ones go through the Serializer's digit check.
 _BIG = 2**63
-# byte.translate tables that stamp the RFC 4122 version (4) and variant bits on random bytes.
-_UUID_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
-_UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+# Header attribute values a cached header may stand for: immutable, so the same object means the
+# same text (a list could change in place; a callable is asked again per job).
+_CACHEABLE_VALUES = frozenset({type(None), bool, int, float, str, tuple, datetime})
+HEADER_CACHE_MAX = 1024  # (class, queue, connection) headers kept; dynamic queue names must not grow it forever
 
 
 def verify(raw: str, keys: Sequence[bytes]) -> None:
@@ -72,16 +74,6 @@ def _timestamp(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     raise SerializationError(f"retry_until must be a datetime, got {type(value).__name__}")
-
-
-def uuid4_strings(n: int) -> list[str]:
-    """Make `n` random (version 4) uuids from one urandom call: str(uuid4()) costs ~2 us each."""
-    raw = bytearray(os.urandom(16 * n))
-    raw[6::16] = raw[6::16].translate(_UUID_VERSION)
-    raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
-    h = raw.hex()
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
-            for i in range(0, 32 * n, 32)]
 
 
 def _tags(job: Job) -> list[str]:
@@ -113,6 +105,9 @@ class PayloadCodec:
         self._allowed_classes: set[type] = set()
         self.max_payload_bytes = DEFAULT_MAX_PAYLOAD_BYTES  # QUEUE_MAX_PAYLOAD_BYTES, set by the QueueManager
         self.serializer = Serializer(self.allowed, Queueable, self.encode_job, self.decode_job)
+        self.uuids = UuidPool()
+        # (class, queue, connection) -> (the header attribute values it was made from, header text)
+        self._headers: dict[tuple[type, str, str], tuple[tuple[Any, ...], str]] = {}
 
     def check_allowed(self, cls: type) -> None:
         """Refuse at dispatch a job class no worker would load: its module must be in QUEUE_ALLOWED_JOB_MODULES."""
@@ -181,21 +176,45 @@ class PayloadCodec:
         encrypted or `extra` replaces an envelope member.
         """
         self.check_allowed(type(job))
-        job_uuid = job.job_id or str(uuid_mod.uuid4())
+        job_uuid = job.job_id
+        if job_uuid:
+            uuid_json = _dumps(job_uuid)
+        else:
+            job_uuid = self.uuids.take()
+            uuid_json = f'"{job_uuid}"'
         created, data = now(), self.encode_data(job)
-        if (extra and not _ENVELOPE_KEYS.isdisjoint(extra)) or (
-                self.encrypter is not None and self.encrypter.should_encrypt(job, queue)):
+        encrypt = self.encrypter is not None and self.encrypter.should_encrypt(job, queue)
+        if encrypt or (extra and not _ENVELOPE_KEYS.isdisjoint(extra)):
             envelope = self.envelope(job, job_uuid, queue, connection, created, data)
             if extra:
                 envelope.update(extra)
-            if self.encrypter is not None and self.encrypter.should_encrypt(job, queue):
-                envelope = self.encrypter.encrypt_envelope(envelope, job)
+            if encrypt:
+                envelope = self.encrypter.encrypt_envelope(envelope, job)  # type: ignore[union-attr]
             payload = self.writer.sign_body(_dumps(envelope))
         else:
-            header = self.header(job, queue, connection)
-            payload = self.writer.sign(self.writer.core(_dumps(job_uuid), header, _dumps(created), data, extra))
+            created_json = repr(created) if type(created) is float else _dumps(created)  # json's float spelling is repr's
+            header = self._cached_header(job, queue, connection)
+            payload = self.writer.sign(self.writer.core(uuid_json, header, created_json, data, extra))
         check_payload_size(payload, self.max_payload_bytes, job, queue)
         return job_uuid, payload
+
+    def _cached_header(self, job: Job, queue: str, connection: str) -> str:
+        """`header()`, kept per (class, queue, connection) while the job's header attributes are the very
+        objects it was made from (class attributes, or small ints set in __init__): the checks and the
+        JSON of the metadata are then done once per class, not per dispatch."""
+        cls = type(job)
+        values = _header_values(job)
+        key = (cls, queue, connection)
+        cached = self._headers.get(key)
+        if cached is not None and all(map(is_, cached[0], values)):
+            return cached[1]
+        header = self.header(job, queue, connection)
+        if (cls.tags is Queueable.tags and "tags" not in job.__dict__
+                and all(type(v) in _CACHEABLE_VALUES for v in values)):
+            if len(self._headers) >= HEADER_CACHE_MAX:
+                self._headers.clear()
+            self._headers[key] = (values, header)
+        return header
 
     @classmethod
     def header(cls, job: Job, queue: str, connection: str) -> str:

@@ -16,12 +16,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any
+from json.encoder import c_make_encoder, encode_basestring
+from typing import Any, Callable
 
 SIG_PREFIX = ',"signature":"'
 SIG_SUFFIX_LEN = len(SIG_PREFIX) + 64 + 2  # prefix + hex digest + '"}'
 # The one JSON spelling of payloads: compact, UTF-8 kept as is (json.dumps with the same options).
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _acyclic_dumps() -> Callable[[Any], str]:
+    """`dumps` for values the Serializer built (new containers, depth-limited, so never cyclic): json's C
+    encoder made once, without the cycle bookkeeping `dumps` sets up on every call (~0.6 us per payload)."""
+    if c_make_encoder is None:  # no C accelerator: the plain spelling
+        return dumps
+    encode = c_make_encoder(None, _refuse, encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+dumps_acyclic = _acyclic_dumps()
 
 
 class PayloadWriter:
@@ -40,7 +57,7 @@ class PayloadWriter:
         `extra` must not repeat an envelope member (the caller builds the dict then).
         """
         return (f'{{"uuid":{uuid_json},{header},"createdAt":{created_json},'
-                f'"data":{dumps(data) if data else "{}"}{"," + dumps(extra)[1:-1] if extra else ""}')
+                f'"data":{dumps_acyclic(data) if data else "{}"}{"," + dumps_acyclic(extra)[1:-1] if extra else ""}')
 
     def sign(self, core: str) -> str:
         """Close `core` and append the signature of the closed text as the last member."""

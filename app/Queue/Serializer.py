@@ -68,14 +68,53 @@ def _resolve_cached(path: str, allowed: tuple[str, ...], base: type | None) -> t
     return obj
 
 
+Encoder = Callable[[Any, str, int], Any]  # (value, path, depth) -> JSON-safe value
+Decoder = Callable[[Any, dict], Any]  # (the tagged object's "v", the whole tagged object) -> value
+
+
 class Serializer:
-    """Encode and decode attribute values; `job_base` is the Job class for nested jobs."""
+    """Encode and decode attribute values; `job_base` is the Job class for nested jobs.
+
+    Tagged types are two tables: encoders tried in order with isinstance (a subclass is
+    encoded as its first listed base: datetime before date, an IntEnum as an enum), and
+    decoders looked up by tag.
+    """
 
     def __init__(self, allowed_modules: Sequence[str], job_base: type, job_encoder: Callable[[Any], dict], job_decoder: Callable[[dict], Any]) -> None:
         self.allowed = tuple(allowed_modules)
         self.job_base = job_base
         self._encode_job = job_encoder
         self._decode_job = job_decoder
+        self._encoders: tuple[tuple[type | tuple[type, ...], Encoder], ...] = (
+            (job_base, lambda v, path, depth: {TAG: "job", "v": job_encoder(v)}),
+            (enum.Enum, self._encode_enum),
+            (datetime, _iso("datetime")),
+            (date, _iso("date")),
+            (time, _iso("time")),
+            (timedelta, lambda v, path, depth: {TAG: "timedelta", "v": v.total_seconds()}),
+            (Decimal, lambda v, path, depth: {TAG: "decimal", "v": str(v)}),
+            (uuid.UUID, lambda v, path, depth: {TAG: "uuid", "v": str(v)}),
+            ((bytes, bytearray), lambda v, path, depth: {TAG: "bytes", "v": base64.b64encode(bytes(v)).decode("ascii")}),
+            (tuple, self._encode_tuple),
+            ((set, frozenset), self._encode_set),
+        )
+        self._decoders: dict[str, Decoder] = {
+            "dict": lambda v, tagged: {self._hashable(self.decode(k)): self.decode(item) for k, item in v},
+            "job": lambda v, tagged: job_decoder(v),
+            "enum": lambda v, tagged: resolve_class(tagged["cls"], self.allowed, enum.Enum)(self.decode(v)),
+            "obj": lambda v, tagged: resolve_class(tagged["cls"], self.allowed).from_payload(self.decode(v)),  # type: ignore[attr-defined]
+            "datetime": lambda v, tagged: datetime.fromisoformat(v),
+            "date": lambda v, tagged: date.fromisoformat(v),
+            "time": lambda v, tagged: time.fromisoformat(v),
+            "timedelta": lambda v, tagged: timedelta(seconds=v),
+            "decimal": lambda v, tagged: Decimal(v),
+            "uuid": lambda v, tagged: uuid.UUID(v),
+            "bytes": lambda v, tagged: base64.b64decode(v),
+            "float": lambda v, tagged: float(v),
+            "tuple": lambda v, tagged: tuple(self.decode(i) for i in v),
+            "set": lambda v, tagged: {self._hashable(self.decode(i)) for i in v},
+            "frozenset": lambda v, tagged: frozenset(self._hashable(self.decode(i)) for i in v),
+        }
 
     # -- encoding -----------------------------------------------------------------
     def encode(self, value: Any, path: str, depth: int = 0) -> Any:
@@ -105,30 +144,24 @@ class Serializer:
         return {TAG: "dict", "v": [[self.encode(k, f"{path}<key>", depth + 1), self.encode(v, f"{path}[{k!r}]", depth + 1)]
                                    for k, v in value.items()]}
 
-    def _encode_tagged(self, value: Any, path: str, depth: int = 0) -> Any:  # noqa: C901 - a flat type switch
-        if isinstance(value, self.job_base):
-            return {TAG: "job", "v": self._encode_job(value)}
-        if isinstance(value, enum.Enum):
-            return {TAG: "enum", "cls": class_path(type(value)), "v": self.encode(value.value, path, depth + 1)}
-        if isinstance(value, datetime):
-            return {TAG: "datetime", "v": value.isoformat()}
-        if isinstance(value, date):
-            return {TAG: "date", "v": value.isoformat()}
-        if isinstance(value, time):
-            return {TAG: "time", "v": value.isoformat()}
-        if isinstance(value, timedelta):
-            return {TAG: "timedelta", "v": value.total_seconds()}
-        if isinstance(value, Decimal):
-            return {TAG: "decimal", "v": str(value)}
-        if isinstance(value, uuid.UUID):
-            return {TAG: "uuid", "v": str(value)}
-        if isinstance(value, (bytes, bytearray)):
-            return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
-        if isinstance(value, tuple):
-            return {TAG: "tuple", "v": [self.encode(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]}
-        if isinstance(value, (set, frozenset)):
-            items = [self.encode(v, f"{path}{{}}", depth + 1) for v in value]
-            return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
+    def _encode_tagged(self, value: Any, path: str, depth: int = 0) -> Any:
+        for types, encoder in self._encoders:
+            if isinstance(value, types):
+                return encoder(value, path, depth)
+        return self._encode_object(value, path, depth)
+
+    def _encode_enum(self, value: enum.Enum, path: str, depth: int) -> Any:
+        return {TAG: "enum", "cls": class_path(type(value)), "v": self.encode(value.value, path, depth + 1)}
+
+    def _encode_tuple(self, value: tuple, path: str, depth: int) -> Any:
+        return {TAG: "tuple", "v": [self.encode(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]}
+
+    def _encode_set(self, value: set | frozenset, path: str, depth: int) -> Any:
+        items = [self.encode(v, f"{path}{{}}", depth + 1) for v in value]
+        return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
+
+    def _encode_object(self, value: Any, path: str, depth: int) -> Any:
+        """An object of a class with `to_payload()` and a `from_payload()` classmethod; anything else is refused."""
         to_payload = getattr(type(value), "to_payload", None)
         if callable(to_payload) and callable(getattr(type(value), "from_payload", None)):
             return {TAG: "obj", "cls": class_path(type(value)), "v": self.encode(value.to_payload(), path, depth + 1)}
@@ -149,35 +182,17 @@ class Serializer:
             return self._decode_tagged(tag, value)
         return value
 
-    def _decode_tagged(self, tag: str, value: dict) -> Any:  # noqa: C901 - a flat type switch
-        v = value.get("v")
-        if tag == "dict":
-            return {self._hashable(self.decode(k)): self.decode(item) for k, item in v}
-        if tag == "job":
-            return self._decode_job(v)
-        if tag == "enum":
-            cls = resolve_class(value["cls"], self.allowed, enum.Enum)
-            return cls(self.decode(v))
-        if tag == "obj":
-            cls = resolve_class(value["cls"], self.allowed)
-            return cls.from_payload(self.decode(v))
-        simple: dict[str, Callable[[Any], Any]] = {
-            "datetime": datetime.fromisoformat,
-            "date": date.fromisoformat,
-            "time": time.fromisoformat,
-            "timedelta": lambda s: timedelta(seconds=s),
-            "decimal": Decimal,
-            "uuid": uuid.UUID,
-            "bytes": lambda s: base64.b64decode(s),
-            "float": float,
-            "tuple": lambda items: tuple(self.decode(i) for i in items),
-            "set": lambda items: {self._hashable(self.decode(i)) for i in items},
-            "frozenset": lambda items: frozenset(self._hashable(self.decode(i)) for i in items),
-        }
-        if tag not in simple:
+    def _decode_tagged(self, tag: str, value: dict) -> Any:
+        decoder = self._decoders.get(tag) if isinstance(tag, str) else None
+        if decoder is None:
             raise InvalidPayloadError(f"unknown value tag {tag!r} in payload")
-        return simple[tag](v)
+        return decoder(value.get("v"), value)
 
     @staticmethod
     def _hashable(value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
+
+
+def _iso(tag: str) -> Encoder:
+    """Encode a datetime, date or time as its ISO text under `tag`."""
+    return lambda v, path, depth: {TAG: tag, "v": v.isoformat()}

@@ -24,6 +24,7 @@ from app.Queue.QueueWeights import WeightedOrder, weighted_order
 from app.Queue.Reservations import OneAtATime, ack, source_for
 from app.Queue.RetryPolicy import RetryPolicy
 from app.Queue.StopConditions import FLAG_CHECK_INTERVAL, RESTART_KEY, StopConditions, paused_key, rss_mb
+from app.Queue.Support import collector
 from app.Queue.StoreOutage import DEFAULT_LIMIT, OutageNotice, is_store_outage
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 from app.Queue.WorkerSignals import WorkerSignals
@@ -55,6 +56,7 @@ class Worker:
         self._store_reached = False
         self._fair: WeightedOrder | None = None  # the weighted order (None: strict order), built on first use
         self._fair_built = False
+        self._gc_before: tuple[int, int, int] | None = None  # the collector's thresholds before the loop tuned them
         self.outage = OutageNotice(float(manager.config.get("reconnect_timeout", DEFAULT_LIMIT)))
         self.heartbeat.outage = self.outage
 
@@ -99,6 +101,7 @@ class Worker:
         return source_for(driver, self.worker_id, batch, budget, lambda: self.should_quit)
 
     def _start(self, connection: str, queues: Sequence[str], **started: Any) -> None:
+        self._gc_before = collector.quiet()
         self.signals.listen()
         self.stops.start()
         self.manager.statuses.start_buffering()
@@ -163,6 +166,8 @@ class Worker:
         self.manager.statuses.stop_buffering()
         self.manager.events.dispatch(WorkerStopping(status, str(reason)))
         log.info("worker %s stopping: %s", self.worker_id, reason)
+        if self._gc_before is not None:
+            collector.restore(self._gc_before)
         return status
 
     # -- one job --------------------------------------------------------------------------
@@ -242,3 +247,4 @@ class Worker:
         if not self._fair_built:
             self._fair, self._fair_built = weighted_order(queues, dict(self.options.queue_weights), self.manager.definitions), True
         return self._fair.order(active) if self._fair is not None and len(active) > 1 else active
+

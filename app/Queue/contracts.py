@@ -229,6 +229,14 @@ class CacheStore(Protocol):
         """Atomically add to a counter, creating it (with `ttl`) when absent."""
 
 
+
+@runtime_checkable
+class PutEncoded(Protocol):
+    """Optional: a cache store that takes a value already spelt as `json.dumps(value)` spells it."""
+
+    def put_encoded(self, key: str, text: str, ttl: float | None = None) -> None:
+        """Write the JSON `text` as the value of `key`, expiring after `ttl` seconds (`put` without encoding)."""
+
 class Connector(Protocol):
     """Builds a driver from a connection's config."""
 

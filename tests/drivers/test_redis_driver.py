@@ -288,3 +288,46 @@ def test_bulk_stream_takes_more_sequence_numbers_when_given_more_jobs_than_annou
 
     driver.bulk_stream((PushItem(f'"{i}"', "over") for i in range(5)), {"over": 2})
     assert [driver.pop("over", WORKER).payload for _ in range(5)] == [f'"{i}"' for i in range(5)]
+
+
+def _wait_in_thread(driver: RedisQueue, timeout: float) -> tuple[threading.Thread, dict[str, object]]:
+    result: dict[str, object] = {}
+
+    def wait() -> None:
+        result["job"] = driver.pop_blocking(["default"], WORKER, timeout=timeout)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.3)  # the waiter is now blocked in BLPOP, its claim queued behind it
+    return thread, result
+
+
+def test_a_claim_sent_with_the_wait_leases_the_job_from_when_it_runs(driver: RedisQueue, queue_env: QueueManager,
+                                                                     redis_server: RedisServer):
+    """The claim rides behind the BLPOP, so its `now` is taken before the wait: the lease it sets is
+    never shorter than retry_after from the claim itself, and at most the wait longer."""
+    thread, result = _wait_in_thread(driver, timeout=3)
+    pusher = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+    pushed_at = time.time()
+    pusher.push('"wake"', "default")
+    thread.join(20)
+    joined_at = time.time()  # after the claim was sent, however late the thread ran
+    pusher.close()
+    job = result["job"]
+    assert job is not None and job.payload == '"wake"'  # type: ignore[attr-defined]
+    (_, until), = redis_server.client().zrange(driver.keys("default").reserved, 0, -1, withscores=True)
+    lease = driver.retry_after("default")
+    assert pushed_at + lease <= until <= joined_at + 3 + lease
+
+
+def test_a_wait_whose_claim_script_the_server_lost_still_takes_the_job(driver: RedisQueue, queue_env: QueueManager,
+                                                                       redis_server: RedisServer):
+    assert driver.pop_blocking(["default"], WORKER, timeout=0.05) is None  # the held connection has loaded its scripts
+    thread, result = _wait_in_thread(driver, timeout=30)
+    redis_server.client().script_flush()
+    pusher = RedisQueue("redis", queue_env.connection_config("redis"), lambda q: 30)
+    pusher.push('"after flush"', "default")
+    thread.join(20)
+    pusher.close()
+    assert not thread.is_alive()
+    assert result["job"] is not None and result["job"].payload == '"after flush"'  # type: ignore[attr-defined]

@@ -175,3 +175,18 @@ def test_bulk_dispatch_on_redis_marks_every_job_pending(redis_env, queue_env: Qu
     ids = queue_env.bulk([RecordJob(str(witness), str(i)) for i in range(600)])
     assert all(Job.status(job_id).state is JobState.PENDING for job_id in ids)
     assert queue_env.size() == 600
+
+
+@freeze_time("2026-01-02 03:04:05.678")
+def test_a_pending_status_spelt_from_the_template_is_stored_byte_for_byte_as_put_stores_it(
+        store: RedisStore, queue_env: QueueManager):
+    statuses = queue_env.statuses
+    assert statuses._put_encoded is not None  # the Redis store takes JSON text: the template is used
+    statuses.mark("tmpl", JobState.PENDING)
+    store.put("status:generic", {"state": "pending", "attempts": 0, "progress": 0.0, "updated_at": time.time(),
+                                 "error": None}, statuses.ttl)
+    templated, generic = store.held.execute("MGET", store.key("status:tmpl"), store.key("status:generic"))
+    assert templated == generic
+    assert store.client.pttl(store.key("status:tmpl")) > 0  # with the server TTL put gives it
+    status = statuses.get("tmpl")
+    assert status is not None and (status.state, status.attempts, status.progress) == (JobState.PENDING, 0, 0.0)

@@ -75,3 +75,15 @@ def test_sizes_and_clear_cover_every_tenant_and_one_tenant_alone(backend: Backen
     assert driver.queues() == ["default"]
     assert driver.clear("default@A") == 3
     assert driver.clear("default") == 2
+
+
+def test_prefetch_on_a_fair_queue_says_it_reserves_one_at_a_time(backend: Backend, monkeypatch, tmp_path, caplog):
+    qm = _fair(backend, monkeypatch)
+    witness = tmp_path / "w"
+    qm.bulk([TenantRecordJob(str(witness), "a").for_tenant("A") for _ in range(3)], connection=backend.connection)
+    with caplog.at_level("WARNING", logger="queue.worker"):
+        work(qm, connection=backend.connection, prefetch=10)
+    said = [r.getMessage() for r in caplog.records if "--prefetch" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("--prefetch=10 is not available on this connection (Fair")
+    assert said[0].endswith("); jobs are reserved one at a time")
+    assert len(witness.read_text().splitlines()) == 3  # every job still ran

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import signal
 from datetime import timedelta
 
@@ -91,12 +92,13 @@ def test_lock_is_released_when_the_payload_cannot_be_decoded(backend: Backend, w
 
 @pytest.mark.parametrize("forged", ["", "not-a-uuid", "a prefix of the uuid"])
 def test_an_undecodable_copy_with_a_malformed_uuid_frees_no_lock(backend: Backend, witness, forged):
-    from app.Jobs.UniqueLock import UniqueLocks
-
     job_id = UniqueJob(witness, 7).on_connection(backend.connection).dispatch()
     claimed = job_id[:-1] if forged == "a prefix of the uuid" else forged
-    envelope = {"uuid": claimed, "queue": "default", "connection": backend.connection}
-    assert UniqueLocks(backend.manager).release_undecodable(envelope) == 0
+    driver = backend.manager.connection(backend.connection)
+    driver.clear("default")  # only the planted record is left to refuse; the lock stays held
+    driver.push(json.dumps({"uuid": claimed, "job": "tests.fixtures.feature_jobs:UniqueJob"}), "default")
+    Worker(backend.manager, WorkerOptions(sleep=0)).run_next_job(backend.connection, ["default"])
+    assert len(backend.manager.failed.all()) == 1  # refused, and its claim matched no lock
     assert UniqueJob(witness, 7).on_connection(backend.connection).dispatch() is None
 
 

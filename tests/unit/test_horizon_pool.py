@@ -36,14 +36,20 @@ def test_crash_backoff_doubles_up_to_a_minute():
     assert [backoff_after(n) for n in range(1, 9)] == [0, 1, 2, 4, 8, 16, 32, 60]
 
 
-def test_pool_scales_up_and_down_gracefully():
-    p = pool("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(60)")
+def test_pool_scales_up_and_down_gracefully(tmp_path):
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    # Each child says when its SIGTERM handler is in place: a child still starting up would die of the
+    # signal's default action at once (and could be reaped before the assertions below look).
+    p = pool("import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); "
+             f"open(os.path.join({str(ready)!r}, str(os.getpid())), 'w').close(); time.sleep(60)")
     try:
         p.scale(3)
         assert p.count() == 3 and len(set(p.pids())) == 3
+        assert wait_until(lambda: len(os.listdir(ready)) == 3, 30, 0.05)
         stopped = p.pids()[1:]
         p.scale(1)
-        assert p.count() == 1 and len(p.terminating) == 2
+        assert p.count() == 1 and {w.pid for w in p.terminating} <= set(stopped)
         assert settle(p, lambda: not p.terminating)
         assert all(not os.path.exists(f"/proc/{pid}") for pid in stopped)
     finally:

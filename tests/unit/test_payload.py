@@ -170,3 +170,20 @@ def test_runtime_and_private_attributes_are_not_serialised(queue_env):
     job.dispatch()
     (raw,) = stored_rows(queue_env)
     assert json.loads(raw)["data"] == {}
+
+
+@pytest.mark.parametrize("value", [
+    {"t": 0.0}, {}, {"text": "ünïcode ✓ \"quoted\" \\ \n\t\x01", "n": [1, -2, 3.5, 1e300, -0.0, None, True, False]},
+    {"nested": {"a": [{"b": []}, {}]}, "big": 2**62}, {"nan": float("nan"), "inf": float("-inf")},
+])
+def test_payload_data_is_spelt_exactly_as_the_envelope_encoder_spells_it(value):
+    from app.Queue.PayloadWriter import dumps, dumps_acyclic
+
+    assert dumps_acyclic(value) == dumps(value)
+
+
+def test_the_data_encoder_refuses_what_json_cannot_hold():
+    from app.Queue.PayloadWriter import dumps_acyclic
+
+    with pytest.raises(TypeError, match="Opaque"):
+        dumps_acyclic({"x": Opaque()})

@@ -70,7 +70,11 @@ class RedisStore:
     @staticmethod
     def _stored(value: Any, ttl: float | None, t: float) -> tuple[str, int | None]:
         """Encode a value with its expiry; returns (stored text, server TTL in ms or None)."""
-        body = json.dumps(value)
+        return RedisStore._framed(json.dumps(value), ttl, t)
+
+    @staticmethod
+    def _framed(body: str, ttl: float | None, t: float) -> tuple[str, int | None]:
+        """Prefix JSON text with its expiry; returns (stored text, server TTL in ms or None)."""
         if ttl is None:
             return "|" + body, None
         return f"{t + ttl!r}|{body}", max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS
@@ -92,7 +96,11 @@ class RedisStore:
         return {k: v for k, v in values.items() if v is not None}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
-        stored, px = self._stored(value, ttl, now())
+        self.put_encoded(key, json.dumps(value), ttl)
+
+    def put_encoded(self, key: str, text: str, ttl: float | None = None) -> None:
+        """`put` of a value already encoded by json.dumps (the status record every dispatch writes)."""
+        stored, px = self._framed(text, ttl, now())
         writes = open_writes()
         if writes is not None and key.startswith(STATUS_PREFIX) and \
                 writes.take_status(self.server, self.prefix + key, stored, "" if px is None else px):

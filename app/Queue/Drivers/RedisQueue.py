@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from app.Queue import LuaScripts
 from app.Queue.contracts import PushItem, QueueSizes
+import redis
 from redis.crc import key_slot
 
 from app.Queue.Redis.clients import close_client, is_cluster, make_client
@@ -70,6 +71,14 @@ class QueueKeys:
     @property
     def for_pop_many(self) -> list[str]:
         return [*self.for_pop, self.lost, self.done]
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimCall:
+    """A claim script call ready to send, and the reader of its reply."""
+
+    command: tuple[Any, ...]
+    unpack: Callable[[Any], tuple[list[RedisJob], float | None]]
 
 
 class _Chunk:
@@ -209,9 +218,9 @@ class RedisQueue:
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
         self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
-        # BEGIN and batch-mode ACKs are sent without a reply and POP_MANY ahead of need, all by sha:
-        # loaded on every connect.
-        self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack])
+        # BEGIN and batch-mode ACKs are sent without a reply, POP_MANY ahead of need and the claims
+        # behind a BLPOP, all by sha: loaded on every connect.
+        self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack, self._pop])
 
     def for_thread(self) -> RedisQueue:
         """A driver of the same connection for the calling thread: its own client and held connection.
@@ -374,7 +383,8 @@ class RedisQueue:
         The connection's `block_for` (REDIS_BLOCK_FOR, seconds) caps one call's wait, so a worker
         started with a long --sleep still looks at its stop and restart flags that often.
         """
-        jobs = self._wait_for(queues, timeout, lambda: self._first_job(queues, worker_id))
+        jobs = self._wait_for(queues, timeout, lambda: self._first_job(queues, worker_id),
+                              lambda wait: self._claim_call(self._pop, queues[0], worker_id, wait))
         return jobs[0] if jobs else None
 
     def pop_many(self, queues: Sequence[str], worker_id: str, limit: int, timeout: float = 0) -> list[RedisJob]:
@@ -382,7 +392,9 @@ class RedisQueue:
 
         Each job gets its own lease from now; waits like `pop_blocking` when `timeout` > 0.
         """
-        return self._wait_for(queues, timeout, lambda: self._take_many(queues, worker_id, max(1, int(limit))))
+        limit = max(1, int(limit))
+        return self._wait_for(queues, timeout, lambda: self._take_many(queues, worker_id, limit),
+                              lambda wait: self._claim_call(self._pop_many, queues[0], worker_id, wait, limit))
 
     def reserve_ahead(self, queue: str, worker_id: str, limit: int, deliver: Callable[[list[RedisJob]], None]) -> None:
         """Send a batch reservation of `queue` without waiting; `deliver` gets the jobs when the
@@ -455,9 +467,40 @@ class RedisQueue:
             return [RedisJob(self, queue, record, lease, flags[i:i + 1] == "1") for i, record in enumerate(reply[3:])], None
         return [], float(reply[3]) if reply[3] is not None else None
 
+    def _claim_call(self, script: Any, queue: str, worker_id: str, wait: float, limit: int = 0) -> _ClaimCall:
+        """The claim of `queue` to send behind a BLPOP of `wait` seconds, and how to read its reply.
+
+        It runs when the BLPOP returns, up to `wait` seconds after `now()` was taken here, so its
+        lease runs until now + wait + the lease: never shorter than the lease from the claim, and at
+        most `wait` (REDIS_BLOCK_FOR caps it) longer. Its `now` is older than the claim: due delayed
+        jobs and expired leases it does not see yet are moved on by the next claim.
+        """
+        lease = float(self.retry_after(queue))
+        t = now()
+        args: list[Any] = [t, t + wait + lease, _holder(worker_id)]
+        if script is self._pop_many:
+            keys = self.keys(queue).for_pop_many
+            args.append(limit)
+            return _ClaimCall(("EVALSHA", script.sha, len(keys), *keys, *args),
+                              lambda reply: self._unpack_batch(queue, reply, lease))
+        keys = self.keys(queue).for_claim
+
+        def unpack(reply: Any) -> tuple[list[RedisJob], float | None]:
+            if reply[0] is not None:
+                return [RedisJob(self, queue, reply[0], lease, reply[1] == 1)], None
+            return [], float(reply[1]) if reply[1] is not None else None
+
+        return _ClaimCall(("EVALSHA", script.sha, len(keys), *keys, *args), unpack)
+
     def _wait_for(self, queues: Sequence[str], timeout: float,
-                  take: Callable[[], tuple[list[RedisJob], float | None]]) -> list[RedisJob]:
-        """Call `take` until it reserves something, blocking on the notify lists between tries."""
+                  take: Callable[[], tuple[list[RedisJob], float | None]],
+                  claim: Callable[[float], _ClaimCall] | None = None) -> list[RedisJob]:
+        """Call `take` until it reserves something, blocking on the notify lists between tries.
+
+        With one queue (not on a cluster), the claim after a wait is sent with the BLPOP (`claim`):
+        Redis runs it the moment the BLPOP returns, so an idle worker starts a new job one round
+        trip after it is dispatched instead of two.
+        """
         budget = max(float(timeout), 0.0)
         if self.block_for > 0:
             budget = min(budget, self.block_for)
@@ -468,8 +511,11 @@ class RedisQueue:
             notify = notify[:1]
             budget = min(budget, CLUSTER_POLL)
         woke_on: str | None = None
+        pipelined = claim is not None and len(queues) == 1 and not self.cluster
+        taken: tuple[list[RedisJob], float | None] | None = None
         while True:
-            jobs, wake = take()
+            jobs, wake = take() if taken is None else taken
+            taken = None
             if jobs:
                 if woke_on is not None and woke_on != self.keys(jobs[0].queue).notify:
                     with translate_errors(self.config):
@@ -481,10 +527,24 @@ class RedisQueue:
             wait = max(wait, 0.001)  # BLPOP 0 would block forever
             started = time.monotonic()
             with translate_errors(self.config):
-                woke: Any = self.client.blpop(notify, timeout=wait)
+                if pipelined:
+                    assert claim is not None
+                    woke, taken = self._wait_then_claim(notify, wait, claim(wait))
+                else:
+                    woke = self.client.blpop(notify, timeout=wait)
             # A timed-out wait spends its whole length (freezegun may stop the monotonic clock).
             budget -= wait if woke is None else time.monotonic() - started
             woke_on = woke[0] if woke is not None else None
+
+    def _wait_then_claim(self, notify: list[str], wait: float,
+                         call: _ClaimCall) -> tuple[Any, tuple[list[RedisJob], float | None] | None]:
+        """BLPOP and the claim in one round trip. When the server lost the script (a SCRIPT FLUSH),
+        the outcome is None and the wait counts as woken: the caller claims the plain way at once."""
+        try:
+            woke, reply = self.held.send_all([("BLPOP", *notify, wait), call.command])
+        except redis.exceptions.NoScriptError:
+            return (notify[0], "1"), None
+        return woke, call.unpack(reply)
 
     # -- reads ----------------------------------------------------------------------------
     def sizes(self, queue: str) -> QueueSizes:
