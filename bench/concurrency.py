@@ -3,8 +3,11 @@
 - io20 c=32: `def handle` jobs that sleep 20 ms, one worker with --concurrency=32 (ideal 1,600/s);
 - io20 async c=500: `async def handle` jobs that await 20 ms, --concurrency=500 (ideal 25,000/s);
 - RSS with --concurrency=32: at rest (idle, 3 s after start) and after 1k and N no-op jobs.
-What bounds the I/O rows is the worker's per-job cost on its main thread (reserve, decode,
-ack) plus the slots' settling, all under one GIL: they show how much of the ideal is reached.
+What bounds the I/O rows: on Redis each slot claims, runs and acks its own jobs
+(app/Queue/Concurrency/ClaimingWorker.py), so no serial main-thread step remains; a slot's
+cycle is the job plus its ack-and-claim round trip, each stretched by waits for the GIL that
+grow with the process's CPU per job. Async jobs at c=500 are bound by CPU per job (one core's
+worth of Python). On databases the main thread still reserves for every slot.
 """
 from __future__ import annotations
 

@@ -60,10 +60,11 @@ class AsyncSlots:
         return future.result()
 
     def cancel(self, flight: Flight) -> None:
-        """Cancel the flight's task (the keeper gave up on it)."""
+        """Cancel the flight's task (the keeper gave up on it), unless its timeout cancelled it already:
+        a job that ignored that cancellation is left to end on its own, not cancelled again."""
         loop, task = self._loop, flight.task
         if loop is not None and task is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
+            loop.call_soon_threadsafe(_cancel_once, task)
 
     def close(self) -> None:
         """Stop the loop; tasks still stuck in it are dropped with the thread."""
@@ -92,6 +93,11 @@ class AsyncSlots:
     def _start(self, flight: Flight) -> None:
         flight.task = asyncio.ensure_future(self._run(flight))
         flight.task.add_done_callback(lambda _t: setattr(flight, "finished", True))
+
+
+def _cancel_once(task: asyncio.Task[Any]) -> None:
+    if not task.cancelling():
+        task.cancel()
 
 
 async def _wrap(awaitable: Awaitable[Any]) -> Any:

@@ -281,6 +281,10 @@ class ConcurrentWorker(Worker):
             error = exc
         if flight.state is FlightState.ABANDONED:
             return  # given up at its deadline: the late outcome is ignored
+        self._settle_off_loop(flight, result, error)
+
+    def _settle_off_loop(self, flight: Flight, result: Any, error: BaseException | None) -> None:
+        """Settle an async job on a settling thread (store round trips stay off the event loop)."""
         self._settler.submit(contextvars.copy_context().run, self._settle, flight, result, error)
 
     def _pipeline_in_thread(self, flight: Flight) -> Any:

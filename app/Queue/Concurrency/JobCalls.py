@@ -31,7 +31,8 @@ async def await_handle(job: Job, timeout: float) -> Any:
         return awaitable
     if timeout and timeout > 0:
         try:
-            return await asyncio.wait_for(awaitable, timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: that runs the awaitable in a second task per job
+                return await awaitable
         except TimeoutError:
             raise JobTimeoutError(f"{type(job).__name__} timed out after {timeout:g} s") from None
     return await awaitable

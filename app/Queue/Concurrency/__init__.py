@@ -1,8 +1,8 @@
 """Run several jobs at once in one worker process (`queue:work --concurrency=N`).
 
-`def handle` jobs run on a pool of threads (ThreadSlots), `async def handle` jobs as tasks
-on one event loop (AsyncSlots); a LeaseKeeper renews every in-flight job's lease and ends
-attempts that pass their deadline. ConcurrentWorker ties them to the Worker's per-job
+`def handle` jobs run on a pool of threads (ThreadSlots, or ClaimingWorker's threads that
+claim their own jobs), `async def handle` jobs as tasks on one event loop (AsyncSlots); a
+LeaseKeeper renews every in-flight job's lease and ends attempts that pass their deadline. ConcurrentWorker ties them to the Worker's per-job
 policy (attempts, backoff, failures, events), so each job keeps its own guarantees.
 """
 from __future__ import annotations
@@ -17,8 +17,14 @@ MAX_CONCURRENCY = 1000  # beyond this a process spends its time switching thread
 
 def run_concurrently(worker: Worker, connection: str, queues: Sequence[str]) -> int:
     """Work `queues` with up to `worker.options.concurrency` jobs in flight; returns the exit status."""
-    from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker  # lazy: it subclasses Worker, which calls this
+    from app.Queue.Concurrency.ClaimingWorker import ClaimingWorker  # lazy: they subclass Worker, which calls this
+    from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
+    from app.Queue.Reservations.SlotSources import per_slot
 
-    concurrent = ConcurrentWorker(worker.manager, worker.options, worker.signals.sleeper)
+    # Slots claim their own jobs where the driver gives each thread a connection (Redis); under --prefetch,
+    # and on databases, the main thread reserves for all of them (in batches).
+    claiming = worker.options.prefetch <= 1 and per_slot(worker.manager.connection(connection))
+    kind = ClaimingWorker if claiming else ConcurrentWorker
+    concurrent = kind(worker.manager, worker.options, worker.signals.sleeper)
     worker.worker_id = concurrent.worker_id
     return concurrent.daemon(connection, queues)

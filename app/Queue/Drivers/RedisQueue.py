@@ -143,6 +143,17 @@ class RedisJob:
         """Delete this job and reserve the next one in one round trip when its queue comes first."""
         return self.driver.delete_and_pop(self, queues, worker_id)
 
+    def _begin_args(self, t: float) -> tuple[Any, ...]:
+        """BEGIN's command for this job alone (no ack), and the record as BEGIN rewrites it."""
+        fields = RedisRecord.read(self.record)
+        keys = self.driver.keys(self.queue)
+        args = ("EVALSHA", self.driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
+                self.record, t + self.retry_after, "", fields.holder, t, "")
+        started = fields.started()
+        self.attempts = started.attempts
+        self.record = started.text
+        return args
+
     def begin(self, finished: RedisJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
         acking `finished` in the same call.
@@ -168,9 +179,13 @@ class RedisJob:
         self.attempts = started.attempts
         self.record = started.text
 
-    def delete_nowait(self) -> None:
-        """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed."""
-        driver = self.driver
+    def delete_nowait(self, via: RedisQueue | None = None) -> None:
+        """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed.
+
+        `via`: another driver of the same connection whose held connection sends it (a thread acking
+        jobs other threads claimed: app/Queue/Concurrency/Acker.py).
+        """
+        driver = via or self.driver
         keys = driver.keys(self.queue)
         with translate_errors(driver.config):
             if self.done_until is None:
@@ -206,6 +221,14 @@ class RedisQueue:
         # BEGIN and batch-mode ACKs are sent without a reply, POP_MANY ahead of need and the claims
         # behind a BLPOP, all by sha: loaded on every connect.
         self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack, self._pop])
+
+    def for_thread(self) -> RedisQueue:
+        """A driver of the same connection for the calling thread: its own client and held connection.
+
+        A concurrent worker's slot threads each claim and ack their own jobs on one
+        (app/Queue/Reservations/SlotSources.py); a held connection serves only its owner thread.
+        """
+        return RedisQueue(self.connection_name, self.config, self.retry_after)
 
     @property
     def lane(self) -> Any:
@@ -385,6 +408,27 @@ class RedisQueue:
         with translate_errors(self.config):
             self.held.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
                               _holder(worker_id), max(1, int(limit)), on_reply=reply)
+
+    def begin_many(self, jobs: Sequence[RedisJob]) -> None:
+        """Start several reserved jobs (count their attempts, renew their leases) in one write without
+        a reply, as `RedisJob.begin` does one by one: a batch whose jobs all start now."""
+        t = now()
+        with translate_errors(self.config):
+            self.held.send_many([job._begin_args(t) for job in jobs])
+
+    def ack_many_nowait(self, jobs: Sequence[RedisJob]) -> None:
+        """Ack several finished jobs (of any driver of this connection) in one write without a reply,
+        as `RedisJob.delete_nowait` does one by one."""
+        t = now()
+        commands: list[tuple[Any, ...]] = []
+        for job in jobs:
+            keys = self.keys(job.queue)
+            if job.done_until is None:
+                commands.append(("ZREM", keys.reserved, job.record))
+            else:
+                commands.append(("EVALSHA", self._ack.sha, 2, keys.reserved, keys.done, job.record, t, job.done_until))
+        with translate_errors(self.config):
+            self.held.send_many(commands)
 
     def collect_reserved_ahead(self) -> None:
         """Read the reply of a reservation made ahead (`reserve_ahead`), handing its jobs to their callback."""

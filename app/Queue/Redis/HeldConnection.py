@@ -267,6 +267,34 @@ class NoReplyConnection(HeldConnection):
             self._drop()
             self._plain(*args)
 
+    def send_many(self, commands: Sequence[tuple[Any, ...]]) -> None:
+        """Write several commands that get no reply in one write (one system call, one release of the GIL)."""
+        if len(commands) == 1:
+            self.send(*commands[0])
+            return
+        conn = self._connection(drain=bool(self._waiting) and self._reply_arrived())
+        if conn is None or _pack is None:
+            for args in commands:
+                self.send(*args)
+            return
+        try:
+            self._write_many(conn, commands)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            for args in commands:
+                self._plain(*args)
+
+    def _write_many(self, conn: Any, commands: Sequence[tuple[Any, ...]]) -> None:
+        parts = [_pack_exact(args) for args in commands]
+        if not self._replies_off:
+            parts.insert(0, _pack_exact(self._REPLY_OFF))
+            self._replies_off = True
+        if self._cork and not self._corked and not self._waiting:
+            self._set_cork(conn, True)
+        conn.send_packed_command([b"".join(parts)], check_health=False)
+        if self._corked and self._waiting:
+            self._set_cork(conn, False)
+
     def request(self, *args: Any, on_reply: Callable[[Any], None]) -> None:
         """Send a command now and read its reply later (`sync` or the next `execute`), into `on_reply`."""
         conn = self._connection(drain=False)
@@ -310,7 +338,8 @@ class NoReplyConnection(HeldConnection):
         if not reply and self._cork and not self._corked and not self._waiting:
             self._set_cork(conn, True)
         # check_health=False: a health-check PING would wait forever for a reply switched off
-        conn.send_packed_command([_pack_exact(p) for p in parts] if _pack is not None else conn.pack_commands(parts),
+        # one write for both commands: each sendall is a system call that lets go of the GIL
+        conn.send_packed_command([b"".join([_pack_exact(p) for p in parts])] if _pack is not None else conn.pack_commands(parts),
                                  check_health=False)
         if self._corked and (reply or self._waiting):
             self._set_cork(conn, False)  # a reply will come: nothing may stay corked meanwhile

@@ -1,0 +1,87 @@
+"""One thread that sends the acks of jobs settled away from the thread that claimed them, without waiting.
+
+Async jobs are settled off the claiming thread, and a job given up at its timeout by the lease
+keeper; their acks are posted here instead of costing each a round trip on the settling thread.
+The acker sends all it finds posted in one write on a connection of its own, with no reply
+(`ack_many_nowait`); drivers without it get a plain ack each. At a stop every posted ack is
+sent before the connection closes (closing sends what is corked). A SIGKILL before that loses
+only acks: those jobs run again after their lease, as any unacked job does.
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+import queue
+import threading
+from typing import Any, Callable
+
+from app.Queue.Reservations.OneAtATime import ack
+
+log = logging.getLogger("queue.worker")
+
+MAX_WRITE = 200  # acks sent in one write, at most
+
+
+class Acker:
+    """`post(job)` from any thread; `close()` sends what is left and stops the thread."""
+
+    def __init__(self, own_driver: Callable[[], Any]) -> None:
+        self._own_driver = own_driver  # called on the acker's thread: a driver whose held connection is its own
+        self._posted: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def post(self, job: Any) -> None:
+        """Queue the ack of `job` (a driver's ReservedJob)."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    context = contextvars.copy_context()
+                    self._thread = threading.Thread(target=context.run, args=(self._run,), name="queue-acker",
+                                                    daemon=True)
+                    self._thread.start()
+        self._posted.put(job)
+
+    def close(self, wait: float = 10.0) -> None:
+        """Send every ack posted so far, then stop."""
+        if self._thread is not None:
+            self._posted.put(None)
+            self._thread.join(wait)
+
+    def _run(self) -> None:
+        driver: Any = None
+        try:
+            driver = self._own_driver()
+            while True:
+                jobs = [self._posted.get()]
+                while len(jobs) < MAX_WRITE and not self._posted.empty():
+                    jobs.append(self._posted.get_nowait())
+                done = jobs[-1] is None or None in jobs
+                self._send([job for job in jobs if job is not None], driver)
+                if done:
+                    return
+        finally:
+            if driver is not None:
+                try:
+                    driver.close()  # sends what is corked
+                except Exception:  # noqa: BLE001 - closing must not raise
+                    log.warning("could not close the acker's connection; some acks may be lost (their jobs run again)")
+
+    def _send(self, jobs: list[Any], driver: Any) -> None:
+        """Send the acks of `jobs`: those of the acker's own driver type in one write, others one by one."""
+        many = getattr(driver, "ack_many_nowait", None)
+        kind = type(driver)
+        batch: list[Any] = []
+        others: list[Any] = []
+        for job in jobs:
+            (batch if many is not None and type(getattr(job, "driver", None)) is kind else others).append(job)
+        try:
+            if batch and many is not None:
+                many(batch)
+        except Exception:
+            log.exception("could not ack %d finished jobs; they run again after their lease", len(batch))
+        for job in others:
+            try:
+                ack(job)
+            except Exception:
+                log.exception("could not ack a finished job; it runs again after its lease")
