@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from app.Queue.Support.malloc_arenas import cap_arenas
+
 if TYPE_CHECKING:
     from app.Queue.Worker import Worker
 
@@ -25,6 +27,7 @@ def run_concurrently(worker: Worker, connection: str, queues: Sequence[str]) -> 
     # and on databases, the main thread reserves for all of them (in batches).
     claiming = worker.options.prefetch <= 1 and per_slot(worker.manager.connection(connection))
     kind = ClaimingWorker if claiming else ConcurrentWorker
+    cap_arenas()  # before the slot threads start: many threads, many fragmented arenas otherwise
     concurrent = kind(worker.manager, worker.options, worker.signals.sleeper)
     worker.worker_id = concurrent.worker_id
     return concurrent.daemon(connection, queues)
