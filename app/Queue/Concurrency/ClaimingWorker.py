@@ -15,22 +15,19 @@ timeout (retiring the thread, which a new one replaces), JobSettlement settles e
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import threading
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from app.Jobs.JobState import JobState
 from app.Queue.Concurrency.Acker import Acker
 from app.Queue.Concurrency.BatchSettler import BatchSettler
 from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
 from app.Queue.Concurrency.Flight import Flight
 from app.Queue.Concurrency.SlotJob import SlotJob
 from app.Queue.contracts import ReservedJob, ReserveMany
-from app.Queue.events import JobProcessing
-from app.Queue.JobRunner import _is_async
 from app.Queue.Reservations.OneAtATime import ack
 from app.Queue.Reservations.SlotSources import slot_source
 from app.Queue.StoreOutage import is_store_outage
@@ -86,8 +83,6 @@ class ClaimingThreads:
             self._live.append(slot)
             self._started += 1
             number = self._started
-        import contextvars
-
         context = contextvars.copy_context()  # listeners find this worker's state through context variables
         slot.thread = threading.Thread(target=context.run, args=(self._loop, slot), name=f"queue-slot-{number}",
                                        daemon=True)
@@ -151,17 +146,7 @@ class ClaimingWorker(ConcurrentWorker):
         self._queues_now = self._active_queues(connection, queues)
         self._keeper.start()
         self._claimers.spawn_if_needed()
-        stop: tuple[int, StopReason] | None = None
-        try:
-            while stop is None:
-                stop = self._supervise(connection, queues)
-        except BaseException:
-            self.should_quit = True
-            self._finish_claims()
-            self._shutdown()
-            raise
-        self._finish_claims()
-        self._shutdown()
+        stop = self._loop_until_stop(lambda: self._supervise(connection, queues), self._finish_claims)
         if self._fatal is not None:
             raise self._fatal
         return self._stop(*stop)
@@ -382,13 +367,8 @@ class ClaimingWorker(ConcurrentWorker):
     def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                      started: float, next_from: Sequence[str]) -> None:
         """Mark the job processing, then run a `def handle` job here, or hand an async one to the event loop."""
-        self.manager.statuses.mark(job.job_id or "", JobState.PROCESSING, reserved.attempts)
-        self.manager.events.dispatch(JobProcessing(job, envelope, reserved.attempts))
-        is_async = _is_async(type(job))
-        deadline = None
-        if policy.timeout > 0:  # threads cannot take a soft timeout: they are given up at the timeout itself
-            deadline = time.monotonic() + policy.timeout + (self.options.hard_timeout_grace if is_async else 0.0)
-        flight = Flight(reserved, job, envelope, policy, started, deadline, is_async)
+        flight = self._take_off(reserved, reserved, job, envelope, policy, started)
+        is_async = flight.is_async
         slot: ClaimingSlot = self._slot.current
         with self._cv:
             self._flights[flight] = None

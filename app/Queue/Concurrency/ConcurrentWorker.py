@@ -89,18 +89,24 @@ class ConcurrentWorker(Worker):
         self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)
         self._start(connection, queues, concurrency=self.size)
         self._keeper.start()
+        return self._stop(*self._loop_until_stop(lambda: self._step(connection, queues), self._drain))
+
+    def _loop_until_stop(self, step: Callable[[], tuple[int, StopReason] | None],
+                         land: Callable[[], None]) -> tuple[int, StopReason]:
+        """Call `step` until it says why to stop, then `land` the jobs in flight and shut the slots down
+        (also when `step` raises, after which nothing new is taken)."""
         stop: tuple[int, StopReason] | None = None
         try:
             while stop is None:
-                stop = self._step(connection, queues)
+                stop = step()
         except BaseException:
             self.should_quit = True
-            self._drain()
+            land()
             self._shutdown()
             raise
-        self._drain()
+        land()
         self._shutdown()
-        return self._stop(*stop)
+        return stop
 
     def _choose_source(self, driver: QueueDriver, batch: int) -> JobSource:
         """As the single worker's, except that every driver able to reserve several jobs at once does.
@@ -228,17 +234,22 @@ class ConcurrentWorker(Worker):
     def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                      started: float, next_from: Sequence[str]) -> None:
         """Mark the job processing and hand it to a thread or to the event loop."""
-        owned = OwnedJob(reserved, self._post_ack, self._post_call)
+        flight = self._take_off(reserved, OwnedJob(reserved, self._post_ack, self._post_call), job, envelope, policy,
+                                started)
+        with self._cv:
+            self._flights[flight] = None
+        (self._async if flight.is_async else self._threads).submit(flight)
+
+    def _take_off(self, reserved: ReservedJob, settled_as: ReservedJob, job: Job, envelope: dict[str, Any],
+                  policy: RetryPolicy, started: float) -> Flight:
+        """Mark `reserved` processing (status, JobProcessing) and make its Flight, settled through `settled_as`."""
         self.manager.statuses.mark(job.job_id or "", JobState.PROCESSING, reserved.attempts)
         self.manager.events.dispatch(JobProcessing(job, envelope, reserved.attempts))
         is_async = _is_async(type(job))
         deadline = None
         if policy.timeout > 0:  # threads cannot take a soft timeout: they are given up at the timeout itself
             deadline = time.monotonic() + policy.timeout + (self.options.hard_timeout_grace if is_async else 0.0)
-        flight = Flight(owned, job, envelope, policy, started, deadline, is_async)
-        with self._cv:
-            self._flights[flight] = None
-        (self._async if is_async else self._threads).submit(flight)
+        return Flight(settled_as, job, envelope, policy, started, deadline, is_async)
 
     def in_flight(self) -> list[Flight]:
         """The jobs running or waiting for a slot thread (a snapshot)."""

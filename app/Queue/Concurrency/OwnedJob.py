@@ -12,36 +12,18 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from app.Queue.Concurrency.DelegatedJob import DelegatedJob
 
-class OwnedJob:
+
+class OwnedJob(DelegatedJob):
     """Wrap a ReservedJob; `post_ack(job)` and `post_call(fn)` queue writes for the main thread."""
 
-    __slots__ = ("inner", "_post_ack", "_post_call")
+    __slots__ = ("_post_ack", "_post_call")
 
     def __init__(self, inner: Any, post_ack: Callable[[Any], None], post_call: Callable[[Callable[[], Any]], None]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._post_ack = post_ack
         self._post_call = post_call
-
-    @property
-    def payload(self) -> Any:
-        return self.inner.payload
-
-    @property
-    def attempts(self) -> int:
-        return int(self.inner.attempts)
-
-    @property
-    def queue(self) -> str:
-        return str(self.inner.queue)
-
-    @property
-    def connection_name(self) -> str:
-        return str(self.inner.connection_name)
-
-    @property
-    def retry_after(self) -> float:
-        return float(self.inner.retry_after)
 
     def delete(self) -> bool:
         """Ack the job (sent by the main thread before its next reservation)."""
@@ -53,8 +35,4 @@ class OwnedJob:
         inner = self.inner
         self._post_call(lambda: inner.release(delay, undo_attempt=undo_attempt))
         return True
-
-    def renew(self) -> bool:
-        """Extend the lease now (called by the lease keeper's thread)."""
-        return bool(self.inner.renew())
 

@@ -12,37 +12,19 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from app.Queue.Concurrency.DelegatedJob import DelegatedJob
 
-class SlotJob:
+
+class SlotJob(DelegatedJob):
     """Wrap a ReservedJob claimed by `slot` (with `owed` and `retired`) on the current thread; `post_ack` acks elsewhere."""
 
-    __slots__ = ("inner", "slot", "owner", "post_ack")
+    __slots__ = ("slot", "owner", "post_ack")
 
     def __init__(self, inner: Any, slot: Any, post_ack: Callable[[Any], None]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.slot = slot
         self.owner = threading.get_ident()
         self.post_ack = post_ack
-
-    @property
-    def payload(self) -> Any:
-        return self.inner.payload
-
-    @property
-    def attempts(self) -> int:
-        return int(self.inner.attempts)
-
-    @property
-    def queue(self) -> str:
-        return str(self.inner.queue)
-
-    @property
-    def connection_name(self) -> str:
-        return str(self.inner.connection_name)
-
-    @property
-    def retry_after(self) -> float:
-        return float(self.inner.retry_after)
 
     @property
     def replayed(self) -> bool:
@@ -64,7 +46,3 @@ class SlotJob:
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back after `delay` seconds."""
         return bool(self.inner.release(delay, undo_attempt=undo_attempt))
-
-    def renew(self) -> bool:
-        """Extend the lease now (the lease keeper's thread)."""
-        return bool(self.inner.renew())
