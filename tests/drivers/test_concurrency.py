@@ -174,18 +174,24 @@ def test_max_jobs_counts_jobs_across_slots(backend: Backend, witness: Path):
 
 
 def test_strict_queue_priority_picks_the_job_a_freed_slot_starts(backend: Backend, tmp_path: Path, witness: Path):
-    # The low jobs hold their slots until the test opens the gate, after queueing the high job: whatever
-    # the machine's load, no slot can free (and take a low job) before the high job is there to take.
-    gate = tmp_path / "gate"
-    low = [GatedSpanJob(str(witness), str(gate), "low").on_queue("low").dispatch() for _ in range(4)]
+    # Each low job holds its slot until the test opens its own gate. After queueing the high job the test
+    # frees exactly one slot: the next job to begin is the one that slot claimed, whatever the machine's
+    # load (freeing both at once let the two slots' claims and their jobs' starts interleave).
+    gates = [tmp_path / f"gate{i}" for i in range(4)]
+    low = [GatedSpanJob(str(witness), str(gates[i]), "low").on_queue("low").dispatch() for i in range(4)]
     proc = _worker(backend, ["--concurrency=2", "--queue=high,low", "--stop-when-empty"], tmp_path)
     try:
         assert wait_until(lambda: _begun(witness) >= 2, 30)
         high = SleepSpanJob(str(witness), 0.1, "high").on_queue("high").dispatch()
-        gate.touch()
+        first = lines_starting(witness, "begin ")[0].split()[2]
+        gates[low.index(first)].touch()
+        assert wait_until(lambda: _begun(witness) >= 3, 30)
+        for gate in gates:
+            gate.touch()
         assert proc.wait(60) == 0
     finally:
-        gate.touch()
+        for gate in gates:
+            gate.touch()
         stop(proc)
     order = [line.split()[2] for line in lines_starting(witness, "begin ")]
     assert order[2] == high, witness.read_text()  # the first slot to free took the high job, not one of the two low ones left
