@@ -56,7 +56,7 @@ class Acker:
                 jobs = [self._posted.get()]
                 while len(jobs) < MAX_WRITE and not self._posted.empty():
                     jobs.append(self._posted.get_nowait())
-                done = jobs[-1] is None or None in jobs
+                done = None in jobs
                 self._send([job for job in jobs if job is not None], driver)
                 if done:
                     return

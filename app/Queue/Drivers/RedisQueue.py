@@ -143,12 +143,13 @@ class RedisJob:
         """Delete this job and reserve the next one in one round trip when its queue comes first."""
         return self.driver.delete_and_pop(self, queues, worker_id)
 
-    def _begin_args(self, t: float) -> tuple[Any, ...]:
-        """BEGIN's command for this job alone (no ack), and the record as BEGIN rewrites it."""
+    def _begin_args(self, t: float, ack: str = "", done: str = "") -> tuple[Any, ...]:
+        """BEGIN's command for this job (acking the record `ack` of the same queue, with its done
+        marker's expiry `done`); this job takes the record as BEGIN rewrites it."""
         fields = RedisRecord.read(self.record)
         keys = self.driver.keys(self.queue)
         args = ("EVALSHA", self.driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
-                self.record, t + self.retry_after, "", fields.holder, t, "")
+                self.record, t + self.retry_after, ack, fields.holder, t, done)
         started = fields.started()
         self.attempts = started.attempts
         self.record = started.text
@@ -162,22 +163,14 @@ class RedisJob:
         the worker is killed next, and costs no wait. The BEGIN script itself refuses to touch
         a reservation that is no longer ours. The caller has made sure the lease is still fresh.
         """
-        fields = RedisRecord.read(self.record)
         ack = ""
         if finished is not None and finished.queue != self.queue:  # another slot: ack it on its own
             finished.delete_nowait()
         elif finished is not None:
             ack = finished.record
-        driver = self.driver
-        keys = driver.keys(self.queue)
-        t = now()
         done = finished._done_arg() if ack else ""  # type: ignore[union-attr]
-        with translate_errors(driver.config):
-            driver.held.send("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
-                             self.record, t + self.retry_after, ack, fields.holder, t, done)
-        started = fields.started()  # as BEGIN rewrites it
-        self.attempts = started.attempts
-        self.record = started.text
+        with translate_errors(self.driver.config):
+            self.driver.held.send(*self._begin_args(now(), ack, done))
 
     def delete_nowait(self, via: RedisQueue | None = None) -> None:
         """Send the ack without waiting for a reply (batch mode); only a record still reserved is removed.
@@ -186,12 +179,16 @@ class RedisJob:
         jobs other threads claimed: app/Queue/Concurrency/Acker.py).
         """
         driver = via or self.driver
-        keys = driver.keys(self.queue)
         with translate_errors(driver.config):
-            if self.done_until is None:
-                driver.held.send("ZREM", keys.reserved, self.record)
-            else:
-                driver.held.send("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, now(), self.done_until)
+            driver.held.send(*self._ack_args(driver, now()))
+
+    def _ack_args(self, driver: RedisQueue, t: float) -> tuple[Any, ...]:
+        """The command of an ack sent without a reply on `driver`'s connection: a plain ZREM of the
+        reservation, or ACK when the replay guard's done marker goes with it."""
+        keys = driver.keys(self.queue)
+        if self.done_until is None:
+            return ("ZREM", keys.reserved, self.record)
+        return ("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, t, self.done_until)
 
 
 class RedisQueue:
@@ -347,6 +344,10 @@ class RedisQueue:
         t = now()
         with translate_errors(self.config):
             reply = self.held.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
+        return self._unpack_pop(queue, reply, lease)
+
+    def _unpack_pop(self, queue: str, reply: Any, lease: float) -> tuple[RedisJob | None, float | None]:
+        """Read POP's reply: the job reserved, else when the next delayed job or lease comes due."""
         if reply[0] is not None:
             return RedisJob(self, queue, reply[0], lease, reply[1] == 1), None
         return None, float(reply[1]) if reply[1] is not None else None
@@ -420,15 +421,8 @@ class RedisQueue:
         """Ack several finished jobs (of any driver of this connection) in one write without a reply,
         as `RedisJob.delete_nowait` does one by one."""
         t = now()
-        commands: list[tuple[Any, ...]] = []
-        for job in jobs:
-            keys = self.keys(job.queue)
-            if job.done_until is None:
-                commands.append(("ZREM", keys.reserved, job.record))
-            else:
-                commands.append(("EVALSHA", self._ack.sha, 2, keys.reserved, keys.done, job.record, t, job.done_until))
         with translate_errors(self.config):
-            self.held.send_many(commands)
+            self.held.send_many([job._ack_args(self, t) for job in jobs])
 
     def collect_reserved_ahead(self) -> None:
         """Read the reply of a reservation made ahead (`reserve_ahead`), handing its jobs to their callback."""
@@ -486,9 +480,8 @@ class RedisQueue:
         keys = self.keys(queue).for_claim
 
         def unpack(reply: Any) -> tuple[list[RedisJob], float | None]:
-            if reply[0] is not None:
-                return [RedisJob(self, queue, reply[0], lease, reply[1] == 1)], None
-            return [], float(reply[1]) if reply[1] is not None else None
+            job, wake = self._unpack_pop(queue, reply, lease)
+            return ([job] if job is not None else []), wake
 
         return _ClaimCall(("EVALSHA", script.sha, len(keys), *keys, *args), unpack)
 
