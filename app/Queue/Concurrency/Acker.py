@@ -9,12 +9,12 @@ only acks: those jobs run again after their lease, as any unacked job does.
 """
 from __future__ import annotations
 
-import contextvars
 import logging
 import queue
 import threading
 from typing import Any, Callable
 
+from app.Queue.Concurrency.context_thread import start_thread
 from app.Queue.Reservations.OneAtATime import ack
 
 log = logging.getLogger("queue.worker")
@@ -36,10 +36,7 @@ class Acker:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
-                    context = contextvars.copy_context()
-                    self._thread = threading.Thread(target=context.run, args=(self._run,), name="queue-acker",
-                                                    daemon=True)
-                    self._thread.start()
+                    self._thread = start_thread("queue-acker", self._run)
         self._posted.put(job)
 
     def close(self, wait: float = 10.0) -> None:

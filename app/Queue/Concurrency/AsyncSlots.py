@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import threading
 from typing import Any, Awaitable, Callable
 
 from app.Queue.Concurrency.Flight import Flight
+from app.Queue.Concurrency.context_thread import start_thread
 
 
 class AsyncSlots:
@@ -33,10 +33,7 @@ class AsyncSlots:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                context = contextvars.copy_context()
-                self._thread = threading.Thread(target=context.run, args=(self._serve,), name="queue-async-slots",
-                                                daemon=True)
-                self._thread.start()
+                self._thread = start_thread("queue-async-slots", self._serve)
                 self._ready.wait(10)
             return self._loop
 

@@ -8,10 +8,11 @@ delays the ones behind it, never the event loop.
 """
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 from typing import Any, Callable
+
+from app.Queue.Concurrency.context_thread import start_thread
 
 log = logging.getLogger("queue.worker")
 
@@ -30,10 +31,7 @@ class BatchSettler:
         """Queue one settlement."""
         with self._cv:
             if self._thread is None:
-                context = contextvars.copy_context()  # listeners find this worker's state through context variables
-                self._thread = threading.Thread(target=context.run, args=(self._run,), name="queue-settle-batch",
-                                                daemon=True)
-                self._thread.start()
+                self._thread = start_thread("queue-settle-batch", self._run)
             self._posted.append(args)
             if len(self._posted) == 1:
                 self._cv.notify()

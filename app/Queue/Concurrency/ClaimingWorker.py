@@ -15,7 +15,6 @@ timeout (retiring the thread, which a new one replaces), JobSettlement settles e
 """
 from __future__ import annotations
 
-import contextvars
 import functools
 import logging
 import threading
@@ -27,6 +26,7 @@ from app.Queue.Concurrency.BatchSettler import BatchSettler
 from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
 from app.Queue.Concurrency.Flight import Flight
 from app.Queue.Concurrency.SlotJob import SlotJob
+from app.Queue.Concurrency.context_thread import start_thread
 from app.Queue.contracts import ReservedJob, ReserveMany
 from app.Queue.Reservations.OneAtATime import ack
 from app.Queue.Reservations.SlotSources import slot_source
@@ -83,10 +83,7 @@ class ClaimingThreads:
             self._live.append(slot)
             self._started += 1
             number = self._started
-        context = contextvars.copy_context()  # listeners find this worker's state through context variables
-        slot.thread = threading.Thread(target=context.run, args=(self._loop, slot), name=f"queue-slot-{number}",
-                                       daemon=True)
-        slot.thread.start()
+        slot.thread = start_thread(f"queue-slot-{number}", self._loop, slot)
 
     def retire(self, slot: Any) -> None:
         """Give up on the thread of `slot` (its job is stuck); a new thread takes its place when needed."""

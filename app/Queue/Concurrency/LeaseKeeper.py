@@ -5,13 +5,13 @@ single-job Heartbeat does, and handed to `on_overdue` once its deadline passes.
 """
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
 from typing import Callable
 
 from app.Queue.Concurrency.Flight import Flight, FlightState
+from app.Queue.Concurrency.context_thread import start_thread
 
 log = logging.getLogger("queue.worker")
 
@@ -28,9 +28,7 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(target=context.run, args=(self._run,), name="queue-lease-keeper", daemon=True)
-        self._thread.start()
+        self._thread = start_thread("queue-lease-keeper", self._run)
 
     def stop(self) -> None:
         self._stop.set()

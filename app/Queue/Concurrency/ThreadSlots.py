@@ -6,13 +6,13 @@ the old one exits whenever the job's code returns, its result ignored.
 """
 from __future__ import annotations
 
-import contextvars
 import logging
 import queue
 import threading
 from typing import Callable
 
 from app.Queue.Concurrency.Flight import Flight
+from app.Queue.Concurrency.context_thread import start_thread
 
 log = logging.getLogger("queue.worker")
 
@@ -88,10 +88,7 @@ class ThreadSlots:
             self._live.append(slot)
             self._started += 1
             number = self._started
-        context = contextvars.copy_context()  # listeners find this worker's state through context variables
-        slot.thread = threading.Thread(target=context.run, args=(self._loop, slot), name=f"{self._name}-{number}",
-                                       daemon=True)
-        slot.thread.start()
+        slot.thread = start_thread(f"{self._name}-{number}", self._loop, slot)
 
     def _loop(self, slot: ThreadSlot) -> None:
         while True:
