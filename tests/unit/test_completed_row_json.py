@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from app.Horizon.Redaction import data_json
-from app.Horizon.RedisCompletedJobStore import row_json
+from app.Horizon.RedisCompletedJobStore import member_and_score, row_json
 
 DATA = [
     {"t": 0.0},
@@ -43,3 +43,10 @@ def test_a_row_is_spelt_as_json_dumps_of_its_values(row):
 def test_a_row_holding_something_json_cannot_hold_is_refused():
     with pytest.raises(TypeError):
         row_json(("u", object()))
+
+
+@pytest.mark.parametrize("row", ROWS + [ROWS[0][:9] + (1764621299,)])
+def test_the_zset_member_is_the_row_json_and_the_score_its_completion_time(row):
+    member, score = member_and_score(row)
+    assert member == row_json(row)
+    assert float(score) == row[9] or (score != score and row[9] != row[9])
