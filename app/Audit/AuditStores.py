@@ -53,10 +53,10 @@ class RedisAuditStore:
             return
         from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
 
-        encode = self._json.encode
+        texts = self._json.encode_many(entries)
         with redis_errors(self.config):
-            for start in range(0, len(entries), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
-                self._append(keys=[self.key], args=[self.max_len, *(encode(e) for e in entries[start:start + APPEND_CHUNK])])
+            for start in range(0, len(texts), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
+                self._append(keys=[self.key], args=[self.max_len, *texts[start:start + APPEND_CHUNK]])
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
         from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store

@@ -13,7 +13,7 @@ import atexit
 import json
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from app.Audit.AuditEntry import AuditEntry, actor, entry, host, tenant_of
 from app.Audit.AuditStores import AuditStore, RedisAuditStore
@@ -76,6 +76,17 @@ class AuditTrail:
         if len(self._buffer) >= self.batch or item.at - self._oldest >= self.flush_seconds:
             self.flush()
 
+    def add_many(self, items: list[AuditEntry]) -> None:
+        """Buffer several entries (a bulk dispatch's), writing as `add` would once they are buffered."""
+        if not items:
+            return
+        if not self._buffer:
+            self.add(items[0])
+            items = items[1:]
+        self._buffer += items
+        if len(self._buffer) >= self.batch or self._buffer[-1].at - self._oldest >= self.flush_seconds:
+            self.flush()
+
     def flush(self) -> None:
         """Write every buffered entry (kept for the next try if the store is unreachable)."""
         pending, self._buffer = self._buffer, []
@@ -92,6 +103,15 @@ class AuditTrail:
         job = event.job
         self.add(AuditEntry("dispatched", event.uuid, type(job).__name__, event.queue, event.connection, _tenant(job),
                             None, now(), self.host, self.actor))
+
+    def on_queued_many(self, queued: Iterable[tuple[Any, str, str, str]]) -> None:
+        """The 'dispatched' entries of a bulk dispatch, (job, uuid, queue, connection) each, stamped with one time.
+
+        Bulk dispatch calls this in place of `on_queued` per job (app/Queue/BulkDispatch.py).
+        """
+        at, host_name, who = now(), self.host, self.actor
+        self.add_many([AuditEntry("dispatched", job_uuid, type(job).__name__, queue, connection, _tenant(job), None, at,
+                                  host_name, who) for job, job_uuid, queue, connection in queued])
 
     def on_processing(self, event: JobProcessing) -> None:
         env = event.envelope

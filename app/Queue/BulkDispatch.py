@@ -13,7 +13,7 @@ One `QueueManager.bulk` call runs in three steps, in an order that keeps bulk's 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 from app.Queue.Queueable import Queueable
 from app.Queue.contracts import PushItem, StreamingBulk
@@ -67,11 +67,25 @@ class BulkDispatch:
                 groups.setdefault(d.connection, []).append(d)
         for conn, members in groups.items():
             self._store(conn, members)
-        if m.events.has_listeners(JobQueued):
-            for job, d in zip(self.jobs, drafts):
-                if d is not None:
-                    m._queued(job, d.uuid, d.queue, d.connection)
+        listeners = m.events.listeners.get(JobQueued)
+        if listeners:
+            self._announce(listeners, drafts)
         return ids
+
+    def _announce(self, listeners: list[Callable[[Any], None]], drafts: list[BulkDraft | None]) -> None:
+        """JobQueued for each stored job, in order; the audit trail takes the whole bulk in one call."""
+        trail = self.manager.audit_trail
+        bulk_form = trail.on_queued if trail is not None and trail.on_queued in listeners else None
+        if bulk_form is not None and trail is not None:
+            trail.on_queued_many([(job, d.uuid, d.queue, d.connection) for job, d in zip(self.jobs, drafts) if d is not None])
+        per_job = [listener for listener in listeners if listener != bulk_form]
+        if not per_job:
+            return
+        for job, d in zip(self.jobs, drafts):
+            if d is not None:
+                event = JobQueued(job, d.uuid, d.queue, d.connection)
+                for listener in per_job:
+                    listener(event)
 
     def _store(self, conn: str, members: list[BulkDraft]) -> None:
         driver = self.manager.connection(conn)
