@@ -90,7 +90,8 @@ class BulkDispatch:
     def _store(self, conn: str, members: list[BulkDraft]) -> None:
         driver = self.manager.connection(conn)
         sign = self.builder.sign
-        items = (PushItem(d.text if d.signed else sign(d.text), d.queue, d.delay, d.priority) for d in members)
+        items = (PushItem(sign(text) if not signed else text, queue, delay, priority)
+                 for _, _, queue, text, signed, delay, priority in members)
         if self._runs_inline(conn):
             for item in items:
                 driver.push(item.payload, item.queue, item.delay, item.priority)
@@ -103,32 +104,46 @@ class BulkDispatch:
             driver.bulk(list(items))
 
     def _draft_all(self) -> list[BulkDraft | None]:
-        """Draft every job, marking each slice pending as it is done; undo the marks if a job fails."""
+        """Draft every job, marking each slice pending as it is done; undo the marks if a job fails.
+
+        Bulk's `QueueManager._prepare`, in one loop: the type and allow-list checks once per class,
+        each distinct target resolved once, then per job the guards and the encoding.
+        """
         out: list[BulkDraft | None] = []
+        append = out.append
+        guards = self.manager.push_guards
+        targets = self._targets
+        draft = self.builder.draft
+        checked: set[type] = set()
         marked_up_to = 0
         try:
             for job in self.jobs:
-                out.append(self._draft(job))
-                if len(out) - marked_up_to >= STATUS_SLICE:
-                    self._mark(out[marked_up_to:])
-                    marked_up_to = len(out)
+                if type(job) not in checked:
+                    self._check_class(job)
+                    checked.add(type(job))
+                queue_name, conn = targets.get((job.queue, job.connection)) or self._target(job)
+                for guard in guards:
+                    if not guard(job, queue_name, conn):
+                        break
+                else:
+                    job_uuid, text, signed = draft(job, queue_name, conn, job._payload_extra())
+                    append(BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0)))
+                    if len(out) - marked_up_to >= STATUS_SLICE:
+                        self._mark(out[marked_up_to:])
+                        marked_up_to = len(out)
+                    continue
+                append(None)  # a guard refused it (a unique job already queued)
         except BaseException:
             self._unmark()
             raise
         self._mark(out[marked_up_to:])
         return out
 
-    def _draft(self, job: Job) -> BulkDraft | None:
-        """Bulk's `QueueManager._prepare`: guards and encoding, with each distinct target resolved once."""
+    def _check_class(self, job: Any) -> None:
+        """A job of a class not seen yet in this bulk: a Job, from an allowed module (before any guard takes a lock)."""
         if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
-        self.manager.codec.check_allowed(type(job))  # before the guards: a refused class takes no unique lock
-        queue_name, conn = self._targets.get((job.queue, job.connection)) or self._target(job)
-        for guard in self.manager.push_guards:
-            if not guard(job, queue_name, conn):
-                return None
-        job_uuid, text, signed = self.builder.draft(job, queue_name, conn, job._payload_extra())
-        return BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0))
+        self.manager.codec.check_allowed(type(job))
 
     def _target(self, job: Job) -> tuple[str, str]:
         """Resolve and remember where jobs with this queue/connection go."""

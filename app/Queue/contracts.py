@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +18,9 @@ class QueueSizes:
         return self.pending + self.delayed + self.reserved
 
 
-@dataclass(frozen=True, slots=True)
-class PushItem:
-    """One job for `bulk`: the signed payload and where/when it goes."""
+class PushItem(NamedTuple):
+    """One job for `bulk`: the signed payload and where/when it goes (a tuple: a bulk makes one per job,
+    and a frozen dataclass's __init__ cost ~0.5 us of the ~10 us a bulk job takes)."""
 
     payload: str
     queue: str
