@@ -20,9 +20,11 @@ FOREVER = 2**62
 PRUNE_LOTTERY = 200  # one write in N deletes expired rows, so the table does not grow forever
 # PostgreSQL: any number of rows in one statement, so on an autocommit connection one round trip
 # (a pooled transaction costs four: ping, BEGIN, the upsert, COMMIT). Keys must be distinct.
+# The arrays travel in binary (%(...)b): psycopg escapes each element of a text array with a
+# regular expression, ~8 us per JSON value, where the binary form only prefixes its length.
 POSTGRES_UPSERT = (
     "INSERT INTO cache (key, value, expiration) "
-    "SELECT * FROM unnest(%(keys)s::text[], %(values)s::text[], %(expirations)s::bigint[]) "
+    "SELECT * FROM unnest(%(keys)b::text[], %(values)b::text[], %(expirations)b::bigint[]) "
     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expiration = EXCLUDED.expiration")
 POSTGRES_READ = "SELECT key, value, expiration FROM cache WHERE key = ANY(%(keys)s::text[])"
 
