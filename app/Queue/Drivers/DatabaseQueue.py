@@ -151,6 +151,7 @@ class DatabaseQueue:
         self._held = HeldConnection(engine)
         self._packets = PacketLimit(engine)  # MySQL: refuse a payload over max_allowed_packet before sending it
         self._batch_cache: dict[Any, Any] = {}  # batch-mode statements, compiled per shape
+        self._bulk_insert: str | None = None  # bulk's INSERT in the driver's placeholders (_bulk_sql)
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
         self._claims = self._choose_claims(engine.dialect.name)
 
@@ -165,11 +166,31 @@ class DatabaseQueue:
         self._write(lambda c: c.execute(_INSERT, row))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
+        """Insert many jobs in one transaction, as `push` would each (one time stands for the whole bulk).
+
+        The rows go to the driver as tuples under a statement written once per dialect: SQLAlchemy's
+        per-row parameter processing cost more than the driver's own work (SQLite ~9 us a row).
+        """
         if not items:
             return
         self._packets.check(i.payload for i in items)
-        rows = [self._row(i) for i in items]
-        self._write(lambda c: c.execute(_INSERT, rows))
+        t = now()
+        created = int(t)
+        rows = [(queue, payload, priority, math.ceil(t + delay) if delay > 0 else created, created)
+                for payload, queue, delay, priority in items]
+        self._write(lambda c: c.exec_driver_sql(self._bulk_sql(c), rows))
+
+    def _bulk_sql(self, conn: Connection) -> str:
+        """The bulk INSERT with the driver's own placeholders (the constant columns written in)."""
+        sql = self._bulk_insert
+        if sql is None:
+            mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[conn.dialect.paramstyle]
+            q = conn.dialect.identifier_preparer.quote
+            names = ", ".join(q(c) for c in ("queue", "payload", "attempts", "priority", "reserved_at", "reserved_by",
+                                               "available_at", "created_at"))
+            sql = self._bulk_insert = (f"INSERT INTO {q(jobs.name)} ({names}) "
+                                               f"VALUES ({mark}, {mark}, 0, {mark}, NULL, NULL, {mark}, {mark})")
+        return sql
 
     @staticmethod
     def _row(item: PushItem) -> dict[str, Any]:
