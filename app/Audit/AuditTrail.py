@@ -10,6 +10,7 @@ plaintext of encrypted fields.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import weakref
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 log = logging.getLogger("queue.audit")
+# AuditEntry from a tuple of all its fields, without NamedTuple's Python-level __new__ (a bulk makes one per job)
+_new_entry = functools.partial(tuple.__new__, AuditEntry)
 MAX_BUFFER = 50_000  # entries kept while the store is unreachable; beyond, the oldest are dropped (and logged)
 
 
@@ -110,8 +113,12 @@ class AuditTrail:
         Bulk dispatch calls this in place of `on_queued` per job (app/Queue/BulkDispatch.py).
         """
         at, host_name, who = now(), self.host, self.actor
-        self.add_many([AuditEntry("dispatched", job_uuid, type(job).__name__, queue, connection, _tenant(job), None, at,
-                                  host_name, who) for job, job_uuid, queue, connection in queued])
+        entries: list[AuditEntry] = []
+        for job, job_uuid, queue, connection in queued:
+            tenant = getattr(job, "tenant", None)
+            entries.append(_new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
+                                       None if tenant is None else str(tenant)[:191], None, at, host_name, who, None)))
+        self.add_many(entries)
 
     def on_processing(self, event: JobProcessing) -> None:
         env = event.envelope

@@ -154,8 +154,9 @@ class StreamingBulk(Protocol):
     """Optional: a driver whose `bulk` takes a lazy iterable and stores each chunk as soon as it fills,
     so the store works on one chunk while the caller builds the next (Redis)."""
 
-    def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
-        """Store every item of `items` (`counts`: how many go to each queue), returning once all are stored."""
+    def bulk_stream(self, items: Iterable[tuple[str, str, float, int]], counts: Mapping[str, int]) -> None:
+        """Store every item of `items` (PushItems, or plain tuples in their order: payload, queue, delay,
+        priority; `counts`: how many go to each queue), returning once all are stored."""
 
 
 @runtime_checkable

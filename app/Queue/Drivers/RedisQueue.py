@@ -276,7 +276,7 @@ class RedisQueue:
             counts[item.queue] = counts.get(item.queue, 0) + 1
         self.bulk_stream(items, counts)
 
-    def bulk_stream(self, items: Iterable[PushItem], counts: Mapping[str, int]) -> None:
+    def bulk_stream(self, items: Iterable[tuple[str, str, float, int]], counts: Mapping[str, int]) -> None:
         """Push jobs as `items` yields them: each full chunk is sent at once, so Redis stores it
         while the caller builds the next; returns once Redis has answered for every chunk.
 
@@ -293,7 +293,7 @@ class RedisQueue:
         lasts = self.held.send_all([("INCRBY", self.keys(q).seq, n) for q, n in wanted])
         return {q: iter(range(int(last) - n + 1, int(last) + 1)) for (q, n), last in zip(wanted, lasts)}
 
-    def _push_calls(self, items: Iterable[PushItem], seqs: dict[str, Iterator[int]], t: float) -> Iterator[tuple[Any, ...]]:
+    def _push_calls(self, items: Iterable[tuple[str, str, float, int]], seqs: dict[str, Iterator[int]], t: float) -> Iterator[tuple[Any, ...]]:
         """The commands that store the records, one group per queue and STREAM_CHUNK jobs (`_chunk_commands`)."""
         chunks: dict[str, _Chunk] = {}
         new = RedisRecord.new
