@@ -88,15 +88,21 @@ class AuditTrail:
             items = items[1:]
         self._buffer += items
         if len(self._buffer) >= self.batch or self._buffer[-1].at - self._oldest >= self.flush_seconds:
-            self.flush()
+            self.flush(wait=False)  # the dispatcher goes on while the store writes (the next flush() waits)
 
-    def flush(self) -> None:
-        """Write every buffered entry (kept for the next try if the store is unreachable)."""
+    def flush(self, wait: bool = True) -> None:
+        """Write every buffered entry (kept for the next try if the store is unreachable).
+
+        With `wait`, return once the store has applied every write of this trail, earlier
+        unwaited ones too; without, a store that can (Redis) only sends them, and a failure it
+        reports later is logged then instead of keeping the entries.
+        """
         pending, self._buffer = self._buffer, []
-        if not pending:
-            return
         try:
-            self.store.append_many(pending)
+            if pending:
+                self.store.append_many(pending, wait=wait)
+            if wait and self._store is not None:
+                self._store.sync()
         except Exception as exc:  # the audit must never stop a worker; keep the entries for the next flush
             log.warning("audit entries not written yet (%d buffered): %s", len(pending), exc)
             self._buffer = (pending + self._buffer)[-MAX_BUFFER:]

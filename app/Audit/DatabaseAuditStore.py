@@ -22,7 +22,11 @@ class DatabaseAuditStore:
         self.engine = engine
         self._url = str(engine.url)
 
-    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+    def sync(self) -> None:
+        """Nothing to wait for: every append is committed before it returns."""
+
+    def append_many(self, entries: Sequence[AuditEntry], wait: bool = True) -> None:
+        """Insert the entries in one transaction (`wait` is for stores that can send without waiting)."""
         if not entries:
             return
         with translate_errors(self._url), self.engine.begin() as conn:

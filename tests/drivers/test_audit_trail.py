@@ -150,3 +150,25 @@ def test_a_bulk_dispatch_writes_one_dispatched_entry_per_job_in_order_and_other_
     assert [e.queue for e in entries] == ["default"] * 5 + ["mail", "default"]
     assert [e.tenant for e in entries] == [None, None, "acme", None, None, None, None]
     assert SECRET not in json.dumps([e.as_dict() for e in entries])
+
+
+def test_a_bulk_flush_does_not_wait_for_the_store_and_flush_waits_for_what_it_sent(backend: Backend, tmp_path,
+                                                                                    monkeypatch):
+    from app.Audit import AuditTrail as trail_module
+
+    monkeypatch.setenv("QUEUE_AUDIT_BATCH", "10")
+    from config import env as env_mod
+
+    env_mod.reload()
+    qm, conn = backend.manager, backend.connection
+    qm.reset()
+    qm.config  # boots the listeners, and with them the trail
+    trail = qm.audit_trail
+    waits: list[bool] = []
+    store = trail.store
+    original = store.append_many
+    monkeypatch.setattr(store, "append_many", lambda entries, wait=True: (waits.append(wait), original(entries, wait))[1])
+    ids = qm.bulk([RecordJob(str(tmp_path / "w")) for _ in range(25)], connection=conn)
+    assert waits == [False] and trail._buffer == []  # written by the bulk itself, without waiting
+    trail_module.flush(qm)  # waits for the append sent before: a new store's read sees every entry
+    assert [e.job_id for e in make_store(qm).query(limit=0) if e.event == "dispatched"] == ids
