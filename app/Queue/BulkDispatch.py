@@ -12,12 +12,14 @@ One `QueueManager.bulk` call runs in three steps, in an order that keeps bulk's 
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 from app.Queue.Queueable import Queueable
 from app.Queue.contracts import PushItem, StreamingBulk
 from app.Queue.events import JobQueued
+from app.Queue.Support import collector
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -40,6 +42,10 @@ class BulkDraft(NamedTuple):
     priority: int
 
 
+# A BulkDraft from a tuple of its fields, without NamedTuple's Python-level __new__ (~0.15 us a job)
+_new_draft = functools.partial(tuple.__new__, BulkDraft)
+
+
 class BulkDispatch:
     """One call of `QueueManager.bulk`."""
 
@@ -55,6 +61,10 @@ class BulkDispatch:
 
     def run(self) -> list[str | None]:
         """Queue the jobs; returns their uuids (None where a guard refused one)."""
+        with collector.paused():
+            return self._run()
+
+    def _run(self) -> list[str | None]:
         m = self.manager
         m._check_bulk_capacity(self.jobs, self.queue, self.connection)  # before the guards: a refused bulk takes no lock
         drafts = self._draft_all()
@@ -135,7 +145,7 @@ class BulkDispatch:
                         break
                 else:
                     job_uuid, text, signed = draft(job, queue_name, conn, job._payload_extra())
-                    append(BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0)))
+                    append(_new_draft((job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0))))
                     if len(out) - marked_up_to >= STATUS_SLICE:
                         self._mark(out[marked_up_to:])
                         marked_up_to = len(out)
