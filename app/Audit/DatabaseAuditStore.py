@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from app.Audit.AuditEntry import AuditEntry
 from app.Audit.AuditStores import COLUMNS
 from app.Audit.AuditTable import queue_audit
+from app.Queue.Database import mysql_rows
 from app.Queue.Database.connection import translate_errors
 
 SQLITE_ROWS = 90  # rows per multi-row INSERT on SQLite: 90 x 11 columns < 999 variables
@@ -38,7 +39,10 @@ class DatabaseAuditStore:
             # SQLAlchemy's per-row parameter processing (most of the trail's cost).
             row = f"({', '.join([mark] * len(COLUMNS))})"
             head = f"INSERT INTO {queue_audit.name} ({', '.join(COLUMNS)}) VALUES "
-            if mark != "?":  # pymysql and psycopg batch an executemany themselves
+            if mysql_rows.applies(conn):  # a bulk's entries repeat all but their uuid: spelled once each
+                mysql_rows.insert_rows(conn, head, entries, [c == "job_id" for c in COLUMNS])
+                return
+            if mark != "?":  # psycopg batches an executemany itself
                 conn.exec_driver_sql(head + row, list(entries))
                 return
             # SQLite runs an executemany row by row: multi-row INSERTs cost a third less CPU per

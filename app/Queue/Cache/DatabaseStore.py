@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.Queue.Database import mysql_rows
 from app.Queue.Database.connection import run_transaction, translate_errors
 from app.Queue.Database.tables import cache
 from app.Queue.Support.time import now
@@ -100,7 +101,11 @@ class DatabaseStore:
 
         def upsert(conn: Any) -> None:
             sql, positional = self._upsert_text(conn)
-            conn.exec_driver_sql(sql, rows if positional else [dict(zip(("key", "value", "expiration"), r)) for r in rows])
+            head, values, tail = sql.partition("VALUES (%s, %s, %s)")
+            if values and mysql_rows.applies(conn):  # each row's one new value (its key) escaped, not three
+                mysql_rows.insert_rows(conn, head + "VALUES ", rows, (True, False, False), tail)
+            else:
+                conn.exec_driver_sql(sql, rows if positional else [dict(zip(("key", "value", "expiration"), r)) for r in rows])
             self._maybe_prune(conn)
 
         run_transaction(self.engine, upsert, self._count_retry)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.Database.claims import ClaimStrategy, OneTripClaim, TwoStepClaim, one_trip_statements, whole
 from app.Queue.Database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
+from app.Queue.Database import mysql_rows
 from app.Queue.Database.mysql_checks import PacketLimit
 from app.Queue.Database.tables import CLAIM_INDEX, jobs
 from app.Queue.Support.time import now
@@ -178,7 +179,17 @@ class DatabaseQueue:
         created = int(t)
         rows = [(queue, payload, priority, math.ceil(t + delay) if delay > 0 else created, created)
                 for payload, queue, delay, priority in items]
-        self._write(lambda c: c.exec_driver_sql(self._bulk_sql(c), rows))
+        self._write(lambda c: self._insert(c, rows))
+
+    def _insert(self, conn: Connection, rows: list[tuple[str, str, int, int, int]]) -> None:
+        """INSERT the bulk's rows: on pymysql as multi-row statements spelling each repeated value once
+        (app/Queue/Database/mysql_rows.py), elsewhere as the driver's executemany."""
+        if mysql_rows.applies(conn):
+            mysql_rows.insert_rows(conn, self._bulk_sql(conn).partition(" VALUES ")[0] + " VALUES ",
+                                   [(q, p, 0, prio, None, None, avail, created) for q, p, prio, avail, created in rows],
+                                   (False, True, False, False, False, False, False, False))
+        else:
+            conn.exec_driver_sql(self._bulk_sql(conn), rows)
 
     def _bulk_sql(self, conn: Connection) -> str:
         """The bulk INSERT with the driver's own placeholders (the constant columns written in)."""
@@ -189,7 +200,7 @@ class DatabaseQueue:
             names = ", ".join(q(c) for c in ("queue", "payload", "attempts", "priority", "reserved_at", "reserved_by",
                                                "available_at", "created_at"))
             sql = self._bulk_insert = (f"INSERT INTO {q(jobs.name)} ({names}) "
-                                               f"VALUES ({mark}, {mark}, 0, {mark}, NULL, NULL, {mark}, {mark})")
+                                       f"VALUES ({mark}, {mark}, 0, {mark}, NULL, NULL, {mark}, {mark})")
         return sql
 
     @staticmethod
