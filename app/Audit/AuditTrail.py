@@ -98,14 +98,19 @@ class AuditTrail:
         reports later is logged then instead of keeping the entries.
         """
         pending, self._buffer = self._buffer, []
-        try:
-            if pending:
+        if pending:
+            try:
                 self.store.append_many(pending, wait=wait)
-            if wait and self._store is not None:
-                self._store.sync()
-        except Exception as exc:  # the audit must never stop a worker; keep the entries for the next flush
-            log.warning("audit entries not written yet (%d buffered): %s", len(pending), exc)
-            self._buffer = (pending + self._buffer)[-MAX_BUFFER:]
+            except Exception as exc:  # the audit must never stop a worker; keep the entries for the next flush
+                log.warning("audit entries not written yet (%d buffered): %s", len(pending), exc)
+                self._buffer = (pending + self._buffer)[-MAX_BUFFER:]
+                return
+        sync = getattr(self._store, "sync", None) if wait else None
+        if sync is not None:
+            try:
+                sync()
+            except Exception as exc:  # entries already sent: not kept again (that would write them twice)
+                log.warning("audit entries sent earlier may not be stored: %s", exc)
 
     # -- listeners ----------------------------------------------------------------------------
     def on_queued(self, event: JobQueued) -> None:
