@@ -40,6 +40,9 @@ log = logging.getLogger("queue.redis")
 # that Redis stores one chunk while the dispatcher builds the next (bulk_stream).
 STREAM_CHUNK = 250
 CLUSTER_POLL = 1.0  # seconds: on Redis Cluster, how often a worker of several queues looks past the first
+# Seconds between one driver's refreshes of a queue's done set (its TTL and expired markers): the
+# acks in between only add their marker, two Redis calls fewer each (LuaScripts mark_done).
+DONE_REFRESH = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,9 @@ class RedisJob:
         with translate_errors(driver.config):
             if self.done_until is None:
                 return bool(driver.held.execute("ZREM", keys.reserved, self.record))
-            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until]))
+            t = now()
+            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done],
+                                           [self.record, t, self.done_until, driver.done_refresh(self.queue, self.done_until)]))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
@@ -148,8 +153,9 @@ class RedisJob:
         marker's expiry `done`); this job takes the record as BEGIN rewrites it."""
         fields = RedisRecord.read(self.record)
         keys = self.driver.keys(self.queue)
+        refresh = self.driver.done_refresh(self.queue, done) if done != "" else ""
         args = ("EVALSHA", self.driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
-                self.record, t + self.retry_after, ack, fields.holder, t, done)
+                self.record, t + self.retry_after, ack, fields.holder, t, done, refresh)
         started = fields.started()
         self.attempts = started.attempts
         self.record = started.text
@@ -188,7 +194,8 @@ class RedisJob:
         keys = driver.keys(self.queue)
         if self.done_until is None:
             return ("ZREM", keys.reserved, self.record)
-        return ("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, t, self.done_until)
+        return ("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, t, self.done_until,
+                driver.done_refresh(self.queue, self.done_until))
 
 
 class RedisQueue:
@@ -203,7 +210,11 @@ class RedisQueue:
         self.client = make_client(config)
         self.cluster = is_cluster(self.client)
         self._keys: dict[str, QueueKeys] = {}
+        self._claim_heads: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}  # see _claim_head
+        self._holders: dict[str, str] = {}
+        self._done_covered: dict[str, float] = {}  # per queue: how long the done set lives, as this driver last made it
         self._dispatch = self.client.register_script(LuaScripts.DISPATCH)
+        self._dispatch_head = ("EVALSHA", self._dispatch.sha)
         self.server = server_identity(self.client)  # None on a cluster: no one-call dispatch there
         self._pop = self.client.register_script(LuaScripts.POP)
         self._delete_and_pop = self.client.register_script(LuaScripts.DELETE_AND_POP)
@@ -239,6 +250,18 @@ class RedisQueue:
             keys = self._keys[queue] = QueueKeys.of(self.prefix, queue)
         return keys
 
+    def done_refresh(self, queue: str, until: float) -> Any:
+        """mark_done's refresh argument for a marker of `queue` that lives until `until`: DONE_REFRESH
+        when the done set's TTL, as this driver last stretched it, may end before `until`, else ''.
+
+        A refresh makes the set outlive `until` + DONE_REFRESH, so the markers this driver notes
+        next (at QUEUE_STATUS_TTL from their ack) ride on it for DONE_REFRESH seconds.
+        """
+        if until <= self._done_covered.get(queue, -1.0):
+            return ""
+        self._done_covered[queue] = until + DONE_REFRESH
+        return DONE_REFRESH
+
     # -- writes -----------------------------------------------------------------------
     def push(self, payload: str, queue: str, delay: float = 0, priority: int = 0) -> None:
         self.push_dispatch(PushItem(payload, queue, delay, priority), None)
@@ -254,19 +277,31 @@ class RedisQueue:
         False when another live owner holds the unique lock: then nothing was written.
         """
         k = self.keys(item.queue)
-        t = now()
-        keys = [k.pending, k.delayed, k.notify, k.seq]
-        args: list[Any] = [t, t + item.delay if item.delay > 0 else 0, int(item.priority), item.payload, "", "", "", 0, 0]
+        priority = int(item.priority)
+        t = now() if item.delay > 0 else 0.0
+        if item.delay > 0 and t + item.delay > t:  # (a delay lost in rounding: ready now, as before)
+            where: tuple[Any, ...] = (k.delayed, k.seq, k.notify)
+            score: Any = t + item.delay
+            ready = ""
+        else:
+            where = (k.pending, k.seq, k.notify)
+            score = _pending_score(priority)
+            ready = "1"
         status = writes.status if writes is not None else None
         lock = writes.lock if writes is not None else None
-        if status is not None:
-            keys.append(status.key)
-            args[4:6] = status.value, status.px
-        if lock is not None:
-            keys.append(lock.key)
-            args[6:9] = lock.value, lock.now_ms, lock.px
+        if status is None and lock is None:
+            command: tuple[Any, ...] = (*self._dispatch_head, 3, *where, score, priority, item.payload, ready)
+        elif lock is None:
+            command = (*self._dispatch_head, 4, *where, status.key, score, priority, item.payload,  # type: ignore[union-attr]
+                       ready, status.value, status.px)  # type: ignore[union-attr]
+        elif status is None:
+            command = (*self._dispatch_head, 4, *where, lock.key, score, priority, item.payload, ready,
+                       lock.value, lock.now_ms, lock.px)
+        else:
+            command = (*self._dispatch_head, 5, *where, status.key, lock.key, score, priority, item.payload, ready,
+                       status.value, status.px, lock.value, lock.now_ms, lock.px)
         with translate_errors(self.config):
-            return bool(self.held.script(self._dispatch, keys, args))
+            return bool(self.held.evalsha(self._dispatch, command))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one PUSH_RECORDS call per queue and chunk, all pipelined on one connection."""
@@ -342,9 +377,24 @@ class RedisQueue:
         """Reserve one job, or say when the next delayed job or lease comes due."""
         lease = float(self.retry_after(queue))
         t = now()
+        head = self._claim_heads.get(queue) or self._claim_head(queue)
         with translate_errors(self.config):
-            reply = self.held.script(self._pop, self.keys(queue).for_claim, [t, t + lease, _holder(worker_id)])
+            reply = self.held.evalsha(self._pop, (*head[0], t, t + lease, self._holder(worker_id)))
         return self._unpack_pop(queue, reply, lease)
+
+    def _claim_head(self, queue: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The constant start of `queue`'s POP and DELETE_AND_POP commands (EVALSHA, sha, keys), kept per queue."""
+        keys = self.keys(queue).for_claim
+        head = self._claim_heads[queue] = (("EVALSHA", self._pop.sha, len(keys), *keys),
+                                           ("EVALSHA", self._delete_and_pop.sha, len(keys), *keys))
+        return head
+
+    def _holder(self, worker_id: str) -> str:
+        """The holder field for `worker_id` (a '|' would break the record's framing), kept per worker id."""
+        holder = self._holders.get(worker_id)
+        if holder is None:
+            holder = self._holders[worker_id] = _holder(worker_id)
+        return holder
 
     def _unpack_pop(self, queue: str, reply: Any, lease: float) -> tuple[RedisJob | None, float | None]:
         """Read POP's reply: the job reserved, else when the next delayed job or lease comes due."""
@@ -357,11 +407,15 @@ class RedisQueue:
         if not queues or queues[0] != job.queue:
             job.delete()
             return self._pop_first(queues, worker_id)[0]
-        lease = float(self.retry_after(job.queue))
+        queue = job.queue
+        lease = float(self.retry_after(queue))
         t = now()
+        done = job.done_until
+        head = self._claim_heads.get(queue) or self._claim_head(queue)
+        command = (*head[1], t, t + lease, self._holder(worker_id), job.record,
+                   *(("", "") if done is None else (done, self.done_refresh(queue, done))))
         with translate_errors(self.config):
-            reply = self.held.script(self._delete_and_pop, self.keys(job.queue).for_claim,
-                                     [t, t + lease, _holder(worker_id), job.record, job._done_arg()])
+            reply = self.held.evalsha(self._delete_and_pop, command)
         if not reply[0]:
             log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
         if reply[1] is not None:
@@ -580,6 +634,11 @@ class RedisQueue:
 
 def _holder(worker_id: str) -> str:
     return worker_id.replace("|", "/")
+
+
+def _pending_score(priority: int) -> str | int:
+    """A ready job's score in pending, as DISPATCH used to compute it in Lua (-priority; "-0" for 0)."""
+    return -priority if priority else "-0"
 
 
 def _glob_escape(text: str) -> str:

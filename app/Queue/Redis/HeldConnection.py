@@ -162,6 +162,14 @@ class HeldConnection:
         except redis.exceptions.NoScriptError:
             return script(keys=keys, args=args)
 
+    def evalsha(self, script: Any, command: tuple[Any, ...]) -> Any:
+        """Run `command`, an EVALSHA of registered `script` that a hot path built whole (its head kept per
+        queue); a script the server lost is sent by its source, which loads it again."""
+        try:
+            return self.execute(*command)
+        except redis.exceptions.NoScriptError:
+            return self.execute("EVAL", script.script, *command[2:])
+
     def _connection(self, drain: bool = True) -> Any:
         """The held connection (after reading the replies owed, when `drain`), or None on another thread."""
         if threading.get_ident() != self._owner:
