@@ -128,9 +128,8 @@ class RedisJob:
         with translate_errors(driver.config):
             if self.done_until is None:
                 return bool(driver.held.execute("ZREM", keys.reserved, self.record))
-            t = now()
-            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done],
-                                           [self.record, t, self.done_until, driver.done_refresh(self.queue, self.done_until)]))
+            refresh = driver.done_refresh(self.queue, self.done_until)
+            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until, refresh]))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""

@@ -252,8 +252,11 @@ class NoReplyConnection(HeldConnection):
         if conn is None:
             return self._plain(*args)
         try:
-            for _ in range(self._write(conn, args, reply=True)):
-                conn.read_response()  # OK of CLIENT REPLY ON
+            if self._replies_off or self._corked or _pack is None:
+                for _ in range(self._write(conn, args, reply=True)):
+                    conn.read_response()  # OK of CLIENT REPLY ON
+            else:  # replies on and nothing corked (a dispatcher's every call): the command alone
+                conn.send_packed_command([_pack_exact(args)], check_health=False)
             return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
