@@ -125,7 +125,7 @@ class RedisJob:
         """Remove the finished job (noting it done when it completed); False when the reservation was lost."""
         driver = self.driver
         keys = driver.keys(self.queue)
-        with translate_errors(driver.config):
+        with driver.errors:
             if self.done_until is None:
                 return bool(driver.held.execute("ZREM", keys.reserved, self.record))
             refresh = driver.done_refresh(self.queue, self.done_until)
@@ -135,12 +135,12 @@ class RedisJob:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
         t = now()
         args = [t, t + delay if delay > 0 else 0, self.record, 1 if undo_attempt else 0]
-        with translate_errors(self.driver.config):
+        with self.driver.errors:
             return bool(self.driver.held.script(self.driver._release, self.driver.keys(self.queue).for_pop, args))
 
     def renew(self) -> bool:
         """Extend the lease by retry_after; False when the reservation was lost."""
-        with translate_errors(self.driver.config):
+        with self.driver.errors:
             return bool(self.driver._renew(keys=[self.driver.keys(self.queue).reserved], args=[now() + self.retry_after, self.record]))
 
     def delete_and_pop(self, queues: Sequence[str], worker_id: str) -> RedisJob | None:
@@ -174,7 +174,7 @@ class RedisJob:
         elif finished is not None:
             ack = finished.record
         done = finished._done_arg() if ack else ""  # type: ignore[union-attr]
-        with translate_errors(self.driver.config):
+        with self.driver.errors:
             self.driver.held.send(*self._begin_args(now(), ack, done))
 
     def delete_nowait(self, via: RedisQueue | None = None) -> None:
@@ -184,7 +184,7 @@ class RedisJob:
         jobs other threads claimed: app/Queue/Concurrency/Acker.py).
         """
         driver = via or self.driver
-        with translate_errors(driver.config):
+        with driver.errors:
             driver.held.send(*self._ack_args(driver, now()))
 
     def _ack_args(self, driver: RedisQueue, t: float) -> tuple[Any, ...]:
@@ -203,6 +203,7 @@ class RedisQueue:
     def __init__(self, connection_name: str, config: Mapping[str, Any], retry_after: Callable[[str], float]) -> None:
         self.connection_name = connection_name
         self.config = dict(config)
+        self.errors = translate_errors(self.config)  # stateless: one per driver instead of one per command
         self.retry_after = retry_after
         self.prefix = str(config.get("prefix") or "queues:")
         self.block_for = float(config.get("block_for") or 0)
@@ -299,7 +300,7 @@ class RedisQueue:
         else:
             command = (*self._dispatch_head, 5, *where, status.key, lock.key, score, priority, item.payload, ready,
                        status.value, status.px, lock.value, lock.now_ms, lock.px)
-        with translate_errors(self.config):
+        with self.errors:
             return bool(self.held.evalsha(self._dispatch, command))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
@@ -316,7 +317,7 @@ class RedisQueue:
         `counts` (jobs per queue) lets one round trip take every sequence number up front, so
         records are built here and the script only adds them.
         """
-        with translate_errors(self.config):
+        with self.errors:
             seqs = self._reserve_seqs(counts)
             self.held.send_all(self._push_calls(items, seqs, now()))
 
@@ -356,13 +357,13 @@ class RedisQueue:
 
     def clear(self, queue: str) -> int:
         k = self.keys(queue)
-        with translate_errors(self.config):
+        with self.errors:
             return int(self._clear(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost]))
 
     def clear_payloads(self, queue: str) -> list[str]:
         """Delete every job of `queue` atomically and return their payloads (queue:clear marks them cancelled)."""
         k = self.keys(queue)
-        with translate_errors(self.config):
+        with self.errors:
             records = self._clear_records(keys=[k.pending, k.delayed, k.reserved, k.notify, k.lost])
         texts = [r.decode("utf-8", "replace") if isinstance(r, bytes) else str(r) for r in records or ()]
         return [r.payload for r in map(RedisRecord.parse, texts) if r is not None]
@@ -377,7 +378,7 @@ class RedisQueue:
         lease = float(self.retry_after(queue))
         t = now()
         head = self._claim_heads.get(queue) or self._claim_head(queue)
-        with translate_errors(self.config):
+        with self.errors:
             reply = self.held.evalsha(self._pop, (*head[0], t, t + lease, self._holder(worker_id)))
         return self._unpack_pop(queue, reply, lease)
 
@@ -413,7 +414,7 @@ class RedisQueue:
         head = self._claim_heads.get(queue) or self._claim_head(queue)
         command = (*head[1], t, t + lease, self._holder(worker_id), job.record,
                    *(("", "") if done is None else (done, self.done_refresh(queue, done))))
-        with translate_errors(self.config):
+        with self.errors:
             reply = self.held.evalsha(self._delete_and_pop, command)
         if not reply[0]:
             log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
@@ -459,7 +460,7 @@ class RedisQueue:
         def reply(raw: Any) -> None:
             deliver(self._unpack_batch(queue, raw, lease)[0])
 
-        with translate_errors(self.config):
+        with self.errors:
             self.held.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
                               _holder(worker_id), max(1, int(limit)), on_reply=reply)
 
@@ -467,19 +468,19 @@ class RedisQueue:
         """Start several reserved jobs (count their attempts, renew their leases) in one write without
         a reply, as `RedisJob.begin` does one by one: a batch whose jobs all start now."""
         t = now()
-        with translate_errors(self.config):
+        with self.errors:
             self.held.send_many([job._begin_args(t) for job in jobs])
 
     def ack_many_nowait(self, jobs: Sequence[RedisJob]) -> None:
         """Ack several finished jobs (of any driver of this connection) in one write without a reply,
         as `RedisJob.delete_nowait` does one by one."""
         t = now()
-        with translate_errors(self.config):
+        with self.errors:
             self.held.send_many([job._ack_args(self, t) for job in jobs])
 
     def collect_reserved_ahead(self) -> None:
         """Read the reply of a reservation made ahead (`reserve_ahead`), handing its jobs to their callback."""
-        with translate_errors(self.config):
+        with self.errors:
             self.held.sync()
 
     def _first_job(self, queues: Sequence[str], worker_id: str) -> tuple[list[RedisJob], float | None]:
@@ -492,7 +493,7 @@ class RedisQueue:
         for queue in queues:
             lease = float(self.retry_after(queue))
             t = now()
-            with translate_errors(self.config):
+            with self.errors:
                 reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
             jobs, due = self._unpack_batch(queue, reply, lease)
             if jobs:
@@ -564,7 +565,7 @@ class RedisQueue:
             taken = None
             if jobs:
                 if woke_on is not None and woke_on != self.keys(jobs[0].queue).notify:
-                    with translate_errors(self.config):
+                    with self.errors:
                         self.client.rpush(woke_on, 1)  # we took a higher-priority job: pass the token on
                 return jobs
             if budget <= 0:
@@ -572,7 +573,7 @@ class RedisQueue:
             wait = budget if wake is None else min(budget, max(wake - now(), 0.0) + 0.001)
             wait = max(wait, 0.001)  # BLPOP 0 would block forever
             started = time.monotonic()
-            with translate_errors(self.config):
+            with self.errors:
                 if pipelined:
                     assert claim is not None
                     woke, taken = self._wait_then_claim(notify, wait, claim(wait))
@@ -595,7 +596,7 @@ class RedisQueue:
     # -- reads ----------------------------------------------------------------------------
     def sizes(self, queue: str) -> QueueSizes:
         k = self.keys(queue)
-        with translate_errors(self.config):
+        with self.errors:
             pending, delayed, reserved = self._size(keys=[k.pending, k.delayed, k.reserved], args=[now()])
         return QueueSizes(int(pending), int(delayed), int(reserved))
 
@@ -603,7 +604,7 @@ class RedisQueue:
         """Name the queues that hold jobs (pending, delayed or reserved)."""
         names: set[str] = set()
         start = len(self.prefix) + 1
-        with translate_errors(self.config):
+        with self.errors:
             for key in self.client.scan_iter(match=f"{_glob_escape(self.prefix)}{{*", count=1000):
                 body = key[start:]
                 for suffix in ("}", "}:delayed", "}:reserved"):
@@ -614,7 +615,7 @@ class RedisQueue:
 
     def reserved(self, queue: str) -> list[dict[str, Any]]:
         """List held reservations of `queue` (holder, attempts, lease expiry), for monitoring."""
-        with translate_errors(self.config):
+        with self.errors:
             rows: Any = self.client.zrange(self.keys(queue).reserved, 0, -1, withscores=True)
         out = []
         for record, expiry in rows:
