@@ -155,3 +155,26 @@ def test_acks_refresh_the_done_set_only_when_a_marker_would_outlive_it(driver: R
         job.completed(now() + 100)
         assert job.delete() is True
         assert client.zcard(keys.done) == 1 and client.zscore(keys.done, f"{4:02x}" * 32) == now() + 100
+
+
+def test_a_forked_child_dispatches_on_a_connection_of_its_own(driver: RedisQueue, redis_server: RedisServer):
+    """The held connection notices a fork without asking the pid on every command."""
+    import os
+
+    driver.push('"parent-1"', "default")
+    parent_conn = driver.held._conn
+    assert parent_conn is not None
+    pid = os.fork()
+    if pid == 0:  # the child: its first command must not use (or close) the parent's socket
+        code = 1
+        try:
+            driver.push('"child"', "default")
+            code = 0 if driver.held._conn is not parent_conn else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    driver.push('"parent-2"', "default")
+    assert driver.held._conn is parent_conn
+    members = redis_server.client().zrange(driver.keys("default").pending, 0, -1)
+    assert sorted(m.split("|", 4)[4] for m in members) == ['"child"', '"parent-1"', '"parent-2"']
