@@ -462,7 +462,7 @@ class RedisQueue:
 
         with self.errors:
             self.held.request("EVALSHA", self._pop_many.sha, 7, *self.keys(queue).for_pop_many, t, t + lease,
-                              _holder(worker_id), max(1, int(limit)), on_reply=reply)
+                              self._holder(worker_id), max(1, int(limit)), on_reply=reply)
 
     def begin_many(self, jobs: Sequence[RedisJob]) -> None:
         """Start several reserved jobs (count their attempts, renew their leases) in one write without
@@ -489,7 +489,7 @@ class RedisQueue:
 
     def _take_many(self, queues: Sequence[str], worker_id: str, limit: int) -> tuple[list[RedisJob], float | None]:
         wake: float | None = None
-        holder = _holder(worker_id)
+        holder = self._holder(worker_id)
         for queue in queues:
             lease = float(self.retry_after(queue))
             t = now()
@@ -525,7 +525,7 @@ class RedisQueue:
         """
         lease = float(self.retry_after(queue))
         t = now()
-        args: list[Any] = [t, t + wait + lease, _holder(worker_id)]
+        args: list[Any] = [t, t + wait + lease, self._holder(worker_id)]
         if script is self._pop_many:
             keys = self.keys(queue).for_pop_many
             args.append(limit)
