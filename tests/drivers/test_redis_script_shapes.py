@@ -178,3 +178,31 @@ def test_a_forked_child_dispatches_on_a_connection_of_its_own(driver: RedisQueue
     assert driver.held._conn is parent_conn
     members = redis_server.client().zrange(driver.keys("default").pending, 0, -1)
     assert sorted(m.split("|", 4)[4] for m in members) == ['"child"', '"parent-1"', '"parent-2"']
+
+
+def test_an_ack_that_failed_leaves_the_next_ack_to_refresh(driver: RedisQueue, redis_server: RedisServer,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    """A failed command may have carried the refresh: the driver forgets it and the next ack asks again."""
+    import redis
+
+    client = redis_server.client()
+    keys = driver.keys("default")
+    for n in range(1, 4):
+        driver.push(_signed(n), "default")
+    job = driver.pop("default", WORKER)
+    job.completed(now() + 100)
+    real = driver.held.evalsha
+    calls = []
+
+    def down(script, command):  # type: ignore[no-untyped-def]
+        calls.append(command)
+        raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(driver.held, "evalsha", down)
+    with pytest.raises(Exception):
+        job.delete_and_pop(["default"], WORKER)
+    assert calls and calls[0][-1] == DONE_REFRESH  # that ack carried the refresh
+    monkeypatch.setattr(driver.held, "evalsha", real)
+    job.completed(now() + 100)
+    assert job.delete_and_pop(["default"], WORKER) is not None
+    assert 100 <= client.ttl(keys.done) <= 100 + DONE_REFRESH + 2

@@ -203,7 +203,8 @@ class RedisQueue:
     def __init__(self, connection_name: str, config: Mapping[str, Any], retry_after: Callable[[str], float]) -> None:
         self.connection_name = connection_name
         self.config = dict(config)
-        self.errors = translate_errors(self.config)  # stateless: one per driver instead of one per command
+        self._done_covered: dict[str, float] = {}  # per queue: how long the done set lives, as this driver last made it
+        self.errors = _CommandErrors(self.config, self._done_covered)  # one per driver, not one per command
         self.retry_after = retry_after
         self.prefix = str(config.get("prefix") or "queues:")
         self.block_for = float(config.get("block_for") or 0)
@@ -212,7 +213,6 @@ class RedisQueue:
         self._keys: dict[str, QueueKeys] = {}
         self._claim_heads: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}  # see _claim_head
         self._holders: dict[str, str] = {}
-        self._done_covered: dict[str, float] = {}  # per queue: how long the done set lives, as this driver last made it
         self._dispatch = self.client.register_script(LuaScripts.DISPATCH)
         self._dispatch_head = ("EVALSHA", self._dispatch.sha)
         self.server = server_identity(self.client)  # None on a cluster: no one-call dispatch there
@@ -630,6 +630,22 @@ class RedisQueue:
     def close(self) -> None:
         self.held.close()
         close_client(self.client)
+
+
+class _CommandErrors(translate_errors):
+    """translate_errors for one driver's commands, which also forgets the driver's done-set refreshes
+    when a command fails: it may have carried one that never ran, so the next ack refreshes again."""
+
+    __slots__ = ("covered",)
+
+    def __init__(self, config: Mapping[str, Any], covered: dict[str, float]) -> None:
+        super().__init__(config)
+        self.covered = covered
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is not None:
+            self.covered.clear()
+        return super().__exit__(exc_type, exc, tb)
 
 
 def _holder(worker_id: str) -> str:
