@@ -118,11 +118,11 @@ def test_on_redis_a_redelivery_whose_ack_never_arrived_is_checked_against_the_st
     assert read_lines(witness) == ["acked-late"] and queued(backend) == 0
 
 
-def test_on_mariadb_the_claim_reads_the_status_record_the_guard_checks(backend: Backend, witness: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch):
+def test_on_mariadb_and_pgsql_the_claim_reads_the_status_record_the_guard_checks(backend: Backend, witness: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch):
     """After the first job, each claim brings the claimed job's status record: the copies are refused with no read of their own."""
-    if backend.name != "mariadb":
-        pytest.skip("the status read rides on MySQL/MariaDB's one-round-trip claim")
+    if backend.name not in ("mariadb", "pgsql"):
+        pytest.skip("the status read rides on the one-round-trip claims of MySQL/MariaDB and PostgreSQL")
     from app.Queue.ReplayGuard import HeldStatusReader
 
     Mark(witness, "first").on_connection(backend.connection).dispatch()

@@ -227,7 +227,7 @@ class DatabaseQueue:
 
     def read_statuses_with_claims(self, prefix: str) -> bool:
         """Have each one-round-trip claim also read the claimed job's status record (`prefix` + uuid) from the
-        cache table of this same database, for the replay guard; False where claims cannot (SQLite, PostgreSQL)."""
+        cache table of this same database, for the replay guard; False where claims cannot (SQLite: its read is local)."""
         if not isinstance(self._claims, OneTripClaim):
             return False
         self.status_prefix = prefix
