@@ -118,3 +118,29 @@ def test_on_redis_a_redelivery_whose_ack_never_arrived_is_checked_against_the_st
     plant(backend, payload, attempts=1)  # back after its lease ran out: this reservation is attempt 2
     _work_in_new_process(backend)
     assert read_lines(witness) == ["acked-late"] and queued(backend) == 0
+
+
+def test_on_mariadb_and_pgsql_the_claim_reads_the_status_record_the_guard_checks(backend: Backend, witness: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch):
+    """After the first job, each claim brings the claimed job's status record: the copies are refused with no read of their own."""
+    if backend.name not in ("mariadb", "pgsql"):
+        pytest.skip("the status read rides on the one-round-trip claims of MySQL/MariaDB and PostgreSQL")
+    from app.Queue.ReplayGuard import HeldStatusReader
+
+    Mark(witness, "first").on_connection(backend.connection).dispatch()
+    payload = stored_payloads(backend)[0]
+    reads: list[str] = []
+    real_fetch = HeldStatusReader._fetch
+    monkeypatch.setattr(HeldStatusReader, "_fetch", lambda self, key: (reads.append(key), real_fetch(self, key))[1])
+    work(backend)  # the first check reads on its own and has the driver read with its claims from then on
+    assert len(reads) == 1
+    backend.manager.statuses.flush()
+    assert not backend.manager.statuses._buffer  # the guard must find the record in the table, not in memory
+    for i in range(3):
+        Mark(witness, f"new{i}").on_connection(backend.connection).dispatch()
+    plant(backend, payload)
+    plant(backend, payload)
+    backend.manager._replay_recent.clear()  # as in a worker process that did not run the original
+    work(backend)
+    assert read_lines(witness) == ["first", "new0", "new1", "new2"] and queued(backend) == 0
+    assert len(reads) == 1
