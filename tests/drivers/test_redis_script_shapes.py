@@ -13,6 +13,7 @@ from freezegun import freeze_time
 from app.Queue.contracts import PushItem
 from app.Queue.Drivers.RedisQueue import DONE_REFRESH, RedisQueue
 from app.Queue.QueueManager import QueueManager
+from app.Queue.errors import ConnectionUnavailableError
 from app.Queue.Redis.dispatch_writes import DispatchWrites, LockTake
 from app.Queue.Support.time import now
 from tests.servers_redis import RedisServer, use_redis
@@ -31,7 +32,8 @@ def driver(redis_server: RedisServer, queue_env: QueueManager, monkeypatch: pyte
 
 def _signed(n: int) -> str:
     """A payload ending the way a signed one does (what the done set's signature() reads)."""
-    return '{"n":%d,"signature":"%s"}' % (n, f"{n:02x}" * 32)
+    signature = f"{n:02x}" * 32
+    return f'{{"n":{n},"signature":"{signature}"}}'
 
 
 @pytest.mark.parametrize("delay", [0, 30])
@@ -77,7 +79,7 @@ def test_dispatch_without_server_ttls_and_a_refused_lock(driver: RedisQueue, red
 
 def _lua_number(text: str) -> str:
     """How Lua 5.1 prints tonumber(text) ("%.14g"), as the long way rebuilt the priority."""
-    return "%.14g" % float(text)
+    return f"{float(text):.14g}"
 
 
 # (stored priority text, what the long way writes back)
@@ -199,7 +201,7 @@ def test_an_ack_that_failed_leaves_the_next_ack_to_refresh(driver: RedisQueue, r
         raise redis.ConnectionError("gone")
 
     monkeypatch.setattr(driver.held, "evalsha", down)
-    with pytest.raises(Exception):
+    with pytest.raises(ConnectionUnavailableError):
         job.delete_and_pop(["default"], WORKER)
     assert calls and calls[0][-1] == DONE_REFRESH  # that ack carried the refresh
     monkeypatch.setattr(driver.held, "evalsha", real)
