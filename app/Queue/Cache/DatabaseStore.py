@@ -78,15 +78,7 @@ class DatabaseStore:
         if not items:
             return
         rows = [{"key": self._key(k), "value": json.dumps(v), "expiration": self._expiry(ttl)} for k, v, ttl in items]
-        if self._postgres is not None:
-            self._upsert_postgres(rows)
-            return
-
-        def upsert(conn: Any) -> None:
-            conn.execute(self._upsert(conn.dialect.name), rows)
-            self._maybe_prune(conn)
-
-        run_transaction(self.engine, upsert, self._count_retry)
+        self._write_rows(rows)
 
     def put_all(self, keys: list[str], value: Any, ttl: float | None = None) -> None:
         """Write one value under many keys in one transaction, serialising it once (bulk pending statuses)."""
@@ -106,6 +98,18 @@ class DatabaseStore:
                 mysql_rows.insert_rows(conn, head + "VALUES ", rows, (True, False, False), tail)
             else:
                 conn.exec_driver_sql(sql, rows if positional else [dict(zip(("key", "value", "expiration"), r)) for r in rows])
+            self._maybe_prune(conn)
+
+        run_transaction(self.engine, upsert, self._count_retry)
+
+    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Upsert prepared rows in one transaction (one statement on PostgreSQL, executemany elsewhere)."""
+        if self._postgres is not None:
+            self._upsert_postgres(rows)
+            return
+
+        def upsert(conn: Any) -> None:
+            conn.execute(self._upsert(conn.dialect.name), rows)
             self._maybe_prune(conn)
 
         run_transaction(self.engine, upsert, self._count_retry)

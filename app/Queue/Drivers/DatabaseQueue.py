@@ -95,6 +95,7 @@ class DatabaseJob:
     queue: str
     token: str
     retry_after: float
+    status_read: tuple[Any, ...] | None = None  # (key, value, expiration) of the status record read with the claim
     connection_name: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +155,7 @@ class DatabaseQueue:
         self._batch_cache: dict[Any, Any] = {}  # batch-mode statements, compiled per shape
         self._bulk_insert: str | None = None  # bulk's INSERT in the driver's placeholders (_bulk_sql)
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
+        self.status_prefix: str | None = None  # set by read_statuses_with_claims
         self._claims = self._choose_claims(engine.dialect.name)
 
     def _choose_claims(self, dialect: str) -> ClaimStrategy:
@@ -250,9 +252,18 @@ class DatabaseQueue:
         """Run `fn` in one transaction on the held DBAPI connection, retrying deadlocks and lock-wait timeouts."""
         return self._held.transaction(fn, self._count_retry)
 
-    def reserved_job(self, job_id: int, payload: str, attempts: int, queue: str, token: str, lease: float) -> DatabaseJob:
-        """The job a claim reserved."""
-        return DatabaseJob(self, job_id, payload, attempts, queue, token, lease)
+    def reserved_job(self, job_id: int, payload: str, attempts: int, queue: str, token: str, lease: float,
+                     status_read: tuple[Any, ...] | None = None) -> DatabaseJob:
+        """The job a claim reserved (with its status record when the claim read it)."""
+        return DatabaseJob(self, job_id, payload, attempts, queue, token, lease, status_read)
+
+    def read_statuses_with_claims(self, prefix: str) -> bool:
+        """Have each one-round-trip claim also read the claimed job's status record (`prefix` + uuid) from the
+        cache table of this same database, for the replay guard; False where claims cannot (SQLite: its read is local)."""
+        if not isinstance(self._claims, OneTripClaim):
+            return False
+        self.status_prefix = prefix
+        return True
 
     @staticmethod
     def new_token(worker_id: str) -> str:
