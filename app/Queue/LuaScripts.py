@@ -224,23 +224,6 @@ if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], '1') end
 return 1
 """
 
-PUSH_RECORDS = """
--- Add records the caller built from sequence numbers it took from the queue's counter
--- (bulk dispatch): no per-job string work here, where a chunk of ~250 jobs would pay it.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list
--- ARGV[1] r = number of ready records; then r pairs (-priority, record) for pending,
--- then pairs (available_at, record) for delayed
-local r = tonumber(ARGV[1])
-if r > 0 then
-  redis.call('zadd', KEYS[1], unpack(ARGV, 2, 2 * r + 1))
-  local tokens = {}
-  for i = 1, r do tokens[i] = 1 end
-  redis.call('rpush', KEYS[3], unpack(tokens))
-end
-if #ARGV > 2 * r + 1 then redis.call('zadd', KEYS[2], unpack(ARGV, 2 * r + 2)) end
-return (#ARGV - 1) / 2
-"""
-
 POP = _CLAIM + """
 -- Migrate due delayed and expired reserved jobs, then reserve the next job.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,

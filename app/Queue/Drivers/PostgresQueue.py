@@ -71,10 +71,13 @@ PUSH = (
     "WITH pushed AS (INSERT INTO jobs (queue, payload, attempts, priority, available_at, created_at) "
     "VALUES (%(queue)s, %(payload)s, 0, %(priority)s, %(available_at)s::bigint, %(created_at)s::bigint) "
     "RETURNING available_at) SELECT pg_notify(%(channel)s, available_at::text) FROM pushed")
+# The arrays travel in binary (%(...)b): psycopg spells a text array by escaping each element's
+# quotes with a regular expression, ~34 us per payload (a payload is JSON, full of quotes), where
+# the binary form only prefixes each with its length (~1 us).
 BULK = (
     "WITH pushed AS (INSERT INTO jobs (queue, payload, attempts, priority, available_at, created_at) "
     "SELECT r.queue, r.payload, 0, r.priority, r.available_at, %(created_at)s::bigint "
-    "FROM unnest(%(queues)s::text[], %(payloads)s::text[], %(priorities)s::int[], %(available)s::bigint[]) "
+    "FROM unnest(%(queues)b::text[], %(payloads)b::text[], %(priorities)b::int[], %(available)b::bigint[]) "
     "AS r(queue, payload, priority, available_at) RETURNING queue, available_at) "
     "SELECT pg_notify(c.channel, min(pushed.available_at)::text) FROM pushed "
     "JOIN unnest(%(channel_queues)s::text[], %(channels)s::text[]) AS c(queue, channel) USING (queue) GROUP BY c.channel")
