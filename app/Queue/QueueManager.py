@@ -438,8 +438,14 @@ class QueueManager:
             self._mark_pending(driver, job_uuid)
 
     def _queued(self, job: Job, job_uuid: str, queue: str, connection: str) -> None:
-        if self.events.has_listeners(JobQueued):
-            self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
+        listeners = self.events.listeners.get(JobQueued)
+        if not listeners:
+            return
+        trail = self.audit_trail
+        if trail is not None and len(listeners) == 1 and listeners[0] == trail.on_queued:
+            trail.queued(job, job_uuid, queue, connection)  # the audit trail alone listens: no event object to build
+            return
+        self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
 
     # -- reading -------------------------------------------------------------------------------
     def _queue_connection(self, queue: str | None, connection: str | None) -> str:
