@@ -6,6 +6,7 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 
 PushGuard = Callable[["Job", str, str], bool]
 RunGate = Callable[["Job", dict[str, Any]], "float | None"]
+
+
+# A PushItem from a tuple of its fields, without NamedTuple's Python-level __new__ (one per dispatch)
+_new_push_item = functools.partial(tuple.__new__, PushItem)
 
 
 class _OnManager:
@@ -323,7 +328,7 @@ class QueueManager:
         extra = job._payload_extra() if hasattr(job, "_payload_extra") else None
         job_uuid, payload = codec.create(job, queue_name, conn, extra)
         seconds = job.delay_seconds() if delay is None else delay
-        return job_uuid, conn, PushItem(payload, queue_name, seconds, int(job.priority or 0))
+        return job_uuid, conn, _new_push_item((payload, queue_name, seconds, int(job.priority or 0)))
 
     def _check_capacity(self, queue: str, connection: str, adding: int) -> None:
         definition = self.definitions.get(queue)
