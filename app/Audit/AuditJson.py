@@ -44,23 +44,30 @@ class AuditJson:
         return f'{head}{"null" if job_id is None else encode_basestring_ascii(job_id)}{middle}{at!r}{tail}'
 
     def encode_many(self, entries: Sequence[AuditEntry]) -> list[str]:
-        """`encode` of each entry; a run of entries that repeat the previous one's members and time (a bulk
-        dispatch's) reuses that one's parts and time text."""
+        """`encode` of each entry; an entry that repeats the previous one's members reuses its parts, and one
+        that repeats its time too (a bulk dispatch's) its time text: single dispatches' entries differ in time only."""
         out: list[str] = []
         last: tuple[Any, ...] | None = None
         last_at: Any = None
         head = middle = tail = at_text = ""
         for entry in entries:
             job_id, at = entry[1], entry[7]
-            if type(job_id) is not str or at is not last_at or _repeated(entry) != last:
+            if type(job_id) is not str or type(at) is not float:
                 out.append(self.encode(entry))
-                if type(job_id) is str and type(at) is float and math.isfinite(at):
-                    try:
-                        head, middle, tail = self._parts.get(_repeated(entry)) or self._remember(entry)
-                    except TypeError:
-                        continue
-                    last, last_at, at_text = _repeated(entry), at, repr(at)
                 continue
+            if at is not last_at:
+                if not math.isfinite(at):
+                    out.append(self.encode(entry))
+                    continue
+                last_at, at_text = at, repr(at)
+            repeated = _repeated(entry)
+            if repeated != last:
+                try:
+                    head, middle, tail = self._parts.get(repeated) or self._remember(entry)
+                except TypeError:  # an unhashable value read from an (untrusted) envelope: head..tail stay last's
+                    out.append(self.encode(entry))
+                    continue
+                last = repeated
             out.append(f"{head}{encode_basestring_ascii(job_id)}{middle}{at_text}{tail}")
         return out
 

@@ -66,8 +66,8 @@ class AuditTrail:
             self._store = make_store(self.manager)
         return self._store
 
-    def add(self, item: AuditEntry) -> None:
-        """Buffer one entry; write the buffer when it is full or its oldest entry is due."""
+    def add(self, item: AuditEntry, wait: bool = True) -> None:
+        """Buffer one entry; write the buffer when it is full or its oldest entry is due (see flush for `wait`)."""
         if not self._buffer:
             self._oldest = item.at
             if self._store is None:  # bind the store now: a flush at exit writes where the entries were made
@@ -77,7 +77,7 @@ class AuditTrail:
                     pass
         self._buffer.append(item)
         if len(self._buffer) >= self.batch or item.at - self._oldest >= self.flush_seconds:
-            self.flush()
+            self.flush(wait=wait)
 
     def add_many(self, items: list[AuditEntry]) -> None:
         """Buffer several entries (a bulk dispatch's), writing as `add` would once they are buffered."""
@@ -114,9 +114,19 @@ class AuditTrail:
 
     # -- listeners ----------------------------------------------------------------------------
     def on_queued(self, event: JobQueued) -> None:
-        job = event.job
-        self.add(AuditEntry("dispatched", event.uuid, type(job).__name__, event.queue, event.connection, _tenant(job),
-                            None, now(), self.host, self.actor))
+        self.queued(event.job, event.uuid, event.queue, event.connection)
+
+    def queued(self, job: Any, job_uuid: str, queue: str, connection: str) -> None:
+        """The 'dispatched' entry of one job; QueueManager calls it without a JobQueued when the trail alone listens.
+
+        A dispatch that fills the buffer sends it without waiting for the store (as a bulk does):
+        the dispatcher does not stand idle while Redis runs the batch's XADDs; the next waiting
+        flush (and the one at exit) syncs what was sent.
+        """
+        tenant = getattr(job, "tenant", None)
+        self.add(_new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
+                             None if tenant is None else str(tenant)[:191], None, now(), self.host, self.actor, None)),
+                 wait=False)
 
     def on_queued_many(self, queued: Iterable[tuple[Any, str, str, str]]) -> None:
         """The 'dispatched' entries of a bulk dispatch, (job, uuid, queue, connection) each, stamped with one time.

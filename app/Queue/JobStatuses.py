@@ -45,7 +45,7 @@ class StatusRepository:
         if state is JobState.PENDING and self._put_encoded is not None and self._buffer is None \
                 and not attempts and progress is None and error is None:
             # json.dumps of the dict below, byte for byte (tests/drivers/test_redis_store.py)
-            self._put_encoded(self.key(job_id), f'{{"state": "pending", "attempts": 0, "progress": 0.0, '
+            self._put_encoded(f"status:{job_id}", f'{{"state": "pending", "attempts": 0, "progress": 0.0, '
                                                 f'"updated_at": {now()!r}, "error": null}}', self.ttl)
             return
         if progress is None:
