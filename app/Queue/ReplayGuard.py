@@ -108,8 +108,7 @@ class HeldStatusReader:
         self._asked: weakref.WeakSet[Any] = weakref.WeakSet()  # drivers already asked to read with their claims
 
     def read(self, job_id: str, reserved: Any = None) -> dict[str, Any] | None:
-        with self.statuses._lock:
-            buffered = self.statuses._buffer.get(job_id) if self.statuses._buffer is not None else None
+        buffered = self.statuses.unwritten(job_id)
         if buffered is not None:
             return buffered
         key = self.prefix + self.statuses.key(job_id)
