@@ -21,7 +21,11 @@ APPEND_CHUNK = 500  # entries per AUDIT_APPEND call: a bounded script runtime
 class AuditStore(Protocol):
     """Append-only storage of audit entries."""
 
-    def append_many(self, entries: Sequence[AuditEntry]) -> None: ...
+    def append_many(self, entries: Sequence[AuditEntry], wait: bool = True) -> None:
+        """Write the entries; without `wait`, a store may only send them (`sync` waits for them)."""
+
+    def sync(self) -> None:
+        """Return once every entry sent so far is stored."""
 
     def query(self, job: str | None = None, tenant: str | None = None, since: float | None = None,
               limit: int = 100) -> list[AuditEntry]: ...
@@ -41,6 +45,7 @@ class RedisAuditStore:
         self.config = config
         self._append = client.register_script(LuaScripts.AUDIT_APPEND)
         self._json = AuditJson()
+        self._lane: Any = None  # HeldConnection of the appends sent without waiting
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], max_len: int) -> RedisAuditStore:
@@ -48,15 +53,37 @@ class RedisAuditStore:
 
         return cls(make_client(config), f"{config.get('prefix') or 'queues:'}audit", max_len, config)
 
-    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+    def append_many(self, entries: Sequence[AuditEntry], wait: bool = True) -> None:
+        """One AUDIT_APPEND per APPEND_CHUNK entries; without `wait`, sent on the held connection with
+        their replies read before its next command (a bulk dispatch does not wait for the stream)."""
         if not entries:
             return
         from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
 
-        encode = self._json.encode
+        texts = self._json.encode_many(entries)
         with redis_errors(self.config):
-            for start in range(0, len(entries), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
-                self._append(keys=[self.key], args=[self.max_len, *(encode(e) for e in entries[start:start + APPEND_CHUNK])])
+            for start in range(0, len(texts), APPEND_CHUNK):  # one script call per chunk, not one XADD per entry
+                args = [self.max_len, *texts[start:start + APPEND_CHUNK]]
+                if wait:
+                    self._append(keys=[self.key], args=args)
+                else:
+                    self._held().send_script(self._append, [self.key], args)
+
+    def sync(self) -> None:
+        """Wait for the appends sent without waiting (their failures are logged)."""
+        if self._lane is not None:
+            from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store
+
+            with redis_errors(self.config):
+                self._lane.sync()
+
+    def _held(self) -> Any:
+        """The connection unwaited appends go out on, made on first use."""
+        if self._lane is None:
+            from app.Queue.Redis.HeldConnection import HeldConnection  # lazy: redis-py only for the Redis store
+
+            self._lane = HeldConnection(self.client)
+        return self._lane
 
     def _all(self) -> list[tuple[str, AuditEntry]]:
         from app.Queue.Redis.errors import translate_errors as redis_errors  # lazy: redis-py only for the Redis store

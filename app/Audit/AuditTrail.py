@@ -10,10 +10,11 @@ plaintext of encrypted fields.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from app.Audit.AuditEntry import AuditEntry, actor, entry, host, tenant_of
 from app.Audit.AuditStores import AuditStore, RedisAuditStore
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from app.Queue.QueueManager import QueueManager
 
 log = logging.getLogger("queue.audit")
+# AuditEntry from a tuple of all its fields, without NamedTuple's Python-level __new__ (a bulk makes one per job)
+_new_entry = functools.partial(tuple.__new__, AuditEntry)
 MAX_BUFFER = 50_000  # entries kept while the store is unreachable; beyond, the oldest are dropped (and logged)
 
 
@@ -63,8 +66,8 @@ class AuditTrail:
             self._store = make_store(self.manager)
         return self._store
 
-    def add(self, item: AuditEntry) -> None:
-        """Buffer one entry; write the buffer when it is full or its oldest entry is due."""
+    def add(self, item: AuditEntry, wait: bool = True) -> None:
+        """Buffer one entry; write the buffer when it is full or its oldest entry is due (see flush for `wait`)."""
         if not self._buffer:
             self._oldest = item.at
             if self._store is None:  # bind the store now: a flush at exit writes where the entries were made
@@ -74,24 +77,69 @@ class AuditTrail:
                     pass
         self._buffer.append(item)
         if len(self._buffer) >= self.batch or item.at - self._oldest >= self.flush_seconds:
-            self.flush()
+            self.flush(wait=wait)
 
-    def flush(self) -> None:
-        """Write every buffered entry (kept for the next try if the store is unreachable)."""
-        pending, self._buffer = self._buffer, []
-        if not pending:
+    def add_many(self, items: list[AuditEntry]) -> None:
+        """Buffer several entries (a bulk dispatch's), writing as `add` would once they are buffered."""
+        if not items:
             return
-        try:
-            self.store.append_many(pending)
-        except Exception as exc:  # the audit must never stop a worker; keep the entries for the next flush
-            log.warning("audit entries not written yet (%d buffered): %s", len(pending), exc)
-            self._buffer = (pending + self._buffer)[-MAX_BUFFER:]
+        if not self._buffer:
+            self.add(items[0])
+            items = items[1:]
+        self._buffer += items
+        if len(self._buffer) >= self.batch or self._buffer[-1].at - self._oldest >= self.flush_seconds:
+            self.flush(wait=False)  # the dispatcher goes on while the store writes (the next flush() waits)
+
+    def flush(self, wait: bool = True) -> None:
+        """Write every buffered entry (kept for the next try if the store is unreachable).
+
+        With `wait`, return once the store has applied every write of this trail, earlier
+        unwaited ones too; without, a store that can (Redis) only sends them, and a failure it
+        reports later is logged then instead of keeping the entries.
+        """
+        pending, self._buffer = self._buffer, []
+        if pending:
+            try:
+                self.store.append_many(pending, wait=wait)
+            except Exception as exc:  # the audit must never stop a worker; keep the entries for the next flush
+                log.warning("audit entries not written yet (%d buffered): %s", len(pending), exc)
+                self._buffer = (pending + self._buffer)[-MAX_BUFFER:]
+                return
+        sync = getattr(self._store, "sync", None) if wait else None
+        if sync is not None:
+            try:
+                sync()
+            except Exception as exc:  # entries already sent: not kept again (that would write them twice)
+                log.warning("audit entries sent earlier may not be stored: %s", exc)
 
     # -- listeners ----------------------------------------------------------------------------
     def on_queued(self, event: JobQueued) -> None:
-        job = event.job
-        self.add(AuditEntry("dispatched", event.uuid, type(job).__name__, event.queue, event.connection, _tenant(job),
-                            None, now(), self.host, self.actor))
+        self.queued(event.job, event.uuid, event.queue, event.connection)
+
+    def queued(self, job: Any, job_uuid: str, queue: str, connection: str) -> None:
+        """The 'dispatched' entry of one job; QueueManager calls it without a JobQueued when the trail alone listens.
+
+        A dispatch that fills the buffer sends it without waiting for the store (as a bulk does):
+        the dispatcher does not stand idle while Redis runs the batch's XADDs; the next waiting
+        flush (and the one at exit) syncs what was sent.
+        """
+        tenant = getattr(job, "tenant", None)
+        self.add(_new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
+                             None if tenant is None else str(tenant)[:191], None, now(), self.host, self.actor, None)),
+                 wait=False)
+
+    def on_queued_many(self, queued: Iterable[tuple[Any, str, str, str]]) -> None:
+        """The 'dispatched' entries of a bulk dispatch, (job, uuid, queue, connection) each, stamped with one time.
+
+        Bulk dispatch calls this in place of `on_queued` per job (app/Queue/BulkDispatch.py).
+        """
+        at, host_name, who = now(), self.host, self.actor
+        entries: list[AuditEntry] = []
+        for job, job_uuid, queue, connection in queued:
+            tenant = getattr(job, "tenant", None)
+            entries.append(_new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
+                                       None if tenant is None else str(tenant)[:191], None, at, host_name, who, None)))
+        self.add_many(entries)
 
     def on_processing(self, event: JobProcessing) -> None:
         env = event.envelope

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from app.Audit.AuditEntry import AuditEntry
 from app.Audit.AuditStores import COLUMNS
 from app.Audit.AuditTable import queue_audit
+from app.Queue.Database import mysql_rows
 from app.Queue.Database.connection import translate_errors
 
 SQLITE_ROWS = 90  # rows per multi-row INSERT on SQLite: 90 x 11 columns < 999 variables
@@ -22,7 +23,11 @@ class DatabaseAuditStore:
         self.engine = engine
         self._url = str(engine.url)
 
-    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+    def sync(self) -> None:
+        """Nothing to wait for: every append is committed before it returns."""
+
+    def append_many(self, entries: Sequence[AuditEntry], wait: bool = True) -> None:
+        """Insert the entries in one transaction (`wait` is for stores that can send without waiting)."""
         if not entries:
             return
         with translate_errors(self._url), self.engine.begin() as conn:
@@ -34,7 +39,10 @@ class DatabaseAuditStore:
             # SQLAlchemy's per-row parameter processing (most of the trail's cost).
             row = f"({', '.join([mark] * len(COLUMNS))})"
             head = f"INSERT INTO {queue_audit.name} ({', '.join(COLUMNS)}) VALUES "
-            if mark != "?":  # pymysql and psycopg batch an executemany themselves
+            if mysql_rows.applies(conn):  # a bulk's entries repeat all but their uuid: spelled once each
+                mysql_rows.insert_rows(conn, head, entries, [c == "job_id" for c in COLUMNS])
+                return
+            if mark != "?":  # psycopg batches an executemany itself
                 conn.exec_driver_sql(head + row, list(entries))
                 return
             # SQLite runs an executemany row by row: multi-row INSERTs cost a third less CPU per

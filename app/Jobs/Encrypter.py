@@ -49,7 +49,12 @@ class Encrypter:
     # -- what to encrypt ------------------------------------------------------------------
     def should_encrypt(self, job: Job, queue: str) -> bool:
         """Encrypt ShouldBeEncrypted jobs, jobs on encrypted queues and SecureJobs with sensitive fields."""
-        return self._whole(job, queue) or bool(_sensitive_fields(job))
+        if isinstance(job, ShouldBeEncrypted):  # _whole and _sensitive_fields spelt out: asked on every dispatch
+            return True
+        definition = self.manager.definitions.get(queue) if self.manager is not None else None
+        if definition is not None and definition.encryption_enabled:
+            return True
+        return isinstance(job, _secure_job()) and bool(list(job.sensitive_fields))  # type: ignore[attr-defined]
 
     def should_encrypt_class(self, cls: type, queue: str) -> bool | None:
         """Decide for every job of `cls` on `queue` at once (bulk dispatch); None when it depends on the instance."""

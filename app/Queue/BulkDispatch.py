@@ -12,12 +12,14 @@ One `QueueManager.bulk` call runs in three steps, in an order that keeps bulk's 
 """
 from __future__ import annotations
 
+import functools
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 from app.Queue.Queueable import Queueable
 from app.Queue.contracts import PushItem, StreamingBulk
 from app.Queue.events import JobQueued
+from app.Queue.Support import collector
 
 if TYPE_CHECKING:
     from app.Jobs.Job import Job
@@ -40,6 +42,10 @@ class BulkDraft(NamedTuple):
     priority: int
 
 
+# A BulkDraft from a tuple of its fields, without NamedTuple's Python-level __new__ (~0.15 us a job)
+_new_draft = functools.partial(tuple.__new__, BulkDraft)
+
+
 class BulkDispatch:
     """One call of `QueueManager.bulk`."""
 
@@ -55,66 +61,107 @@ class BulkDispatch:
 
     def run(self) -> list[str | None]:
         """Queue the jobs; returns their uuids (None where a guard refused one)."""
+        with collector.paused():
+            return self._run()
+
+    def _run(self) -> list[str | None]:
         m = self.manager
         m._check_bulk_capacity(self.jobs, self.queue, self.connection)  # before the guards: a refused bulk takes no lock
         drafts = self._draft_all()
-        ids: list[str | None] = []
-        groups: dict[str, list[BulkDraft]] = {}
-        for job, d in zip(self.jobs, drafts):
-            job.job_id = d.uuid if d else None
-            ids.append(job.job_id)
-            if d is not None:
-                groups.setdefault(d.connection, []).append(d)
-        for conn, members in groups.items():
+        ids = [d[0] if d is not None else None for d in drafts]
+        for job, job_id in zip(self.jobs, ids):
+            job.job_id = job_id
+        for conn, members in self._by_connection(drafts).items():
             self._store(conn, members)
-        if m.events.has_listeners(JobQueued):
-            for job, d in zip(self.jobs, drafts):
-                if d is not None:
-                    m._queued(job, d.uuid, d.queue, d.connection)
+        listeners = m.events.listeners.get(JobQueued)
+        if listeners:
+            self._announce(listeners, drafts)
         return ids
+
+    def _by_connection(self, drafts: Sequence[BulkDraft | None]) -> dict[str, list[BulkDraft]]:
+        """The drafted jobs per connection, in order (one list when every target is on one connection)."""
+        stored = [d for d in drafts if d is not None]
+        connections = {conn for _, conn in self._targets.values()}
+        if len(connections) == 1:
+            return {connections.pop(): stored} if stored else {}
+        groups: dict[str, list[BulkDraft]] = {}
+        for d in stored:
+            groups.setdefault(d.connection, []).append(d)
+        return groups
+
+    def _announce(self, listeners: list[Callable[[Any], None]], drafts: list[BulkDraft | None]) -> None:
+        """JobQueued for each stored job, in order; the audit trail takes the whole bulk in one call."""
+        trail = self.manager.audit_trail
+        bulk_form = trail.on_queued if trail is not None and trail.on_queued in listeners else None
+        if bulk_form is not None and trail is not None:
+            trail.on_queued_many([(job, d.uuid, d.queue, d.connection) for job, d in zip(self.jobs, drafts) if d is not None])
+        per_job = [listener for listener in listeners if listener != bulk_form]
+        if not per_job:
+            return
+        for job, d in zip(self.jobs, drafts):
+            if d is not None:
+                event = JobQueued(job, d.uuid, d.queue, d.connection)
+                for listener in per_job:
+                    listener(event)
 
     def _store(self, conn: str, members: list[BulkDraft]) -> None:
         driver = self.manager.connection(conn)
         sign = self.builder.sign
-        items = (PushItem(d.text if d.signed else sign(d.text), d.queue, d.delay, d.priority) for d in members)
         if self._runs_inline(conn):
-            for item in items:
-                driver.push(item.payload, item.queue, item.delay, item.priority)
+            for _, _, queue, text, signed, delay, priority in members:
+                driver.push(text if signed else sign(text), queue, delay, priority)
         elif isinstance(driver, StreamingBulk):
             counts: dict[str, int] = {}
             for d in members:
                 counts[d.queue] = counts.get(d.queue, 0) + 1
-            driver.bulk_stream(items, counts)
+            # plain tuples in PushItem's order: a streaming driver unpacks them, and a NamedTuple costs ~0.2 us more a job
+            driver.bulk_stream(((text if signed else sign(text), queue, delay, priority)
+                                for _, _, queue, text, signed, delay, priority in members), counts)
         else:
-            driver.bulk(list(items))
+            driver.bulk([PushItem(text if signed else sign(text), queue, delay, priority)
+                         for _, _, queue, text, signed, delay, priority in members])
 
     def _draft_all(self) -> list[BulkDraft | None]:
-        """Draft every job, marking each slice pending as it is done; undo the marks if a job fails."""
+        """Draft every job, marking each slice pending as it is done; undo the marks if a job fails.
+
+        Bulk's `QueueManager._prepare`, in one loop: the type and allow-list checks once per class,
+        each distinct target resolved once, then per job the guards and the encoding.
+        """
         out: list[BulkDraft | None] = []
+        append = out.append
+        guards = self.manager.push_guards
+        targets = self._targets
+        draft = self.builder.draft
+        checked: set[type] = set()
         marked_up_to = 0
         try:
             for job in self.jobs:
-                out.append(self._draft(job))
-                if len(out) - marked_up_to >= STATUS_SLICE:
-                    self._mark(out[marked_up_to:])
-                    marked_up_to = len(out)
+                if type(job) not in checked:
+                    self._check_class(job)
+                    checked.add(type(job))
+                queue_name, conn = targets.get((job.queue, job.connection)) or self._target(job)
+                for guard in guards:
+                    if not guard(job, queue_name, conn):
+                        break
+                else:
+                    job_uuid, text, signed = draft(job, queue_name, conn, job._payload_extra())
+                    append(_new_draft((job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0))))
+                    if len(out) - marked_up_to >= STATUS_SLICE:
+                        self._mark(out[marked_up_to:])
+                        marked_up_to = len(out)
+                    continue
+                append(None)  # a guard refused it (a unique job already queued)
         except BaseException:
             self._unmark()
             raise
         self._mark(out[marked_up_to:])
         return out
 
-    def _draft(self, job: Job) -> BulkDraft | None:
-        """Bulk's `QueueManager._prepare`: guards and encoding, with each distinct target resolved once."""
+    def _check_class(self, job: Any) -> None:
+        """A job of a class not seen yet in this bulk: a Job, from an allowed module (before any guard takes a lock)."""
         if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
-        self.manager.codec.check_allowed(type(job))  # before the guards: a refused class takes no unique lock
-        queue_name, conn = self._targets.get((job.queue, job.connection)) or self._target(job)
-        for guard in self.manager.push_guards:
-            if not guard(job, queue_name, conn):
-                return None
-        job_uuid, text, signed = self.builder.draft(job, queue_name, conn, job._payload_extra())
-        return BulkDraft(job_uuid, conn, queue_name, text, signed, job.delay_seconds(), int(job.priority or 0))
+        self.manager.codec.check_allowed(type(job))
 
     def _target(self, job: Job) -> tuple[str, str]:
         """Resolve and remember where jobs with this queue/connection go."""
@@ -130,12 +177,9 @@ class BulkDispatch:
 
     def _mark(self, drafts: Sequence[BulkDraft | None]) -> None:
         """Record drafted jobs as pending (not on inline connections, whose jobs run at once)."""
-        by_conn: dict[str, list[str]] = {}
-        for d in drafts:
-            if d is not None:
-                by_conn.setdefault(d.connection, []).append(d.uuid)
-        for conn, uuids in by_conn.items():
+        for conn, members in self._by_connection(drafts).items():
             if not self._runs_inline(conn):
+                uuids = [d[0] for d in members]
                 self.manager._mark_pending_many(self.manager.connection(conn), uuids)
                 self._marked += uuids
 

@@ -30,6 +30,7 @@ class StatusRepository:
         self.enabled = enabled
         self._lock = threading.Lock()
         self._buffer: dict[str, dict[str, Any]] | None = None
+        self._flushing: list[dict[str, dict[str, Any]]] = []  # buffers taken by flushes still writing them
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
         # Every dispatch writes a pending record: spelt here from a template where the store takes JSON text.
@@ -46,7 +47,7 @@ class StatusRepository:
         if state is _PENDING and self._put_encoded is not None and self._buffer is None \
                 and not attempts and progress is None and error is None:
             # json.dumps of the dict below, byte for byte (tests/drivers/test_redis_store.py)
-            self._put_encoded(self.key(job_id), f'{{"state": "pending", "attempts": 0, "progress": 0.0, '
+            self._put_encoded(f"status:{job_id}", f'{{"state": "pending", "attempts": 0, "progress": 0.0, '
                                                 f'"updated_at": {now()!r}, "error": null}}', self.ttl)
             return
         if progress is None:
@@ -94,25 +95,39 @@ class StatusRepository:
         self._write(job_id, data)
 
     def get(self, job_id: str) -> JobStatus | None:
-        with self._lock:
-            buffered = self._buffer.get(job_id) if self._buffer is not None else None
-        data = buffered or self.store.get(self.key(job_id))
+        data = self.unwritten(job_id) or self.store.get(self.key(job_id))
         return JobStatus.from_dict(job_id, data) if data else None
 
     def raw(self, job_id: str) -> dict[str, Any] | None:
         """The stored record as a dict (buffered first), or None; a value that is not a dict reads as None."""
-        with self._lock:
-            buffered = self._buffer.get(job_id) if self._buffer is not None else None
+        buffered = self.unwritten(job_id)
         data = buffered if buffered is not None else self.store.get(self.key(job_id))
         return data if isinstance(data, dict) else None
 
+    def unwritten(self, job_id: str) -> dict[str, Any] | None:
+        """This process's latest record of the job not yet known to be in the store: buffered, or in a flush
+        still being written (the store may not show it yet)."""
+        with self._lock:
+            return self._unwritten(job_id)
+
+    def _unwritten(self, job_id: str) -> dict[str, Any] | None:  # under the lock
+        record = self._buffer.get(job_id) if self._buffer is not None else None
+        if record is None:
+            for flushing in reversed(self._flushing):
+                record = flushing.get(job_id)
+                if record is not None:
+                    break
+        return record
+
     def annotate(self, job_id: str, **fields: Any) -> None:
-        """Add fields to a job's current record; free when that record still waits in the buffer."""
+        """Add fields to a job's current record; free when that record has not reached the store yet."""
         if not self.enabled or not job_id:
             return
         with self._lock:
-            if self._buffer is not None and job_id in self._buffer:
-                self._buffer[job_id] = {**self._buffer[job_id], **fields}
+            buffer = self._buffer
+            current = self._unwritten(job_id) if buffer is not None else None
+            if buffer is not None and current is not None:  # buffered, or being flushed: written after it
+                buffer[job_id] = {**current, **fields}
                 return
         current = self.raw(job_id)
         if current is not None:
@@ -145,6 +160,7 @@ class StatusRepository:
             if not self._buffer:
                 return
             pending, self._buffer = self._buffer, {}
+            self._flushing.append(pending)  # still readable (and annotatable) until the store has it
         try:
             self._put_many(list(pending.items()))
         except Exception:
@@ -152,6 +168,9 @@ class StatusRepository:
                 if self._buffer is not None:
                     self._buffer = {**pending, **self._buffer}
             raise
+        finally:
+            with self._lock:
+                self._flushing.remove(pending)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL):

@@ -15,8 +15,11 @@ time is always ARGV from Python's clock, never Redis TIME.
 """
 from __future__ import annotations
 
-# Shared Lua helpers, prepended to the scripts that move records between sets.
-_HELPERS = """
+# Lua pieces the scripts are built from. A script defines only the functions it calls: EVALSHA
+# runs the whole text on every call, so each function defined is a closure built per call. Lua
+# numbers handed to redis.call are formatted by Redis on every call, so constant arguments are
+# string literals ('0', '500', '1').
+_SPLIT = """
 local function split(rec)
   -- nil for a member without the driver's framing (four '|', a finite priority, whole attempts):
   -- the store may hold anything, and a script that raised here would stop every worker
@@ -34,6 +37,9 @@ local function split(rec)
   if #n == 0 or #n > 9 or string.find(n, '[^0-9]') then return nil end
   return string.sub(rec, 1, a - 1), prio, tonumber(n), string.sub(rec, d + 1)
 end
+"""
+
+_RECORD = """
 local function record(seq, prio, attempts, holder, payload)
   return seq .. '|' .. prio .. '|' .. attempts .. '|' .. holder .. '|' .. payload
 end
@@ -43,6 +49,9 @@ end
 local function pad(n)
   return string.format('%015d', n)
 end
+"""
+
+_FRAMED = _SPLIT + _RECORD + """
 local function framed(rec, seqkey)
   -- split(rec), or for an unframed member a fresh frame around it as an opaque payload:
   -- the worker then refuses it (no signature) into failed_jobs instead of the script failing
@@ -50,18 +59,24 @@ local function framed(rec, seqkey)
   if seq then return seq, prio, attempts, payload end
   return pad(next_seq(seqkey)), 0, 0, rec
 end
-local function sync_notify(pending, notify)
-  -- keep one wake-up token per ready job: trim extras, top up a short list (bounded)
-  local ready = redis.call('zcard', pending)
-  local tokens = redis.call('llen', notify)
-  if tokens > ready then
-    if ready == 0 then redis.call('del', notify) else redis.call('ltrim', notify, 0, ready - 1) end
-  elseif tokens < ready then
-    for _ = 1, math.min(ready - tokens, 16) do redis.call('rpush', notify, 1) end
+local function reframe(rec, seqkey, holder, add)
+  -- `rec` as reserved by `holder` with `add` more attempts: record(framed(rec)) with attempts + add.
+  -- The driver's own members (whole attempts, a whole priority written as Lua prints it) take a
+  -- short cut that copies the seq and priority text; it gives the same bytes the long way gives.
+  local at, p, n, body = string.match(rec, '^[^|]*|()(%-?%d+)|(%d+)|[^|]*|()')
+  if at and #n <= 9 and #p <= 14 and not string.find(p, '^%-?0%d') then
+    return string.sub(rec, 1, at + #p) .. (n + add) .. '|' .. holder .. '|' .. string.sub(rec, body)
   end
+  local seq, prio, attempts, payload = framed(rec, seqkey)
+  return record(seq, prio, attempts + add, holder, payload)
 end
+"""
+
+_MIGRATE = _FRAMED + """
 local function migrate(pending, delayed, reserved, notify, seqkey, now)
-  local due = redis.call('zrangebyscore', delayed, '-inf', now, 'LIMIT', 0, 500)
+  local due = redis.call('zrangebyscore', delayed, '-inf', now, 'LIMIT', '0', '500')
+  local expired = redis.call('zrangebyscore', reserved, '-inf', now, 'LIMIT', '0', '500')
+  if #due + #expired == 0 then return end
   for _, rec in ipairs(due) do
     local _, prio = split(rec)
     redis.call('zrem', delayed, rec)
@@ -71,16 +86,29 @@ local function migrate(pending, delayed, reserved, notify, seqkey, now)
       redis.call('zadd', pending, 0, record(pad(next_seq(seqkey)), 0, 0, '', rec))
     end
   end
-  local expired = redis.call('zrangebyscore', reserved, '-inf', now, 'LIMIT', 0, 500)
   for _, rec in ipairs(expired) do
     local _, prio, attempts, payload = framed(rec, seqkey)
     redis.call('zrem', reserved, rec)
     redis.call('zadd', pending, -prio, record(pad(next_seq(seqkey)), prio, attempts, '', payload))
   end
-  if #due + #expired > 0 then
-    for _ = 1, #due + #expired do redis.call('rpush', notify, 1) end
+  for _ = 1, #due + #expired do redis.call('rpush', notify, '1') end
+end
+"""
+
+_SYNC_NOTIFY = """
+local function sync_notify(pending, notify)
+  -- keep one wake-up token per ready job: trim extras, top up a short list (bounded)
+  local ready = redis.call('zcard', pending)
+  local tokens = redis.call('llen', notify)
+  if tokens > ready then
+    if ready == 0 then redis.call('del', notify) else redis.call('ltrim', notify, '0', ready - 1) end
+  elseif tokens < ready then
+    for _ = 1, math.min(ready - tokens, 16) do redis.call('rpush', notify, '1') end
   end
 end
+"""
+
+_DONE = """
 local function signature(rec)
   -- the hex HMAC a signed payload ends with (records end with their payload), or nil
   if string.sub(rec, -2) ~= '"}' or string.sub(rec, -80, -67) ~= ',"signature":"' then return nil end
@@ -94,27 +122,36 @@ local function seen(done, rec, now)
   if until_ and tonumber(until_) > tonumber(now) then return 1 end
   return 0
 end
-local function mark_done(done, rec, now, until_)
-  -- note a completed payload's signature until `until_` (QUEUE_STATUS_TTL); drop expired markers
+local function mark_done(done, rec, now, until_, refresh)
+  -- note a completed payload's signature until `until_` (QUEUE_STATUS_TTL). With `refresh` (seconds,
+  -- '' = not this time) also drop expired markers and make the set outlive `until_` + `refresh`.
+  -- The writer (RedisQueue.done_refresh) asks for it before it notes a marker living past that, so
+  -- the set never expires under a live marker, and most acks cost two calls fewer
+  if until_ == '' then return end
   local sig = signature(rec)
-  if not sig or until_ == '' then return end
-  redis.call('zadd', done, until_, sig)
+  if sig then redis.call('zadd', done, until_, sig) end
+  if refresh == '' then return end
   redis.call('zremrangebyscore', done, '-inf', now)
-  redis.call('expire', done, math.max(1, math.ceil(tonumber(until_) - tonumber(now)) + 1))
+  redis.call('expire', done, math.max(1, math.ceil(tonumber(until_) - tonumber(now) + tonumber(refresh)) + 1))
 end
+"""
+
+_RESERVE = _SYNC_NOTIFY + """
 local function reserve(pending, reserved, notify, expiry, holder, seqkey)
   local popped = redis.call('zpopmin', pending)
   if popped[1] == nil then return false end
-  local seq, prio, attempts, payload = framed(popped[1], seqkey)
-  local rec = record(seq, prio, attempts + 1, holder, payload)
+  local rec = reframe(popped[1], seqkey, holder, 1)
   redis.call('zadd', reserved, expiry, rec)
   sync_notify(pending, notify)
   return rec
 end
+"""
+
+_NEXT_WAKE = """
 local function next_wake(delayed, reserved)
   -- the earliest time a delayed job becomes due or a lease expires (for the blocking wait)
-  local d = redis.call('zrange', delayed, 0, 0, 'WITHSCORES')
-  local r = redis.call('zrange', reserved, 0, 0, 'WITHSCORES')
+  local d = redis.call('zrange', delayed, '0', '0', 'WITHSCORES')
+  local r = redis.call('zrange', reserved, '0', '0', 'WITHSCORES')
   local t = false
   if d[2] then t = tonumber(d[2]) end
   if r[2] and (not t or tonumber(r[2]) < t) then t = tonumber(r[2]) end
@@ -123,7 +160,9 @@ local function next_wake(delayed, reserved)
 end
 """
 
-PUSH = _HELPERS + """
+_CLAIM = _MIGRATE + _DONE + _RESERVE + _NEXT_WAKE  # what POP and DELETE_AND_POP use
+
+PUSH = _RECORD + """
 -- Push jobs (one or many, at most ~1,000 per call) to a queue, with one ZADD per set.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter
 -- ARGV[1] now (unix seconds); then triples: available_at (0 = now), priority, payload
@@ -158,56 +197,34 @@ return n
 
 DISPATCH = """
 -- Store one dispatched job and everything its dispatch writes, atomically: one round trip.
--- Without _HELPERS: every single dispatch runs this, and defining those closures on each call
--- is Lua time the dispatcher waits for; the record layout is PUSH's string.format.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list, KEYS[4] seq counter,
--- then the status key when ARGV[5] ~= '', then the unique lock key when ARGV[7] ~= ''
--- ARGV[1] now (unix seconds), ARGV[2] available_at (0 = now), ARGV[3] priority, ARGV[4] payload,
--- ARGV[5] status value "<expiry>|<json>" ('' = none), ARGV[6] its server TTL in ms ('' = none),
--- ARGV[7] lock value "<expires_at_ms>|<owner>" ('' = none), ARGV[8] now (unix ms), ARGV[9] lock PX (ms, 0 = none)
+-- Every single dispatch runs this and waits for it, so it defines no helper, the caller hands in
+-- the zset, score and token decision, and an argument that is absent is not sent at all.
+-- The record layout is PUSH's string.format.
+-- KEYS[1] the zset the job goes to (pending, or delayed when it is due later), KEYS[2] seq counter,
+-- KEYS[3] notify list, then the status key when there is a status, then the unique lock key when there is a lock
+-- ARGV[1] the job's score in KEYS[1] (-priority in pending, available_at in delayed), ARGV[2] priority,
+-- ARGV[3] payload, ARGV[4] '1' when the job is ready now (push a wake-up token), '' when delayed;
+-- then, with a status: its value "<expiry>|<json>" and server TTL in ms ('' = none);
+-- then, with a lock: its value "<expires_at_ms>|<owner>", now (unix ms) and its PX (ms, 0 = none).
+-- So #ARGV says what comes: 4 neither, 6 a status, 7 a lock, 9 both.
 -- Returns 1 when stored, 0 when another live owner holds the lock (then nothing is written).
-local n = 4
-local status, lock = nil, nil
-if ARGV[5] ~= '' then n = n + 1; status = KEYS[n] end
-if ARGV[7] ~= '' then n = n + 1; lock = KEYS[n] end
-if lock then  -- Cache/RedisLocks ACQUIRE; an unreadable expiry counts as expired
+local na = #ARGV
+if na >= 7 then  -- Cache/RedisLocks ACQUIRE; an unreadable expiry counts as expired
+  local lock, a = KEYS[#KEYS], na - 2
   local current = redis.call('get', lock)
   local sep = current and string.find(current, '|', 1, true)
-  if sep and (tonumber(string.sub(current, 1, sep - 1)) or 0) > tonumber(ARGV[8]) then return 0 end
-  if tonumber(ARGV[9]) > 0 then redis.call('set', lock, ARGV[7], 'PX', ARGV[9]) else redis.call('set', lock, ARGV[7]) end
+  if sep and (tonumber(string.sub(current, 1, sep - 1)) or 0) > tonumber(ARGV[a + 1]) then return 0 end
+  if tonumber(ARGV[a + 2]) > 0 then redis.call('set', lock, ARGV[a], 'PX', ARGV[a + 2]) else redis.call('set', lock, ARGV[a]) end
 end
-if status then
-  if ARGV[6] == '' then redis.call('set', status, ARGV[5]) else redis.call('set', status, ARGV[5], 'PX', ARGV[6]) end
+if na == 6 or na == 9 then
+  if ARGV[6] == '' then redis.call('set', KEYS[4], ARGV[5]) else redis.call('set', KEYS[4], ARGV[5], 'PX', ARGV[6]) end
 end
-local rec = string.format('%015d|%s|0||%s', redis.call('incrby', KEYS[4], 1), ARGV[3], ARGV[4])
-local at = tonumber(ARGV[2])
-if at > tonumber(ARGV[1]) then
-  redis.call('zadd', KEYS[2], at, rec)
-else
-  redis.call('zadd', KEYS[1], -tonumber(ARGV[3]), rec)
-  redis.call('rpush', KEYS[3], 1)
-end
+redis.call('zadd', KEYS[1], ARGV[1], string.format('%015d|%s|0||%s', redis.call('incr', KEYS[2]), ARGV[2], ARGV[3]))
+if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], '1') end
 return 1
 """
 
-PUSH_RECORDS = """
--- Add records the caller built from sequence numbers it took from the queue's counter
--- (bulk dispatch): no per-job string work here, where a chunk of ~250 jobs would pay it.
--- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] notify list
--- ARGV[1] r = number of ready records; then r pairs (-priority, record) for pending,
--- then pairs (available_at, record) for delayed
-local r = tonumber(ARGV[1])
-if r > 0 then
-  redis.call('zadd', KEYS[1], unpack(ARGV, 2, 2 * r + 1))
-  local tokens = {}
-  for i = 1, r do tokens[i] = 1 end
-  redis.call('rpush', KEYS[3], unpack(tokens))
-end
-if #ARGV > 2 * r + 1 then redis.call('zadd', KEYS[2], unpack(ARGV, 2 * r + 2)) end
-return (#ARGV - 1) / 2
-"""
-
-POP = _HELPERS + """
+POP = _CLAIM + """
 -- Migrate due delayed and expired reserved jobs, then reserve the next job.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,
 -- KEYS[6] done zset (signatures of completed payloads, scored by when the marker expires)
@@ -219,23 +236,23 @@ if rec then return {rec, seen(KEYS[6], rec, ARGV[1])} end
 return {false, next_wake(KEYS[2], KEYS[3])}
 """
 
-DELETE_AND_POP = _HELPERS + """
+DELETE_AND_POP = _CLAIM + """
 -- Delete a finished reservation (only if still ours), note its payload as done, then reserve
 -- the next job of the same queue: the replay guard's write and read ride on the ack and the claim.
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter,
 -- KEYS[6] done zset
 -- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] holder, ARGV[4] the finished reserved record,
--- ARGV[5] its done marker's expiry ('' = it did not complete: no marker)
+-- ARGV[5] its done marker's expiry ('' = it did not complete: no marker), ARGV[6] mark_done's refresh
 -- Returns {1 or 0 (deleted), reserved record, 1 when it already completed} or {1 or 0, false, next wake-up time or false}
 local deleted = redis.call('zrem', KEYS[3], ARGV[4])
-mark_done(KEYS[6], ARGV[4], ARGV[1], ARGV[5])
+mark_done(KEYS[6], ARGV[4], ARGV[1], ARGV[5], ARGV[6])
 migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 local rec = reserve(KEYS[1], KEYS[3], KEYS[4], ARGV[2], ARGV[3], KEYS[5])
 if rec then return {deleted, rec, seen(KEYS[6], rec, ARGV[1])} end
 return {deleted, false, next_wake(KEYS[2], KEYS[3])}
 """
 
-POP_MANY = _HELPERS + """
+POP_MANY = _MIGRATE + _SYNC_NOTIFY + _DONE + _NEXT_WAKE + """
 -- Batch mode: migrate due delayed and expired reserved jobs, then reserve up to ARGV[4] jobs
 -- in one round trip. Their attempts are NOT counted here: BEGIN counts each one as it
 -- starts, so jobs a dead worker held but never started come back with attempts untouched.
@@ -250,7 +267,7 @@ local lost = redis.call('hmget', KEYS[6], ARGV[3] .. '|start', ARGV[3] .. '|ack'
 if lost[1] or lost[2] then redis.call('hdel', KEYS[6], ARGV[3] .. '|start', ARGV[3] .. '|ack') end
 local out = {tonumber(lost[1]) or 0, tonumber(lost[2]) or 0}
 migrate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
-local popped = redis.call('zpopmin', KEYS[1], tonumber(ARGV[4]))
+local popped = redis.call('zpopmin', KEYS[1], ARGV[4])
 if popped[1] == nil then
   out[3] = false
   out[4] = next_wake(KEYS[2], KEYS[3])
@@ -259,8 +276,7 @@ end
 local scored, flags = {}, {}
 out[3] = ''
 for i = 1, #popped, 2 do
-  local seq, prio, attempts, payload = framed(popped[i], KEYS[5])
-  local rec = record(seq, prio, attempts, ARGV[3], payload)
+  local rec = reframe(popped[i], KEYS[5], ARGV[3], 0)
   out[#out + 1] = rec
   flags[#flags + 1] = seen(KEYS[7], rec, ARGV[1])
   scored[#scored + 1] = ARGV[2]
@@ -272,19 +288,20 @@ sync_notify(KEYS[1], KEYS[4])
 return out
 """
 
-BEGIN = _HELPERS + """
+BEGIN = _DONE + """
 -- Batch mode: as a prefetched job starts, count its attempt and renew its lease, and ack the
 -- job that finished just before it; one call that the worker sends without waiting for a reply.
 -- KEYS[1] reserved zset, KEYS[2] lost hash (see POP_MANY), KEYS[3] done zset
 -- ARGV[1] the record as reserved, ARGV[2] new lease expiry, ARGV[3] finished record to delete ('' for none),
--- ARGV[4] holder, ARGV[5] now, ARGV[6] the finished record's done marker expiry ('' = none)
+-- ARGV[4] holder, ARGV[5] now, ARGV[6] the finished record's done marker expiry ('' = none),
+-- ARGV[7] mark_done's refresh
 -- The started record is ARGV[1] with its attempts field plus one (the worker builds the same string).
 if ARGV[3] ~= '' then
-  if redis.call('zrem', KEYS[1], ARGV[3]) == 0 then redis.call('hincrby', KEYS[2], ARGV[4] .. '|ack', 1) end
-  mark_done(KEYS[3], ARGV[3], ARGV[5], ARGV[6])
+  if redis.call('zrem', KEYS[1], ARGV[3]) == 0 then redis.call('hincrby', KEYS[2], ARGV[4] .. '|ack', '1') end
+  mark_done(KEYS[3], ARGV[3], ARGV[5], ARGV[6], ARGV[7])
 end
 if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then
-  redis.call('hincrby', KEYS[2], ARGV[4] .. '|start', 1)
+  redis.call('hincrby', KEYS[2], ARGV[4] .. '|start', '1')
   return 0
 end
 local rec = ARGV[1]
@@ -296,7 +313,7 @@ redis.call('zadd', KEYS[1], ARGV[2], started)
 return 1
 """
 
-RELEASE = _HELPERS + """
+RELEASE = _FRAMED + """
 -- Put a reserved job back (only if still ours), pending now or delayed until ARGV[2].
 -- KEYS[1] pending zset, KEYS[2] delayed zset, KEYS[3] reserved zset, KEYS[4] notify list, KEYS[5] seq counter
 -- ARGV[1] now, ARGV[2] available_at, ARGV[3] the reserved record, ARGV[4] 1 to un-count this attempt
@@ -314,13 +331,14 @@ end
 return 1
 """
 
-ACK = _HELPERS + """
+ACK = _DONE + """
 -- Delete a finished reservation (only if still ours) and, when it completed, note its payload as done.
 -- KEYS[1] reserved zset, KEYS[2] done zset
--- ARGV[1] the reserved record, ARGV[2] now, ARGV[3] done marker expiry ('' = no marker: failed, refused)
+-- ARGV[1] the reserved record, ARGV[2] now, ARGV[3] done marker expiry ('' = no marker: failed, refused),
+-- ARGV[4] mark_done's refresh
 -- Returns 1 when deleted, 0 when the reservation was lost
 local deleted = redis.call('zrem', KEYS[1], ARGV[1])
-mark_done(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+mark_done(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return deleted
 """
 

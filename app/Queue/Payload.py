@@ -42,6 +42,7 @@ _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 # Attributes whose values make up the envelope's metadata besides the class, queue and connection.
 _HEADER_ATTRS = ("max_tries", "timeout", "backoff", "retry_after", "retry_until", "max_exceptions",
                  "fail_on_timeout", "priority", "tags")
+_HEADER_ATTR_SET = frozenset(_HEADER_ATTRS)  # isdisjoint of a set with a dict: ~0.1 us less than of a tuple
 _header_values = attrgetter(*_HEADER_ATTRS[:-1])  # all but tags, which is a method unless the job says otherwise
 _ENVELOPE_KEYS = frozenset({"uuid", "displayName", "job", "queue", "connection", "maxTries", "maxExceptions", "backoff",
                             "timeout", "retryUntil", "failOnTimeout", "priority", "tags", "createdAt", "data"})
@@ -339,18 +340,19 @@ class BulkPayloads:
 
     def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
         """Build the signed payload for `job`; returns (uuid, payload text)."""
+        self.codec.check_allowed(type(job))
         job_uuid, text, signed = self.draft(job, queue, connection, extra)
         return job_uuid, text if signed else self.sign(text)
 
     def draft(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str, bool]:
         """Do the part of `create` that reads the job and can fail; returns (uuid, text, signed).
 
-        Unsigned text goes through `sign` later: a bulk encodes every job before it stores
-        any, then signs while the store works on the chunks already sent.
+        The caller has checked the job's class (`PayloadCodec.check_allowed`; bulk dispatch does
+        it once per class). Unsigned text goes through `sign` later: a bulk encodes every job
+        before it stores any, then signs while the store works on the chunks already sent.
         """
         header: str | None = None
-        self.codec.check_allowed(type(job))
-        if job.__dict__.keys().isdisjoint(_HEADER_ATTRS) and (not extra or _ENVELOPE_KEYS.isdisjoint(extra)):
+        if _HEADER_ATTR_SET.isdisjoint(job.__dict__) and (not extra or _ENVELOPE_KEYS.isdisjoint(extra)):
             # Only a job without per-instance policy may fill the cache: its header is the class's.
             key = (type(job), queue, connection)
             header = self._headers.get(key, "")

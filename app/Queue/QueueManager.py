@@ -6,6 +6,7 @@ user code imports. The manager is the project's one registry: tests reset it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 
 PushGuard = Callable[["Job", str, str], bool]
 RunGate = Callable[["Job", dict[str, Any]], "float | None"]
+
+
+# A PushItem from a tuple of its fields, without NamedTuple's Python-level __new__ (one per dispatch)
+_new_push_item = functools.partial(tuple.__new__, PushItem)
 
 
 class _OnManager:
@@ -105,6 +110,9 @@ class QueueManager:
 
     @property
     def config(self) -> Mapping[str, Any]:
+        config = self._config
+        if config is not None and self._booted:  # every dispatch asks several times: the common case first
+            return config
         if self._config is None:
             from config.queue import settings
 
@@ -299,16 +307,18 @@ class QueueManager:
         conn = connection or job.connection
         if conn is None and queue_name and queue_name in self.definitions:
             conn = self.definitions[queue_name].connection
-        conn = conn or self.default_connection
+        conn = conn or str(self.config["default"])
         queue_name = queue_name or str(self.connection_config(conn).get("queue", "default"))
         return queue_name, conn
 
     def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None,
-                 capacity: int = 0) -> tuple[str, str, PushItem] | None:
+                 capacity: int = 0, target: tuple[str, str] | None = None) -> tuple[str, str, PushItem] | None:
+        """Check, guard and encode one job; `target` is its (queue, connection) when the caller resolved it already."""
         if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
-        self.codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
-        queue_name, conn = self._target(job, queue, connection)
+        codec = self.codec
+        codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
+        queue_name, conn = target or self._target(job, queue, connection)
         self.connection_config(conn)  # unknown connection: fail before anything is stored
         if capacity:  # before the guards, so a refused push leaves no unique lock behind
             self._check_capacity(queue_name, conn, capacity)
@@ -316,9 +326,9 @@ class QueueManager:
             if not guard(job, queue_name, conn):
                 return None
         extra = job._payload_extra() if hasattr(job, "_payload_extra") else None
-        job_uuid, payload = self.codec.create(job, queue_name, conn, extra)
+        job_uuid, payload = codec.create(job, queue_name, conn, extra)
         seconds = job.delay_seconds() if delay is None else delay
-        return job_uuid, conn, PushItem(payload, queue_name, seconds, int(job.priority or 0))
+        return job_uuid, conn, _new_push_item((payload, queue_name, seconds, int(job.priority or 0)))
 
     def _check_capacity(self, queue: str, connection: str, adding: int) -> None:
         definition = self.definitions.get(queue)
@@ -349,9 +359,10 @@ class QueueManager:
         return self._push(job, queue, connection, seconds_until(delay))
 
     def _push(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
-        held = self._hold_for_commit(job, queue, connection, delay)
-        if held is not None:
-            return held
+        if AfterCommit._open.get():  # a transaction is open in this thread (checked here: every dispatch asks)
+            held = self._hold_for_commit(job, queue, connection, delay)
+            if held is not None:
+                return held
         return self._push_now(job, queue, connection, delay)
 
     def _hold_for_commit(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
@@ -364,10 +375,14 @@ class QueueManager:
         return AfterCommit.hold(self, job, queue, connection, delay)
 
     def _push_now(self, job: Job, queue: str | None, connection: str | None, delay: float | None) -> str | None:
-        one_call = self._one_call_driver(job, queue, connection)
+        try:
+            target: tuple[str, str] | None = self._target(job, queue, connection)  # resolved once per dispatch
+        except AttributeError:  # not a Job: _prepare says so
+            target = None
+        one_call = self._one_call_driver(target[1]) if target is not None else None
         writes = one_call.dispatch_writes() if one_call is not None else None
         if writes is not None:
-            return self._push_in_one_call(one_call, writes, job, queue, connection, delay)  # type: ignore[arg-type]
+            return self._push_in_one_call(one_call, writes, job, queue, connection, delay, target)  # type: ignore[arg-type]
         prepared = self._prepare(job, queue, connection, delay, capacity=1)
         if prepared is None:
             return None
@@ -379,12 +394,8 @@ class QueueManager:
         self._queued(job, job_uuid, item.queue, conn)
         return job_uuid
 
-    def _one_call_driver(self, job: Job, queue: str | None, connection: str | None) -> OneCallDispatch | None:
-        """The job's driver when it stores a whole dispatch in one call (Redis); None otherwise or on a bad target."""
-        try:
-            conn = self._target(job, queue, connection)[1]
-        except AttributeError:  # not a Job: _prepare says so
-            return None
+    def _one_call_driver(self, conn: str) -> OneCallDispatch | None:
+        """Connection `conn`'s driver when it stores a whole dispatch in one call (Redis); None otherwise or when unknown."""
         driver = self._connections.get(conn)
         if driver is None:
             if conn not in self.config["connections"]:  # the plain path reports it
@@ -393,19 +404,19 @@ class QueueManager:
         able = self._one_call_types.get(type(driver))
         if able is None:
             able = self._one_call_types[type(driver)] = isinstance(driver, OneCallDispatch)
-        return cast(OneCallDispatch, driver) if able else None
+        return driver if able else None  # type: ignore[return-value]  # (typing.cast is a call per dispatch)
 
     def _push_in_one_call(self, driver: OneCallDispatch, writes: Any, job: Job, queue: str | None, connection: str | None,
-                          delay: float | None) -> str | None:
+                          delay: float | None, target: tuple[str, str] | None = None) -> str | None:
         """Push with the record, pending status and unique lock written by one script call (redis/dispatch_writes.py)."""
         before = job.job_id
         with writes:
-            prepared = self._prepare(job, queue, connection, delay, capacity=1)
+            prepared = self._prepare(job, queue, connection, delay, capacity=1, target=target)
             if prepared is None:
                 return None
             job_uuid, conn, item = prepared
             job.job_id = job_uuid
-            self._mark_pending(cast(QueueDriver, driver), job_uuid)
+            self._mark_pending(driver, job_uuid)  # type: ignore[arg-type]
         if not driver.push_dispatch(item, writes):
             job.job_id = before
             logging.getLogger("queue.unique").info("%s is already queued (its unique lock is held); dispatch ignored",
@@ -432,8 +443,14 @@ class QueueManager:
             self._mark_pending(driver, job_uuid)
 
     def _queued(self, job: Job, job_uuid: str, queue: str, connection: str) -> None:
-        if self.events.has_listeners(JobQueued):
-            self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
+        listeners = self.events.listeners.get(JobQueued)
+        if not listeners:
+            return
+        trail = self.audit_trail
+        if trail is not None and len(listeners) == 1 and listeners[0] == trail.on_queued:
+            trail.queued(job, job_uuid, queue, connection)  # the audit trail alone listens: no event object to build
+            return
+        self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
 
     # -- reading -------------------------------------------------------------------------------
     def _queue_connection(self, queue: str | None, connection: str | None) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,7 @@ def is_replay(manager: QueueManager, job: Job, raw: Any, reserved: Any = None) -
             return False  # a first attempt: the claim script looked at this queue's done set
     if not job.job_id or not manager.statuses.enabled:
         return False
-    record = _reader(manager).read(job.job_id)
+    record = _reader(manager).read(job.job_id, reserved)
     return isinstance(record, dict) and record.get("state") == "completed" and record.get(DONE_FIELD) == signature
 
 
@@ -82,6 +83,11 @@ class HeldStatusReader:
     Core statement per call) it tripled a no-op job's cost on SQLite; a held connection and a
     statement compiled once cost a few microseconds. Buffered writes are looked at first;
     any error drops the connection and reads through the repository as usual.
+
+    On MySQL/MariaDB that read is a round trip of its own, so the first time a job of a driver on
+    this same database is checked, the driver is asked to read the record with each claim
+    (`read_statuses_with_claims`); a job that arrives with the record for its own key
+    (`status_read`) is checked against it with no further read.
     """
 
     def __init__(self, manager: QueueManager) -> None:
@@ -90,6 +96,7 @@ class HeldStatusReader:
         # lazy: SQLAlchemy only for the database replay guard
         from app.Queue.Database.connection import Prepared
         from app.Queue.Database.tables import cache
+        from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
 
         self.statuses = manager.statuses
         store = self.statuses.store
@@ -97,17 +104,37 @@ class HeldStatusReader:
         self.query = Prepared(select(cache.c.value, cache.c.expiration).where(cache.c.key == bindparam("k")),
                               self.engine.dialect)
         self._local = threading.local()
+        self._database_queue = DatabaseQueue  # kept here: the module-level import would load SQLAlchemy on Redis workers
+        self._asked: weakref.WeakSet[Any] = weakref.WeakSet()  # drivers already asked to read with their claims
 
-    def read(self, job_id: str) -> dict[str, Any] | None:
-        with self.statuses._lock:
-            buffered = self.statuses._buffer.get(job_id) if self.statuses._buffer is not None else None
+    def read(self, job_id: str, reserved: Any = None) -> dict[str, Any] | None:
+        buffered = self.statuses.unwritten(job_id)
         if buffered is not None:
             return buffered
+        key = self.prefix + self.statuses.key(job_id)
+        known = getattr(reserved, "status_read", None)
+        if known is not None and known[0] == key:
+            return self._record(known[1:] if known[1] is not None else None)
+        self._ask_claims(reserved)
         try:
-            row = self._fetch(self.prefix + self.statuses.key(job_id))
+            row = self._fetch(key)
         except Exception:
             self._drop()
             return self.statuses.raw(job_id)
+        return self._record(row)
+
+    def _ask_claims(self, reserved: Any) -> None:
+        """Ask the driver of `reserved`, once, to read status records with its claims when its tables
+        live in the database of the status store."""
+        driver = getattr(reserved, "driver", None)
+        if not isinstance(driver, self._database_queue) or driver in self._asked:
+            return
+        self._asked.add(driver)
+        if str(driver.engine.url) == str(self.engine.url):
+            driver.read_statuses_with_claims(self.prefix + self.statuses.key(""))
+
+    def _record(self, row: Any) -> dict[str, Any] | None:
+        """The status record of a (value, expiration) row, or None when absent, expired or unreadable."""
         if row is None or float(row[1]) <= now():
             return None
         try:
@@ -145,7 +172,7 @@ class StoreStatusReader:
     def __init__(self, manager: QueueManager) -> None:
         self.statuses = manager.statuses
 
-    def read(self, job_id: str) -> dict[str, Any] | None:
+    def read(self, job_id: str, reserved: Any = None) -> dict[str, Any] | None:
         return self.statuses.raw(job_id)
 
 

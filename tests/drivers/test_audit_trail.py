@@ -130,3 +130,45 @@ def test_a_batch_larger_than_one_insert_is_written_whole_and_in_order(backend: B
                           1_800_000_000.0 + i, "host", "actor") for i in range(250)]  # SQLite: 90 rows an INSERT
     store.append_many(written)
     assert store.query(limit=0) == written
+
+
+def test_a_bulk_dispatch_writes_one_dispatched_entry_per_job_in_order_and_other_listeners_still_hear_each(
+        backend: Backend, tmp_path):
+    from app.Queue.events import JobQueued
+
+    qm, conn = backend.manager, backend.connection
+    heard: list[str] = []
+    qm.events.listen(JobQueued, lambda event: heard.append(event.uuid))
+    jobs = [RecordJob(str(tmp_path / "w"), SECRET) for _ in range(7)]
+    jobs[2].for_tenant("acme")
+    jobs[5].on_queue("mail")
+    ids = qm.bulk(jobs, connection=conn)
+    flush(qm)
+    entries = [e for e in make_store(qm).query(limit=0) if e.event == "dispatched"]
+    assert [e.job_id for e in entries] == ids == heard
+    assert [(e.job_class, e.connection, e.attempt) for e in entries] == [("RecordJob", conn, None)] * 7
+    assert [e.queue for e in entries] == ["default"] * 5 + ["mail", "default"]
+    assert [e.tenant for e in entries] == [None, None, "acme", None, None, None, None]
+    assert SECRET not in json.dumps([e.as_dict() for e in entries])
+
+
+def test_a_bulk_flush_does_not_wait_for_the_store_and_flush_waits_for_what_it_sent(backend: Backend, tmp_path,
+                                                                                    monkeypatch):
+    from app.Audit import AuditTrail as trail_module
+
+    monkeypatch.setenv("QUEUE_AUDIT_BATCH", "10")
+    from config import env as env_mod
+
+    env_mod.reload()
+    qm, conn = backend.manager, backend.connection
+    qm.reset()
+    qm.config  # boots the listeners, and with them the trail
+    trail = qm.audit_trail
+    waits: list[bool] = []
+    store = trail.store
+    original = store.append_many
+    monkeypatch.setattr(store, "append_many", lambda entries, wait=True: (waits.append(wait), original(entries, wait))[1])
+    ids = qm.bulk([RecordJob(str(tmp_path / "w")) for _ in range(25)], connection=conn)
+    assert waits == [False] and trail._buffer == []  # written by the bulk itself, without waiting
+    trail_module.flush(qm)  # waits for the append sent before: a new store's read sees every entry
+    assert [e.job_id for e in make_store(qm).query(limit=0) if e.event == "dispatched"] == ids

@@ -112,6 +112,22 @@ def test_bulk_stores_every_item_in_order(backend: Backend):
     assert [d.pop("bulk", WORKER).payload for _ in range(50)] == [f'"{i}"' for i in range(50)]
 
 
+def test_bulk_keeps_payload_bytes_priority_and_delay_as_push_does(backend: Backend):
+    d = backend.driver()
+    odd = ['{"q":"\\"quo\\\\te\\", 100%s %(x)s ?"}', '{"u":"ünïcødé ✓"}', '{"e":""}']
+    with freeze_time("2030-01-01 00:00:00") as clock:
+        d.bulk([PushItem(odd[0], "bk", priority=2), PushItem(odd[1], "bk", delay=30), PushItem(odd[2], "bk", priority=-1),
+                PushItem('"plain"', "bk")])
+        sizes = d.sizes("bk")
+        assert (sizes.pending, sizes.delayed) == (3, 1)
+        ready = [d.pop("bk", WORKER) for _ in range(3)]
+        assert [job.payload for job in ready] == [odd[0], '"plain"', odd[2]]  # priority, then order
+        assert d.pop("bk", WORKER) is None
+        assert all(job.delete() for job in ready)
+        clock.tick(31)
+        assert d.pop("bk", WORKER).payload == odd[1]
+
+
 def test_clear_deletes_only_that_queue(backend: Backend):
     d = backend.driver()
     for i in range(3):

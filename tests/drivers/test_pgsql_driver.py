@@ -206,3 +206,31 @@ def test_queue_names_with_quotes_and_percent_signs_are_listened_to_safely(driver
     driver.push('"q"', name)
     job = driver.pop_blocking([name], WORKER, 1.0)
     assert job is not None and job.payload == '"q"'
+
+
+def test_bulk_and_status_arrays_sent_in_binary_keep_every_character_from_either_thread(driver: PostgresQueue,
+                                                                                      pg: QueueManager):
+    """The bulk's arrays go in binary (%(...)b): quotes, backslashes, braces, commas and non-ASCII text
+    come back byte for byte, on the session's own thread and through the pool from another thread."""
+    odd = ['{"a":"q\\"uo\\\\te, {brace}"}', "ünï ✓ \\N NULL", '"', "", "x" * 5000]
+    store = pg.cache
+    assert getattr(store, "_postgres", None) is not None  # the cache table on PostgreSQL
+    driver.bulk([PushItem(p, "arrays", 0, i) for i, p in enumerate(odd)])
+    store.put_all([f"k{i}" for i in range(len(odd))], {"odd": odd}, 60)
+    other: list[BaseException] = []
+
+    def from_another_thread() -> None:
+        try:
+            driver.bulk([PushItem(p, "arrays2", 0, 0) for p in odd])
+            store.put_many([(f"t{i}", p, 60) for i, p in enumerate(odd)])
+        except BaseException as exc:  # reported on the test's thread
+            other.append(exc)
+
+    thread = threading.Thread(target=from_another_thread)
+    thread.start()
+    thread.join(60)
+    assert other == []
+    assert sorted(driver.pop("arrays", WORKER).payload for _ in odd) == sorted(odd)  # type: ignore[union-attr]
+    assert [driver.pop("arrays2", WORKER).payload for _ in odd] == odd  # type: ignore[union-attr]
+    assert [store.get(f"k{i}") for i in range(len(odd))] == [{"odd": odd}] * len(odd)
+    assert [store.get(f"t{i}") for i in range(len(odd))] == odd

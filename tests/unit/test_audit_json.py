@@ -43,3 +43,22 @@ def test_entries_that_differ_only_in_uuid_and_time_share_parts_but_keep_their_ow
     decoded = json.loads(encoder.encode(second))
     assert (decoded["job_id"], decoded["at"]) == (second.job_id, 1.5)
     assert decoded == second.as_dict()
+
+
+def test_encode_many_spells_each_entry_as_the_plain_encoder_does_runs_of_one_bulk_and_mixed_ones_alike():
+    at = 1796146534.25
+    bulk = [entry(job_id=f"00000000-0000-4000-8000-{i:012d}", at=at) for i in range(5)]
+    mixed = [*bulk[:2], *ENTRIES, bulk[2], entry(job_id=bulk[3].job_id, at=at, queue="other"), bulk[4],
+             entry(job_id="x", at=float(at))]  # an equal time that is another object: encoded on its own, same text
+    for items in (bulk, mixed):
+        assert AuditJson().encode_many(items) == [plain(e.as_dict()) for e in items]
+
+
+def test_encode_many_of_single_dispatches_entries_each_with_its_own_time_spells_each_as_the_plain_encoder():
+    singles = [entry(job_id=f"00000000-0000-4000-8000-{i:012d}", at=1796146534.0 + i / 7) for i in range(6)]
+    mixed = [singles[0], singles[1], entry(job_class="Other", at=singles[1].at), singles[2],
+             entry(tenant=["not", "hashable"], at=singles[3].at), singles[3],  # unhashable between two of one run
+             entry(at=float("nan")), singles[4], entry(job_id=None, at=singles[4].at), singles[5],
+             entry(at=3), entry(job_id="y", at=3.0)]
+    for items in (singles, mixed):
+        assert AuditJson().encode_many(items) == [plain(e.as_dict()) for e in items]

@@ -100,7 +100,10 @@ class RedisStore:
 
     def put_encoded(self, key: str, text: str, ttl: float | None = None) -> None:
         """`put` of a value already encoded by json.dumps (the status record every dispatch writes)."""
-        stored, px = self._framed(text, ttl, now())
+        if ttl is None:
+            stored, px = "|" + text, None
+        else:  # _framed spelt out: every dispatch writes its pending status through here
+            stored, px = f"{now() + ttl!r}|{text}", max(1, math.ceil(ttl * 1000)) + GC_SLACK_MS
         writes = open_writes()
         if writes is not None and key.startswith(STATUS_PREFIX) and \
                 writes.take_status(self.server, self.prefix + key, stored, "" if px is None else px):

@@ -178,18 +178,24 @@ class ClaimingWorker(ConcurrentWorker):
         """Take up to `wanted` places among the N for jobs about to be claimed (none when fewer than `least`
         are free, unless --max-jobs leaves fewer); how many were taken."""
         with self._cv:
-            if not self._claiming or self.should_quit or slot.retired:
+            if not self._admits(slot):
                 return 0
             free = self._free()
             if self.options.max_jobs > 0:
                 left = self.options.max_jobs - self.jobs_processed - self._tickets
                 least, free = min(least, max(left, 1)), min(free, left)
-            if free < least or free <= 0 or (self._abandoned and self.stuck() >= self.max_stuck):  # stuck: exiting
+            if free < least or free <= 0:
                 return 0
             taken = min(wanted, free)
             self._tickets += taken
             slot.tickets += taken
             return taken
+
+    def _admits(self, slot: ClaimingSlot) -> bool:
+        """Whether `slot` may take a place for a new job (under the lock): the worker still claims and is not
+        stopping, the slot is not retired, and too many stuck jobs have not sent the worker to its exit."""
+        return (self._claiming and not self.should_quit and not slot.retired
+                and not (self._abandoned and self.stuck() >= self.max_stuck))
 
     def _drop_tickets(self, slot: ClaimingSlot, count: int = 1) -> None:
         count = min(count, slot.tickets)
@@ -217,9 +223,8 @@ class ClaimingWorker(ConcurrentWorker):
         slot = flight.slot if not flight.is_async and getattr(self._slot, "current", None) is flight.slot else None
         with self._cv:
             self._flights.pop(flight, None)
-            if (slot is not None and not slot.retired and self._claiming and not self.should_quit
-                    and (self.options.max_jobs <= 0 or self.jobs_processed + self._tickets < self.options.max_jobs)
-                    and not (self._abandoned and self.stuck() >= self.max_stuck)):
+            if (slot is not None and self._admits(slot)
+                    and (self.options.max_jobs <= 0 or self.jobs_processed + self._tickets < self.options.max_jobs)):
                 slot.tickets += 1
                 self._tickets += 1
             elif (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:

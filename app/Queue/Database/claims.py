@@ -4,7 +4,9 @@
   starts with BEGIN IMMEDIATE, so writers are serialised and nothing needs locking.
 - MySQL / MariaDB, `OneTripClaim`: delete the finished job, `SELECT ... FOR UPDATE SKIP LOCKED`
   keeping the id in a session variable, and UPDATE that row, in one multi-statement (1 round
-  trip). Further queues take `TwoStepClaim` with the same locking SELECT, and so does every
+  trip). Once the replay guard asks (`DatabaseQueue.read_statuses_with_claims`), the same round
+  trip also reads the claimed job's status record (STATUS_READ), which the guard would otherwise
+  read with a round trip of its own. Further queues take `TwoStepClaim` with the same locking SELECT, and so does every
   claim once the server has returned a row other than the one it kept.
 - PostgreSQL, `PostgresClaim` (Drivers/PostgresQueue.py): one data-modifying CTE with
   SKIP LOCKED on an autocommit connection (1 round trip).
@@ -19,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from app.Queue.Database.connection import Prepared, RawTransaction
+from app.Queue.Database.tables import cache, jobs
 
 if TYPE_CHECKING:
     from app.Queue.Drivers.DatabaseQueue import DatabaseJob, DatabaseQueue
@@ -26,6 +29,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("queue.database")
 
 CLAIMED_VAR = "@queue_claimed_id"
+
+# The claimed job's status record, read in the claim's round trip for the replay guard (app/Queue/ReplayGuard.py):
+# the key is built from the payload's leading `{"uuid":"<uuid>"`; a payload that does not start so gives a key
+# the guard does not recognise, and it reads the record itself. A plain read: it locks nothing.
+STATUS_READ = Prepared.raw(
+    f"SELECT k.sk, c.value, c.expiration FROM (SELECT CONCAT(%(s_prefix)s, "
+    f"SUBSTRING_INDEX(SUBSTRING(j.payload, 10, 191), '\"', 1)) AS sk FROM {jobs.name} j WHERE j.id = {CLAIMED_VAR}) AS k "
+    f"LEFT JOIN {cache.name} AS c ON c.`key` = k.sk")
 
 
 class ClaimStrategy(Protocol):
@@ -90,13 +101,19 @@ class OneTripClaim:
         reset, select_into, reserve, check = one_trip
         queue, token = queues[0], driver.new_token(worker_id)
         lease, where = driver.claim_params(queue)
-        *done, _, rows, reserved, kept = tx.run(*steps, (reset, {}), (select_into, where),
-                                                (reserve, {"v_at": driver.lease_stamp(), "v_by": token}), (check, {}),
-                                                commit=True)
+        statements = [*steps, (reset, {}), (select_into, where),
+                      (reserve, {"v_at": driver.lease_stamp(), "v_by": token}), (check, {})]
+        status_prefix = driver.status_prefix
+        if status_prefix is not None:
+            statements.append((STATUS_READ, {"s_prefix": status_prefix}))
+        out = tx.run(*statements, commit=True)
+        status = out.pop() if status_prefix is not None else None
+        *done, _, rows, reserved, kept = out
         deleted = done[0] > 0 if steps else True
         if rows and reserved == 1 and kept[0][0] == rows[0][0]:
             job_id, payload, attempts = rows[0]
-            return deleted, driver.reserved_job(job_id, payload, attempts + 1, queue, token, lease)
+            return deleted, driver.reserved_job(job_id, payload, attempts + 1, queue, token, lease,
+                                                tuple(status[0]) if status else None)
         if rows or reserved:  # the variable did not hold the returned row: undo, and stop using this path
             log.error("claim on %s kept id %s but returned %s; falling back to the two-step claim",
                       queue, kept[0][0], rows[0][0] if rows else None)

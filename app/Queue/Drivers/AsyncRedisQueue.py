@@ -65,9 +65,14 @@ class AsyncRedisQueue:
         self.client = aioredis.Redis(connection_pool=pool)
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._push_sha: str | None = None
+        self._keys: dict[str, QueueKeys] = {}
 
     def keys(self, queue: str) -> QueueKeys:
-        return QueueKeys.of(self.prefix, queue)
+        """The keys of `queue` (kept per queue, as the sync driver does)."""
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = QueueKeys.of(self.prefix, queue)
+        return keys
 
     async def push(self, item: PushItem, statuses: Sequence[StatusWrite] = ()) -> None:
         """Store one job (and its status records) in one round trip."""

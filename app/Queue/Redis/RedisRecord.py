@@ -41,7 +41,7 @@ class RedisRecord(NamedTuple):
     @staticmethod
     def new(seq: int, priority: int, payload: str, attempts: int = 0) -> str:
         """The text of a job entering a queue (no holder): what `record(pad(seq), prio, attempts, '', payload)` gives."""
-        return f"{seq:0{SEQ_DIGITS}d}|{priority}|{attempts}||{payload}"
+        return f"{str(seq).zfill(SEQ_DIGITS)}|{priority}|{attempts}||{payload}"  # zfill: ~0.1 us less than a format spec
 
     @property
     def text(self) -> str:

@@ -10,7 +10,8 @@ two racing dispatches of one unique job leave exactly one record.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from typing import Any, Hashable, NamedTuple
+from functools import partial
+from typing import Any, Callable, Hashable, NamedTuple
 
 STATUS_PREFIX = "status:"  # JobStatuses.StatusRepository.key(): only the job's status record is taken over
 
@@ -31,6 +32,9 @@ class LockTake(NamedTuple):
     now_ms: int
     px: int  # server eviction TTL in ms, 0 = none
 
+
+# A StatusWrite from a tuple of its fields, without NamedTuple's Python-level __new__ (one per dispatch)
+_new_status = partial(tuple.__new__, StatusWrite)
 
 _open: ContextVar[DispatchWrites | None] = ContextVar("redis_dispatch_writes", default=None)
 
@@ -59,7 +63,7 @@ class DispatchWrites:
         """Keep a status write of this server for the script; False: the store writes it itself."""
         if self.status is not None or server != self.server:
             return False
-        self.status = StatusWrite(key, value, px)
+        self.status = _new_status((key, value, px))
         return True
 
     def take_lock(self, server: Hashable, lock: LockTake) -> bool:
@@ -70,9 +74,9 @@ class DispatchWrites:
         return True
 
 
-def open_writes() -> DispatchWrites | None:
-    """The dispatch under way in this context, if any."""
-    return _open.get()
+# The dispatch under way in this context, if any: the context variable's own get (a C call), asked by
+# every dispatch's status write.
+open_writes: Callable[[], DispatchWrites | None] = _open.get
 
 
 def server_identity(client: Any) -> Hashable | None:

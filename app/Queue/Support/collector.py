@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
+from typing import Iterator
 
 YOUNG_THRESHOLD = 10_000  # allocations between young collections while the loop runs (CPython's default: 700)
 
@@ -25,3 +27,23 @@ def restore(before: tuple[int, int, int]) -> None:
     """Undo `quiet` when the loop ends (a worker run inside a longer process, such as a test)."""
     gc.unfreeze()
     gc.set_threshold(*before)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Keep the collector off for a burst that allocates many short-lived objects and makes no cycles
+    (a bulk dispatch: ~13 tuples, dicts and lists a job, freed by their reference counts).
+
+    With it on, a young collection ran every ~50 jobs and walked the bulk's live jobs, and
+    the survivors brought on full collections of the whole heap: ~1.3 us of a bulk job's
+    ~8.5. Enabled again on the way out, so the next allocation collects as usual; left off if
+    it was off. Another thread meanwhile only sees its collections postponed.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
