@@ -106,13 +106,15 @@ class CompletedJobRecorder(WorkerScopedFlusher):
     def _row(self, event: JobProcessed, at: float) -> tuple[Any, ...]:
         """The row of one completed job, in CompletedRows.COLUMNS order."""
         envelope = event.envelope
-        name = type(event.job).__name__ if event.job is not None else str(envelope.get("displayName") or "?")
-        created = envelope.get("createdAt")
-        data = finished_job_data(event.job, envelope, self.manager.definitions)
+        get = envelope.get
+        job = event.job
+        name = type(job).__name__ if job is not None else str(get("displayName") or "?")
+        created = get("createdAt")
+        data = finished_job_data(job, envelope, self.manager.definitions)
         return (
-            str(envelope.get("uuid") or "")[:64], str(envelope.get("connection") or "")[:191],
-            str(envelope.get("queue") or "default")[:191], name[:191],
-            json.dumps(tag_list(envelope), ensure_ascii=False) if envelope.get("tags") else "[]",
+            str(get("uuid") or "")[:64], str(get("connection") or "")[:191],
+            str(get("queue") or "default")[:191], name[:191],
+            json.dumps(tag_list(envelope), ensure_ascii=False) if get("tags") else "[]",
             data_json(data) if data else "{}", int(event.attempts), float(event.runtime),
             float(created) if isinstance(created, (int, float)) else at, at,
         )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Any, Mapping
+from json.encoder import c_make_encoder, encode_basestring
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     from app.Jobs.Contracts import ShouldBeEncrypted
@@ -73,11 +74,24 @@ def finished_job_data(job: Job | None, envelope: Mapping[str, Any], definitions:
     return data
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+def _data_encoder() -> Callable[[Any], str]:
+    """json.dumps(separators=(",", ":"), ensure_ascii=False, default=str), with the C encoder made once.
+
+    json.dumps builds its C encoder anew on every call (~0.7 of its 1.2 us for a small dict); a
+    worker encodes one job's data per completed job. No circular check: the data was read from JSON.
+    """
+    if c_make_encoder is None:  # no C accelerator: the plain spelling
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+    encode = c_make_encoder(None, str, encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = _data_encoder()
 
 
 def data_json(data: Any) -> str:
-    """Serialise data for storage, cut to MAX_DATA_CHARS so one huge job cannot bloat the table."""
+    """Serialise data read from an envelope (acyclic JSON values) for storage, cut to MAX_DATA_CHARS
+    so one huge job cannot bloat the table."""
     text = _encode(data)
     if len(text) > MAX_DATA_CHARS:
         return json.dumps({"truncated": True, "preview": text[:MAX_DATA_CHARS]})

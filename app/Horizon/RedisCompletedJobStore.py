@@ -8,7 +8,8 @@ status record gives (a score range), else among the newest SCAN_LIMIT jobs, as a
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from json.encoder import c_make_encoder, encode_basestring
+from typing import Any, Callable, Sequence
 
 from app.Horizon.CompletedRows import COLUMNS, HINT_SLACK, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
@@ -19,6 +20,34 @@ CHUNK = 1_000
 PRUNE_CHUNK = 5_000
 _UUID, _COMPLETED = COLUMNS.index("uuid"), COLUMNS.index("completed_at")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _row_encoder() -> Callable[[Sequence[Any]], str]:
+    """`_encode` for rows, with the C encoder made once: json's encode builds it anew per call, which
+    was half of the ~3 us a worker spent per completed job turning its row into the zset member.
+    No circular check: a row is flat (strings and numbers)."""
+    if c_make_encoder is None:  # no C accelerator: the plain spelling
+        return _encode
+    encode = c_make_encoder(None, _refuse, encode_basestring, None, ":", ",", False, False, True)
+    return lambda row: "".join(encode(row, 0))
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+row_json = _row_encoder()
+_INF = float("inf")
+
+
+def member_and_score(row: Sequence[Any]) -> tuple[str, Any]:
+    """The zset member of a row (`row_json(row)`) and its score, completed_at, spelt once for both:
+    spelling a float (repr's shortest round trip) is a third of what the member costs to build."""
+    completed = row[_COMPLETED]
+    if _COMPLETED == len(row) - 1 and type(completed) is float and -_INF < completed < _INF:
+        score = repr(completed)  # what the JSON encoder writes for a finite float
+        return f"{row_json(row[:-1])[:-1]},{score}]", score
+    return row_json(row), completed
 
 
 class RedisCompletedJobStore:
@@ -34,7 +63,7 @@ class RedisCompletedJobStore:
         if not rows:
             return
         with translate_errors(self.config):
-            self.client.zadd(self.jobs_key, {_encode(row): row[_COMPLETED] for row in rows})
+            self.client.zadd(self.jobs_key, dict(map(member_and_score, rows)))
 
     def prune(self, before: float) -> int:
         """Delete jobs completed before `before`, in chunks."""

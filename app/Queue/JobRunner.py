@@ -37,14 +37,16 @@ class JobRunner:
 
     def run(self, job: Job, timeout: float | None = None) -> Any:
         """Run `job.handle` through its middleware; raise JobTimeoutError after `timeout` seconds."""
-        core: Callable[[Job], Any] = functools.partial(self._call_handle, timeout=timeout)
         stack = middleware_of(job)
-        pipeline = functools.reduce(
-            lambda nxt, mw: functools.partial(_call_middleware, mw, nxt), reversed(stack), core
-        ) if stack else core
+        if stack:
+            core: Callable[[Job], Any] = functools.partial(self._call_handle, timeout=timeout)
+            pipeline = functools.reduce(lambda nxt, mw: functools.partial(_call_middleware, mw, nxt), reversed(stack), core)
+            call = functools.partial(pipeline, job)
+        else:  # most jobs: one partial, not a pipeline of one
+            call = functools.partial(self._call_handle, job, timeout)
         # Async handles are bounded by asyncio.wait_for; SIGALRM inside a running loop would corrupt it.
-        alarm = None if _is_async(type(job)) else timeout
-        return self._alarm.call(alarm, type(job).__name__, functools.partial(pipeline, job))
+        cls = type(job)
+        return self._alarm.call(None if _is_async(cls) else timeout, cls.__name__, call)
 
     def _call_handle(self, job: Job, timeout: float | None) -> Any:
         result = job.handle()

@@ -51,6 +51,11 @@ _BIG = 2**63
 # Header attribute values a cached header may stand for: immutable, so the same object means the
 # same text (a list could change in place; a callable is asked again per job).
 _CACHEABLE_VALUES = frozenset({type(None), bool, int, float, str, tuple, datetime})
+# Envelope members a restored job gets back as attributes (its policy as dispatched).
+_RESTORED_MEMBERS = (("queue", "queue"), ("connection", "connection"), ("max_tries", "maxTries"),
+                     ("timeout", "timeout"), ("max_exceptions", "maxExceptions"))
+# What json.loads gives that the Serializer's decode would return unchanged.
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 HEADER_CACHE_MAX = 1024  # (class, queue, connection) headers kept; dynamic queue names must not grow it forever
 
 
@@ -116,6 +121,7 @@ class PayloadCodec:
         self.encrypter = encrypter
         self._job_base = Queueable
         self._allowed_classes: set[type] = set()
+        self._classes: dict[str, type] = {}  # class paths a payload named that resolved (allowed, a job class)
         self.max_payload_bytes = DEFAULT_MAX_PAYLOAD_BYTES  # QUEUE_MAX_PAYLOAD_BYTES, set by the QueueManager
         self.serializer = Serializer(self.allowed, Queueable, self.encode_job, self.decode_job)
         self.uuids = UuidPool()
@@ -165,12 +171,16 @@ class PayloadCodec:
 
     def decode_job(self, encoded: dict[str, Any]) -> Job:
         """Rebuild a job instance from `encode_job` output without calling its __init__."""
-        path = encoded.get("job", "")
-        cls = resolve_class(path, self.allowed, self._job_base)
+        return self._new_job(encoded.get("job", ""), encoded.get("data") or {}, encoded.get("sealed"))
+
+    def _new_job(self, path: str, data: Any, sealed: Any) -> Job:
+        cls = self._classes.get(path)
+        if cls is None:
+            cls = resolve_class(path, self.allowed, self._job_base)
+            self._classes[path] = cls  # only classes that resolved: a refused path raises every time
         job = cls.__new__(cls)
         job._init_runtime()
-        data = encoded.get("data") or {}
-        if encoded.get("sealed"):
+        if sealed:
             if self.encrypter is None:
                 raise InvalidPayloadError(f"nested job {path!r} is encrypted and no encrypter is configured")
             try:
@@ -179,7 +189,8 @@ class PayloadCodec:
                 raise InvalidPayloadError(f"nested job {path!r} does not decrypt to JSON: {exc}") from None
         if not isinstance(data, dict):
             raise InvalidPayloadError("payload data must be an object")
-        job.__dict__.update({k: self.serializer.decode(v) for k, v in data.items()})
+        decode = self.serializer.decode  # which returns a plain JSON scalar as it is: not called for those
+        job.__dict__.update({k: v if type(v) in _JSON_SCALARS else decode(v) for k, v in data.items()})
         return job
 
     def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
@@ -287,16 +298,19 @@ class PayloadCodec:
 
     def restore(self, envelope: dict[str, Any]) -> Job:
         """Rebuild the job instance from a verified envelope."""
-        job = self.decode_job({"job": envelope["job"], "data": envelope.get("data")})
-        job.job_id = envelope.get("uuid")
-        if envelope.get("batchId"):  # batches and chains (app/Jobs/Batch.py, Chain.py) ride in the envelope
-            job.batch_id, job._batch_member = envelope["batchId"], envelope.get("batchMember")
-        if isinstance(envelope.get("chain"), dict):
-            job.chain_id = envelope["chain"].get("id")
-        for attr, key in (("queue", "queue"), ("connection", "connection"), ("max_tries", "maxTries"),
-                          ("timeout", "timeout"), ("max_exceptions", "maxExceptions")):
-            if envelope.get(key) is not None:
-                job.__dict__[attr] = envelope[key]
+        get = envelope.get
+        job = self._new_job(envelope["job"], get("data") or {}, None)
+        job.job_id = get("uuid")
+        if get("batchId"):  # batches and chains (app/Jobs/Batch.py, Chain.py) ride in the envelope
+            job.batch_id, job._batch_member = envelope["batchId"], get("batchMember")
+        chain = get("chain")
+        if isinstance(chain, dict):
+            job.chain_id = chain.get("id")
+        attrs = job.__dict__
+        for attr, key in _RESTORED_MEMBERS:
+            value = get(key)
+            if value is not None:
+                attrs[attr] = value
         return job
 
     def sign_envelope(self, envelope: dict[str, Any]) -> str:

@@ -27,18 +27,19 @@ class Alarm:
 
     def __init__(self, keep_handler: bool = False) -> None:
         self._keep_handler = keep_handler
-        self._message = ""
+        self._name = ""  # the job running under the timer, and its limit: the message is spelt only if it fires
+        self._seconds: float | None = None
         self._previous: Any = None
         self._installed = False
 
     def call(self, seconds: float | None, name: str, fn: Callable[[], T]) -> T:
         """Call `fn()` with the timer armed for `seconds` (a plain call when there is no limit)."""
-        if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        if not seconds or seconds <= 0 or threading.get_ident() != threading.main_thread().ident:
             return fn()
         if not self._installed:
             self._previous = signal.signal(signal.SIGALRM, self._expired)
             self._installed = True
-        self._message = timeout_message(name, seconds)
+        self._name, self._seconds = name, seconds
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             return fn()
@@ -48,7 +49,7 @@ class Alarm:
                 self.uninstall()
 
     def _expired(self, signum: int, frame: Any) -> None:
-        raise JobTimeoutError(self._message)
+        raise JobTimeoutError(timeout_message(self._name, self._seconds))
 
     def uninstall(self) -> None:
         """Put back the handler that was installed before this alarm's first use."""
