@@ -14,6 +14,7 @@ from app.Jobs.Batch import batch
 from app.Models.JobBatch import JobBatch
 from tests.console.conftest import run_command
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 (autouse fixture)
+from tests.drivers.audit_support import trail_noting_waits
 from tests.drivers.conftest import Backend
 from tests.fixtures.batch_jobs import Work
 from tests.fixtures.feature_jobs import SecretJob
@@ -156,18 +157,8 @@ def test_a_bulk_flush_does_not_wait_for_the_store_and_flush_waits_for_what_it_se
                                                                                     monkeypatch):
     from app.Audit import AuditTrail as trail_module
 
-    monkeypatch.setenv("QUEUE_AUDIT_BATCH", "10")
-    from config import env as env_mod
-
-    env_mod.reload()
     qm, conn = backend.manager, backend.connection
-    qm.reset()
-    qm.config  # boots the listeners, and with them the trail
-    trail = qm.audit_trail
-    waits: list[bool] = []
-    store = trail.store
-    original = store.append_many
-    monkeypatch.setattr(store, "append_many", lambda entries, wait=True: (waits.append(wait), original(entries, wait))[1])
+    trail, waits = trail_noting_waits(qm, monkeypatch, 10)
     ids = qm.bulk([RecordJob(str(tmp_path / "w")) for _ in range(25)], connection=conn)
     assert waits == [False] and trail._buffer == []  # written by the bulk itself, without waiting
     trail_module.flush(qm)  # waits for the append sent before: a new store's read sees every entry

@@ -6,6 +6,7 @@ import pytest
 
 from app.Audit.AuditTrail import flush, make_store
 from app.Queue.events import JobQueued
+from tests.drivers.audit_support import trail_noting_waits
 from tests.drivers.conftest import Backend
 from tests.fixtures.jobs import RecordJob
 
@@ -53,19 +54,8 @@ def test_a_trail_that_is_not_listening_records_nothing(backend: Backend, tmp_pat
 
 def test_a_dispatch_that_fills_the_buffer_sends_it_without_waiting_and_flush_syncs_it(backend: Backend, tmp_path,
                                                                                      monkeypatch):
-    monkeypatch.setenv("QUEUE_AUDIT_BATCH", "10")
-    from config import env as env_mod
-
-    env_mod.reload()
     qm, conn = backend.manager, backend.connection
-    qm.reset()
-    qm.config
-    trail = qm.audit_trail
-    assert trail is not None and trail.batch == 10
-    waits: list[bool] = []
-    store = trail.store
-    original = store.append_many
-    monkeypatch.setattr(store, "append_many", lambda entries, wait=True: (waits.append(wait), original(entries, wait))[1])
+    trail, waits = trail_noting_waits(qm, monkeypatch, 10)
     ids = [RecordJob(str(tmp_path / "w")).on_connection(conn).dispatch() for _ in range(25)]
     assert waits == [False, False] and len(trail._buffer) == 5  # two full buffers sent, unwaited
     flush(qm)  # waits for what was sent before, then writes the rest
