@@ -45,9 +45,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "redis-ack-noop", "app/Queue/Drivers/RedisQueue.py",
         '            if self.done_until is None:\n'
-        '                return bool(driver.held.execute("ZREM", keys.reserved, self.record))\n'
-        '            refresh = driver.done_refresh(self.queue, self.done_until)\n'
-        '            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until, refresh]))',
+        '                return bool(driver.held.execute(*command))\n'
+        '            return bool(driver.held.evalsha(driver._ack, command))',
         "            return True",
         ("tests/drivers/test_contract.py", "tests/drivers/test_redis_driver.py", "-k", "redis"),
     ),

@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from app.Queue import LuaScripts
-from app.Queue.contracts import PushItem, QueueSizes
 import redis
 from redis.crc import key_slot
 
+from app.Queue import LuaScripts
+from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.Redis.clients import close_client, is_cluster, make_client
 from app.Queue.Redis.dispatch_writes import DispatchWrites, server_identity
 from app.Queue.Redis.errors import translate_errors
@@ -125,12 +125,11 @@ class RedisJob:
     def delete(self) -> bool:
         """Remove the finished job (noting it done when it completed); False when the reservation was lost."""
         driver = self.driver
-        keys = driver.keys(self.queue)
+        command = self._ack_args(driver, now())
         with driver.errors:
             if self.done_until is None:
-                return bool(driver.held.execute("ZREM", keys.reserved, self.record))
-            refresh = driver.done_refresh(self.queue, self.done_until)
-            return bool(driver.held.script(driver._ack, [keys.reserved, keys.done], [self.record, now(), self.done_until, refresh]))
+                return bool(driver.held.execute(*command))
+            return bool(driver.held.evalsha(driver._ack, command))
 
     def release(self, delay: float = 0, undo_attempt: bool = False) -> bool:
         """Put the job back, available after `delay` seconds; `undo_attempt` un-counts this reservation."""
@@ -189,7 +188,7 @@ class RedisJob:
             driver.held.send(*self._ack_args(driver, now()))
 
     def _ack_args(self, driver: RedisQueue, t: float) -> tuple[Any, ...]:
-        """The command of an ack sent without a reply on `driver`'s connection: a plain ZREM of the
+        """The command of an ack on `driver`'s connection (waited for or not): a plain ZREM of the
         reservation, or ACK when the replay guard's done marker goes with it."""
         keys = driver.keys(self.queue)
         if self.done_until is None:
@@ -290,17 +289,13 @@ class RedisQueue:
             ready = "1"
         status = writes.status if writes is not None else None
         lock = writes.lock if writes is not None else None
-        if status is None and lock is None:
-            command: tuple[Any, ...] = (*self._dispatch_head, 3, *where, score, priority, item.payload, ready)
-        elif lock is None:
-            command = (*self._dispatch_head, 4, *where, status.key, score, priority, item.payload,  # type: ignore[union-attr]
-                       ready, status.value, status.px)  # type: ignore[union-attr]
-        elif status is None:
-            command = (*self._dispatch_head, 4, *where, lock.key, score, priority, item.payload, ready,
-                       lock.value, lock.now_ms, lock.px)
-        else:
-            command = (*self._dispatch_head, 5, *where, status.key, lock.key, score, priority, item.payload, ready,
-                       status.value, status.px, lock.value, lock.now_ms, lock.px)
+        keys: tuple[Any, ...] = where
+        tail: tuple[Any, ...] = ()
+        if status is not None:
+            keys, tail = (*keys, status.key), (status.value, status.px)
+        if lock is not None:
+            keys, tail = (*keys, lock.key), (*tail, lock.value, lock.now_ms, lock.px)
+        command = (*self._dispatch_head, len(keys), *keys, score, priority, item.payload, ready, *tail)
         with self.errors:
             return bool(self.held.evalsha(self._dispatch, command))
 
