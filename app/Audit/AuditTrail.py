@@ -123,23 +123,20 @@ class AuditTrail:
         the dispatcher does not stand idle while Redis runs the batch's XADDs; the next waiting
         flush (and the one at exit) syncs what was sent.
         """
-        tenant = getattr(job, "tenant", None)
-        self.add(_new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
-                             None if tenant is None else str(tenant)[:191], None, now(), self.host, self.actor, None)),
-                 wait=False)
+        self.add(self._dispatched(job, job_uuid, queue, connection, now()), wait=False)
 
     def on_queued_many(self, queued: Iterable[tuple[Any, str, str, str]]) -> None:
         """The 'dispatched' entries of a bulk dispatch, (job, uuid, queue, connection) each, stamped with one time.
 
         Bulk dispatch calls this in place of `on_queued` per job (app/Queue/BulkDispatch.py).
         """
-        at, host_name, who = now(), self.host, self.actor
-        entries: list[AuditEntry] = []
-        for job, job_uuid, queue, connection in queued:
-            tenant = getattr(job, "tenant", None)
-            entries.append(_new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
-                                       None if tenant is None else str(tenant)[:191], None, at, host_name, who, None)))
-        self.add_many(entries)
+        at = now()
+        self.add_many([self._dispatched(job, job_uuid, queue, connection, at) for job, job_uuid, queue, connection in queued])
+
+    def _dispatched(self, job: Any, job_uuid: str, queue: str, connection: str, at: float) -> AuditEntry:
+        """The 'dispatched' entry of one job, made at `at`."""
+        return _new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection, _tenant(job), None, at,
+                           self.host, self.actor, None))
 
     def on_processing(self, event: JobProcessing) -> None:
         env = event.envelope
