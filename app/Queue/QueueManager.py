@@ -383,7 +383,7 @@ class QueueManager:
         writes = one_call.dispatch_writes() if one_call is not None else None
         if writes is not None:
             return self._push_in_one_call(one_call, writes, job, queue, connection, delay, target)  # type: ignore[arg-type]
-        prepared = self._prepare(job, queue, connection, delay, capacity=1)
+        prepared = self._prepare(job, queue, connection, delay, capacity=1, target=target)
         if prepared is None:
             return None
         job_uuid, conn, item = prepared
