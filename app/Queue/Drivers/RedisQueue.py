@@ -230,6 +230,7 @@ class RedisQueue:
         # their reply and the claims behind a BLPOP, all by sha: loaded on every connect.
         self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack, self._pop,
                                                            self._delete_and_pop])
+        self._pending = _PendingAckClaim(self)  # the one ack+claim sent ahead (send_delete_and_pop), reused
 
     def for_thread(self) -> RedisQueue:
         """A driver of the same connection for the calling thread: its own client and held connection.
@@ -432,10 +433,10 @@ class RedisQueue:
         if not queues or queues[0] != job.queue:  # more than one call: no reply to leave pending
             claimed = self.delete_and_pop(job, queues, worker_id)
             return lambda: claimed
-        command, lease = self._ack_claim_command(job, worker_id)
-        pending = _PendingAckClaim(self, job, queues, worker_id, command, lease)
+        pending = self._pending
+        pending.reset(job, queues, worker_id, *self._ack_claim_command(job, worker_id))
         with self.errors:
-            self.held.request(*command, on_reply=pending.arrived, on_error=pending.refused)
+            self.held.request(*pending.command, on_reply=pending.arrived, on_error=pending.refused)
         return pending.read
 
     def _ack_claim_command(self, job: RedisJob, worker_id: str) -> tuple[tuple[Any, ...], float]:
@@ -671,28 +672,38 @@ _UNREAD = object()  # a pending reply not read yet
 
 
 class _PendingAckClaim:
-    """A DELETE_AND_POP sent ahead (`RedisQueue.send_delete_and_pop`) and its reply, read by `read`."""
+    """A DELETE_AND_POP sent ahead (`RedisQueue.send_delete_and_pop`) and its reply, read by `read`.
 
-    __slots__ = ("driver", "job", "queues", "worker_id", "command", "lease", "reply", "error")
+    One per driver, reset for each call (at most one is pending: it is read before the next is sent),
+    with its bound methods made once: this runs once per job."""
 
-    def __init__(self, driver: RedisQueue, job: RedisJob, queues: Sequence[str], worker_id: str,
-                 command: tuple[Any, ...], lease: float) -> None:
+    __slots__ = ("driver", "job", "queues", "worker_id", "command", "lease", "reply", "error",
+                 "arrived", "refused", "read")
+
+    def __init__(self, driver: RedisQueue) -> None:
         self.driver = driver
-        self.job = job
-        self.queues = queues
-        self.worker_id = worker_id
-        self.command = command
-        self.lease = lease
+        self.job: Any = None
+        self.queues: Sequence[str] = ()
+        self.worker_id = ""
+        self.command: tuple[Any, ...] = ()
+        self.lease = 0.0
         self.reply: Any = _UNREAD
         self.error: Exception | None = None
+        self.arrived: Callable[[Any], None] = self._arrived
+        self.refused: Callable[[Exception], None] = self._refused
+        self.read: Callable[[], RedisJob | None] = self._read
 
-    def arrived(self, reply: Any) -> None:
+    def reset(self, job: RedisJob, queues: Sequence[str], worker_id: str, command: tuple[Any, ...], lease: float) -> None:
+        self.job, self.queues, self.worker_id, self.command, self.lease = job, queues, worker_id, command, lease
+        self.reply, self.error = _UNREAD, None
+
+    def _arrived(self, reply: Any) -> None:
         self.reply = reply
 
-    def refused(self, exc: Exception) -> None:
+    def _refused(self, exc: Exception) -> None:
         self.error = exc
 
-    def read(self) -> RedisJob | None:
+    def _read(self) -> RedisJob | None:
         """Wait for the reply and return the job it claimed (or the next queue's); a reply lost with the
         connection, or a script the server lost, is sent again and waited for, as `delete_and_pop` does."""
         driver = self.driver
@@ -704,10 +715,11 @@ class _PendingAckClaim:
         if error is not None and not isinstance(error, redis.exceptions.NoScriptError):
             with driver.errors:
                 raise error
+        job, self.job = self.job, None  # let the finished job go
         if reply is _UNREAD:
             with driver.errors:
                 reply = driver.held.evalsha(driver._delete_and_pop, self.command)
-        return driver._ack_claimed(self.job, self.queues, self.worker_id, reply, self.lease)
+        return driver._ack_claimed(job, self.queues, self.worker_id, reply, self.lease)
 
 
 class _CommandErrors(translate_errors):

@@ -328,7 +328,12 @@ class NoReplyConnection(HeldConnection):
             on_reply(self._plain(*args))
             return
         try:
-            self._waiting.append((on_reply, self._write(conn, args, reply=True), on_error))
+            if self._replies_off or self._corked or _pack is None:
+                oks = self._write(conn, args, reply=True)
+            else:  # replies on and nothing corked (the single worker's ack+claim): the command alone
+                conn.send_packed_command([_pack_exact(args)], check_health=False)
+                oks = 0
+            self._waiting.append((on_reply, oks, on_error))
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
             on_reply(self._plain(*args))
