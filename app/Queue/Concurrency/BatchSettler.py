@@ -7,12 +7,18 @@ freed places -- can go out once per batch too. Settling (statuses, events, the a
 buffered work, so one thread keeps up with the loop without the cost of waking a pool thread
 for every job; a settlement that does round trips (unique lock, batch bookkeeping) delays the
 ones behind it, never the event loop.
+
+While places are plentiful, a few milliseconds more before a job is settled cost no throughput,
+so after each batch the thread pauses for `linger()` seconds and then takes what came meanwhile,
+unasked: the loop does not wake it (a wake is a futex call and a fight for the GIL), and one
+look settles many jobs. When `linger()` is 0 (places are short) it waits to be woken, as when idle.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
+import time
 from typing import Any, Callable, Sequence
 
 from app.Queue.Concurrency.context_thread import start_thread
@@ -24,8 +30,10 @@ class BatchSettler:
     """`post(*args)` from any thread (or `post_from_loop` on an event loop); `settle_many(list of args)` runs on
     the settler thread for what was posted, in order."""
 
-    def __init__(self, settle_many: Callable[[list[tuple[Any, ...]]], None]) -> None:
+    def __init__(self, settle_many: Callable[[list[tuple[Any, ...]]], None],
+                 linger: Callable[[], float] = lambda: 0.0) -> None:
         self._settle_many = settle_many
+        self._linger = linger
         self._cv = threading.Condition(threading.Lock())
         self._posted: list[tuple[Any, ...]] = []
         self._from_loop: list[tuple[Any, ...]] = []  # touched by the loop's thread only
@@ -66,7 +74,10 @@ class BatchSettler:
         self.post_many(batch)
 
     def _run(self) -> None:
+        pause = 0.0
         while True:
+            if pause > 0:
+                time.sleep(pause)  # more jobs finish meanwhile: one look for all of them, and no wake-up
             with self._cv:
                 while not self._posted and not self._closing:
                     self._waiting = True
@@ -79,3 +90,4 @@ class BatchSettler:
                 self._settle_many(batch)
             except Exception:  # noqa: BLE001 - settle_many settles each job on its own; this is a last guard
                 log.exception("could not settle %d jobs; they stay reserved and run again after their lease", len(batch))
+            pause = self._linger()

@@ -43,6 +43,7 @@ log = logging.getLogger("queue.worker")
 SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
 MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
 MAX_BATCH = 100       # jobs one batch claim takes at most (after an async job, as many as there are free places)
+SETTLE_LINGER = 0.002  # seconds the batch settler pauses between batches while a quarter of the places are free
 
 
 class ClaimingSlot:
@@ -133,7 +134,7 @@ class ClaimingWorker(ConcurrentWorker):
         self._base: Any = None
         self._slot = threading.local()
         self._acker = Acker(lambda: self._base.for_thread())
-        self._batch_settler = BatchSettler(self._settle_batch)
+        self._batch_settler = BatchSettler(self._settle_batch, self._settle_linger)
         self._settling = threading.local()  # on the settler thread, during a batch: the acks and landings it collects
 
     # -- the main thread ------------------------------------------------------------------------
@@ -259,6 +260,11 @@ class ClaimingWorker(ConcurrentWorker):
                         self._flights.pop(flight, None)
                     if (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
                         self._cv.notify_all()
+
+    def _settle_linger(self) -> float:
+        """How long the batch settler may pause between batches: a little while places are plentiful (settling
+        later costs no throughput then, and saves a wake-up per job), none when they run short."""
+        return SETTLE_LINGER if self._free() >= self.size // 4 else 0.0
 
     def _post_ack(self, job: ReservedJob) -> None:
         """The ack of a job settled off its claiming thread: collected for the batch being settled, else posted."""
