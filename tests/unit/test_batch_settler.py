@@ -48,7 +48,7 @@ def test_jobs_finished_in_one_pass_of_the_loop_reach_the_thread_together():
 
 def test_while_lingering_the_thread_takes_what_came_meanwhile_in_one_batch():
     seen = Recorder()
-    settler = BatchSettler(seen, linger=lambda: 1.0)
+    settler = BatchSettler(seen, linger=lambda _size: 1.0)
     settler.post(0)
     wait_until(lambda: seen.settled() == [0], timeout=5)
     for n in range(1, 6):  # posted during the pause that follows the first batch

@@ -8,10 +8,10 @@ buffered work, so one thread keeps up with the loop without the cost of waking a
 for every job; a settlement that does round trips (unique lock, batch bookkeeping) delays the
 ones behind it, never the event loop.
 
-While places are plentiful, a few milliseconds more before a job is settled cost no throughput,
-so after each batch the thread pauses for `linger()` seconds and then takes what came meanwhile,
-unasked: the loop does not wake it (a wake is a futex call and a fight for the GIL), and one
-look settles many jobs. When `linger()` is 0 (places are short) it waits to be woken, as when idle.
+When jobs finish fast enough, a few milliseconds more before one is settled cost no throughput,
+so after each batch the thread pauses for `linger(size of that batch)` seconds and then takes
+what came meanwhile, unasked: the loop does not wake it (a wake is a futex call and a fight for
+the GIL), and one look settles many jobs. When `linger` says 0 it waits to be woken, as when idle.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class BatchSettler:
     the settler thread for what was posted, in order."""
 
     def __init__(self, settle_many: Callable[[list[tuple[Any, ...]]], None],
-                 linger: Callable[[], float] = lambda: 0.0) -> None:
+                 linger: Callable[[int], float] = lambda _size: 0.0) -> None:
         self._settle_many = settle_many
         self._linger = linger
         self._cv = threading.Condition(threading.Lock())
@@ -90,4 +90,4 @@ class BatchSettler:
                 self._settle_many(batch)
             except Exception:  # noqa: BLE001 - settle_many settles each job on its own; this is a last guard
                 log.exception("could not settle %d jobs; they stay reserved and run again after their lease", len(batch))
-            pause = self._linger()
+            pause = self._linger(len(batch))

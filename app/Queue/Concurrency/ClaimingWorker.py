@@ -43,7 +43,8 @@ log = logging.getLogger("queue.worker")
 SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
 MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
 MAX_BATCH = 100       # jobs one batch claim takes at most (after an async job, as many as there are free places)
-SETTLE_LINGER = 0.002  # seconds the batch settler pauses between batches while a quarter of the places are free
+SETTLE_LINGER = 0.002  # seconds the batch settler pauses between batches (see _settle_linger)
+LINGER_FROM = 4        # jobs in a settled batch from which the settler pauses even while places are short
 
 
 class ClaimingSlot:
@@ -261,10 +262,12 @@ class ClaimingWorker(ConcurrentWorker):
                     if (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
                         self._cv.notify_all()
 
-    def _settle_linger(self) -> float:
-        """How long the batch settler may pause between batches: a little while places are plentiful (settling
-        later costs no throughput then, and saves a wake-up per job), none when they run short."""
-        return SETTLE_LINGER if self._free() >= self.size // 4 else 0.0
+    def _settle_linger(self, settled: int) -> float:
+        """How long the batch settler may pause after settling `settled` jobs: a little while places are plentiful
+        (settling later costs no throughput then, and saves a wake-up per batch) or jobs finish many at a time
+        (the process is short of CPU, not of places); none while few finish and places are short (a job that
+        waits only on its own I/O would wait for the pause too)."""
+        return SETTLE_LINGER if settled >= LINGER_FROM or self._free() >= self.size // 4 else 0.0
 
     def _post_ack(self, job: ReservedJob) -> None:
         """The ack of a job settled off its claiming thread: collected for the batch being settled, else posted."""
