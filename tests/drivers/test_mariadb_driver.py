@@ -214,22 +214,29 @@ def test_worker_stopping_after_max_jobs_hands_back_the_prefetched_job_unused(mar
 
 
 def test_claim_is_one_round_trip_and_checks_the_row_it_reserved(driver: DatabaseQueue, caplog: pytest.LogCaptureFixture):
-    """The one-round-trip claim reads back the id it reserved; a mismatch is undone, and the driver falls back."""
+    """The one-round-trip claim checks the id its UPDATE reserved against the row it returned; a mismatch
+    is undone, and the driver falls back."""
     import dataclasses
 
+    from app.Queue.Database.claims import CLAIMED_VAR
     from app.Queue.Database.connection import Prepared
 
-    driver.push('"first"', "default")
-    driver.push('"second"', "default")
+    for payload in ('"first"', '"second"', '"third"'):
+        driver.push(payload, "default")
     job = driver.pop("default", WORKER)
     assert job is not None and job.payload == '"first"' and driver._hot is not None and driver._hot.one_trip is not None
-    reset, select_into, reserve, _check = driver._hot.one_trip
-    # Make the read-back lie, as a server that assigned the variable for a row it did not return would.
-    driver._hot = dataclasses.replace(driver._hot, one_trip=(reset, select_into, reserve, Prepared.raw("SELECT -1")))
+    one_trip = driver._hot.one_trip
+    # Keep the id of the row after the one returned, as a server that assigned the variable for a row it did
+    # not return would: the UPDATE then reserves "third" while the SELECT returned "second".
+    lying = one_trip.select_into.sql.replace(f"{CLAIMED_VAR} := jobs.id AS id", "jobs.id AS id", 1).replace(
+        " \nFROM ", f", {CLAIMED_VAR} := jobs.id + 1 AS kept \nFROM ", 1)
+    assert lying.count(CLAIMED_VAR) == 1
+    driver._hot = dataclasses.replace(driver._hot, one_trip=dataclasses.replace(
+        one_trip, select_into=Prepared.raw(lying, one_trip.select_into.defaults)))
     with caplog.at_level(logging.ERROR):
         following = job.delete_and_pop(["default"], WORKER)
     assert "falling back to the two-step claim" in caplog.text
     assert following is not None and following.payload == '"second"' and following.attempts == 1
     assert driver._claims.trusted is False  # OneTripClaim: two steps from now on
-    assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]
+    assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]  # "third" was handed back
     assert following.delete() is True

@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.Database.claims import ClaimStrategy, OneTripClaim, TwoStepClaim, one_trip_statements, whole
+from app.Queue.Database.claims import ClaimStrategy, OneTripClaim, OneTripStatements, TwoStepClaim, one_trip_statements, whole
 from app.Queue.Database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
 from app.Queue.Database import mysql_rows
 from app.Queue.Database.mysql_checks import PacketLimit
@@ -77,7 +77,7 @@ class _HotStatements:
     claim: Prepared
     reserve: Prepared
     delete_mine: Prepared
-    one_trip: tuple[Prepared, Prepared, Prepared, Prepared] | None = None  # MySQL/MariaDB: see claims.one_trip_statements
+    one_trip: OneTripStatements | None = None  # MySQL/MariaDB: see claims.one_trip_statements
 
 
 _RELEASE_TOKEN = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "

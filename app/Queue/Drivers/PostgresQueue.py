@@ -48,7 +48,7 @@ DELETE_AND_CLAIM = (
     "SELECT (SELECT count(*) FROM done), moved.id, moved.payload, moved.attempts FROM (SELECT 1) AS one "
     "LEFT JOIN moved ON true")
 # The same two claims also reading the claimed job's status record for the replay guard, once it asked
-# (DatabaseQueue.read_statuses_with_claims; the key is built as in claims.STATUS_READ). The whole statement
+# (DatabaseQueue.read_statuses_with_claims; the key is built as in claims.STATUS_COLUMN). The whole statement
 # reads one snapshot: the record as committed when the claim started.
 _STATUS_OF_MOVED = ("LEFT JOIN LATERAL (SELECT %(s_prefix)s || split_part(substr(moved.payload, 10, 191), '\"', 1) AS sk) "
                     "AS k ON true LEFT JOIN cache AS c ON c.key = k.sk")
