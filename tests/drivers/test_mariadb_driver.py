@@ -240,3 +240,53 @@ def test_claim_is_one_round_trip_and_checks_the_row_it_reserved(driver: Database
     assert driver._claims.trusted is False  # OneTripClaim: two steps from now on
     assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]  # "third" was handed back
     assert following.delete() is True
+
+
+def _status_row(mariadb_server: MariaDBServer, database: str, key: str, value: str) -> Any:
+    """Write a status record straight into the cache table; returns the open connection (autocommit off)."""
+    conn = mariadb_server.connect(database, autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("REPLACE INTO cache (`key`, value, expiration) VALUES (%s, %s, %s)", (key, value, 2**40))
+    conn.commit()
+    return conn
+
+
+@pytest.mark.timeout(30)
+def test_the_claim_brings_the_status_record_even_while_a_writer_holds_it(driver: DatabaseQueue,
+                                                                        mariadb_server: MariaDBServer,
+                                                                        mariadb_database: str):
+    """The record rides in the claim's locking SELECT as a plain read: a writer's lock on it neither hides it
+    (a joined table under SKIP LOCKED would be skipped, so a replay would look fresh) nor makes the claim wait."""
+    driver.read_statuses_with_claims("status:")
+    driver.push('{"uuid":"u-1","job":"x"}', "default")
+    writer = _status_row(mariadb_server, mariadb_database, "status:u-1", '{"state": "completed"}')
+    try:
+        with writer.cursor() as cur:
+            cur.execute("SELECT value FROM cache WHERE `key` = 'status:u-1' FOR UPDATE")  # held until rollback
+        job = driver.pop("default", WORKER)  # would wait innodb_lock_wait_timeout (50 s) if the subquery locked
+        assert job is not None and job.status_read == ("status:u-1", '{"state": "completed"}', str(2**40))
+        with writer.cursor() as cur:  # the writer still holds its lock and can change the record
+            assert cur.execute("UPDATE cache SET value = '{}' WHERE `key` = 'status:u-1'") == 1
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+@pytest.mark.parametrize("prefix, uuid", [("status:", "ünï-cødé-✓"), ("", "x" * 250)],
+                         ids=["non-ascii", "longer-than-the-key-span"])
+def test_the_status_key_read_with_the_claim_is_the_one_python_names(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                                    mariadb_database: str, prefix: str, uuid: str):
+    """claims.status_key spells the key exactly as the SQL column looked it up (characters, not bytes; cut at 191)."""
+    from app.Queue.Database.claims import status_key
+
+    payload = '{"uuid":"' + uuid + '","job":"x"}'
+    key = status_key(prefix, payload)
+    assert key == prefix + uuid[:191]
+    _status_row(mariadb_server, mariadb_database, key, '"found"').close()
+    driver.read_statuses_with_claims(prefix)
+    driver.push(payload, "default")
+    job = driver.pop("default", WORKER)
+    assert job is not None and job.status_read == (key, '"found"', str(2**40))
+    driver.push('{"uuid":"none","job":"x"}', "default")
+    following = job.delete_and_pop(["default"], WORKER)
+    assert following is not None and following.status_read == (prefix + "none", None, None)
