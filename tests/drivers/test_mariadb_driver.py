@@ -290,3 +290,20 @@ def test_the_status_key_read_with_the_claim_is_the_one_python_names(driver: Data
     driver.push('{"uuid":"none","job":"x"}', "default")
     following = job.delete_and_pop(["default"], WORKER)
     assert following is not None and following.status_read == (prefix + "none", None, None)
+
+
+def test_a_prefetched_job_brings_its_status_record_as_it_starts(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                                mariadb_database: str):
+    """Under --prefetch the statement that starts a job (and acks the one before) also reads its status record,
+    at the moment the replay guard checks it, not when the batch was reserved."""
+    driver.read_statuses_with_claims("status:")
+    for uuid in ("p-1", "p-2"):
+        driver.push('{"uuid":"' + uuid + '","job":"x"}', "default")
+    first, second = driver.pop_many(["default"], WORKER, 2)
+    assert first.status_read is None and second.status_read is None  # nothing read with the batch
+    _status_row(mariadb_server, mariadb_database, "status:p-1", '"written after the batch"').close()
+    first.begin()
+    assert first.status_read == ("status:p-1", '"written after the batch"', str(2**40)) and first.attempts == 1
+    second.begin(first)
+    assert second.status_read == ("status:p-2", None, None) and second.attempts == 1
+    assert [r["id"] for r in driver.reserved("default")] == [second.id]  # the first was acked in the same trip
