@@ -45,7 +45,10 @@ UUID_AT, UUID_SPAN = 9, 191  # where STATUS_COLUMN looks for the uuid: SUBSTRING
 
 
 def status_key(prefix: str, payload: str) -> str:
-    """The status key STATUS_COLUMN looked up for `payload` (SUBSTRING_INDEX(SUBSTRING(...), '"', 1) in Python)."""
+    """The status key STATUS_COLUMN looked up for `payload` (SUBSTRING_INDEX(SUBSTRING(...), '"', 1) in Python);
+    a payload that is not text (untrusted store) names the bare prefix, a key the replay guard does not take."""
+    if not isinstance(payload, str):
+        return prefix
     return prefix + payload[UUID_AT:UUID_AT + UUID_SPAN].split('"', 1)[0]
 
 
