@@ -124,12 +124,10 @@ def test_on_redis_a_redelivery_whose_ack_never_arrived_is_checked_against_the_st
 def test_on_mariadb_and_pgsql_the_claim_reads_the_status_record_the_guard_checks(backend: Backend, witness: Path,
                                                                                 monkeypatch: pytest.MonkeyPatch,
                                                                                 prefetch: int):
-    """After the first job, each claim (under --prefetch on MariaDB: each job's start) brings the job's status
+    """After the first job, each claim (under --prefetch: each job's start) brings the job's status
     record: the copies are refused with no read of their own."""
     if backend.name not in ("mariadb", "pgsql"):
         pytest.skip("the status read rides on the one-round-trip claims of MySQL/MariaDB and PostgreSQL")
-    if prefetch and backend.name != "mariadb":
-        pytest.skip("on PostgreSQL a prefetched job's start does not read the status record")
     from app.Queue.ReplayGuard import HeldStatusReader
 
     Mark(witness, "first").on_connection(backend.connection).dispatch()
