@@ -443,7 +443,7 @@ def round_trip(conn: Any, packed: bytes) -> Any:
         return conn.read_response()
     try:
         sock.sendall(packed)
-    except socket.timeout:
+    except TimeoutError:  # the socket timed out (socket.timeout)
         conn.disconnect()
         raise redis.TimeoutError("Timeout writing to socket") from None
     except OSError as exc:
@@ -461,7 +461,7 @@ def round_trip(conn: Any, packed: bytes) -> Any:
                 raise redis.ConnectionError("Connection closed by server.")
             reader.feed(buffer, 0, size)
             reply = reader.gets()
-    except socket.timeout:
+    except TimeoutError:  # the socket timed out (socket.timeout)
         conn.disconnect()
         raise redis.TimeoutError("Timeout reading from socket") from None
     except OSError as exc:
