@@ -158,12 +158,14 @@ class PayloadCodec:
         return encoded
 
     def encode_data(self, job: Job) -> dict[str, Any]:
-        """Encode a job's public attributes; plain scalars skip the Serializer's type switch."""
+        """Encode a job's public attributes; plain scalars and finite floats skip the Serializer's type switch."""
         data: dict[str, Any] = {}
         for name, value in vars(job).items():
             if name.startswith("_") or name in EXCLUDED_ATTRS:
                 continue
             if type(value) in _PLAIN_TYPES and (type(value) is not str or value.isascii()) and (type(value) is not int or -_BIG < value < _BIG):
+                data[name] = value
+            elif type(value) is float and value - value == 0.0:  # finite (NaN and infinities are tagged): as it is
                 data[name] = value
             else:
                 data[name] = self.serializer.encode(value, f"{type(job).__name__}.{name}")
