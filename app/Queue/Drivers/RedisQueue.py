@@ -276,7 +276,7 @@ class RedisQueue:
 
         False when another live owner holds the unique lock: then nothing was written.
         """
-        k = self.keys(item.queue)
+        k = self._keys.get(item.queue) or self.keys(item.queue)
         priority = int(item.priority)
         t = now() if item.delay > 0 else 0.0
         if item.delay > 0 and t + item.delay > t:  # (a delay lost in rounding: ready now, as before)
@@ -285,7 +285,7 @@ class RedisQueue:
             ready = ""
         else:
             where = (k.pending, k.seq, k.notify)
-            score = _pending_score(priority)
+            score = -priority if priority else "-0"  # _pending_score, spelt out
             ready = "1"
         status = writes.status if writes is not None else None
         lock = writes.lock if writes is not None else None

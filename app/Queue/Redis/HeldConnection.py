@@ -271,7 +271,7 @@ class NoReplyConnection(HeldConnection):
 
     def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
-        conn = self._connection()
+        conn = self._connection(drain=bool(self._waiting))  # (_drain reads only the requests owed)
         if conn is None:
             return self._plain(*args)
         try:
