@@ -8,7 +8,7 @@ import hiredis
 import pytest
 import redis
 
-from app.Queue.Redis.HeldConnection import NoReplyConnection, round_trip
+from app.Queue.Redis.HeldConnection import NoReplyConnection, packed_head, round_trip
 from tests.servers_redis import RedisServer
 
 COMMANDS = [
@@ -116,19 +116,30 @@ def test_a_resp3_push_ahead_of_the_reply_goes_to_redis_py_and_the_reply_is_retur
         client.close()
 
 
-def test_no_reply_connection_execute_reloads_a_flushed_script_and_outlives_a_killed_connection(redis_server: RedisServer):
+@pytest.mark.parametrize("with_head", [False, True], ids=["whole", "packed-head"])
+def test_no_reply_connection_evalsha_reloads_a_flushed_script_and_outlives_a_killed_connection(redis_server: RedisServer,
+                                                                                              with_head: bool):
     client = _client(redis_server, 3)
-    script = client.register_script("return tonumber(ARGV[1]) + 1")
+    script = client.register_script("return tonumber(ARGV[1]) + #KEYS")
     held = NoReplyConnection(client)
+    head = packed_head(("EVALSHA", script.sha, 1, "rt:k")) if with_head else None
+
+    def call(n: int):
+        return held.evalsha(script, ("EVALSHA", script.sha, 1, "rt:k", n), head)
+
     try:
-        assert held.evalsha(script, ("EVALSHA", script.sha, 0, 41)) == 42
+        assert call(41) == 42
         client.script_flush()
-        assert held.evalsha(script, ("EVALSHA", script.sha, 0, 1)) == 2  # NOSCRIPT: sent by its source
+        assert call(1) == 2  # NOSCRIPT: sent by its source
         held.execute("CLIENT", "SETNAME", "rt-held")
         killer = redis_server.client()
         killer.client_kill_filter(_id=[c for c in killer.client_list() if c.get("name") == "rt-held"][0]["id"])
-        assert held.execute("ECHO", "again") == b"again"  # dropped, then the full client's path
+        assert call(2) == 3  # dropped, then the full client's path
         assert held.execute("ECHO", "held") == b"held"  # and a new held connection afterwards
+        client.script_flush()
+        held.execute("CLIENT", "SETNAME", "rt-held2")
+        killer.client_kill_filter(_id=[c for c in killer.client_list() if c.get("name") == "rt-held2"][0]["id"])
+        assert call(3) == 4  # killed and flushed: the full client's path, then the script's source
     finally:
         held.close()
         client.close()
