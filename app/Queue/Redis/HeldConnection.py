@@ -478,8 +478,9 @@ def round_trip(conn: Any, packed: bytes) -> Any:
     """
     parser = conn._parser
     reader = getattr(parser, "_reader", None)
+    buffer = getattr(parser, "_buffer", None)
     sock = conn._sock
-    if reader is None or sock is None or _NOT_ENOUGH_DATA is None:
+    if reader is None or buffer is None or sock is None or _NOT_ENOUGH_DATA is None:
         conn.send_packed_command([packed], check_health=False)
         return conn.read_response()
     try:
@@ -496,7 +497,6 @@ def round_trip(conn: Any, packed: bytes) -> Any:
     try:
         reply = reader.gets()
         while reply is _NOT_ENOUGH_DATA:
-            buffer = parser._buffer
             size = sock.recv_into(buffer)
             if not size:
                 raise redis.ConnectionError("Connection closed by server.")
