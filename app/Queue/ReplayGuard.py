@@ -51,6 +51,9 @@ def _recent(manager: QueueManager) -> OrderedDict[str, None]:
 def payload_signature(raw: Any) -> str | None:
     """The hex HMAC at the end of a verified payload."""
     if isinstance(raw, (bytes, bytearray)):
+        tail = raw[-SIG_SUFFIX_LEN:]
+        if len(tail) == SIG_SUFFIX_LEN and tail.isascii():  # an ASCII tail is the same text decoded alone
+            return tail[-66:-2].decode("ascii")
         raw = bytes(raw).decode("utf-8", "replace")
     return raw[-66:-2] if isinstance(raw, str) and len(raw) >= SIG_SUFFIX_LEN else None
 

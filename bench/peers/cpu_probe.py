@@ -8,6 +8,7 @@ Run `bench/peers/run.sh` once first (it copies the harness to storage/bench-peer
     ... --c 500 --async --n 20000        # async def handle jobs
     ... --c 1 --io-ms 0                  # no-op jobs, one at a time
     ... --pyspy /tmp/c32.raw             # also `py-spy record --idle --threads` for 4 s (raw stacks)
+    ... --pyspy /tmp/a.raw --pyspy-args '--threads --nonblocking -r 200 -d 6'   # (PY_SPY=<path> if not on PATH)
 
 It starts its own redis-server on --port (use your own), so never run two at once on one port.
 """
@@ -24,7 +25,9 @@ ap.add_argument("--c", type=int, default=32)
 ap.add_argument("--async", dest="use_async", action="store_true")
 ap.add_argument("--io-ms", type=float, default=20)
 ap.add_argument("--pyspy", default="")
+ap.add_argument("--pyspy-args", default="--idle --threads -d 4", help="py-spy record options besides --pid/-o/-f")
 ap.add_argument("--extra", default="")
+ap.add_argument("--per-thread", action="store_true", help="also the CPU us/job of each thread (names from py-spy dump)")
 a = ap.parse_args()
 os.environ["BENCH_REDIS_BASE"] = f"redis://127.0.0.1:{a.port}"
 os.environ["BENCH_JOB_IO_MS"] = str(a.io_ms)
@@ -62,6 +65,17 @@ try:
             v = f.read().rsplit(")", 1)[1].split()
         return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
+    def thread_cpu() -> dict[int, float]:
+        out = {}
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            try:
+                with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                    v = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(tid)] = (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+        return out
+
     t0 = time.perf_counter()
     marks = {}
     spy = None
@@ -70,12 +84,15 @@ try:
         now = time.perf_counter() - t0
         if c >= 0.1 * a.n and "a" not in marks:
             marks["a"] = (now, c, cpu())
+            threads_a = thread_cpu() if a.per_thread else {}
             if a.pyspy:
-                spy = subprocess.Popen(["py-spy", "record", "--pid", str(proc.pid), "-o", a.pyspy, "-d", "4",
-                                        "--idle", "--threads", "-f", "raw"],
+                pyspy = os.environ.get("PY_SPY", "py-spy")
+                spy = subprocess.Popen([pyspy, "record", "--pid", str(proc.pid), "-o", a.pyspy, "-f", "raw",
+                                        *a.pyspy_args.split()],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if c >= 0.9 * a.n and "b" not in marks:
             marks["b"] = (now, c, cpu())
+            threads_b = thread_cpu() if a.per_thread else {}
         if c >= a.n or now > 60:
             break
         time.sleep(0.005)
@@ -88,6 +105,19 @@ try:
     us = (ub - ua) / (cb - ca) * 1e6
     print(f"c={a.c} async={a.use_async} n={a.n}: steady {rate:,.0f}/s, cpu {us:.0f} us/job, "
           f"cpu use {(ub - ua) / (tb - ta) * 100:.0f}%  total {now:.1f}s")
+    if a.per_thread:
+        import re
+        dump = subprocess.run([os.environ.get("PY_SPY", "py-spy"), "dump", "--pid", str(proc.pid)],
+                              capture_output=True, text=True).stdout
+        tids: dict[int, str] = {}
+        for line in dump.splitlines():
+            m = re.match(r'Thread (\S+) \((\w+)\): "(.*?)"', line)
+            if m:
+                tids[int(m.group(1), 0)] = m.group(3)
+        for tid, used in sorted(threads_b.items(), key=lambda kv: -(kv[1] - threads_a.get(kv[0], 0))):
+            d = used - threads_a.get(tid, 0)
+            if d > 0:
+                print(f"  {tids.get(tid, tid)!s:28} {d / (cb - ca) * 1e6:6.0f} us/job")
     proc.terminate()
     proc.wait(20)
     if spy:

@@ -214,22 +214,96 @@ def test_worker_stopping_after_max_jobs_hands_back_the_prefetched_job_unused(mar
 
 
 def test_claim_is_one_round_trip_and_checks_the_row_it_reserved(driver: DatabaseQueue, caplog: pytest.LogCaptureFixture):
-    """The one-round-trip claim reads back the id it reserved; a mismatch is undone, and the driver falls back."""
+    """The one-round-trip claim checks the id its UPDATE reserved against the row it returned; a mismatch
+    is undone, and the driver falls back."""
     import dataclasses
 
+    from app.Queue.Database.claims import CLAIMED_VAR
     from app.Queue.Database.connection import Prepared
 
-    driver.push('"first"', "default")
-    driver.push('"second"', "default")
+    for payload in ('"first"', '"second"', '"third"'):
+        driver.push(payload, "default")
     job = driver.pop("default", WORKER)
     assert job is not None and job.payload == '"first"' and driver._hot is not None and driver._hot.one_trip is not None
-    reset, select_into, reserve, _check = driver._hot.one_trip
-    # Make the read-back lie, as a server that assigned the variable for a row it did not return would.
-    driver._hot = dataclasses.replace(driver._hot, one_trip=(reset, select_into, reserve, Prepared.raw("SELECT -1")))
+    one_trip = driver._hot.one_trip
+    # Keep the id of the row after the one returned, as a server that assigned the variable for a row it did
+    # not return would: the UPDATE then reserves "third" while the SELECT returned "second".
+    lying = one_trip.select_into.sql.replace(f"{CLAIMED_VAR} := jobs.id AS id", "jobs.id AS id", 1).replace(
+        " \nFROM ", f", {CLAIMED_VAR} := jobs.id + 1 AS kept \nFROM ", 1)
+    assert lying.count(CLAIMED_VAR) == 1
+    driver._hot = dataclasses.replace(driver._hot, one_trip=dataclasses.replace(
+        one_trip, select_into=Prepared.raw(lying, one_trip.select_into.defaults)))
     with caplog.at_level(logging.ERROR):
         following = job.delete_and_pop(["default"], WORKER)
     assert "falling back to the two-step claim" in caplog.text
     assert following is not None and following.payload == '"second"' and following.attempts == 1
     assert driver._claims.trusted is False  # OneTripClaim: two steps from now on
-    assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]
+    assert [(r["id"], r["attempts"]) for r in driver.reserved("default")] == [(following.id, 1)]  # "third" was handed back
     assert following.delete() is True
+
+
+def _status_row(mariadb_server: MariaDBServer, database: str, key: str, value: str) -> Any:
+    """Write a status record straight into the cache table; returns the open connection (autocommit off)."""
+    conn = mariadb_server.connect(database, autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("REPLACE INTO cache (`key`, value, expiration) VALUES (%s, %s, %s)", (key, value, 2**40))
+    conn.commit()
+    return conn
+
+
+@pytest.mark.timeout(30)
+def test_the_claim_brings_the_status_record_even_while_a_writer_holds_it(driver: DatabaseQueue,
+                                                                        mariadb_server: MariaDBServer,
+                                                                        mariadb_database: str):
+    """The record rides in the claim's locking SELECT as a plain read: a writer's lock on it neither hides it
+    (a joined table under SKIP LOCKED would be skipped, so a replay would look fresh) nor makes the claim wait."""
+    driver.read_statuses_with_claims("status:")
+    driver.push('{"uuid":"u-1","job":"x"}', "default")
+    writer = _status_row(mariadb_server, mariadb_database, "status:u-1", '{"state": "completed"}')
+    try:
+        with writer.cursor() as cur:
+            cur.execute("SELECT value FROM cache WHERE `key` = 'status:u-1' FOR UPDATE")  # held until rollback
+        job = driver.pop("default", WORKER)  # would wait innodb_lock_wait_timeout (50 s) if the subquery locked
+        assert job is not None and job.status_read == ("status:u-1", '{"state": "completed"}', str(2**40))
+        with writer.cursor() as cur:  # the writer still holds its lock and can change the record
+            assert cur.execute("UPDATE cache SET value = '{}' WHERE `key` = 'status:u-1'") == 1
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+@pytest.mark.parametrize("prefix, uuid", [("status:", "ünï-cødé-✓"), ("", "x" * 250)],
+                         ids=["non-ascii", "longer-than-the-key-span"])
+def test_the_status_key_read_with_the_claim_is_the_one_python_names(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                                    mariadb_database: str, prefix: str, uuid: str):
+    """claims.status_key spells the key exactly as the SQL column looked it up (characters, not bytes; cut at 191)."""
+    from app.Queue.Database.claims import status_key
+
+    payload = '{"uuid":"' + uuid + '","job":"x"}'
+    key = status_key(prefix, payload)
+    assert key == prefix + uuid[:191]
+    _status_row(mariadb_server, mariadb_database, key, '"found"').close()
+    driver.read_statuses_with_claims(prefix)
+    driver.push(payload, "default")
+    job = driver.pop("default", WORKER)
+    assert job is not None and job.status_read == (key, '"found"', str(2**40))
+    driver.push('{"uuid":"none","job":"x"}', "default")
+    following = job.delete_and_pop(["default"], WORKER)
+    assert following is not None and following.status_read == (prefix + "none", None, None)
+
+
+def test_a_prefetched_job_brings_its_status_record_as_it_starts(driver: DatabaseQueue, mariadb_server: MariaDBServer,
+                                                                mariadb_database: str):
+    """Under --prefetch the statement that starts a job (and acks the one before) also reads its status record,
+    at the moment the replay guard checks it, not when the batch was reserved."""
+    driver.read_statuses_with_claims("status:")
+    for uuid in ("p-1", "p-2"):
+        driver.push('{"uuid":"' + uuid + '","job":"x"}', "default")
+    first, second = driver.pop_many(["default"], WORKER, 2)
+    assert first.status_read is None and second.status_read is None  # nothing read with the batch
+    _status_row(mariadb_server, mariadb_database, "status:p-1", '"written after the batch"').close()
+    first.begin()
+    assert first.status_read == ("status:p-1", '"written after the batch"', str(2**40)) and first.attempts == 1
+    second.begin(first)
+    assert second.status_read == ("status:p-2", None, None) and second.attempts == 1
+    assert [r["id"] for r in driver.reserved("default")] == [second.id]  # the first was acked in the same trip

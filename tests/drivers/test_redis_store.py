@@ -1,6 +1,7 @@
 """Redis cache store, Redis failed-job list, and the worker end to end on Redis."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -190,3 +191,21 @@ def test_a_pending_status_spelt_from_the_template_is_stored_byte_for_byte_as_put
     assert store.client.pttl(store.key("status:tmpl")) > 0  # with the server TTL put gives it
     status = statuses.get("tmpl")
     assert status is not None and (status.state, status.attempts, status.progress) == (JobState.PENDING, 0, 0.0)
+
+
+@freeze_time("2026-01-02 03:04:05.678")
+def test_put_many_stores_each_entry_byte_for_byte_as_put_stores_it(store: RedisStore):
+    # put_many spells the expiry once per ttl and encodes with a kept encoder: the bytes must stay put's
+    values = [("n1", {"state": "completed", "attempts": 1, "progress": 100.0, "updated_at": time.time(), "error": None,
+                      "done": "ab" * 32}, 86400.0),
+              ("n2", {"ü": "é\u2028\"", "big": 2**70, "f": 0.1}, 86400.0), ("n3", [1, None, True], 5),
+              ("n4", "text", None), ("n5", 3.5, 0.001)]
+    store.put_many([(f"many:{k}", v, ttl) for k, v, ttl in values])
+    for k, v, ttl in values:
+        store.put(f"one:{k}", v, ttl)
+    store.lane.sync()
+    client = store.client
+    for k, v, ttl in values:
+        many, one = client.get(store.key(f"many:{k}")), client.get(store.key(f"one:{k}"))
+        assert many == one == ("|" if ttl is None else f"{time.time() + ttl!r}|") + json.dumps(v)
+        assert (client.pttl(store.key(f"many:{k}")) > 0) is (ttl is not None)

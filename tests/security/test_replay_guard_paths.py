@@ -120,9 +120,12 @@ def test_on_redis_a_redelivery_whose_ack_never_arrived_is_checked_against_the_st
     assert read_lines(witness) == ["acked-late"] and queued(backend) == 0
 
 
+@pytest.mark.parametrize("prefetch", [0, 10], ids=["claims", "prefetch"])
 def test_on_mariadb_and_pgsql_the_claim_reads_the_status_record_the_guard_checks(backend: Backend, witness: Path,
-                                                                                monkeypatch: pytest.MonkeyPatch):
-    """After the first job, each claim brings the claimed job's status record: the copies are refused with no read of their own."""
+                                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                                prefetch: int):
+    """After the first job, each claim (under --prefetch: each job's start) brings the job's status
+    record: the copies are refused with no read of their own."""
     if backend.name not in ("mariadb", "pgsql"):
         pytest.skip("the status read rides on the one-round-trip claims of MySQL/MariaDB and PostgreSQL")
     from app.Queue.ReplayGuard import HeldStatusReader
@@ -132,7 +135,7 @@ def test_on_mariadb_and_pgsql_the_claim_reads_the_status_record_the_guard_checks
     reads: list[str] = []
     real_fetch = HeldStatusReader._fetch
     monkeypatch.setattr(HeldStatusReader, "_fetch", lambda self, key: (reads.append(key), real_fetch(self, key))[1])
-    work(backend)  # the first check reads on its own and has the driver read with its claims from then on
+    work(backend, prefetch=prefetch)  # the first check reads on its own and has the driver read with its claims from then on
     assert len(reads) == 1
     backend.manager.statuses.flush()
     assert not backend.manager.statuses._buffer  # the guard must find the record in the table, not in memory
@@ -141,6 +144,6 @@ def test_on_mariadb_and_pgsql_the_claim_reads_the_status_record_the_guard_checks
     plant(backend, payload)
     plant(backend, payload)
     backend.manager._replay_recent.clear()  # as in a worker process that did not run the original
-    work(backend)
+    work(backend, prefetch=prefetch)
     assert read_lines(witness) == ["first", "new0", "new1", "new2"] and queued(backend) == 0
     assert len(reads) == 1

@@ -18,10 +18,13 @@ from app.Queue.Redis.clients import close_client, is_cluster, make_client
 from app.Queue.Redis.dispatch_writes import STATUS_PREFIX, open_writes, server_identity
 from app.Queue.Redis.errors import translate_errors
 from app.Queue.Redis.HeldConnection import HeldConnection
+from app.Queue.Support.compact_json import dumps_encoder
 from app.Queue.Support.time import now
 
 GC_SLACK_MS = 60_000  # the server drops a key this long after its logical expiry
 PUT_MANY_CHUNK = 1000  # entries per script call: bounded script runtime
+# json.dumps(value), byte for byte, with the C encoder made once: a worker's status flush encodes a record per job
+_dumps = dumps_encoder()
 
 
 def _decode(raw: str | None, t: float) -> Any | None:
@@ -70,7 +73,7 @@ class RedisStore:
     @staticmethod
     def _stored(value: Any, ttl: float | None, t: float) -> tuple[str, int | None]:
         """Encode a value with its expiry; returns (stored text, server TTL in ms or None)."""
-        return RedisStore._framed(json.dumps(value), ttl, t)
+        return RedisStore._framed(_dumps(value), ttl, t)
 
     @staticmethod
     def _framed(body: str, ttl: float | None, t: float) -> tuple[str, int | None]:
@@ -96,7 +99,7 @@ class RedisStore:
         return {k: v for k, v in values.items() if v is not None}
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
-        self.put_encoded(key, json.dumps(value), ttl)
+        self.put_encoded(key, _dumps(value), ttl)
 
     def put_encoded(self, key: str, text: str, ttl: float | None = None) -> None:
         """`put` of a value already encoded by json.dumps (the status record every dispatch writes)."""
@@ -117,14 +120,19 @@ class RedisStore:
     def put_many(self, items: list[tuple[str, Any, float | None]]) -> None:
         """Write several (key, value, ttl) entries with one script call per PUT_MANY_CHUNK entries."""
         t = now()
+        frames: dict[float | None, tuple[str, int | str]] = {}  # per ttl: the expiry prefix and server TTL, spelt once
+        prefix = self.prefix
         with translate_errors(self.config):
             for start in range(0, len(items), PUT_MANY_CHUNK):
                 keys: list[str] = []
                 args: list[Any] = []
                 for key, value, ttl in items[start:start + PUT_MANY_CHUNK]:
-                    stored, px = self._stored(value, ttl, t)
-                    keys.append(self.prefix + key)
-                    args += (stored, "" if px is None else px)
+                    frame = frames.get(ttl)
+                    if frame is None:  # _framed's text without the body: every status of a flush has the same ttl
+                        head, px = self._framed("", ttl, t)
+                        frame = frames[ttl] = (head, "" if px is None else px)
+                    keys.append(prefix + key)
+                    args += (frame[0] + _dumps(value), frame[1])
                 if self.cluster:
                     self._set_each(keys, args[0::2], args[1::2])
                 else:

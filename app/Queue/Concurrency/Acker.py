@@ -27,17 +27,21 @@ class Acker:
 
     def __init__(self, own_driver: Callable[[], Any]) -> None:
         self._own_driver = own_driver  # called on the acker's thread: a driver whose held connection is its own
-        self._posted: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._posted: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def post(self, job: Any) -> None:
         """Queue the ack of `job` (a driver's ReservedJob)."""
+        self.post_many([job])
+
+    def post_many(self, jobs: list[Any]) -> None:
+        """Queue the acks of `jobs` (one wake of the acker for all of them)."""
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._thread = start_thread("queue-acker", self._run)
-        self._posted.put(job)
+        self._posted.put(jobs)
 
     def close(self, wait: float = 10.0) -> None:
         """Send every ack posted so far, then stop."""
@@ -49,14 +53,20 @@ class Acker:
         driver: Any = None
         try:
             driver = self._own_driver()
-            while True:
-                jobs = [self._posted.get()]
-                while len(jobs) < MAX_WRITE and not self._posted.empty():
-                    jobs.append(self._posted.get_nowait())
-                done = None in jobs
-                self._send([job for job in jobs if job is not None], driver)
-                if done:
-                    return
+            done = False
+            while not done:
+                posted = self._posted.get()
+                jobs: list[Any] = []
+                while True:
+                    if posted is None:
+                        done = True
+                    else:
+                        jobs.extend(posted)
+                    if done or len(jobs) >= MAX_WRITE or self._posted.empty():
+                        break
+                    posted = self._posted.get_nowait()
+                for start in range(0, len(jobs), MAX_WRITE):
+                    self._send(jobs[start:start + MAX_WRITE], driver)
         finally:
             if driver is not None:
                 try:

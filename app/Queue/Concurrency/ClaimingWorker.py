@@ -43,12 +43,14 @@ log = logging.getLogger("queue.worker")
 SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
 MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
 MAX_BATCH = 100       # jobs one batch claim takes at most (after an async job, as many as there are free places)
+SETTLE_LINGER = 0.002  # seconds the batch settler pauses between batches (see _settle_linger)
+LINGER_FROM = 4        # jobs in a settled batch from which the settler pauses even while places are short
 
 
 class ClaimingSlot:
     """One claiming thread: the ack it owes (sent with its next claim) and whether it was retired."""
 
-    __slots__ = ("thread", "owed", "retired", "tickets", "busy", "started_one", "last_async", "batch")
+    __slots__ = ("thread", "owed", "retired", "tickets", "busy", "started_one", "last_async", "batch", "deferred")
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
@@ -59,6 +61,7 @@ class ClaimingSlot:
         self.started_one = False  # the job being processed became a flight (its ticket with it)
         self.last_async = False   # its last job went to the event loop: claim a batch next
         self.batch: deque[Any] = deque()  # jobs of a batch claim not processed yet
+        self.deferred: list[Flight] | None = None  # async flights of a batch claim, handed to the loop together
 
 
 class ClaimingThreads:
@@ -132,7 +135,8 @@ class ClaimingWorker(ConcurrentWorker):
         self._base: Any = None
         self._slot = threading.local()
         self._acker = Acker(lambda: self._base.for_thread())
-        self._batch_settler = BatchSettler(self._settle)
+        self._batch_settler = BatchSettler(self._settle_batch, self._settle_linger)
+        self._settling = threading.local()  # on the settler thread, during a batch: the acks and landings it collects
 
     # -- the main thread ------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
@@ -219,7 +223,12 @@ class ClaimingWorker(ConcurrentWorker):
 
     def _landed(self, flight: Flight) -> None:
         """The job is settled: free its place, or, for a `def handle` job landing on its own thread, keep the
-        place for that thread's next claim (one pass through the shared lock per job instead of two)."""
+        place for that thread's next claim (one pass through the shared lock per job instead of two).
+        A batch settled on the settler thread frees its places together, after its acks went out (_settle_batch)."""
+        landed = getattr(self._settling, "landed", None)
+        if landed is not None:
+            landed.append(flight)
+            return
         slot = flight.slot if not flight.is_async and getattr(self._slot, "current", None) is flight.slot else None
         with self._cv:
             self._flights.pop(flight, None)
@@ -229,6 +238,44 @@ class ClaimingWorker(ConcurrentWorker):
                 self._tickets += 1
             elif (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
                 self._cv.notify_all()  # a thread waiting for room, or the main thread draining
+
+    def _settle_batch(self, batch: list[tuple[Any, ...]]) -> None:
+        """On the settler thread: settle finished async jobs in order, then post all their acks to the acker at
+        once (one wake of it) and free their places under one pass through the lock."""
+        acks: list[Any] = []
+        landed: list[Flight] = []
+        self._settling.acks, self._settling.landed = acks, landed
+        try:
+            for flight, result, error in batch:
+                try:
+                    self._settle(flight, result, error)
+                except Exception:  # noqa: BLE001 - one job's failure must not stop the others' settling
+                    log.exception("could not settle a job; it stays reserved and runs again after its lease")
+        finally:
+            self._settling.acks = self._settling.landed = None
+            if acks:
+                self._acker.post_many(acks)
+            if landed:
+                with self._cv:
+                    for flight in landed:
+                        self._flights.pop(flight, None)
+                    if (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
+                        self._cv.notify_all()
+
+    def _settle_linger(self, settled: int) -> float:
+        """How long the batch settler may pause after settling `settled` jobs: a little while places are plentiful
+        (settling later costs no throughput then, and saves a wake-up per batch) or jobs finish many at a time
+        (the process is short of CPU, not of places); none while few finish and places are short (a job that
+        waits only on its own I/O would wait for the pause too)."""
+        return SETTLE_LINGER if settled >= LINGER_FROM or self._free() >= self.size // 4 else 0.0
+
+    def _post_ack(self, job: ReservedJob) -> None:
+        """The ack of a job settled off its claiming thread: collected for the batch being settled, else posted."""
+        acks = getattr(self._settling, "acks", None)
+        if acks is not None:
+            acks.append(job)
+        else:
+            self._acker.post(job)
 
     # -- a claiming thread --------------------------------------------------------------------------
     def _claim_loop(self, slot: ClaimingSlot) -> None:
@@ -291,8 +338,17 @@ class ClaimingWorker(ConcurrentWorker):
             for job in jobs:
                 job.begin()
         slot.batch.extend(jobs)
-        while slot.batch:
-            self._run_claimed(slot, slot.batch.popleft(), queues)
+        slot.deferred = []  # their async flights start together when the batch is processed: one wake of the loop
+        try:
+            while slot.batch:
+                self._run_claimed(slot, slot.batch.popleft(), queues)
+        finally:
+            self._submit_deferred(slot)
+
+    def _submit_deferred(self, slot: ClaimingSlot) -> None:
+        deferred, slot.deferred = slot.deferred, None
+        if deferred:
+            self._async.submit_many(deferred)
 
     def _hand_back_batch(self, slot: ClaimingSlot) -> None:
         """Give the jobs of this thread's batch not processed yet back to the queue, in their places, for other threads."""
@@ -333,7 +389,7 @@ class ClaimingWorker(ConcurrentWorker):
 
     def _run_claimed(self, slot: ClaimingSlot, job: ReservedJob, queues: list[str]) -> None:
         slot.started_one = False
-        self.process(self._connection, SlotJob(job, slot, self._acker.post), next_from=queues)  # type: ignore[arg-type]
+        self.process(self._connection, SlotJob(job, slot, self._post_ack), next_from=queues)  # type: ignore[arg-type]
         if not slot.started_one:  # process() settled the job without running it: counted, and its ticket is free again
             with self._cv:
                 self.jobs_processed += 1
@@ -381,10 +437,14 @@ class ClaimingWorker(ConcurrentWorker):
         slot.started_one = True
         slot.last_async = is_async
         if is_async:
-            self._async.submit(flight)
+            if slot.deferred is not None:
+                slot.deferred.append(flight)
+            else:
+                self._async.submit(flight)
             return
         if slot.batch:  # a `def handle` job in a batch: the rest go back for other threads
             self._hand_back_batch(slot)
+        self._submit_deferred(slot)  # the batch's async jobs must not wait for this one
         flight.slot = slot
         slot.busy = True
         self._claimers.spawn_if_needed()  # keep a thread claiming while this one runs the job
@@ -395,7 +455,7 @@ class ClaimingWorker(ConcurrentWorker):
 
     def _settle_off_loop(self, flight: Flight, result: Any, error: BaseException | None) -> None:
         """Settle a finished async job on the batch settler (one thread hand-off per batch of jobs)."""
-        self._batch_settler.post(flight, result, error)
+        self._batch_settler.post_from_loop(flight, result, error)
 
     def _shutdown(self) -> None:
         self._batch_settler.close()

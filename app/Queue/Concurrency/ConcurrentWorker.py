@@ -22,6 +22,7 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -273,26 +274,54 @@ class ConcurrentWorker(Worker):
             self._settle(flight, result, None)
 
     async def _run_async(self, flight: Flight) -> None:
-        if not flight.start():
-            return
-        result: Any = None
-        error: BaseException | None = None
         try:
-            if middleware_of(flight.job):
-                loop = asyncio.get_running_loop()
-                call = functools.partial(contextvars.copy_context().run, self._pipeline_in_thread, flight)
-                result = await loop.run_in_executor(self._middleware_pool(), call)
-            else:
-                result = await await_handle(flight.job, flight.policy.timeout)
-        except asyncio.CancelledError:
+            if not flight.start():
+                return
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                if middleware_of(flight.job):
+                    loop = asyncio.get_running_loop()
+                    call = functools.partial(contextvars.copy_context().run, self._pipeline_in_thread, flight)
+                    result = await loop.run_in_executor(self._middleware_pool(), call)
+                else:
+                    result = await self._await_timed(flight)
+            except asyncio.CancelledError:
+                if flight.state is FlightState.ABANDONED:
+                    return  # the keeper settled it already
+                error = self._cancelled(flight)
+            except BaseException as exc:  # noqa: BLE001 - settled below
+                error = exc
             if flight.state is FlightState.ABANDONED:
-                return  # the keeper settled it already
-            error = RuntimeError(f"{type(flight.job).__name__} was cancelled")
-        except BaseException as exc:  # noqa: BLE001 - settled below
-            error = exc
-        if flight.state is FlightState.ABANDONED:
-            return  # given up at its deadline: the late outcome is ignored
-        self._settle_off_loop(flight, result, error)
+                return  # given up at its deadline: the late outcome is ignored
+            self._settle_off_loop(flight, result, error)
+        finally:
+            flight.finished = True
+
+    async def _await_timed(self, flight: Flight) -> Any:
+        """Await the job's handle; past its timeout the loop's TimeoutLine cancels it (see _cancelled)."""
+        timeout = flight.policy.timeout
+        awaitable = flight.job.handle()
+        if not inspect.isawaitable(awaitable):
+            return awaitable
+        if not timeout or timeout <= 0:
+            return await awaitable
+        timeouts = self._async.timeouts
+        timeouts.add(flight, timeout)
+        try:
+            return await awaitable
+        finally:
+            timeouts.discard(flight, timeout)
+
+    @staticmethod
+    def _cancelled(flight: Flight) -> BaseException:
+        """The error a cancelled async job settles with: JobTimeoutError when its timeout cancelled it (and
+        nothing else did too, as asyncio.timeout decides), else a plain cancellation."""
+        name = type(flight.job).__name__
+        task = asyncio.current_task()
+        if flight.timed_out and task is not None and task.uncancel() == 0:
+            return JobTimeoutError(f"{name} timed out after {flight.policy.timeout:g} s")
+        return RuntimeError(f"{name} was cancelled")
 
     def _settle_off_loop(self, flight: Flight, result: Any, error: BaseException | None) -> None:
         """Settle an async job on a settling thread (store round trips stay off the event loop)."""

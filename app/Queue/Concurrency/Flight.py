@@ -35,6 +35,7 @@ class Flight:
     renew_at: float = 0.0
     state: FlightState = FlightState.QUEUED
     finished: bool = False  # the job's code returned (even after being abandoned)
+    timed_out: bool = False  # an async job's soft timeout cancelled it (TimeoutLine)
     slot: Any = None        # the ThreadSlot running it (threads only)
     task: Any = None        # the asyncio task running it (async only)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

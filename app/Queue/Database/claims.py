@@ -4,10 +4,12 @@
   starts with BEGIN IMMEDIATE, so writers are serialised and nothing needs locking.
 - MySQL / MariaDB, `OneTripClaim`: delete the finished job, `SELECT ... FOR UPDATE SKIP LOCKED`
   keeping the id in a session variable, and UPDATE that row, in one multi-statement (1 round
-  trip). Once the replay guard asks (`DatabaseQueue.read_statuses_with_claims`), the same round
-  trip also reads the claimed job's status record (STATUS_READ), which the guard would otherwise
-  read with a round trip of its own. Further queues take `TwoStepClaim` with the same locking SELECT, and so does every
-  claim once the server has returned a row other than the one it kept.
+  trip, one result set: the UPDATE reports the id it reserved in its OK packet through
+  LAST_INSERT_ID(id), so no SELECT reads the variable back). Once the replay guard asks
+  (`DatabaseQueue.read_statuses_with_claims`), the claim's SELECT also brings the claimed job's
+  status record (a scalar subquery, STATUS_COLUMN), which the guard would otherwise read with a
+  round trip of its own. Further queues take `TwoStepClaim` with the same locking SELECT, and so
+  does every claim once the server has reserved a row other than the one it returned.
 - PostgreSQL, `PostgresClaim` (Drivers/PostgresQueue.py): one data-modifying CTE with
   SKIP LOCKED on an autocommit connection (1 round trip).
 
@@ -18,6 +20,7 @@ The locking clause is `FOR UPDATE SKIP LOCKED` on MySQL ≥ 8.0.1 / MariaDB ≥ 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from app.Queue.Database.connection import Prepared, RawTransaction
@@ -30,13 +33,33 @@ log = logging.getLogger("queue.database")
 
 CLAIMED_VAR = "@queue_claimed_id"
 
-# The claimed job's status record, read in the claim's round trip for the replay guard (app/Queue/ReplayGuard.py):
-# the key is built from the payload's leading `{"uuid":"<uuid>"`; a payload that does not start so gives a key
-# the guard does not recognise, and it reads the record itself. A plain read: it locks nothing.
-STATUS_READ = Prepared.raw(
-    f"SELECT k.sk, c.value, c.expiration FROM (SELECT CONCAT(%(s_prefix)s, "
-    f"SUBSTRING_INDEX(SUBSTRING(j.payload, 10, 191), '\"', 1)) AS sk FROM {jobs.name} j WHERE j.id = {CLAIMED_VAR}) AS k "
-    f"LEFT JOIN {cache.name} AS c ON c.`key` = k.sk")
+# The claimed job's status record as one more column of the claim's SELECT, for the replay guard
+# (app/Queue/ReplayGuard.py): "<expiration> <value>", or NULL when there is none. The key is built from the
+# payload's leading `{"uuid":"<uuid>"` (status_key says how, in Python); a payload that does not start so gives
+# a key the guard does not recognise, and it reads the record itself. A scalar subquery is a plain read even
+# inside a locking SELECT (MariaDB and MySQL lock a subquery's rows only under its own locking clause): it
+# neither locks the record nor skips it while a writer holds it, as a joined table under SKIP LOCKED would.
+STATUS_COLUMN = (f"(SELECT CONCAT(c.expiration, ' ', c.value) FROM {cache.name} AS c WHERE c.`key` = "
+                 f"CONCAT(%(s_prefix)s, SUBSTRING_INDEX(SUBSTRING({jobs.name}.payload, 10, 191), '\"', 1))) AS status")
+UUID_AT, UUID_SPAN = 9, 191  # where STATUS_COLUMN looks for the uuid: SUBSTRING(payload, 10, 191)
+
+
+def status_key(prefix: str, payload: str) -> str:
+    """The status key STATUS_COLUMN looked up for `payload` (SUBSTRING_INDEX(SUBSTRING(...), '"', 1) in Python);
+    a payload that is not text (untrusted store) names the bare prefix, a key the replay guard does not take."""
+    if not isinstance(payload, str):
+        return prefix
+    return prefix + payload[UUID_AT:UUID_AT + UUID_SPAN].split('"', 1)[0]
+
+
+def status_read(prefix: str, payload: str, column: Any) -> tuple[Any, ...]:
+    """(key, value, expiration) of the status record a claim read, as the replay guard takes it (value None: none)."""
+    if column is None:
+        return status_key(prefix, payload), None, None
+    if isinstance(column, (bytes, bytearray)):
+        column = bytes(column).decode("utf-8", "replace")
+    expiration, _, value = str(column).partition(" ")
+    return status_key(prefix, payload), value, expiration
 
 
 class ClaimStrategy(Protocol):
@@ -93,52 +116,66 @@ class OneTripClaim:
     def _claim_in(self, tx: RawTransaction, finished: DatabaseJob | None, queues: Sequence[str],
                   worker_id: str) -> tuple[bool, DatabaseJob | None]:
         driver = self.driver
-        one_trip = driver.hot_statements(tx.dialect).one_trip
+        sql = driver.hot_statements(tx.dialect)
+        one_trip = sql.one_trip
         if not self.trusted or one_trip is None or not queues:
             return self.steps.claim_in(tx, finished, queues, worker_id)
-        sql = driver.hot_statements(tx.dialect)
         steps = [(sql.delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished is not None else []
-        reset, select_into, reserve, check = one_trip
         queue, token = queues[0], driver.new_token(worker_id)
         lease, where = driver.claim_params(queue)
-        statements = [*steps, (reset, {}), (select_into, where),
-                      (reserve, {"v_at": driver.lease_stamp(), "v_by": token}), (check, {})]
-        status_prefix = driver.status_prefix
-        if status_prefix is not None:
-            statements.append((STATUS_READ, {"s_prefix": status_prefix}))
-        out = tx.run(*statements, commit=True)
-        status = out.pop() if status_prefix is not None else None
-        *done, _, rows, reserved, kept = out
+        prefix = driver.status_prefix
+        if prefix is None:
+            select_into = (one_trip.select_into, where)
+        else:
+            select_into = (one_trip.select_into_with_status, {**where, "s_prefix": prefix})
+        out = tx.run(*steps, (one_trip.reset, {}), select_into,
+                     (one_trip.reserve, {"v_at": driver.lease_stamp(), "v_by": token}), commit=True)
+        *done, _, rows, (reserved, kept) = out
         deleted = done[0] > 0 if steps else True
-        if rows and reserved == 1 and kept[0][0] == rows[0][0]:
-            job_id, payload, attempts = rows[0]
+        if rows and reserved == 1 and kept == rows[0][0]:
+            job_id, payload, attempts = rows[0][:3]
             return deleted, driver.reserved_job(job_id, payload, attempts + 1, queue, token, lease,
-                                                tuple(status[0]) if status else None)
+                                                status_read(prefix, payload, rows[0][3]) if prefix is not None else None)
         if rows or reserved:  # the variable did not hold the returned row: undo, and stop using this path
-            log.error("claim on %s kept id %s but returned %s; falling back to the two-step claim",
-                      queue, kept[0][0], rows[0][0] if rows else None)
+            log.error("claim on %s reserved id %s but returned %s; falling back to the two-step claim",
+                      queue, kept if reserved else None, rows[0][0] if rows else None)
             tx.run((driver.release_token_statement, {"r_by": token}), commit=True)
             self.trusted = False
             return deleted, self.steps.claim_in(tx, None, queues, worker_id)[1]
         return deleted, self.steps.claim_in(tx, None, queues[1:], worker_id)[1] if len(queues) > 1 else None
 
 
-def one_trip_statements(claim: Prepared, table: str) -> tuple[Prepared, Prepared, Prepared, Prepared] | None:
+@dataclass(frozen=True)
+class OneTripStatements:
+    """The statements of a one-round-trip claim (see one_trip_statements)."""
+
+    reset: Prepared  # clear the session variable, so a SELECT that finds nothing leaves it NULL
+    select_into: Prepared  # the claim SELECT, keeping the id of the row it returns in the variable
+    select_into_with_status: Prepared  # the same, with the claimed job's status record as a fourth column
+    reserve: Prepared  # UPDATE the variable's row; (rowcount, the id it reserved)
+
+
+def one_trip_statements(claim: Prepared, table: str) -> OneTripStatements | None:
     """The claim as statements that run in one multi-statement: the SELECT keeps the id it locked
-    in a session variable, the UPDATE reserves that row, and a last SELECT reads the variable back
-    so the caller can check it is the row the claim returned (a server that evaluated the
-    assignment for rows it did not return, as a filesort might, is caught, not trusted)."""
+    in a session variable, and the UPDATE reserves that row and reports its id through
+    LAST_INSERT_ID(id) in its OK packet, so the caller can check it is the row the claim returned
+    (a server that evaluated the assignment for rows it did not return, as a filesort might, is
+    caught, not trusted)."""
     head = f"SELECT {table}.id, "
-    if not claim.sql.startswith(head) or claim.order is not None:
+    columns, found, rest = claim.sql.partition(" \nFROM ")
+    if not claim.sql.startswith(head) or not found or claim.order is not None:
         return None  # an unexpected rendering: keep the two-round-trip claim
-    reset = Prepared.raw(f"SET {CLAIMED_VAR} = NULL")
-    select_into = Prepared.raw(f"SELECT {CLAIMED_VAR} := {table}.id AS id, " + claim.sql[len(head):], claim.defaults)
-    # The claim's own conditions again: even a wrong id could only take a row that is free.
+    select_into = f"SELECT {CLAIMED_VAR} := {table}.id AS id, " + columns[len(head):]
+    # The claim's own conditions again: even a wrong id could only take a row that is free. LAST_INSERT_ID(id)
+    # comes last, so it is evaluated for the one row the UPDATE takes (found by primary key).
     reserve = Prepared.raw(f"UPDATE {table} SET reserved_at = %(v_at)s, reserved_by = %(v_by)s, attempts = attempts + 1 "
                            f"WHERE id = {CLAIMED_VAR} AND queue = %(queue)s AND (reserved_at IS NULL AND "
-                           f"available_at <= %(now)s OR reserved_at <= %(expired)s)")
-    check = Prepared.raw(f"SELECT {CLAIMED_VAR}")
-    return reset, select_into, reserve, check
+                           f"available_at <= %(now)s OR reserved_at <= %(expired)s) AND LAST_INSERT_ID(id)",
+                           reports_id=True)
+    return OneTripStatements(Prepared.raw(f"SET {CLAIMED_VAR} = NULL"),
+                             Prepared.raw(select_into + found + rest, claim.defaults),
+                             Prepared.raw(f"{select_into}, {STATUS_COLUMN}{found}{rest}", claim.defaults),
+                             reserve)
 
 
 def whole(attempts: Any) -> int:

@@ -338,19 +338,22 @@ def _first_line(exc: BaseException) -> str:
 class Prepared:
     """A Core statement compiled once for one dialect, to run on a DBAPI cursor with no per-call compiling."""
 
-    __slots__ = ("sql", "defaults", "order")
+    __slots__ = ("sql", "defaults", "order", "reports_id")
 
     def __init__(self, stmt: ClauseElement, dialect: Any) -> None:
         compiled = stmt.compile(dialect=dialect)
         self.sql = str(compiled)
         self.defaults = dict(compiled.params)  # e.g. LIMIT 1, bound as a parameter
         self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.reports_id = False
 
     @classmethod
-    def raw(cls, sql: str, defaults: Mapping[str, Any] | None = None) -> Prepared:
-        """A statement written for the driver's named (pyformat) style, e.g. one using a session variable."""
+    def raw(cls, sql: str, defaults: Mapping[str, Any] | None = None, reports_id: bool = False) -> Prepared:
+        """A statement written for the driver's named (pyformat) style, e.g. one using a session variable.
+        `reports_id`: the statement sets LAST_INSERT_ID(expr), and its result is (rowcount, that id)."""
         prepared = cls.__new__(cls)
         prepared.sql, prepared.defaults, prepared.order = sql, dict(defaults or {}), None
+        prepared.reports_id = reports_id
         return prepared
 
     def args(self, params: Mapping[str, Any]) -> Any:
@@ -383,10 +386,11 @@ class RawTransaction:
             self._open = True
 
     def run(self, *steps: tuple[Prepared, Mapping[str, Any]], commit: bool = False) -> list[Any]:
-        """Run statements in order; per statement, its rows (a list) or, when it returns none, its rowcount."""
+        """Run statements in order; per statement, its rows (a list) or, when it returns none, its rowcount
+        ((rowcount, id) for a statement that `reports_id`)."""
         self._open = True
         if not self._multi:
-            out = [self._one(prepared.sql, prepared.args(params)) for prepared, params in steps]
+            out = [self._one(prepared, prepared.args(params)) for prepared, params in steps]
             if commit:
                 self.commit()
             return out
@@ -397,21 +401,25 @@ class RawTransaction:
             args.update(prepared.args(params))  # the statements of one call use distinct names
         cursor = self._cursor
         cursor.execute(sql, args)
-        out = [self._result()]
-        while cursor.nextset():  # raises the error of a later statement (the server stops there)
-            out.append(self._result())
+        out = [self._result(steps[0][0])]
+        for prepared, _ in steps[1:]:
+            cursor.nextset()  # raises the error of a later statement (the server stops there)
+            out.append(self._result(prepared))
+        while cursor.nextset():  # the COMMIT's OK, when it rode along
+            pass
         if commit:
             self._open = False
-            out.pop()
         return out
 
-    def _one(self, sql: str, args: Any) -> Any:
-        self._cursor.execute(sql, args)
-        return self._result()
+    def _one(self, prepared: Prepared, args: Any) -> Any:
+        self._cursor.execute(prepared.sql, args)
+        return self._result(prepared)
 
-    def _result(self) -> Any:
+    def _result(self, prepared: Prepared) -> Any:
         cursor = self._cursor
-        return cursor.fetchall() if cursor.description is not None else cursor.rowcount
+        if cursor.description is not None:
+            return cursor.fetchall()
+        return (cursor.rowcount, cursor.lastrowid or 0) if prepared.reports_id else cursor.rowcount
 
     def commit(self) -> None:
         """Commit unless a COMMIT already went out with the last statements."""

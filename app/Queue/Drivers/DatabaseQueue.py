@@ -18,11 +18,20 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.engine import Connection, Engine
 
 from app.Queue.contracts import PushItem, QueueSizes
-from app.Queue.Database.claims import ClaimStrategy, OneTripClaim, TwoStepClaim, one_trip_statements, whole
+from app.Queue.Database.claims import (
+    ClaimStrategy,
+    OneTripClaim,
+    OneTripStatements,
+    TwoStepClaim,
+    one_trip_statements,
+    status_key,
+    status_read,
+    whole,
+)
 from app.Queue.Database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
 from app.Queue.Database import mysql_rows
 from app.Queue.Database.mysql_checks import PacketLimit
-from app.Queue.Database.tables import CLAIM_INDEX, jobs
+from app.Queue.Database.tables import CLAIM_INDEX, cache, jobs
 from app.Queue.Support.time import now
 
 T = TypeVar("T")
@@ -77,9 +86,11 @@ class _HotStatements:
     claim: Prepared
     reserve: Prepared
     delete_mine: Prepared
-    one_trip: tuple[Prepared, Prepared, Prepared, Prepared] | None = None  # MySQL/MariaDB: see claims.one_trip_statements
+    one_trip: OneTripStatements | None = None  # MySQL/MariaDB: see claims.one_trip_statements
 
 
+# A prefetched job's status record, read as it starts (see _begin_in), in the shape of claims.STATUS_COLUMN.
+_STATUS_BY_KEY = Prepared.raw(f"SELECT CONCAT(expiration, ' ', value) FROM {cache.name} WHERE `key` = %(s_key)s")
 _RELEASE_TOKEN = Prepared.raw(f"UPDATE {jobs.name} SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - 1 "
                               "WHERE reserved_by = %(r_by)s")
 
@@ -307,10 +318,20 @@ class DatabaseQueue:
         return []
 
     def _begin_in(self, tx: RawTransaction, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
-        """Delete `finished` (only while ours) and count `job`'s attempt; returns (started, acked)."""
+        """Delete `finished` (only while ours) and count `job`'s attempt; returns (started, acked).
+
+        Once the replay guard asked (read_statuses_with_claims), the same round trip also reads `job`'s
+        status record, as the guard checks it right after this start: no read of its own per job."""
         begin = self._batch_statement(("begin",), tx.dialect, lambda: _BEGIN)
         steps = [(self.hot_statements(tx.dialect).delete_mine, {"b_id": finished.id, "b_by": finished.token})] if finished else []
-        counts = tx.run(*steps, (begin, {"s_id": job.id, "s_by": job.token, "s_at": _lease_stamp()}), commit=True)
+        steps.append((begin, {"s_id": job.id, "s_by": job.token, "s_at": _lease_stamp()}))
+        prefix = self.status_prefix
+        if prefix is not None:
+            steps.append((_STATUS_BY_KEY, {"s_key": status_key(prefix, job.payload)}))
+        counts = tx.run(*steps, commit=True)
+        if prefix is not None:
+            found = counts.pop()
+            job.status_read = status_read(prefix, job.payload, found[0][0] if found else None)
         return counts[-1] > 0, counts[0] > 0 if finished else True
 
     def _batch_statement(self, key: tuple[Any, ...], dialect: Any, build: Callable[[], Any]) -> Prepared:

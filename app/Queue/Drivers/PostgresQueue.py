@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy.engine import Engine
 
 from app.Queue.contracts import PushItem
-from app.Queue.Database.claims import ClaimStrategy
+from app.Queue.Database.claims import ClaimStrategy, status_key, status_read
 from app.Queue.Database.postgres_session import PostgresSession, channel
 from app.Queue.Drivers.DatabaseQueue import (
     DatabaseJob,
@@ -48,7 +48,7 @@ DELETE_AND_CLAIM = (
     "SELECT (SELECT count(*) FROM done), moved.id, moved.payload, moved.attempts FROM (SELECT 1) AS one "
     "LEFT JOIN moved ON true")
 # The same two claims also reading the claimed job's status record for the replay guard, once it asked
-# (DatabaseQueue.read_statuses_with_claims; the key is built as in claims.STATUS_READ). The whole statement
+# (DatabaseQueue.read_statuses_with_claims; the key is built as in claims.STATUS_COLUMN). The whole statement
 # reads one snapshot: the record as committed when the claim started.
 _STATUS_OF_MOVED = ("LEFT JOIN LATERAL (SELECT %(s_prefix)s || split_part(substr(moved.payload, 10, 191), '\"', 1) AS sk) "
                     "AS k ON true LEFT JOIN cache AS c ON c.key = k.sk")
@@ -67,6 +67,9 @@ BEGIN = (
     "started AS (UPDATE jobs SET attempts = attempts + 1, reserved_at = %(at)s::bigint "
     "WHERE id = %(s_id)s AND reserved_by = %(s_by)s RETURNING 1) "
     "SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM started)")
+# The same, also reading the starting job's status record for the replay guard (key from the payload, see
+# claims.status_key), in the shape of claims.STATUS_COLUMN: "<expiration> <value>" or NULL.
+BEGIN_WITH_STATUS = BEGIN + ", (SELECT c.expiration::text || ' ' || c.value FROM cache AS c WHERE c.key = %(s_key)s)"
 PUSH = (
     "WITH pushed AS (INSERT INTO jobs (queue, payload, attempts, priority, available_at, created_at) "
     "VALUES (%(queue)s, %(payload)s, 0, %(priority)s, %(available_at)s::bigint, %(created_at)s::bigint) "
@@ -171,10 +174,17 @@ class PostgresQueue(DatabaseQueue):
         return self._session.run(DELETE_MINE, {"id": job.id, "by": job.token}) > 0
 
     def start_job(self, job: DatabaseJob, finished: DatabaseJob | None) -> tuple[bool, bool]:
-        """Count a prefetched job's attempt and renew its lease, deleting `finished` in the same statement."""
-        (acked, started), = self._session.run(BEGIN, {
-            "d_id": finished.id if finished else None, "d_by": finished.token if finished else None,
-            "s_id": job.id, "s_by": job.token, "at": _lease_stamp()})
+        """Count a prefetched job's attempt and renew its lease, deleting `finished` in the same statement
+        (which also reads the job's status record once the replay guard asked, as the claims do)."""
+        params = {"d_id": finished.id if finished else None, "d_by": finished.token if finished else None,
+                  "s_id": job.id, "s_by": job.token, "at": _lease_stamp()}
+        prefix = self.status_prefix
+        if prefix is None:
+            (acked, started), = self._session.run(BEGIN, params)
+        else:
+            (acked, started, found), = self._session.run(BEGIN_WITH_STATUS,
+                                                         {**params, "s_key": status_key(prefix, job.payload)})
+            job.status_read = status_read(prefix, job.payload, found)
         return bool(started), bool(acked) if finished is not None else True
 
     def release_job(self, job: DatabaseJob, delay: float, undo_attempt: bool) -> bool:
