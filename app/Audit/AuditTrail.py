@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("queue.audit")
 # AuditEntry from a tuple of all its fields, without NamedTuple's Python-level __new__ (a bulk makes one per job)
 _new_entry = functools.partial(tuple.__new__, AuditEntry)
+TENANT_MAX = 191  # characters of a tenant kept in an entry (the column's width)
 MAX_BUFFER = 50_000  # entries kept while the store is unreachable; beyond, the oldest are dropped (and logged)
 
 
@@ -135,7 +136,9 @@ class AuditTrail:
 
     def _dispatched(self, job: Any, job_uuid: str, queue: str, connection: str, at: float) -> AuditEntry:
         """The 'dispatched' entry of one job, made at `at`."""
-        return _new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection, _tenant(job), None, at,
+        tenant = getattr(job, "tenant", None)  # _tenant spelt out: one entry per dispatch
+        return _new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
+                           None if tenant is None else str(tenant)[:TENANT_MAX], None, at,
                            self.host, self.actor, None))
 
     def on_processing(self, event: JobProcessing) -> None:
@@ -155,11 +158,6 @@ class AuditTrail:
 
     def on_stopping(self, event: WorkerStopping) -> None:
         self.flush()
-
-
-def _tenant(job: Any) -> str | None:
-    value = getattr(job, "tenant", None)
-    return None if value is None else str(value)[:191]
 
 
 def envelope_of(payload: str) -> dict[str, Any]:

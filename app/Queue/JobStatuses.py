@@ -13,7 +13,7 @@ from typing import Any
 
 from app.Jobs.JobState import JobState, JobStatus
 from app.Queue.contracts import CacheStore, PutEncoded
-from app.Queue.Support.time import now
+from app.Queue.Support.time import float_text, now
 from app.Queue.StoreOutage import log_failure
 
 FLUSH_INTERVAL = 0.1
@@ -40,15 +40,17 @@ class StatusRepository:
     def key(job_id: str) -> str:
         return f"status:{job_id}"
 
-    def mark(self, job_id: str, state: JobState, attempts: int = 0, progress: float | None = None, error: str | None = None) -> None:
-        """Record a state change; a new attempt starts at 0 %, completion is 100 %, failures keep progress."""
+    def mark(self, job_id: str, state: JobState, attempts: int = 0, progress: float | None = None, error: str | None = None,
+             at: float | None = None) -> None:
+        """Record a state change made at `at` (default: now); a new attempt starts at 0 %, completion is 100 %, failures keep progress."""
         if not self.enabled or not job_id:
             return
         if state is _PENDING and self._put_encoded is not None and self._buffer is None \
                 and not attempts and progress is None and error is None:
             # json.dumps of the dict below, byte for byte (tests/drivers/test_redis_store.py)
             self._put_encoded(f"status:{job_id}", f'{{"state": "pending", "attempts": 0, "progress": 0.0, '
-                                                f'"updated_at": {now()!r}, "error": null}}', self.ttl)
+                                                f'"updated_at": {float_text(now() if at is None else at)}, "error": null}}',
+                              self.ttl)
             return
         if progress is None:
             progress = _START_PROGRESS.get(state)
@@ -56,7 +58,7 @@ class StatusRepository:
                 current = self.get(job_id)
                 progress = current.progress if current else 0.0
         # JobStatus.to_dict's layout, built directly: twice per job, a dataclass and str(enum) cost ~1 us each
-        self._write(job_id, {"state": state._value_, "attempts": attempts, "progress": progress, "updated_at": now(),
+        self._write(job_id, {"state": state._value_, "attempts": attempts, "progress": progress, "updated_at": now() if at is None else at,
                              "error": error})
 
     def mark_pending_many(self, job_ids: list[str]) -> None:

@@ -21,7 +21,7 @@ from app.Queue.PayloadWriter import sign as sign  # re-exported: callers sign re
 from app.Queue.PayloadWriter import dumps as _dumps
 from app.Queue.Queueable import Queueable
 from app.Queue.Serializer import Serializer, class_path, module_allowed, resolve_class
-from app.Queue.Support.time import now
+from app.Queue.Support.time import float_text, now
 from app.Queue.Support.uuids import UuidPool, uuid4_strings
 
 if TYPE_CHECKING:
@@ -179,12 +179,14 @@ class PayloadCodec:
         return encoded
 
     def encode_data(self, job: Job) -> dict[str, Any]:
-        """Encode a job's public attributes; plain scalars skip the Serializer's type switch."""
+        """Encode a job's public attributes; plain scalars and finite floats skip the Serializer's type switch."""
         data: dict[str, Any] = {}
         for name, value in vars(job).items():
             if name.startswith("_") or name in EXCLUDED_ATTRS:
                 continue
             if type(value) in _PLAIN_TYPES and (type(value) is not str or value.isascii()) and (type(value) is not int or -_BIG < value < _BIG):
+                data[name] = value
+            elif type(value) is float and value - value == 0.0:  # finite (NaN and infinities are tagged): as it is
                 data[name] = value
             else:
                 data[name] = self.serializer.encode(value, f"{type(job).__name__}.{name}")
@@ -214,20 +216,22 @@ class PayloadCodec:
         job.__dict__.update({k: v if type(v) in _JSON_SCALARS else decode(v) for k, v in data.items()})
         return job
 
-    def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
-        """Build the signed payload for `job`; returns (uuid, payload text).
+    def create(self, job: Job, queue: str, connection: str, extra: dict[str, Any] | None = None,
+               created_at: float | None = None) -> tuple[str, str]:
+        """Build the signed payload for `job`, created at `created_at` (default: now); returns (uuid, payload text).
 
         Written by PayloadWriter like every bulk payload; built as a dict first only when it is
         encrypted or `extra` replaces an envelope member.
         """
-        self.check_allowed(type(job))
+        if type(job) not in self._allowed_classes:  # check_allowed's own first test, without the call
+            self.check_allowed(type(job))
         job_uuid = job.job_id
         if job_uuid:
             uuid_json = _dumps(job_uuid)
         else:
             job_uuid = self.uuids.take()
             uuid_json = f'"{job_uuid}"'
-        created, data = now(), self.encode_data(job)
+        created, data = now() if created_at is None else created_at, self.encode_data(job)
         encrypt = self.encrypter is not None and self.encrypter.should_encrypt(job, queue)
         if encrypt or (extra and not _ENVELOPE_KEYS.isdisjoint(extra)):
             envelope = self.envelope(job, job_uuid, queue, connection, created, data)
@@ -237,10 +241,11 @@ class PayloadCodec:
                 envelope = self.encrypter.encrypt_envelope(envelope, job)  # type: ignore[union-attr]
             payload = self.writer.sign_body(_dumps(envelope))
         else:
-            created_json = repr(created) if type(created) is float else _dumps(created)  # json's float spelling is repr's
+            created_json = float_text(created) if type(created) is float else _dumps(created)  # json's float spelling is repr's
             header = self._cached_header(job, queue, connection)
             payload = self.writer.sign(self.writer.core(uuid_json, header, created_json, data, extra))
-        check_payload_size(payload, self.max_payload_bytes, job, queue)
+        if len(payload) * 4 > self.max_payload_bytes:  # check_payload_size's first test: at most 4 bytes a character
+            check_payload_size(payload, self.max_payload_bytes, job, queue)
         return job_uuid, payload
 
     def _cached_header(self, job: Job, queue: str, connection: str) -> str:

@@ -74,7 +74,9 @@ class PayloadWriter:
 
     def sign(self, core: str) -> str:
         """Close `core` and append the signature of the closed text as the last member."""
-        return f"{core}{SIG_PREFIX}{self.mac_of(f'{core}}}'.encode())}\"}}"
+        mac = self._mac.copy()  # mac_of spelt out: every dispatch signs here
+        mac.update(f'{core}}}'.encode())
+        return f"{core}{SIG_PREFIX}{mac.hexdigest()}\"}}"
 
     def sign_body(self, body: str) -> str:
         """Sign a complete envelope text (`{...}`), e.g. one built as a dict (encrypted, or re-signed after a change)."""

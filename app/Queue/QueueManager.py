@@ -24,7 +24,7 @@ from app.Queue.Payload import PayloadCodec
 from app.Queue.QueueDefinition import QueueDefinition
 from app.Queue.Queueable import Queueable
 from app.Queue.QueueStats import QueueStats
-from app.Queue.Support.time import seconds_until
+from app.Queue.Support.time import now, seconds_until
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -312,21 +312,23 @@ class QueueManager:
         return queue_name, conn
 
     def _prepare(self, job: Job, queue: str | None, connection: str | None, delay: float | None,
-                 capacity: int = 0, target: tuple[str, str] | None = None) -> tuple[str, str, PushItem] | None:
-        """Check, guard and encode one job; `target` is its (queue, connection) when the caller resolved it already."""
+                 capacity: int = 0, target: tuple[str, str] | None = None,
+                 created_at: float | None = None) -> tuple[str, str, PushItem] | None:
+        """Check, guard and encode one job (created at `created_at`, default now); `target` is its (queue, connection)
+        when the caller resolved it already."""
         if not isinstance(job, Queueable):
             raise TypeError(f"only Job instances can be queued, got {type(job).__name__}")
-        codec = self.codec
+        codec = self._codec or self.codec
         codec.check_allowed(type(job))  # QUEUE_ALLOWED_JOB_MODULES, before a guard takes a unique lock
         queue_name, conn = target or self._target(job, queue, connection)
         self.connection_config(conn)  # unknown connection: fail before anything is stored
-        if capacity:  # before the guards, so a refused push leaves no unique lock behind
+        if capacity and queue_name in self.definitions:  # before the guards, so a refused push leaves no unique lock behind
             self._check_capacity(queue_name, conn, capacity)
         for guard in self.push_guards:
             if not guard(job, queue_name, conn):
                 return None
         extra = job._payload_extra() if hasattr(job, "_payload_extra") else None
-        job_uuid, payload = codec.create(job, queue_name, conn, extra)
+        job_uuid, payload = codec.create(job, queue_name, conn, extra, created_at)
         seconds = job.delay_seconds() if delay is None else delay
         return job_uuid, conn, _new_push_item((payload, queue_name, seconds, int(job.priority or 0)))
 
@@ -352,7 +354,9 @@ class QueueManager:
 
     def push(self, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
         """Queue one job; returns its uuid, or None when a guard (unique lock) refused it."""
-        return self._push(job, queue, connection, None)
+        if AfterCommit._open.get():  # _push's test, spelt out: every dispatch comes here
+            return self._push(job, queue, connection, None)
+        return self._push_now(job, queue, connection, None)
 
     def later(self, delay: Any, job: Job, queue: str | None = None, connection: str | None = None) -> str | None:
         """Queue a job to run after `delay` (seconds, timedelta or datetime)."""
@@ -383,13 +387,14 @@ class QueueManager:
         writes = one_call.dispatch_writes() if one_call is not None else None
         if writes is not None:
             return self._push_in_one_call(one_call, writes, job, queue, connection, delay, target)  # type: ignore[arg-type]
-        prepared = self._prepare(job, queue, connection, delay, capacity=1, target=target)
+        at = now()  # the payload's createdAt and the pending status's updated_at: one time, spelt once
+        prepared = self._prepare(job, queue, connection, delay, capacity=1, target=target, created_at=at)
         if prepared is None:
             return None
         job_uuid, conn, item = prepared
         driver = self.connection(conn)
         job.job_id = job_uuid
-        self._mark_pending(driver, job_uuid)
+        self._mark_pending(driver, job_uuid, at)
         driver.push(item.payload, item.queue, item.delay, item.priority)
         self._queued(job, job_uuid, item.queue, conn)
         return job_uuid
@@ -410,13 +415,14 @@ class QueueManager:
                           delay: float | None, target: tuple[str, str] | None = None) -> str | None:
         """Push with the record, pending status and unique lock written by one script call (redis/dispatch_writes.py)."""
         before = job.job_id
+        at = now()  # the payload's createdAt and the pending status's updated_at: one time, spelt once
         with writes:
-            prepared = self._prepare(job, queue, connection, delay, capacity=1, target=target)
+            prepared = self._prepare(job, queue, connection, delay, capacity=1, target=target, created_at=at)
             if prepared is None:
                 return None
             job_uuid, conn, item = prepared
             job.job_id = job_uuid
-            self._mark_pending(driver, job_uuid)  # type: ignore[arg-type]
+            self._mark_pending(driver, job_uuid, at)  # type: ignore[arg-type]
         if not driver.push_dispatch(item, writes):
             job.job_id = before
             logging.getLogger("queue.unique").info("%s is already queued (its unique lock is held); dispatch ignored",
@@ -429,10 +435,10 @@ class QueueManager:
         """Queue many jobs with as few round trips as each driver allows; returns their uuids (app/Queue/BulkDispatch.py)."""
         return BulkDispatch(self, list(jobs), queue, connection).run()
 
-    def _mark_pending(self, driver: QueueDriver, job_uuid: str) -> None:
+    def _mark_pending(self, driver: QueueDriver, job_uuid: str, at: float | None = None) -> None:
         if getattr(driver, "runs_inline", False):
             return
-        self.statuses.mark(job_uuid, JobState.PENDING)
+        self.statuses.mark(job_uuid, JobState.PENDING, at=at)
 
     def _mark_pending_many(self, driver: QueueDriver, uuids: Sequence[str]) -> None:
         put_many = getattr(self.statuses, "mark_pending_many", None)

@@ -30,7 +30,7 @@ from app.Queue.contracts import PushItem, QueueSizes
 from app.Queue.Redis.clients import close_client, is_cluster, make_client
 from app.Queue.Redis.dispatch_writes import DispatchWrites, server_identity
 from app.Queue.Redis.errors import translate_errors
-from app.Queue.Redis.HeldConnection import NoReplyConnection
+from app.Queue.Redis.HeldConnection import NoReplyConnection, PackedHead, packed_head
 from app.Queue.Redis.RedisRecord import RedisRecord
 from app.Queue.Support.time import now
 
@@ -39,6 +39,7 @@ log = logging.getLogger("queue.redis")
 # Jobs per chunk of a bulk (one ZADD and RPUSH): bounds a command's runtime and arguments, and is small enough
 # that Redis stores one chunk while the dispatcher builds the next (bulk_stream).
 STREAM_CHUNK = 250
+_UNPACKED: Any = object()  # push_dispatch: no head packed yet for this queue and key count
 _TOKENS = (1,) * STREAM_CHUNK  # wake-up tokens of a full chunk's ready jobs
 CLUSTER_POLL = 1.0  # seconds: on Redis Cluster, how often a worker of several queues looks past the first
 # Seconds between one driver's refreshes of a queue's done set (its TTL and expired markers): the
@@ -215,6 +216,7 @@ class RedisQueue:
         self._holders: dict[str, str] = {}
         self._dispatch = self.client.register_script(LuaScripts.DISPATCH)
         self._dispatch_head = ("EVALSHA", self._dispatch.sha)
+        self._dispatch_packed: dict[tuple[str, int], PackedHead | None] = {}  # see push_dispatch
         self.server = server_identity(self.client)  # None on a cluster: no one-call dispatch there
         self._pop = self.client.register_script(LuaScripts.POP)
         self._delete_and_pop = self.client.register_script(LuaScripts.DELETE_AND_POP)
@@ -278,7 +280,7 @@ class RedisQueue:
 
         False when another live owner holds the unique lock: then nothing was written.
         """
-        k = self.keys(item.queue)
+        k = self._keys.get(item.queue) or self.keys(item.queue)
         priority = int(item.priority)
         t = now() if item.delay > 0 else 0.0
         if item.delay > 0 and t + item.delay > t:  # (a delay lost in rounding: ready now, as before)
@@ -287,7 +289,7 @@ class RedisQueue:
             ready = ""
         else:
             where = (k.pending, k.seq, k.notify)
-            score = _pending_score(priority)
+            score = -priority if priority else "-0"  # _pending_score, spelt out
             ready = "1"
         status = writes.status if writes is not None else None
         lock = writes.lock if writes is not None else None
@@ -298,8 +300,11 @@ class RedisQueue:
         if lock is not None:
             keys, tail = (*keys, lock.key), (*tail, lock.value, lock.now_ms, lock.px)
         command = (*self._dispatch_head, len(keys), *keys, score, priority, item.payload, ready, *tail)
+        head = self._dispatch_packed.get((where[0], len(keys)), _UNPACKED)
+        if head is _UNPACKED:  # EVALSHA, sha, the key count and the queue's three keys: packed once per queue
+            head = self._dispatch_packed[(where[0], len(keys))] = packed_head(command[:6])
         with self.errors:
-            return bool(self.held.evalsha(self._dispatch, command))
+            return bool(self.held.evalsha(self._dispatch, command, head))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one ZADD and RPUSH per queue and chunk, all pipelined on one connection."""
