@@ -61,7 +61,7 @@ class CompletedJobRecorder(WorkerScopedFlusher):
 
     def register(self, manager: QueueManager) -> None:
         """Listen to the worker's events."""
-        manager.events.listen(JobProcessed, self.on_processed)
+        manager.events.listen(JobProcessed, self.on_processed, after_ack=True)  # buffers (flushes when due): may follow the ack
         manager.events.listen(WorkerStarting, self.on_worker_starting)
         manager.events.listen(WorkerStopping, self.on_worker_stopping)
 

@@ -65,7 +65,7 @@ class MetricsCollector(WorkerScopedFlusher):
 
     def register(self, manager: QueueManager) -> None:
         events = manager.events
-        events.listen(JobProcessed, self.on_processed)
+        events.listen(JobProcessed, self.on_processed, after_ack=True)  # buffers only: may run while the ack is on its way
         events.listen(JobFailed, self.on_failed)
         events.listen(WorkerStarting, self.on_worker_starting)
         events.listen(WorkerStopping, self.on_worker_stopping)

@@ -93,7 +93,7 @@ def register(manager: QueueManager) -> None:
     listener = JobLogListener()
     events = manager.events
     events.listen(JobProcessing, listener.processing)
-    events.listen(JobProcessed, listener.processed)
+    events.listen(JobProcessed, listener.processed, after_ack=True)  # a log line: may follow the ack
     events.listen(JobReleased, listener.released)
     events.listen(JobFailed, listener.failed)
     events.listen(WorkerStarting, _worker_starting)

@@ -44,23 +44,46 @@ class JobSettlement:
 
     def completed(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], started: float, result: Any) -> bool:
         """Settle a returned attempt; True when the job must now be acked (its bookkeeping is recorded)."""
+        return self._completed(reserved, job, envelope, started, result, self.manager.events.dispatch) is not None
+
+    def completed_before_ack(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], started: float,
+                             result: Any) -> JobProcessed | None:
+        """As `completed`, leaving the JobProcessed listeners that may run after the ack to `after_ack`:
+        the event to hand them once the ack is sent, or None when the job must not be acked."""
+        return self._completed(reserved, job, envelope, started, result, self.manager.events.dispatch_before_ack)
+
+    def after_ack(self, event: JobProcessed) -> None:
+        """Call the JobProcessed listeners that only buffer (registered with after_ack), once the job's ack is sent.
+
+        An error is logged as one of `completed`'s is; the job is acked by then, which is why only
+        listeners whose records are not the job's durable bookkeeping may run here."""
+        try:
+            self.manager.events.dispatch_after_ack(event)
+        except Exception as exc:
+            log_failure(log, "recording the success of %s failed after its ack; it does not run again",
+                        exc, type(event.job).__name__)
+
+    def _completed(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], started: float, result: Any,
+                   dispatch: Callable[[JobProcessed], None]) -> JobProcessed | None:
         if job.has_failed:
             self.fail(reserved, job, envelope, job._failed_with or RuntimeError("failed"), started)
-            return False
+            return None
         if job.is_released and not job.is_deleted:
             self.release(reserved, job, envelope, job._released or 0.0, None)
-            return False
-        # Bookkeeping (batch counters, next chain step, unique lock, metrics) happens before the
+            return None
+        # Bookkeeping (batch counters, next chain step, unique lock, replay guard) happens before the
         # ack: a crash in between re-runs the job, and those listeners count each uuid once.
-        # Acking first would let a crash lose the bookkeeping for good.
+        # Acking first would let a crash lose the bookkeeping for good. Listeners that only buffer
+        # in memory (metrics, completed jobs, monitor, job log) may be left until the ack is sent.
         self.manager.statuses.mark(job.job_id or "", _COMPLETED, reserved.attempts)
+        event = JobProcessed(job, envelope, reserved.attempts, time.monotonic() - started, result)
         try:
-            self.manager.events.dispatch(JobProcessed(job, envelope, reserved.attempts, time.monotonic() - started, result))
+            dispatch(event)
         except Exception as exc:
             log_failure(log, "recording the success of %s failed; it stays reserved and runs again after its lease",
                         exc, type(job).__name__)
-            return False
-        return True
+            return None
+        return event
 
     def raised(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                exc: Exception, started: float) -> bool:

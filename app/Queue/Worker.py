@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from app.Jobs.JobState import JobState
@@ -21,7 +22,7 @@ from app.Queue.Heartbeat import Heartbeat
 from app.Queue.JobRunner import JobRunner
 from app.Queue.JobSettlement import JobSettlement
 from app.Queue.QueueWeights import WeightedOrder, weighted_order
-from app.Queue.Reservations import OneAtATime, ack, source_for
+from app.Queue.Reservations import OneAtATime, ack_then, source_for
 from app.Queue.RetryPolicy import RetryPolicy
 from app.Queue.StopConditions import FLAG_CHECK_INTERVAL, RESTART_KEY, StopConditions, paused_key, rss_mb
 from app.Queue.Support import collector
@@ -218,17 +219,19 @@ class Worker:
             raise
         else:
             self.heartbeat.clear()
-            if self.settlement.completed(reserved, job, envelope, started, result):
-                self._ack(reserved, next_from)
+            processed = self.settlement.completed_before_ack(reserved, job, envelope, started, result)
+            if processed is not None:  # the listeners that only buffer run while the ack is on its way
+                self._ack(reserved, next_from, partial(self.settlement.after_ack, processed))
         finally:
             self._current = None
 
-    def _ack(self, reserved: ReservedJob, next_from: Sequence[str]) -> None:
-        """Ack through the source; it may reserve the next job with the ack unless the worker is about to stop."""
+    def _ack(self, reserved: ReservedJob, next_from: Sequence[str], meanwhile: Callable[[], None] | None = None) -> None:
+        """Ack through the source; it may reserve the next job with the ack unless the worker is about to stop.
+        `meanwhile` runs once the ack is sent, before the next job (while its reply is on its way, where it can)."""
         if self.source is None:  # process() called outside the loop
-            ack(reserved)
+            ack_then(reserved, meanwhile)
         else:
-            self.source.finished(reserved, () if self.signals.should_quit or self.options.once else next_from)
+            self.source.finished(reserved, () if self.signals.should_quit or self.options.once else next_from, meanwhile)
 
     def _on_hard_timeout(self, reserved: ReservedJob) -> None:
         """The job ignored its soft timeout: settle it from the heartbeat thread, then the process exits."""

@@ -154,7 +154,7 @@ class WorkerMonitor:
         events.listen(WorkerStarting, self.on_worker_starting)
         events.listen(WorkerStopping, self.on_worker_stopping)
         events.listen(JobProcessing, self.on_job_processing)
-        events.listen(JobProcessed, self.on_job_processed)
+        events.listen(JobProcessed, self.on_job_processed, after_ack=True)  # memory only: may follow the ack
         events.listen(JobFailed, self.on_job_failed)
         events.listen(JobReleased, self.on_job_released)
 

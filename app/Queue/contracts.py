@@ -121,6 +121,17 @@ class AckAndReserve(Protocol):
 
 
 @runtime_checkable
+class AckAndReserveLater(Protocol):
+    """Optional, with AckAndReserve: a driver that sends the ack and the next reservation now and reads
+    the reply later, so the worker's own work between the two overlaps the round trip (Redis)."""
+
+    def send_delete_and_pop(self, job: Any, queues: Sequence[str], worker_id: str) -> Callable[[], ReservedJob | None]:
+        """Send `delete_and_pop(job, queues, worker_id)`; the returned reader waits for its reply and gives
+        the job reserved. Call it before anything else uses the driver; a reply lost with the connection
+        is handled by the reader as a failed `delete_and_pop` would be."""
+
+
+@runtime_checkable
 class ReadMany(Protocol):
     """Optional: a cache store that reads several keys in one round trip."""
 
@@ -141,9 +152,12 @@ class JobSource(Protocol):
         """Reserve (or hand out, already reserved) the next job of the first queue of `queues` that has
         one, waiting up to `wait` seconds where the store can wait."""
 
-    def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
+    def finished(self, job: ReservedJob, queues: Sequence[str], meanwhile: Callable[[], None] | None = None) -> None:
         """Ack a job that completed; `queues`, when given, is where the next job will be taken from
-        (a source may reserve it with the ack). Empty `queues`: no next job, ack it plainly."""
+        (a source may reserve it with the ack). Empty `queues`: no next job, ack it plainly.
+
+        `meanwhile`, when given, is called once the ack is sent (or failed) and before this returns:
+        while the ack's reply is on its way where the driver can wait for it later."""
 
     def close(self) -> None:
         """Hand back every job reserved but not started, and send acks still owed."""

@@ -109,23 +109,52 @@ Listener = Callable[[Any], None]
 
 @dataclass
 class EventDispatcher:
-    """Send events to listeners registered per event class."""
+    """Send events to listeners registered per event class.
+
+    A listener registered with `after_ack=True` only records into memory (its own flusher writes
+    it out later): a worker may call it once the job's ack is sent, while the ack's reply is on its
+    way (`dispatch_before_ack`, then `dispatch_after_ack`), instead of before the ack. `dispatch` calls
+    every listener, as registered. Change `listeners` through `listen` and `forget` only.
+    """
 
     listeners: dict[type, list[Listener]] = field(default_factory=lambda: defaultdict(list))
+    after_ack: dict[type, list[Listener]] = field(default_factory=lambda: defaultdict(list))
+    _before_ack: dict[type, tuple[Listener, ...]] = field(default_factory=dict, init=False, repr=False)  # kept per class
 
-    def listen(self, event_type: type, listener: Listener) -> None:
-        """Call `listener(event)` for every event of `event_type`."""
+    def listen(self, event_type: type, listener: Listener, *, after_ack: bool = False) -> None:
+        """Call `listener(event)` for every event of `event_type`; `after_ack`: it may run after the job's ack is sent."""
         if listener not in self.listeners[event_type]:
             self.listeners[event_type].append(listener)
+            if after_ack:
+                self.after_ack[event_type].append(listener)
+            self._before_ack.pop(event_type, None)
 
     def forget(self, event_type: type, listener: Listener) -> None:
         """Stop calling `listener`."""
         if listener in self.listeners.get(event_type, []):
             self.listeners[event_type].remove(listener)
+            if listener in self.after_ack.get(event_type, []):
+                self.after_ack[event_type].remove(listener)
+            self._before_ack.pop(event_type, None)
 
     def dispatch(self, event: Any) -> None:
         """Call the listeners of `event`'s class in registration order."""
         for listener in self.listeners.get(type(event), ()):
+            listener(event)
+
+    def dispatch_before_ack(self, event: Any) -> None:
+        """Call the listeners of `event`'s class that must run before the job's ack, in registration order."""
+        kind = type(event)
+        listeners = self._before_ack.get(kind)
+        if listeners is None:
+            later = self.after_ack.get(kind, ())
+            listeners = self._before_ack[kind] = tuple(f for f in self.listeners.get(kind, ()) if f not in later)
+        for listener in listeners:
+            listener(event)
+
+    def dispatch_after_ack(self, event: Any) -> None:
+        """Call the listeners of `event`'s class registered with `after_ack`, in registration order."""
+        for listener in self.after_ack.get(type(event), ()):
             listener(event)
 
     def has_listeners(self, event_type: type) -> bool:

@@ -228,9 +228,11 @@ class RedisQueue:
         self._size = self.client.register_script(LuaScripts.SIZE)
         self._clear = self.client.register_script(LuaScripts.CLEAR)
         self._clear_records = self.client.register_script(LuaScripts.CLEAR_RECORDS)
-        # BEGIN and batch-mode ACKs are sent without a reply, POP_MANY ahead of need and the claims
-        # behind a BLPOP, all by sha: loaded on every connect.
-        self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack, self._pop])
+        # BEGIN and batch-mode ACKs are sent without a reply, POP_MANY and DELETE_AND_POP ahead of
+        # their reply and the claims behind a BLPOP, all by sha: loaded on every connect.
+        self.held = NoReplyConnection(self.client, preload=[self._begin, self._pop_many, self._ack, self._pop,
+                                                           self._delete_and_pop])
+        self._pending = _PendingAckClaim(self)  # the one ack+claim sent ahead (send_delete_and_pop), reused
 
     def for_thread(self) -> RedisQueue:
         """A driver of the same connection for the calling thread: its own client and held connection.
@@ -419,15 +421,42 @@ class RedisQueue:
         if not queues or queues[0] != job.queue:
             job.delete()
             return self._pop_first(queues, worker_id)[0]
+        command, lease = self._ack_claim_command(job, worker_id)
+        with self.errors:
+            reply = self.held.evalsha(self._delete_and_pop, command)
+        return self._ack_claimed(job, queues, worker_id, reply, lease)
+
+    def send_delete_and_pop(self, job: RedisJob, queues: Sequence[str], worker_id: str) -> Callable[[], RedisJob | None]:
+        """`delete_and_pop`, sent now and read later: the ack and claim are on their way when this returns,
+        and the returned reader waits for the reply and gives the next job (or None).
+
+        Until the reader is called nothing else should use this driver's held connection (what does
+        still gets its answers in order, after this reply). A reply lost with the connection is sent
+        again by the reader on a new one, as a failed `delete_and_pop` is: the script deletes only a
+        reservation still ours, and a job a lost reply had reserved comes back after its lease.
+        """
+        if not queues or queues[0] != job.queue:  # more than one call: no reply to leave pending
+            claimed = self.delete_and_pop(job, queues, worker_id)
+            return lambda: claimed
+        pending = self._pending
+        pending.reset(job, queues, worker_id, *self._ack_claim_command(job, worker_id))
+        with self.errors:
+            self.held.request(*pending.command, on_reply=pending.arrived, on_error=pending.refused)
+        return pending.read
+
+    def _ack_claim_command(self, job: RedisJob, worker_id: str) -> tuple[tuple[Any, ...], float]:
+        """DELETE_AND_POP's command acking `job` and claiming from its queue, and the new lease's length."""
         queue = job.queue
         lease = float(self.retry_after(queue))
         t = now()
         done = job.done_until
         head = self._claim_heads.get(queue) or self._claim_head(queue)
-        command = (*head[1], t, t + lease, self._holder(worker_id), job.record,
-                   *(("", "") if done is None else (done, self.done_refresh(queue, done))))
-        with self.errors:
-            reply = self.held.evalsha(self._delete_and_pop, command)
+        return (*head[1], t, t + lease, self._holder(worker_id), job.record,
+                *(("", "") if done is None else (done, self.done_refresh(queue, done)))), lease
+
+    def _ack_claimed(self, job: RedisJob, queues: Sequence[str], worker_id: str, reply: Any, lease: float) -> RedisJob | None:
+        """Read DELETE_AND_POP's reply: warn when the ack found the reservation gone; the job claimed,
+        else one of the other queues."""
         if not reply[0]:
             log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
         if reply[1] is not None:
@@ -642,6 +671,60 @@ class RedisQueue:
     def close(self) -> None:
         self.held.close()
         close_client(self.client)
+
+
+_UNREAD = object()  # a pending reply not read yet
+
+
+class _PendingAckClaim:
+    """A DELETE_AND_POP sent ahead (`RedisQueue.send_delete_and_pop`) and its reply, read by `read`.
+
+    One per driver, reset for each call (at most one is pending: it is read before the next is sent),
+    with its bound methods made once: this runs once per job."""
+
+    __slots__ = ("driver", "job", "queues", "worker_id", "command", "lease", "reply", "error",
+                 "arrived", "refused", "read")
+
+    def __init__(self, driver: RedisQueue) -> None:
+        self.driver = driver
+        self.job: Any = None
+        self.queues: Sequence[str] = ()
+        self.worker_id = ""
+        self.command: tuple[Any, ...] = ()
+        self.lease = 0.0
+        self.reply: Any = _UNREAD
+        self.error: Exception | None = None
+        self.arrived: Callable[[Any], None] = self._arrived
+        self.refused: Callable[[Exception], None] = self._refused
+        self.read: Callable[[], RedisJob | None] = self._read
+
+    def reset(self, job: RedisJob, queues: Sequence[str], worker_id: str, command: tuple[Any, ...], lease: float) -> None:
+        self.job, self.queues, self.worker_id, self.command, self.lease = job, queues, worker_id, command, lease
+        self.reply, self.error = _UNREAD, None
+
+    def _arrived(self, reply: Any) -> None:
+        self.reply = reply
+
+    def _refused(self, exc: Exception) -> None:
+        self.error = exc
+
+    def _read(self) -> RedisJob | None:
+        """Wait for the reply and return the job it claimed (or the next queue's); a reply lost with the
+        connection, or a script the server lost, is sent again and waited for, as `delete_and_pop` does."""
+        driver = self.driver
+        try:
+            driver.held.sync()
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass  # the reply went with the connection: sent again below
+        error, reply = self.error, self.reply
+        if error is not None and not isinstance(error, redis.exceptions.NoScriptError):
+            with driver.errors:
+                raise error
+        job, self.job = self.job, None  # let the finished job go
+        if reply is _UNREAD:
+            with driver.errors:
+                reply = driver.held.evalsha(driver._delete_and_pop, self.command)
+        return driver._ack_claimed(job, self.queues, self.worker_id, reply, self.lease)
 
 
 class _CommandErrors(translate_errors):

@@ -266,8 +266,9 @@ class NoReplyConnection(HeldConnection):
         self._corked = False
         self._replies_off = False
         self._poller: Any = None  # select.poll on the held socket, made on first use
-        # Per request not read yet: its callback and how many OKs (of CLIENT REPLY ON) come first.
-        self._waiting: deque[tuple[Callable[[Any], None], int]] = deque()
+        # Per request not read yet: its callback, how many OKs (of CLIENT REPLY ON) come first, and
+        # who takes an error reply instead of the log (None: logged).
+        self._waiting: deque[tuple[Callable[[Any], None], int, Callable[[Exception], None] | None]] = deque()
 
     def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
@@ -349,14 +350,21 @@ class NoReplyConnection(HeldConnection):
         if self._corked and self._waiting:
             self._set_cork(conn, False)
 
-    def request(self, *args: Any, on_reply: Callable[[Any], None]) -> None:
-        """Send a command now and read its reply later (`sync` or the next `execute`), into `on_reply`."""
+    def request(self, *args: Any, on_reply: Callable[[Any], None], on_error: Callable[[Exception], None] | None = None) -> None:
+        """Send a command now and read its reply later (`sync` or the next `execute`), into `on_reply`;
+        an error reply goes to `on_error` when given, else to the log. A reply lost with the connection
+        reaches neither (`sync` raises the connection error)."""
         conn = self._connection(drain=False)
         if conn is None:
             on_reply(self._plain(*args))
             return
         try:
-            self._waiting.append((on_reply, self._write(conn, args, reply=True)))
+            if self._replies_off or self._corked or _pack is None:
+                oks = self._write(conn, args, reply=True)
+            else:  # replies on and nothing corked (the single worker's ack+claim): the command alone
+                conn.send_packed_command([_pack_exact(args)], check_health=False)
+                oks = 0
+            self._waiting.append((on_reply, oks, on_error))
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
             on_reply(self._plain(*args))
@@ -403,13 +411,16 @@ class NoReplyConnection(HeldConnection):
         """Read the replies of requests still owed, handing each to its callback."""
         waiting = self._waiting
         while waiting:
-            on_reply, oks = waiting.popleft()
+            on_reply, oks, on_error = waiting.popleft()
             try:
                 for _ in range(oks):
                     conn.read_response()
                 reply = conn.read_response()
             except redis.ResponseError as exc:
-                log.warning("a Redis request failed: %s", exc)
+                if on_error is None:
+                    log.warning("a Redis request failed: %s", exc)
+                else:
+                    on_error(exc)
                 continue
             except (redis.ConnectionError, redis.TimeoutError):
                 self._drop()

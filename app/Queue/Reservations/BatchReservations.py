@@ -7,7 +7,7 @@ from collections import deque
 from typing import Callable, Sequence
 
 from app.Queue.contracts import BlockingPop, HeldJob, ReserveAhead, ReservedJob, ReserveMany
-from app.Queue.Reservations.OneAtATime import ack
+from app.Queue.Reservations.OneAtATime import ack, ack_then
 
 log = logging.getLogger("queue.worker")
 
@@ -80,14 +80,18 @@ class BatchReservations:
         self._ahead_in_flight = True
         self._ahead.reserve_ahead(queue, self.worker_id, limit, arrived)
 
-    def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
-        """Owe the ack to the next job's start when one follows (and none is owed yet); else send it now."""
+    def finished(self, job: ReservedJob, queues: Sequence[str], meanwhile: Callable[[], None] | None = None) -> None:
+        """Owe the ack to the next job's start when one follows (and none is owed yet); else send it now.
+        Then `meanwhile` (no reply is waited for here, except for the last job's ack)."""
         if not queues:
-            ack(job)
-        elif self._unacked is None:
+            ack_then(job, meanwhile)
+            return
+        if self._unacked is None:
             self._unacked = job  # type: ignore[assignment]  # every job of this source came from pop_many: a HeldJob
         else:
             job.delete_nowait()  # type: ignore[attr-defined]  # a HeldJob too (no cast(): this runs once per job)
+        if meanwhile is not None:
+            meanwhile()
 
     def _send_owed_ack(self) -> None:
         job, self._unacked = self._unacked, None

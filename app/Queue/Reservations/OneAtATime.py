@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
 from app.Queue.contracts import BlockingPop, QueueDriver, ReservedJob
 
@@ -13,6 +13,15 @@ def ack(job: ReservedJob) -> None:
     """Delete a finished job, warning when its reservation was lost (it may then run again)."""
     if not job.delete():
         log.warning("job on %s finished after its reservation was lost; it may run again", job.queue)
+
+
+def ack_then(job: ReservedJob, meanwhile: Callable[[], None] | None) -> None:
+    """`ack(job)`, then `meanwhile()` (a JobSource's `finished` whose ack waits for its reply), even when the ack failed."""
+    try:
+        ack(job)
+    finally:
+        if meanwhile is not None:
+            meanwhile()
 
 
 class OneAtATime:
@@ -34,9 +43,9 @@ class OneAtATime:
                 return job
         return None
 
-    def finished(self, job: ReservedJob, queues: Sequence[str]) -> None:
-        """Ack the finished job."""
-        ack(job)
+    def finished(self, job: ReservedJob, queues: Sequence[str], meanwhile: Callable[[], None] | None = None) -> None:
+        """Ack the finished job, then call `meanwhile`."""
+        ack_then(job, meanwhile)
 
     def close(self) -> None:
         """Nothing is held between calls."""

@@ -11,6 +11,6 @@ from __future__ import annotations
 from app.Queue.Reservations.AckReservesNext import AckReservesNext
 from app.Queue.Reservations.BatchReservations import BatchReservations
 from app.Queue.Reservations.choice import source_for
-from app.Queue.Reservations.OneAtATime import OneAtATime, ack
+from app.Queue.Reservations.OneAtATime import OneAtATime, ack, ack_then
 
-__all__ = ["AckReservesNext", "BatchReservations", "OneAtATime", "ack", "source_for"]
+__all__ = ["AckReservesNext", "BatchReservations", "OneAtATime", "ack", "ack_then", "source_for"]
