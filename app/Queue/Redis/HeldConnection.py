@@ -476,6 +476,17 @@ def pack_after_head(head: PackedHead, command: tuple[Any, ...]) -> bytes:
     return b"*%d\r\n%b%b" % (len(command), head.packed, rest[rest.index(b"\r\n") + 2:])
 
 
+def _socket_failure(conn: Any, exc: BaseException, doing: str) -> BaseException:
+    """Disconnect `conn` (a partial write or read leaves it out of step, as redis-py does) and name the failure
+    as redis-py would: a socket timeout as TimeoutError, another socket error as ConnectionError, else `exc` itself."""
+    conn.disconnect()
+    if isinstance(exc, TimeoutError):  # the socket timed out (socket.timeout)
+        return redis.TimeoutError(f"Timeout {doing} socket")
+    if isinstance(exc, OSError):
+        return redis.ConnectionError(f"Error while {doing} socket: {exc.args}")
+    return exc
+
+
 def round_trip(conn: Any, packed: bytes) -> Any:
     """Send one packed command on redis-py connection `conn` and return its reply, as its
     `send_packed_command(check_health=False)` then `read_response()` would, errors included.
@@ -496,15 +507,8 @@ def round_trip(conn: Any, packed: bytes) -> Any:
         return conn.read_response()
     try:
         sock.sendall(packed)
-    except TimeoutError:  # the socket timed out (socket.timeout)
-        conn.disconnect()
-        raise redis.TimeoutError("Timeout writing to socket") from None
-    except OSError as exc:
-        conn.disconnect()
-        raise redis.ConnectionError(f"Error while writing to socket: {exc.args}") from None
-    except BaseException:
-        conn.disconnect()  # a partial write leaves the connection out of step, as redis-py does
-        raise
+    except BaseException as exc:
+        raise _socket_failure(conn, exc, "writing to") from None
     try:
         reply = reader.gets()
         while reply is _NOT_ENOUGH_DATA:
@@ -513,15 +517,8 @@ def round_trip(conn: Any, packed: bytes) -> Any:
                 raise redis.ConnectionError("Connection closed by server.")
             reader.feed(buffer, 0, size)
             reply = reader.gets()
-    except TimeoutError:  # the socket timed out (socket.timeout)
-        conn.disconnect()
-        raise redis.TimeoutError("Timeout reading from socket") from None
-    except OSError as exc:
-        conn.disconnect()
-        raise redis.ConnectionError(f"Error while reading from socket: {exc.args}") from None
-    except BaseException:
-        conn.disconnect()
-        raise
+    except BaseException as exc:
+        raise _socket_failure(conn, exc, "reading from") from None
     if conn.health_check_interval:
         conn.next_health_check = time.monotonic() + conn.health_check_interval
     if type(reply) is _PUSH:  # a RESP3 push message (invalidation, maintenance) came first: redis-py handles it
