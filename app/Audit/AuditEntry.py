@@ -32,28 +32,31 @@ class AuditEntry(NamedTuple):
         return self._asdict()
 
 
+TEXT_MAX = 191  # characters kept of a host, actor or tenant (the columns' width)
+
+
 @lru_cache(maxsize=1)
 def host() -> str:
-    return socket.gethostname()[:191]
+    return socket.gethostname()[:TEXT_MAX]
 
 
 def actor() -> str:
     """The acting user or command: QUEUE_AUDIT_ACTOR, else `user: artisan <command>` or `user: <program>`."""
     explicit = os.environ.get("QUEUE_AUDIT_ACTOR")
     if explicit:
-        return explicit[:191]
+        return explicit[:TEXT_MAX]
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
     argv = sys.argv or ["?"]
     program = os.path.basename(argv[0])
     if program == "artisan" and len(argv) > 1:
         program = f"artisan {argv[1]}"
-    return f"{user}: {program}"[:191]
+    return f"{user}: {program}"[:TEXT_MAX]
 
 
 def tenant_of(envelope: dict[str, Any]) -> str | None:
     """The tenant an envelope names (set by app/Tenancy), or None."""
     value = envelope.get("tenant")
-    return None if value is None else str(value)[:191]
+    return None if value is None else str(value)[:TEXT_MAX]
 
 
 def entry(event: str, envelope: dict[str, Any] | None = None, attempt: int | None = None, who: str | None = None,

@@ -16,7 +16,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable
 
-from app.Audit.AuditEntry import AuditEntry, actor, entry, host
+from app.Audit.AuditEntry import TEXT_MAX, AuditEntry, actor, entry, host
 from app.Audit.AuditStores import AuditStore, RedisAuditStore
 from app.Queue.events import JobFailed, JobProcessing, JobQueued, JobReleased, WorkerStopping
 from app.Queue.Support.time import now
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("queue.audit")
 # AuditEntry from a tuple of all its fields, without NamedTuple's Python-level __new__ (a bulk makes one per job)
 _new_entry = functools.partial(tuple.__new__, AuditEntry)
-TENANT_MAX = 191  # characters of a tenant kept in an entry (the column's width)
 MAX_BUFFER = 50_000  # entries kept while the store is unreachable; beyond, the oldest are dropped (and logged)
 
 
@@ -138,14 +137,14 @@ class AuditTrail:
         """The 'dispatched' entry of one job, made at `at`."""
         tenant = getattr(job, "tenant", None)  # _tenant spelt out: one entry per dispatch
         return _new_entry(("dispatched", job_uuid, type(job).__name__, queue, connection,
-                           None if tenant is None else str(tenant)[:TENANT_MAX], None, at,
+                           None if tenant is None else str(tenant)[:TEXT_MAX], None, at,
                            self.host, self.actor, None))
 
     def on_processing(self, event: JobProcessing) -> None:
         get = event.envelope.get
         tenant = get("tenant")  # tenant_of, inline: once per job
         self.add(_new_entry(("started", get("uuid"), get("displayName"), get("queue"), get("connection"),
-                             None if tenant is None else str(tenant)[:191], event.attempts, now(), self.host,
+                             None if tenant is None else str(tenant)[:TEXT_MAX], event.attempts, now(), self.host,
                              self.actor, None)))
 
     def on_released(self, event: JobReleased) -> None:
