@@ -236,8 +236,13 @@ class ClaimingWorker(ConcurrentWorker):
                     and (self.options.max_jobs <= 0 or self.jobs_processed + self._tickets < self.options.max_jobs)):
                 slot.tickets += 1
                 self._tickets += 1
-            elif (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
-                self._cv.notify_all()  # a thread waiting for room, or the main thread draining
+            else:
+                self._wake_for_room()
+
+    def _wake_for_room(self) -> None:
+        """Under the lock, once places were freed: wake a thread waiting for room, or the main thread draining."""
+        if (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
+            self._cv.notify_all()
 
     def _settle_batch(self, batch: list[tuple[Any, ...]]) -> None:
         """On the settler thread: settle finished async jobs in order, then post all their acks to the acker at
@@ -259,8 +264,7 @@ class ClaimingWorker(ConcurrentWorker):
                 with self._cv:
                     for flight in landed:
                         self._flights.pop(flight, None)
-                    if (self._room_wanted and self._free() >= self._room_wanted) or not self._claiming:
-                        self._cv.notify_all()
+                    self._wake_for_room()
 
     def _settle_linger(self, settled: int) -> float:
         """How long the batch settler may pause after settling `settled` jobs: a little while places are plentiful
