@@ -185,13 +185,19 @@ class HeldConnection:
         except redis.exceptions.NoScriptError:
             return script(keys=keys, args=args)
 
-    def evalsha(self, script: Any, command: tuple[Any, ...]) -> Any:
+    def evalsha(self, script: Any, command: tuple[Any, ...], head: PackedHead | None = None) -> Any:
         """Run `command`, an EVALSHA of registered `script` that a hot path built whole (its head kept per
-        queue); a script the server lost is sent by its source, which loads it again."""
+        queue); a script the server lost is sent by its source, which loads it again. `head` (see
+        `packed_head`): the command's first arguments as packed once by the caller, where the
+        connection can send them so (NoReplyConnection)."""
         try:
-            return self.execute(*command)
+            return self._execute_script(command, head)
         except redis.exceptions.NoScriptError:
             return self.execute("EVAL", script.script, *command[2:])
+
+    def _execute_script(self, command: tuple[Any, ...], head: PackedHead | None) -> Any:
+        """`execute(*command)` for `evalsha`."""
+        return self.execute(*command)
 
     def _connection(self, drain: bool = True) -> Any:
         """The held connection (after reading the replies owed, when `drain`), or None on another thread."""
@@ -286,25 +292,20 @@ class NoReplyConnection(HeldConnection):
             self._drop()
             return self._plain(*args)
 
-    def evalsha(self, script: Any, command: tuple[Any, ...], head: PackedHead | None = None) -> Any:
-        """`HeldConnection.evalsha`; with `head` (see `packed_head`), the command's first arguments are sent as
-        packed once by the caller and only the rest is packed now (hiredis spells each argument's length
-        with sprintf: ~600 instructions apiece)."""
+    def _execute_script(self, command: tuple[Any, ...], head: PackedHead | None) -> Any:
+        """`execute(*command)`; with `head`, the command's first arguments are sent as packed once by the
+        caller and only the rest is packed now (hiredis spells each argument's length with sprintf:
+        ~600 instructions apiece)."""
         if head is None:
-            return super().evalsha(script, command)
+            return self.execute(*command)
         conn = self._connection(drain=bool(self._waiting))
         if conn is None or self._replies_off or self._corked:
-            return super().evalsha(script, command)
+            return self.execute(*command)
         try:
             return round_trip(conn, pack_after_head(head, command))
-        except redis.exceptions.NoScriptError:
-            return self.execute("EVAL", script.script, *command[2:])
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
-            try:
-                return self._plain(*command)
-            except redis.exceptions.NoScriptError:
-                return self.execute("EVAL", script.script, *command[2:])
+            return self._plain(*command)
 
     def send(self, *args: Any) -> None:
         """Write a command that gets no reply (nor reports an error); corked when no reply is due.
