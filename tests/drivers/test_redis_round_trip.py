@@ -2,7 +2,9 @@
 answers and fails exactly as redis-py's send_packed_command + read_response, on RESP2 and RESP3."""
 from __future__ import annotations
 
+import contextlib
 import time
+from typing import Any, Iterator
 
 import hiredis
 import pytest
@@ -31,12 +33,22 @@ def _client(server: RedisServer, protocol: int, **options) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=server.port, db=3, protocol=protocol, **options)
 
 
-@pytest.mark.parametrize("protocol", [2, 3])
-def test_every_kind_of_reply_is_what_redis_py_reads(redis_server: RedisServer, protocol: int):
-    client = _client(redis_server, protocol)
-    client.flushdb()
+@contextlib.contextmanager
+def _pooled(server: RedisServer, protocol: int, **options) -> Iterator[tuple[redis.Redis, Any]]:
+    """A client and one connection taken from its pool, given back and closed afterwards."""
+    client = _client(server, protocol, **options)
     conn = client.connection_pool.get_connection()
     try:
+        yield client, conn
+    finally:
+        client.connection_pool.release(conn)
+        client.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_every_kind_of_reply_is_what_redis_py_reads(redis_server: RedisServer, protocol: int):
+    with _pooled(redis_server, protocol) as (client, conn):
+        client.flushdb()
         for args in COMMANDS:
             ours = round_trip(conn, hiredis.pack_command(args))
             conn.send_packed_command([hiredis.pack_command(args)], check_health=False)
@@ -45,16 +57,11 @@ def test_every_kind_of_reply_is_what_redis_py_reads(redis_server: RedisServer, p
                 continue  # they changed the data: each answered for its own call
             assert ours == theirs, args
         assert round_trip(conn, hiredis.pack_command(("INCRBY", "rt:n", 1))) == 11
-    finally:
-        client.connection_pool.release(conn)
-        client.close()
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_an_error_reply_raises_its_redis_py_class_and_keeps_the_connection_in_step(redis_server: RedisServer, protocol: int):
-    client = _client(redis_server, protocol)
-    conn = client.connection_pool.get_connection()
-    try:
+    with _pooled(redis_server, protocol) as (client, conn):
         with pytest.raises(redis.exceptions.NoScriptError):
             round_trip(conn, hiredis.pack_command(("EVALSHA", "0" * 40, 0)))
         client.set("rt:text", "a")
@@ -62,15 +69,10 @@ def test_an_error_reply_raises_its_redis_py_class_and_keeps_the_connection_in_st
             round_trip(conn, hiredis.pack_command(("INCR", "rt:text")))
         assert conn._sock is not None
         assert round_trip(conn, hiredis.pack_command(("ECHO", "next"))) == b"next"
-    finally:
-        client.connection_pool.release(conn)
-        client.close()
 
 
 def test_a_connection_the_server_closes_raises_connection_error_and_is_disconnected(redis_server: RedisServer):
-    client = _client(redis_server, 2)
-    conn = client.connection_pool.get_connection()
-    try:
+    with _pooled(redis_server, 2) as (client, conn):
         conn.send_command("CLIENT", "SETNAME", "rt-victim")
         conn.read_response()
         killer = redis_server.client()
@@ -79,31 +81,21 @@ def test_a_connection_the_server_closes_raises_connection_error_and_is_disconnec
         with pytest.raises(redis.ConnectionError):
             round_trip(conn, hiredis.pack_command(("PING",)))
         assert conn._sock is None
-    finally:
-        client.connection_pool.release(conn)
-        client.close()
 
 
 def test_a_reply_later_than_socket_timeout_raises_timeout_error_and_disconnects(redis_server: RedisServer):
-    client = _client(redis_server, 2, socket_timeout=0.2)
-    conn = client.connection_pool.get_connection()
-    try:
+    with _pooled(redis_server, 2, socket_timeout=0.2) as (client, conn):
         started = time.monotonic()
         with pytest.raises(redis.TimeoutError):
             round_trip(conn, hiredis.pack_command(("BLPOP", "rt:empty", 2)))
         assert time.monotonic() - started < 1.5
         assert conn._sock is None
-    finally:
-        client.connection_pool.release(conn)
-        client.close()
 
 
 def test_a_resp3_push_ahead_of_the_reply_goes_to_redis_py_and_the_reply_is_returned(redis_server: RedisServer):
-    client = _client(redis_server, 3)
-    conn = client.connection_pool.get_connection()
-    seen: list = []
-    conn._parser.set_invalidation_push_handler(seen.append)
-    try:
+    with _pooled(redis_server, 3) as (client, conn):
+        seen: list = []
+        conn._parser.set_invalidation_push_handler(seen.append)
         client.set("rt:tracked", "1")
         assert round_trip(conn, hiredis.pack_command(("CLIENT", "TRACKING", "ON"))) == b"OK"
         assert round_trip(conn, hiredis.pack_command(("GET", "rt:tracked"))) == b"1"
@@ -111,9 +103,6 @@ def test_a_resp3_push_ahead_of_the_reply_goes_to_redis_py_and_the_reply_is_retur
         time.sleep(0.05)
         assert round_trip(conn, hiredis.pack_command(("ECHO", "after"))) == b"after"
         assert seen and seen[0][0] == b"invalidate"
-    finally:
-        client.connection_pool.release(conn)
-        client.close()
 
 
 @pytest.mark.parametrize("with_head", [False, True], ids=["whole", "packed-head"])
