@@ -1,4 +1,4 @@
-"""DB_PURGE_NUDGE: a MariaDB worker wakes InnoDB purge between claims, and turns that off cleanly where it cannot."""
+"""MariaDB connection tuning: DB_PURGE_NUDGE wakes InnoDB purge between claims (off cleanly where it cannot); sockets skip unchanged timeouts."""
 from __future__ import annotations
 
 import logging
@@ -141,3 +141,16 @@ def test_db_purge_nudge_false_leaves_purge_to_the_server(maria: QueueManager, mo
     monkeypatch.setenv("DB_PURGE_NUDGE", "sometimes")
     with pytest.raises(ConfigurationError, match="DB_PURGE_NUDGE"):
         DatabaseQueue("database", maria.connection("database").engine, lambda _queue: 60)
+
+
+def test_the_engines_connections_skip_unchanged_socket_timeouts(maria: QueueManager):
+    """The worker's held connection sends its claims through a SteadyTimeoutSocket (app/Queue/Database/steady_socket.py)."""
+    from app.Queue.Database.steady_socket import SteadyTimeoutSocket
+
+    driver = maria.connection("database")
+    driver.bulk([PushItem("{}", "default", 0, 0)] * 2)
+    first = driver.pop("default", WORKER)
+    second = driver.ack_and_claim(first, ["default"], WORKER)[1]  # type: ignore[arg-type]
+    assert first is not None and second is not None and second.id != first.id
+    raw = driver._held._conn.connection.dbapi_connection  # type: ignore[union-attr]
+    assert isinstance(raw._sock, SteadyTimeoutSocket) and raw._sock.gettimeout() is None
