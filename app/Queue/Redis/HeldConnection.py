@@ -390,6 +390,13 @@ class NoReplyConnection(HeldConnection):
 
     def _write(self, conn: Any, args: tuple[Any, ...], reply: bool) -> int:
         """Write `args`, switching replies on or off first as needed; returns the OKs that precede its reply."""
+        if not reply and self._replies_off and _pack is not None:  # a batch's BEGIN or ack: the command alone
+            if self._cork and not self._corked and not self._waiting:
+                self._set_cork(conn, True)
+            conn.send_packed_command([_pack_exact(args)], check_health=False)
+            if self._corked and self._waiting:
+                self._set_cork(conn, False)
+            return 0
         parts = [args]
         oks = 0
         if reply and self._replies_off:
