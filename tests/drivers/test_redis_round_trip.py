@@ -1,8 +1,11 @@
 """HeldConnection.round_trip (the dispatcher's command straight on the socket and hiredis reader)
-answers and fails exactly as redis-py's send_packed_command + read_response, on RESP2 and RESP3."""
+answers and fails exactly as redis-py's send_packed_command + read_response, on RESP2 and RESP3;
+write_packed (a worker's per-job write) writes and fails as send_packed_command does."""
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 import time
 from typing import Any, Iterator
 
@@ -10,7 +13,7 @@ import hiredis
 import pytest
 import redis
 
-from app.Queue.Redis.HeldConnection import NoReplyConnection, packed_head, round_trip
+from app.Queue.Redis.HeldConnection import NoReplyConnection, packed_head, round_trip, write_packed
 from tests.servers_redis import RedisServer
 
 COMMANDS = [
@@ -132,3 +135,76 @@ def test_no_reply_connection_evalsha_reloads_a_flushed_script_and_outlives_a_kil
     finally:
         held.close()
         client.close()
+
+
+@pytest.mark.parametrize("size", [10, 300_000, 6_000_000], ids=["small", "over-the-send-buffer", "many-times-the-buffer"])
+def test_write_packed_sends_the_whole_command_byte_for_byte(redis_server: RedisServer, size: int):
+    """os.write takes what the socket buffer holds; the rest goes through sendall (the big values):
+    Redis reads the whole command, and the connection stays in step for the next one."""
+    value = bytes(range(256)) * (size // 256) + b"tail"
+    with _pooled(redis_server, 2, socket_timeout=10) as (client, conn):
+        conn._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        write_packed(conn, hiredis.pack_command(("SET", "wp:v", value)))
+        assert conn.read_response() == b"OK"
+        write_packed(conn, hiredis.pack_command(("STRLEN", "wp:v")))
+        assert conn.read_response() == len(value)
+        assert client.get("wp:v") == value
+
+
+def test_write_packed_to_a_closed_connection_raises_connection_error_and_disconnects(redis_server: RedisServer):
+    with _pooled(redis_server, 2) as (client, conn):
+        conn.send_command("CLIENT", "SETNAME", "wp-victim")
+        conn.read_response()
+        killer = redis_server.client()
+        killer.client_kill_filter(_id=[c for c in killer.client_list() if c.get("name") == "wp-victim"][0]["id"])
+        time.sleep(0.05)
+        with pytest.raises(redis.ConnectionError):
+            for _ in range(50):  # the first write after the close may still be accepted by the kernel
+                write_packed(conn, hiredis.pack_command(("SET", "wp:k", "x" * 100_000)))
+                time.sleep(0.01)
+        assert conn._sock is None
+
+
+def test_write_packed_to_a_peer_that_stops_reading_raises_timeout_error_and_disconnects():
+    """A server that never reads: the buffers fill, sendall waits out socket_timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True)
+    thread.start()
+    client = redis.Redis(host="127.0.0.1", port=listener.getsockname()[1], socket_timeout=0.3)
+    conn = client.connection_pool.make_connection()
+    try:
+        conn._connect_callbacks = []
+        conn._sock = socket.create_connection(("127.0.0.1", listener.getsockname()[1]), timeout=0.3)
+        thread.join(5)
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            for _ in range(200):
+                write_packed(conn, b"x" * 1_000_000)
+        assert time.monotonic() - started < 5
+        assert conn._sock is None
+    finally:
+        for sock in accepted:
+            sock.close()
+        listener.close()
+        client.close()
+
+
+def test_write_packed_leaves_a_socket_it_does_not_know_to_redis_py(redis_server: RedisServer, monkeypatch):
+    """A TLS socket's descriptor carries ciphertext: any socket that is not a plain socket.socket is
+    written by redis-py's send_packed_command, never by os.write."""
+    class Wrapped(socket.socket):
+        pass
+
+    with _pooled(redis_server, 2) as (client, conn):
+        plain = conn._sock
+        wrapped = Wrapped(plain.family, plain.type, fileno=plain.detach())
+        conn._sock = wrapped
+        sent: list = []
+        original = type(conn).send_packed_command
+        monkeypatch.setattr(type(conn), "send_packed_command",
+                            lambda self, command, check_health=True: (sent.append(command), original(self, command, check_health)))
+        write_packed(conn, hiredis.pack_command(("ECHO", "via-redis-py")))
+        assert sent == [[hiredis.pack_command(("ECHO", "via-redis-py"))]]
+        wrapped.settimeout(5)
+        assert wrapped.recv(100) == b"$12\r\nvia-redis-py\r\n"  # (the parser still reads the socket it was given)

@@ -363,7 +363,7 @@ class NoReplyConnection(HeldConnection):
             if self._replies_off or self._corked or _pack is None:
                 oks = self._write(conn, args, reply=True)
             else:  # replies on and nothing corked (the single worker's ack+claim): the command alone
-                conn.send_packed_command([_pack_exact(args)], check_health=False)
+                write_packed(conn, _pack_exact(args))
                 oks = 0
             self._waiting.append((on_reply, oks, on_error))
         except (redis.ConnectionError, redis.TimeoutError):
@@ -393,7 +393,7 @@ class NoReplyConnection(HeldConnection):
         if not reply and self._replies_off and _pack is not None:  # a batch's BEGIN or ack: the command alone
             if self._cork and not self._corked and not self._waiting:
                 self._set_cork(conn, True)
-            conn.send_packed_command([_pack_exact(args)], check_health=False)
+            write_packed(conn, _pack_exact(args))
             if self._corked and self._waiting:
                 self._set_cork(conn, False)
             return 0
@@ -493,6 +493,30 @@ def _socket_failure(conn: Any, exc: BaseException, doing: str) -> BaseException:
     if isinstance(exc, OSError):
         return redis.ConnectionError(f"Error while {doing} socket: {exc.args}")
     return exc
+
+
+def write_packed(conn: Any, packed: bytes) -> None:
+    """Write one packed command on redis-py connection `conn`, as its `send_packed_command(check_health=False)` does,
+    errors included (a socket error or timeout disconnects and raises redis-py's ConnectionError/TimeoutError).
+
+    A plain socket with a timeout is non-blocking underneath, and its `sendall` polls before every send: on the
+    per-job writes (a batch's BEGIN, the ack+claim) `os.write` on the descriptor is one system call instead of two,
+    whatever it could not write then goes through `sendall`. A TLS socket (whose descriptor carries ciphertext),
+    or none yet, takes redis-py's own path.
+    """
+    sock = conn._sock
+    if type(sock) is not socket.socket:
+        conn.send_packed_command([packed], check_health=False)
+        return
+    try:
+        try:
+            sent = os.write(sock.fileno(), packed)
+        except BlockingIOError:  # the send buffer is full: sendall waits for room, up to the timeout
+            sent = 0
+        if sent < len(packed):
+            sock.sendall(memoryview(packed)[sent:])
+    except BaseException as exc:
+        raise _socket_failure(conn, exc, "writing to") from None
 
 
 def round_trip(conn: Any, packed: bytes) -> Any:
