@@ -1,6 +1,7 @@
 """HeldConnection.round_trip (the dispatcher's command straight on the socket and hiredis reader)
 answers and fails exactly as redis-py's send_packed_command + read_response, on RESP2 and RESP3;
-write_packed (a worker's per-job write) writes and fails as send_packed_command does."""
+write_packed (a worker's per-job write) writes and fails as send_packed_command does, and read_reply
+(the reply of an ack+claim sent ahead) reads and fails as read_response does."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,7 @@ import hiredis
 import pytest
 import redis
 
-from app.Queue.Redis.HeldConnection import NoReplyConnection, packed_head, round_trip, write_packed
+from app.Queue.Redis.HeldConnection import NoReplyConnection, packed_head, read_reply, round_trip, write_packed
 from tests.servers_redis import RedisServer
 
 COMMANDS = [
@@ -208,3 +209,49 @@ def test_write_packed_leaves_a_socket_it_does_not_know_to_redis_py(redis_server:
         assert sent == [[hiredis.pack_command(("ECHO", "via-redis-py"))]]
         wrapped.settimeout(5)
         assert wrapped.recv(100) == b"$12\r\nvia-redis-py\r\n"  # (the parser still reads the socket it was given)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_read_reply_reads_replies_sent_ahead_as_read_response_does(redis_server: RedisServer, protocol: int):
+    """Every command sent first (several replies arrive in one recv), then read one by one: with read_reply,
+    then again on an emptied database with read_response; error replies included, the connection in step."""
+    commands = [*COMMANDS, ("EVALSHA", "0" * 40, 0), ("INCR", "rt:s"), ("ECHO", "after the errors")]
+
+    def outcomes(read) -> list:
+        with _pooled(redis_server, protocol) as (client, conn):
+            client.flushdb()
+            conn.send_packed_command([b"".join(hiredis.pack_command(c) for c in commands)], check_health=False)
+            seen: list = []
+            for _ in commands:
+                try:
+                    seen.append(("reply", read(conn)))
+                except redis.ResponseError as exc:
+                    seen.append((type(exc), str(exc)))
+            assert conn._sock is not None
+            conn.send_packed_command([hiredis.pack_command(("ECHO", "in step"))])
+            assert read(conn) == b"in step"
+            return seen
+
+    ours = outcomes(read_reply)
+    assert ours == outcomes(lambda conn: conn.read_response())
+    assert ("reply", b"x" * 200_000) in ours and any(kind is redis.exceptions.NoScriptError for kind, _ in ours)
+
+
+def test_read_reply_of_a_killed_connection_raises_connection_error_and_disconnects(redis_server: RedisServer):
+    with _pooled(redis_server, 2) as (client, conn):
+        conn.send_command("CLIENT", "SETNAME", "rr-victim")
+        conn.read_response()
+        conn.send_packed_command([hiredis.pack_command(("BLPOP", "rr:empty", 5))], check_health=False)
+        killer = redis_server.client()
+        killer.client_kill_filter(_id=[c for c in killer.client_list() if c.get("name") == "rr-victim"][0]["id"])
+        with pytest.raises(redis.ConnectionError):
+            read_reply(conn)
+        assert conn._sock is None
+
+
+def test_read_reply_later_than_socket_timeout_raises_timeout_error_and_disconnects(redis_server: RedisServer):
+    with _pooled(redis_server, 2, socket_timeout=0.2) as (client, conn):
+        conn.send_packed_command([hiredis.pack_command(("BLPOP", "rr:empty", 2))], check_health=False)
+        with pytest.raises(redis.TimeoutError):
+            read_reply(conn)
+        assert conn._sock is None

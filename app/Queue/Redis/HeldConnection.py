@@ -423,7 +423,7 @@ class NoReplyConnection(HeldConnection):
             try:
                 for _ in range(oks):
                     conn.read_response()
-                reply = conn.read_response()
+                reply = read_reply(conn)
             except redis.ResponseError as exc:
                 if on_error is None:
                     log.warning("a Redis request failed: %s", exc)
@@ -541,6 +541,23 @@ def round_trip(conn: Any, packed: bytes) -> Any:
         sock.sendall(packed)
     except BaseException as exc:
         raise _socket_failure(conn, exc, "writing to") from None
+    return _read_direct(conn, parser, reader, buffer, sock)
+
+
+def read_reply(conn: Any) -> Any:
+    """The next reply on redis-py connection `conn`, as its `read_response()` gives it, errors included,
+    straight from the hiredis reader as `round_trip` reads (a reply sent ahead: the single worker's ack+claim)."""
+    parser = conn._parser
+    reader = getattr(parser, "_reader", None)
+    buffer = getattr(parser, "_buffer", None)
+    sock = conn._sock
+    if reader is None or buffer is None or sock is None or _NOT_ENOUGH_DATA is None:
+        return conn.read_response()
+    return _read_direct(conn, parser, reader, buffer, sock)
+
+
+def _read_direct(conn: Any, parser: Any, reader: Any, buffer: Any, sock: Any) -> Any:
+    """Read one reply for `round_trip` and `read_reply` from the parser's own hiredis reader and buffer."""
     try:
         reply = reader.gets()
         while reply is _NOT_ENOUGH_DATA:
