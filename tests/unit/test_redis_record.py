@@ -43,3 +43,12 @@ def test_begun_is_what_read_then_started_gives_for_any_member(member):
     fields = RedisRecord.read(member)
     started = fields.started()
     assert RedisRecord.begun(member) == (started.text, started.attempts, fields.holder)
+
+
+@pytest.mark.parametrize("member", [
+    f"000000000000007|5|2|worker-1|{PAYLOAD}", f"000000000000007|-3|0||{PAYLOAD}", "1|1.5|0||p", "1|2|007|h|p|q",
+    "", "plain text", "1|2|3|4", "1|2|x|h|p", "1|2|-1|h|p", "1|2|٣|h|p", "|||||"])
+def test_payload_and_attempts_are_what_read_gives_for_any_member(member):
+    """A reserved job reads its payload and attempts without the NamedTuple (payload_and_attempts)."""
+    fields = RedisRecord.read(member)
+    assert RedisRecord.payload_and_attempts(member) == (fields.payload, fields.attempts)

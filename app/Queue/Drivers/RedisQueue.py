@@ -105,12 +105,10 @@ class RedisJob:
                  "replayed", "done_until")
 
     def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float, replayed: bool = False) -> None:
-        fields = RedisRecord.read(record)
         self.driver = driver
         self.queue = queue
         self.record = record
-        self.payload = fields.payload
-        self.attempts = fields.attempts
+        self.payload, self.attempts = RedisRecord.payload_and_attempts(record)
         self.retry_after = retry_after
         self.connection_name = driver.connection_name
         self.replayed = replayed  # the claim found this exact payload completed (app/Queue/ReplayGuard.py)
