@@ -66,12 +66,8 @@ class AuditTrail:
             self._store = make_store(self.manager)
         return self._store
 
-    def add(self, item: AuditEntry, wait: bool = True, full_now: bool = True) -> None:
-        """Buffer one entry; write the buffer when it is full or its oldest entry is due (see flush for `wait`).
-
-        Without `full_now`, a buffer this entry fills is left for `send_if_full` (a one-call dispatch
-        sends it while its own reply is on the way); one entry more than full is written at once.
-        """
+    def add(self, item: AuditEntry, wait: bool = True) -> None:
+        """Buffer one entry; write the buffer when it is full or its oldest entry is due (see flush for `wait`)."""
         if not self._buffer:
             self._oldest = item.at
             if self._store is None:  # bind the store now: a flush at exit writes where the entries were made
@@ -80,14 +76,8 @@ class AuditTrail:
                 except Exception:  # never fail a dispatch for the audit; flush() retries and warns
                     pass
         self._buffer.append(item)
-        if len(self._buffer) >= (self.batch if full_now else self.batch + 1) or item.at - self._oldest >= self.flush_seconds:
+        if len(self._buffer) >= self.batch or item.at - self._oldest >= self.flush_seconds:
             self.flush(wait=wait)
-
-    def send_if_full(self) -> None:
-        """Send a full buffer without waiting (see flush): a Redis dispatch calls this while its script's
-        reply is on the way, so the batch's encoding and sending overlap the round trip it waits for anyway."""
-        if len(self._buffer) >= self.batch:
-            self.flush(wait=False)
 
     def add_many(self, items: list[AuditEntry]) -> None:
         """Buffer several entries (a bulk dispatch's), writing as `add` would once they are buffered."""
@@ -126,15 +116,14 @@ class AuditTrail:
     def on_queued(self, event: JobQueued) -> None:
         self.queued(event.job, event.uuid, event.queue, event.connection)
 
-    def queued(self, job: Any, job_uuid: str, queue: str, connection: str, full_now: bool = True) -> None:
+    def queued(self, job: Any, job_uuid: str, queue: str, connection: str) -> None:
         """The 'dispatched' entry of one job; QueueManager calls it without a JobQueued when the trail alone listens.
 
         A dispatch that fills the buffer sends it without waiting for the store (as a bulk does):
         the dispatcher does not stand idle while Redis runs the batch's XADDs; the next waiting
-        flush (and the one at exit) syncs what was sent. Without `full_now` (a Redis one-call
-        dispatch), the next dispatch sends the full buffer while it waits for its reply (`send_if_full`).
+        flush (and the one at exit) syncs what was sent.
         """
-        self.add(self._dispatched(job, job_uuid, queue, connection, now()), wait=False, full_now=full_now)
+        self.add(self._dispatched(job, job_uuid, queue, connection, now()), wait=False)
 
     def on_queued_many(self, queued: Iterable[tuple[Any, str, str, str]]) -> None:
         """The 'dispatched' entries of a bulk dispatch, (job, uuid, queue, connection) each, stamped with one time.

@@ -423,17 +423,12 @@ class QueueManager:
             job_uuid, conn, item = prepared
             job.job_id = job_uuid
             self._mark_pending(driver, job_uuid, at)  # type: ignore[arg-type]
-        trail = self._lone_trail()
-        # a full audit buffer is sent while this dispatch's reply is on its way (AuditTrail.send_if_full)
-        if not driver.push_dispatch(item, writes, None if trail is None else trail.send_if_full):
+        if not driver.push_dispatch(item, writes):
             job.job_id = before
             logging.getLogger("queue.unique").info("%s is already queued (its unique lock is held); dispatch ignored",
                                                    type(job).__name__)
             return None
-        if trail is not None:
-            trail.queued(job, job_uuid, item.queue, conn, full_now=False)
-        else:
-            self._queued(job, job_uuid, item.queue, conn)
+        self._queued(job, job_uuid, item.queue, conn)
         return job_uuid
 
     def bulk(self, jobs: Iterable[Job], queue: str | None = None, connection: str | None = None) -> list[str | None]:
@@ -457,19 +452,11 @@ class QueueManager:
         listeners = self.events.listeners.get(JobQueued)
         if not listeners:
             return
-        trail = self._lone_trail()
-        if trail is not None:
+        trail = self.audit_trail
+        if trail is not None and len(listeners) == 1 and listeners[0] == trail.on_queued:
             trail.queued(job, job_uuid, queue, connection)  # the audit trail alone listens: no event object to build
             return
         self.events.dispatch(JobQueued(job, job_uuid, queue, connection))
-
-    def _lone_trail(self) -> AuditTrail | None:
-        """The audit trail when it alone hears JobQueued (then a dispatch hands it the fields, no event)."""
-        listeners = self.events.listeners.get(JobQueued)
-        trail = self.audit_trail
-        if trail is not None and listeners and len(listeners) == 1 and listeners[0] == trail.on_queued:
-            return trail
-        return None
 
     # -- reading -------------------------------------------------------------------------------
     def _queue_connection(self, queue: str | None, connection: str | None) -> str:

@@ -179,13 +179,12 @@ class OneCallDispatch(Protocol):
 
     `dispatch_writes()` opens a context in which the status and lock stores on the same server
     hand their writes over instead of sending them (None: not possible here); `push_dispatch`
-    stores everything at once and returns False when the unique lock was held (nothing stored);
-    it may call `meanwhile` (at most once) while it waits for the store's answer.
+    stores everything at once and returns False when the unique lock was held (nothing stored).
     """
 
     def dispatch_writes(self) -> Any: ...
 
-    def push_dispatch(self, item: PushItem, writes: Any, meanwhile: Callable[[], Any] | None = None) -> bool: ...
+    def push_dispatch(self, item: PushItem, writes: Any) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

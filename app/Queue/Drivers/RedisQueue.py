@@ -275,11 +275,10 @@ class RedisQueue:
         None on a cluster, where the status and lock keys live in other slots than the queue."""
         return None if self.server is None else DispatchWrites(self.server)
 
-    def push_dispatch(self, item: PushItem, writes: DispatchWrites | None, meanwhile: Callable[[], Any] | None = None) -> bool:
+    def push_dispatch(self, item: PushItem, writes: DispatchWrites | None) -> bool:
         """Store one job with the status and lock `writes` gathered, in one script call (DISPATCH).
 
-        False when another live owner holds the unique lock: then nothing was written. `meanwhile`
-        runs at most once, while the call's reply is on its way (HeldConnection.round_trip).
+        False when another live owner holds the unique lock: then nothing was written.
         """
         k = self._keys.get(item.queue) or self.keys(item.queue)
         priority = int(item.priority)
@@ -305,7 +304,7 @@ class RedisQueue:
         if head is _UNPACKED:  # EVALSHA, sha, the key count and the queue's three keys: packed once per queue
             head = self._dispatch_packed[(where[0], len(keys))] = packed_head(command[:6])
         with self.errors:
-            return bool(self.held.evalsha(self._dispatch, command, head, meanwhile))
+            return bool(self.held.evalsha(self._dispatch, command, head))
 
     def bulk(self, items: Sequence[PushItem]) -> None:
         """Push many jobs: one ZADD and RPUSH per queue and chunk, all pipelined on one connection."""

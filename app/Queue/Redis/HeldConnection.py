@@ -185,20 +185,17 @@ class HeldConnection:
         except redis.exceptions.NoScriptError:
             return script(keys=keys, args=args)
 
-    def evalsha(self, script: Any, command: tuple[Any, ...], head: PackedHead | None = None,
-                meanwhile: Callable[[], Any] | None = None) -> Any:
+    def evalsha(self, script: Any, command: tuple[Any, ...], head: PackedHead | None = None) -> Any:
         """Run `command`, an EVALSHA of registered `script` that a hot path built whole (its head kept per
         queue); a script the server lost is sent by its source, which loads it again. `head` (see
         `packed_head`): the command's first arguments as packed once by the caller, where the
-        connection can send them so (NoReplyConnection). `meanwhile`: see `round_trip`; it runs at
-        most once, and not at all where the command takes another way."""
+        connection can send them so (NoReplyConnection)."""
         try:
-            return self._execute_script(command, head, meanwhile)
+            return self._execute_script(command, head)
         except redis.exceptions.NoScriptError:
             return self.execute("EVAL", script.script, *command[2:])
 
-    def _execute_script(self, command: tuple[Any, ...], head: PackedHead | None,
-                        meanwhile: Callable[[], Any] | None = None) -> Any:
+    def _execute_script(self, command: tuple[Any, ...], head: PackedHead | None) -> Any:
         """`execute(*command)` for `evalsha`."""
         return self.execute(*command)
 
@@ -295,18 +292,17 @@ class NoReplyConnection(HeldConnection):
             self._drop()
             return self._plain(*args)
 
-    def _execute_script(self, command: tuple[Any, ...], head: PackedHead | None,
-                        meanwhile: Callable[[], Any] | None = None) -> Any:
+    def _execute_script(self, command: tuple[Any, ...], head: PackedHead | None) -> Any:
         """`execute(*command)`; with `head`, the command's first arguments are sent as packed once by the
         caller and only the rest is packed now (hiredis spells each argument's length with sprintf:
-        ~600 instructions apiece). `meanwhile` runs while the reply is on its way (`round_trip`)."""
+        ~600 instructions apiece)."""
         if head is None:
             return self.execute(*command)
         conn = self._connection(drain=bool(self._waiting))
         if conn is None or self._replies_off or self._corked:
             return self.execute(*command)
         try:
-            return round_trip(conn, pack_after_head(head, command), meanwhile)
+            return round_trip(conn, pack_after_head(head, command))
         except (redis.ConnectionError, redis.TimeoutError):
             self._drop()
             return self._plain(*command)
@@ -492,14 +488,9 @@ def _socket_failure(conn: Any, exc: BaseException, doing: str) -> BaseException:
     return exc
 
 
-def round_trip(conn: Any, packed: bytes, meanwhile: Callable[[], Any] | None = None) -> Any:
+def round_trip(conn: Any, packed: bytes) -> Any:
     """Send one packed command on redis-py connection `conn` and return its reply, as its
     `send_packed_command(check_health=False)` then `read_response()` would, errors included.
-
-    `meanwhile` (with the hiredis reader) is called once the command is sent, before its reply is
-    read: work that waits for nothing of this reply (a dispatch sends its audit trail's full buffer
-    there) runs while Redis runs the command and the reply travels back, instead of after. It must
-    not use `conn`; should it raise, the connection is dropped (its reply is unread) and that is raised.
 
     Straight on the socket and hiredis reader: redis-py's layers (host text for errors, parser
     dispatch, push-message checks) are ~20 calls per command, a tenth of a dispatch's Python. A
@@ -520,8 +511,6 @@ def round_trip(conn: Any, packed: bytes, meanwhile: Callable[[], Any] | None = N
     except BaseException as exc:
         raise _socket_failure(conn, exc, "writing to") from None
     try:
-        if meanwhile is not None:
-            meanwhile()
         reply = reader.gets()
         while reply is _NOT_ENOUGH_DATA:
             size = sock.recv_into(buffer)
