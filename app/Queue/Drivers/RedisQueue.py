@@ -524,14 +524,22 @@ class RedisQueue:
         job, wake = self._pop_first(queues, worker_id)
         return ([job] if job is not None else []), wake
 
-    def _take_many(self, queues: Sequence[str], worker_id: str, limit: int) -> tuple[list[RedisJob], float | None]:
+    def pop_many_started(self, queues: Sequence[str], worker_id: str, limit: int) -> list[RedisJob]:
+        """Reserve and start up to `limit` jobs of the first non-empty queue in one round trip, without waiting:
+        the claim counts their attempts (no BEGIN each), for a caller that starts every job it claims at once
+        (a concurrent worker's batch of async jobs, whose acks go out on another connection)."""
+        return self._take_many(queues, worker_id, max(1, int(limit)), started=True)[0]
+
+    def _take_many(self, queues: Sequence[str], worker_id: str, limit: int,
+                   started: bool = False) -> tuple[list[RedisJob], float | None]:
         wake: float | None = None
         holder = self._holder(worker_id)
         for queue in queues:
             lease = float(self.retry_after(queue))
             t = now()
+            args = [t, t + lease, holder, limit, 1] if started else [t, t + lease, holder, limit]
             with self.errors:
-                reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
+                reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, args)
             jobs, due = self._unpack_batch(queue, reply, lease)
             if jobs:
                 return jobs, None
