@@ -36,7 +36,7 @@ class AuditStore(Protocol):
 
 
 class RedisAuditStore:
-    """Audit entries in one stream (`{prefix}audit`), capped at `max_len` entries (XADD MAXLEN ~)."""
+    """Audit entries in one stream (`{prefix}audit`), capped at `max_len` entries (MAXLEN ~, once per appended batch)."""
 
     def __init__(self, client: Any, key: str, max_len: int, config: Mapping[str, Any]) -> None:
         self.client = client

@@ -163,12 +163,11 @@ class RateLimitGate:
         self.manager = manager
 
     def __call__(self, job: Job, envelope: dict[str, Any]) -> float | None:
-        limiter = Limiter(self.manager.cache)
         queue = str(envelope.get("queue") or job.queue or "")
         definition = self.manager.definitions.get(queue)
-        if definition is not None and definition.rate_limit_enabled:
-            wait = limiter.attempt(f"ratelimit:queue:{queue}", int(definition.rate_limit_max or 1),
-                                   float(definition.rate_limit_window or 1))
+        if definition is not None and definition.rate_limit_enabled:  # a Limiter only where a queue limit is set
+            wait = Limiter(self.manager.cache).attempt(f"ratelimit:queue:{queue}", int(definition.rate_limit_max or 1),
+                                                       float(definition.rate_limit_window or 1))
             if wait is not None:
                 return wait
         if isinstance(job, RateLimited):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from common import System, ajob_body, counter_client, job_body, url_for
 
@@ -46,6 +47,34 @@ if PROJECT not in sys.path:
 from app.Jobs.Job import Job  # noqa: E402
 
 
+class JobSpans:
+    """With OURQ_JOB_SPANS=<file> in the worker's environment: each `def handle` job's start and end
+    (time.perf_counter, CLOCK_MONOTONIC, comparable with another process's) per thread, written to
+    the file as JSON at exit. bench/peers/cpu_probe.py --gaps reads it: the time a slot thread spends
+    between the end of one job and the start of its next (settling, the ack and claim round trip, starting)."""
+
+    def __init__(self, path: str) -> None:
+        import atexit
+        import threading
+
+        self.path = path
+        self.spans: dict[int, list[tuple[float, float]]] = {}
+        self._ident = threading.get_ident
+        atexit.register(self.write)
+
+    def record(self, started: float, ended: float) -> None:
+        self.spans.setdefault(self._ident(), []).append((started, ended))  # one list per thread: no lock
+
+    def write(self) -> None:
+        import json
+
+        with open(self.path, "w") as out:
+            json.dump(list(self.spans.values()), out)
+
+
+_SPANS = JobSpans(os.environ["OURQ_JOB_SPANS"]) if os.environ.get("OURQ_JOB_SPANS") else None
+
+
 class NoopJob(Job):
     queue = "bench"
 
@@ -54,7 +83,12 @@ class NoopJob(Job):
         self.t = t
 
     def handle(self) -> None:
+        if _SPANS is None:
+            job_body(counter_client(URL), self.t)
+            return
+        started = time.perf_counter()
         job_body(counter_client(URL), self.t)
+        _SPANS.record(started, time.perf_counter())
 
 
 _aclient = None

@@ -85,3 +85,22 @@ def test_max_jobs_holds_with_batch_claims(backend: Backend, witness: Path):
     backend.manager.reset()
     sizes = backend.driver().sizes("default")
     assert (sizes.total, sizes.reserved) == (20, 0)  # the rest untouched, nothing left reserved
+
+
+def test_async_jobs_settled_in_batches_are_acked_by_the_settler_itself(backend: Backend, witness: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    # On Redis the batch settler sends the acks of what it settled on its own connection (without a reply):
+    # none passes through the acker thread, and all reach the store by the time the worker returns.
+    from app.Queue.Concurrency.Acker import Acker
+
+    posted: list[int] = []
+    post_many = Acker.post_many
+    monkeypatch.setattr(Acker, "post_many", lambda self, jobs: (posted.append(len(jobs)), post_many(self, jobs))[1])
+    ids = [AsyncSleepSpanJob.dispatch(str(witness), 0.02) for _ in range(40)]
+    worker = Worker(backend.manager, WorkerOptions(concurrency=16, stop_when_empty=True, sleep=0.05))
+    assert worker.daemon(backend.connection, ["default"]) == 0
+    assert sorted(intervals(read_lines(witness))) == sorted(ids)
+    assert posted == []
+    backend.manager.reset()
+    sizes = backend.driver().sizes("default")
+    assert (sizes.total, sizes.reserved) == (0, 0)

@@ -331,3 +331,26 @@ def test_a_wait_whose_claim_script_the_server_lost_still_takes_the_job(driver: R
     pusher.close()
     assert not thread.is_alive()
     assert result["job"] is not None and result["job"].payload == '"after flush"'  # type: ignore[attr-defined]
+
+
+def test_a_claim_that_starts_its_jobs_counts_their_attempts_so_an_ack_from_another_connection_holds(driver: RedisQueue):
+    # A concurrent worker's batch of async jobs: claimed on a slot thread's connection, acked without a reply
+    # on the settler's. With the attempts counted by the claim there is no BEGIN for that ack to overtake.
+    for n in range(5):
+        driver.push(f'"{n}"', "high" if n < 3 else "low")
+    jobs = driver.pop_many_started(["empty", "high", "low"], WORKER, 2)
+    assert [(j.payload, j.queue, j.attempts) for j in jobs] == [('"0"', "high", 1), ('"1"', "high", 1)]
+    held = driver.pop_many(["high"], WORKER, 5)  # a plain batch claim still leaves attempts to BEGIN
+    assert [(j.payload, j.attempts) for j in held] == [('"2"', 0)]
+    settler = driver.for_thread()
+    try:
+        settler.ack_many_nowait(jobs)  # sent at once, no BEGIN in between
+    finally:
+        settler.close()
+    assert (driver.sizes("high").reserved, driver.sizes("high").total) == (1, 1)
+    held[0].release(0, undo_attempt=True)
+    again = driver.pop_many_started(["high"], WORKER, 5)
+    assert [(j.payload, j.attempts) for j in again] == [('"2"', 1)]  # the claim is the attempt
+    again[0].release(0)
+    assert [(j.payload, j.attempts) for j in driver.pop_many_started(["high"], WORKER, 5)] == [('"2"', 2)]
+    assert driver.pop_many_started(["empty"], WORKER, 3) == []

@@ -72,3 +72,27 @@ def test_a_failing_batch_does_not_stop_the_thread():
     settler.post(1)
     settler.close()
     assert calls == [[0], [1]]
+
+
+def test_on_exit_runs_on_the_settler_thread_once_everything_posted_is_settled():
+    # The worker's settler closes its own connection there: closing it sends the acks still corked in it.
+    seen = Recorder()
+    exits: list[tuple[str, list[int]]] = []
+    settler = BatchSettler(seen, linger=lambda _size: 0.05,
+                           on_exit=lambda: exits.append((threading.current_thread().name, seen.settled())))
+    for n in range(30):
+        settler.post(n)
+    settler.close()
+    assert exits == [("queue-settle-batch", list(range(30)))]
+
+
+def test_on_exit_runs_even_after_a_failing_batch():
+    exits: list[str] = []
+
+    def settle(_batch: list[tuple[int]]) -> None:
+        raise RuntimeError("store down")
+
+    settler = BatchSettler(settle, on_exit=lambda: exits.append("closed"))
+    settler.post(0)
+    settler.close()
+    assert exits == ["closed"]

@@ -32,3 +32,23 @@ def test_a_member_without_the_framing_is_none_to_parse_and_a_bare_payload_to_rea
 def test_an_unreadable_priority_reads_as_zero_but_is_kept_as_stored():
     record = RedisRecord.read("1|1.5|0||p")
     assert record.priority_value == 0 and record.text == "1|1.5|0||p"
+
+
+@pytest.mark.parametrize("member", [
+    f"000000000000007|5|2|worker-1|{PAYLOAD}", f"000000000000007|-3|0||{PAYLOAD}", "1|1.5|0||p", "1|2|007|h|p|q",
+    "1|2|999999999|h|p", "", "plain text", "1|2|3|4", "1|2|x|h|p", "1|2|-1|h|p", "1|2|٣|h|p", "|||||"])
+def test_begun_is_what_read_then_started_gives_for_any_member(member):
+    """A prefetched job's BEGIN takes its started text, attempts and holder from one split (begun):
+    the same as the NamedTuple way, framed or not."""
+    fields = RedisRecord.read(member)
+    started = fields.started()
+    assert RedisRecord.begun(member) == (started.text, started.attempts, fields.holder)
+
+
+@pytest.mark.parametrize("member", [
+    f"000000000000007|5|2|worker-1|{PAYLOAD}", f"000000000000007|-3|0||{PAYLOAD}", "1|1.5|0||p", "1|2|007|h|p|q",
+    "", "plain text", "1|2|3|4", "1|2|x|h|p", "1|2|-1|h|p", "1|2|٣|h|p", "|||||"])
+def test_payload_and_attempts_are_what_read_gives_for_any_member(member):
+    """A reserved job reads its payload and attempts without the NamedTuple (payload_and_attempts)."""
+    fields = RedisRecord.read(member)
+    assert RedisRecord.payload_and_attempts(member) == (fields.payload, fields.attempts)

@@ -2,7 +2,8 @@
 
 Async jobs are settled off the claiming thread, and a job given up at its timeout by the lease
 keeper; their acks are posted here instead of costing each a round trip on the settling thread.
-The acker sends all it finds posted in one write on a connection of its own, with no reply
+(The batch settler of a driver that acks without a reply sends its acks itself with `send_acks`,
+on a connection of its own: one thread wake less per batch.) The acker sends all it finds posted in one write on a connection of its own, with no reply
 (`ack_many_nowait`); drivers without it get a plain ack each. At a stop every posted ack is
 sent before the connection closes (closing sends what is corked). A SIGKILL before that loses
 only acks: those jobs run again after their lease, as any unacked job does.
@@ -65,8 +66,7 @@ class Acker:
                     if done or len(jobs) >= MAX_WRITE or self._posted.empty():
                         break
                     posted = self._posted.get_nowait()
-                for start in range(0, len(jobs), MAX_WRITE):
-                    self._send(jobs[start:start + MAX_WRITE], driver)
+                send_acks(jobs, driver)
         finally:
             if driver is not None:
                 try:
@@ -74,21 +74,23 @@ class Acker:
                 except Exception:  # noqa: BLE001 - closing must not raise
                     log.warning("could not close the acker's connection; some acks may be lost (their jobs run again)")
 
-    def _send(self, jobs: list[Any], driver: Any) -> None:
-        """Send the acks of `jobs`: those of the acker's own driver type in one write, others one by one."""
-        many = getattr(driver, "ack_many_nowait", None)
-        kind = type(driver)
-        batch: list[Any] = []
-        others: list[Any] = []
-        for job in jobs:
-            (batch if many is not None and type(getattr(job, "driver", None)) is kind else others).append(job)
+
+def send_acks(jobs: list[Any], driver: Any) -> None:
+    """Send the acks of `jobs` on `driver` (whose connection the calling thread owns): those of its own
+    driver type without a reply, MAX_WRITE to a write, others one by one."""
+    many = getattr(driver, "ack_many_nowait", None)
+    kind = type(driver)
+    batch: list[Any] = []
+    others: list[Any] = []
+    for job in jobs:
+        (batch if many is not None and type(getattr(job, "driver", None)) is kind else others).append(job)
+    for start in range(0, len(batch), MAX_WRITE):
         try:
-            if batch and many is not None:
-                many(batch)
+            many(batch[start:start + MAX_WRITE])  # type: ignore[misc]  # batch is empty without it
         except Exception:
-            log.exception("could not ack %d finished jobs; they run again after their lease", len(batch))
-        for job in others:
-            try:
-                ack(job)
-            except Exception:
-                log.exception("could not ack a finished job; it runs again after its lease")
+            log.exception("could not ack %d finished jobs; they run again after their lease", len(batch[start:start + MAX_WRITE]))
+    for job in others:
+        try:
+            ack(job)
+        except Exception:
+            log.exception("could not ack a finished job; it runs again after its lease")

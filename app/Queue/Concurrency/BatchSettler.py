@@ -28,12 +28,14 @@ log = logging.getLogger("queue.worker")
 
 class BatchSettler:
     """`post(*args)` from any thread (or `post_from_loop` on an event loop); `settle_many(list of args)` runs on
-    the settler thread for what was posted, in order."""
+    the settler thread for what was posted, in order; `on_exit()` runs there once all is settled at the close."""
 
     def __init__(self, settle_many: Callable[[list[tuple[Any, ...]]], None],
-                 linger: Callable[[int], float] = lambda _size: 0.0) -> None:
+                 linger: Callable[[int], float] = lambda _size: 0.0,
+                 on_exit: Callable[[], None] = lambda: None) -> None:
         self._settle_many = settle_many
         self._linger = linger
+        self._on_exit = on_exit
         self._cv = threading.Condition(threading.Lock())
         self._posted: list[tuple[Any, ...]] = []
         self._from_loop: list[tuple[Any, ...]] = []  # touched by the loop's thread only
@@ -74,6 +76,15 @@ class BatchSettler:
         self.post_many(batch)
 
     def _run(self) -> None:
+        try:
+            self._settle_until_closed()
+        finally:
+            try:
+                self._on_exit()
+            except Exception:  # noqa: BLE001 - a last guard: the thread must end
+                log.exception("the batch settler could not close")
+
+    def _settle_until_closed(self) -> None:
         pause = 0.0
         while True:
             if pause > 0:

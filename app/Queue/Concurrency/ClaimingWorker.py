@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from app.Queue.Concurrency.Acker import Acker
+from app.Queue.Concurrency.Acker import Acker, send_acks
 from app.Queue.Concurrency.BatchSettler import BatchSettler
 from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
 from app.Queue.Concurrency.Flight import Flight
@@ -43,7 +43,7 @@ log = logging.getLogger("queue.worker")
 SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
 MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
 MAX_BATCH = 100       # jobs one batch claim takes at most (after an async job, as many as there are free places)
-SETTLE_LINGER = 0.002  # seconds the batch settler pauses between batches (see _settle_linger)
+SETTLE_LINGER = 0.005  # seconds the batch settler pauses between batches (see _settle_linger)
 LINGER_FROM = 4        # jobs in a settled batch from which the settler pauses even while places are short
 
 
@@ -135,7 +135,8 @@ class ClaimingWorker(ConcurrentWorker):
         self._base: Any = None
         self._slot = threading.local()
         self._acker = Acker(lambda: self._base.for_thread())
-        self._batch_settler = BatchSettler(self._settle_batch, self._settle_linger)
+        self._batch_settler = BatchSettler(self._settle_batch, self._settle_linger, self._close_ack_driver)
+        self._ack_driver: Any = None  # the batch settler's own driver, for drivers that ack without a reply
         self._settling = threading.local()  # on the settler thread, during a batch: the acks and landings it collects
 
     # -- the main thread ------------------------------------------------------------------------
@@ -259,12 +260,32 @@ class ClaimingWorker(ConcurrentWorker):
         finally:
             self._settling.acks = self._settling.landed = None
             if acks:
-                self._acker.post_many(acks)
+                self._send_acks(acks)
             if landed:
                 with self._cv:
                     for flight in landed:
                         self._flights.pop(flight, None)
                     self._wake_for_room()
+
+    def _send_acks(self, acks: list[Any]) -> None:
+        """On the settler thread: acks a driver sends without a reply go out here, on the settler's own
+        connection (no wake of the acker per batch); others are posted to the acker (their round trips
+        stay off this thread)."""
+        if getattr(self._base, "ack_many_nowait", None) is None:
+            self._acker.post_many(acks)
+            return
+        if self._ack_driver is None:
+            self._ack_driver = self._base.for_thread()
+        send_acks(acks, self._ack_driver)
+
+    def _close_ack_driver(self) -> None:
+        """On the settler thread, after its last batch: close its connection (closing sends what is corked)."""
+        driver, self._ack_driver = self._ack_driver, None
+        if driver is not None:
+            try:
+                driver.close()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                log.warning("could not close the settler's connection; some acks may be lost (their jobs run again)")
 
     def _settle_linger(self, settled: int) -> float:
         """How long the batch settler may pause after settling `settled` jobs: a little while places are plentiful
@@ -325,22 +346,27 @@ class ClaimingWorker(ConcurrentWorker):
     def _run_batch(self, slot: ClaimingSlot, driver: Any, queues: list[str], tickets: int) -> None:
         """After an async job: reserve up to `tickets` jobs of the first queue that has any in one round trip.
 
-        They all start now: their attempts are counted in one write without a reply (`begin_many`,
-        else HeldJob.begin each). When one turns out to be a `def handle` job, the jobs after it are
+        They all start now: the claim itself counts their attempts where the driver can
+        (`pop_many_started`); else they are counted in one write without a reply (`begin_many`, else
+        HeldJob.begin each). When one turns out to be a `def handle` job, the jobs after it are
         handed back with their attempt undone for the other threads, and this thread runs it
         (see _run_attempt).
         """
-        jobs = self._claim(functools.partial(driver.pop_many, queues, self.worker_id, tickets, 0), False, many=True) or []
+        started = getattr(driver, "pop_many_started", None)
+        take = (functools.partial(started, queues, self.worker_id, tickets) if started is not None
+                else functools.partial(driver.pop_many, queues, self.worker_id, tickets, 0))
+        jobs = self._claim(take, False, many=True) or []
         self._drop_tickets(slot, tickets - len(jobs))
         if not jobs:
             slot.last_async = False  # nothing more right now: the next claim waits for one job
             return
-        begin_many = getattr(driver, "begin_many", None)
-        if begin_many is not None:
-            begin_many(jobs)
-        else:
-            for job in jobs:
-                job.begin()
+        if started is None:
+            begin_many = getattr(driver, "begin_many", None)
+            if begin_many is not None:
+                begin_many(jobs)
+            else:
+                for job in jobs:
+                    job.begin()
         slot.batch.extend(jobs)
         slot.deferred = []  # their async flights start together when the batch is processed: one wake of the loop
         try:

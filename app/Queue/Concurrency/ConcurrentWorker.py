@@ -274,6 +274,8 @@ class ConcurrentWorker(Worker):
             self._settle(flight, result, None)
 
     async def _run_async(self, flight: Flight) -> None:
+        """The task of one async job: its handle awaited here, not in a coroutine of its own (one frame less
+        for every step of the job); past its timeout the loop's TimeoutLine cancels it (see _cancelled)."""
         try:
             if not flight.start():
                 return
@@ -285,7 +287,18 @@ class ConcurrentWorker(Worker):
                     call = functools.partial(contextvars.copy_context().run, self._pipeline_in_thread, flight)
                     result = await loop.run_in_executor(self._middleware_pool(), call)
                 else:
-                    result = await self._await_timed(flight)
+                    result = flight.job.handle()
+                    if inspect.isawaitable(result):
+                        timeout = flight.policy.timeout
+                        if timeout and timeout > 0:
+                            timeouts = self._async.timeouts
+                            timeouts.add(flight, timeout)
+                            try:
+                                result = await result
+                            finally:
+                                timeouts.discard(flight, timeout)
+                        else:
+                            result = await result
             except asyncio.CancelledError:
                 if flight.state is FlightState.ABANDONED:
                     return  # the keeper settled it already
@@ -297,21 +310,6 @@ class ConcurrentWorker(Worker):
             self._settle_off_loop(flight, result, error)
         finally:
             flight.finished = True
-
-    async def _await_timed(self, flight: Flight) -> Any:
-        """Await the job's handle; past its timeout the loop's TimeoutLine cancels it (see _cancelled)."""
-        timeout = flight.policy.timeout
-        awaitable = flight.job.handle()
-        if not inspect.isawaitable(awaitable):
-            return awaitable
-        if not timeout or timeout <= 0:
-            return await awaitable
-        timeouts = self._async.timeouts
-        timeouts.add(flight, timeout)
-        try:
-            return await awaitable
-        finally:
-            timeouts.discard(flight, timeout)
 
     @staticmethod
     def _cancelled(flight: Flight) -> BaseException:

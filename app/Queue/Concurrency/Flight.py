@@ -21,7 +21,7 @@ class FlightState(Enum):
     ABANDONED = "abandoned"  # the lease keeper settled it as timed out; whatever the code still does is ignored
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: one made per job, its fields read on several threads
 class Flight:
     """A reserved job handed to a slot; `deadline` (monotonic) is when the keeper stops waiting for it."""
 

@@ -2,9 +2,9 @@
 
 On the claiming thread, `delete()` only notes the ack as owed: the slot's JobSource sends it
 with the reservation of its next job (one round trip, AckReservesNext), on the connection the
-job was claimed on. From any other thread (an async job settled off the claiming thread, the
-lease keeper giving up on a stuck job) the ack is posted to the worker's Acker, which sends it
-without a reply on its own connection.
+job was claimed on. From any other thread the ack is posted (`post_ack`) and sent without a
+reply on another connection: by the batch settler itself for the async jobs it settles, by the
+worker's Acker for a job the lease keeper gave up on.
 Releases always go at once: they are rare, and the claiming thread's connection keeps them in order.
 """
 from __future__ import annotations

@@ -105,12 +105,10 @@ class RedisJob:
                  "replayed", "done_until")
 
     def __init__(self, driver: RedisQueue, queue: str, record: str, retry_after: float, replayed: bool = False) -> None:
-        fields = RedisRecord.read(record)
         self.driver = driver
         self.queue = queue
         self.record = record
-        self.payload = fields.payload
-        self.attempts = fields.attempts
+        self.payload, self.attempts = RedisRecord.payload_and_attempts(record)
         self.retry_after = retry_after
         self.connection_name = driver.connection_name
         self.replayed = replayed  # the claim found this exact payload completed (app/Queue/ReplayGuard.py)
@@ -151,15 +149,13 @@ class RedisJob:
     def _begin_args(self, t: float, ack: str = "", done: str = "") -> tuple[Any, ...]:
         """BEGIN's command for this job (acking the record `ack` of the same queue, with its done
         marker's expiry `done`); this job takes the record as BEGIN rewrites it."""
-        fields = RedisRecord.read(self.record)
-        keys = self.driver.keys(self.queue)
-        refresh = self.driver.done_refresh(self.queue, done) if done != "" else ""
-        args = ("EVALSHA", self.driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
-                self.record, t + self.retry_after, ack, fields.holder, t, done, refresh)
-        started = fields.started()
-        self.attempts = started.attempts
-        self.record = started.text
-        return args
+        driver = self.driver
+        keys = driver._keys.get(self.queue) or driver.keys(self.queue)
+        refresh = driver.done_refresh(self.queue, done) if done != "" else ""
+        record = self.record
+        self.record, self.attempts, holder = RedisRecord.begun(record)
+        return ("EVALSHA", driver._begin.sha, 3, keys.reserved, keys.lost, keys.done,
+                record, repr(t + self.retry_after), ack, holder, repr(t), done if done == "" else repr(done), refresh)
 
     def begin(self, finished: RedisJob | None = None) -> None:
         """Count this prefetched job's attempt and renew its lease as it starts (batch mode),
@@ -194,7 +190,7 @@ class RedisJob:
         keys = driver.keys(self.queue)
         if self.done_until is None:
             return ("ZREM", keys.reserved, self.record)
-        return ("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, t, self.done_until,
+        return ("EVALSHA", driver._ack.sha, 2, keys.reserved, keys.done, self.record, repr(t), repr(self.done_until),
                 driver.done_refresh(self.queue, self.done_until))
 
 
@@ -451,8 +447,8 @@ class RedisQueue:
         t = now()
         done = job.done_until
         head = self._claim_heads.get(queue) or self._claim_head(queue)
-        return (*head[1], t, t + lease, self._holder(worker_id), job.record,
-                *(("", "") if done is None else (done, self.done_refresh(queue, done)))), lease
+        return (*head[1], repr(t), repr(t + lease), self._holder(worker_id), job.record,
+                *(("", "") if done is None else (repr(done), self.done_refresh(queue, done)))), lease
 
     def _ack_claimed(self, job: RedisJob, queues: Sequence[str], worker_id: str, reply: Any, lease: float) -> RedisJob | None:
         """Read DELETE_AND_POP's reply: warn when the ack found the reservation gone; the job claimed,
@@ -528,14 +524,22 @@ class RedisQueue:
         job, wake = self._pop_first(queues, worker_id)
         return ([job] if job is not None else []), wake
 
-    def _take_many(self, queues: Sequence[str], worker_id: str, limit: int) -> tuple[list[RedisJob], float | None]:
+    def pop_many_started(self, queues: Sequence[str], worker_id: str, limit: int) -> list[RedisJob]:
+        """Reserve and start up to `limit` jobs of the first non-empty queue in one round trip, without waiting:
+        the claim counts their attempts (no BEGIN each), for a caller that starts every job it claims at once
+        (a concurrent worker's batch of async jobs, whose acks go out on another connection)."""
+        return self._take_many(queues, worker_id, max(1, int(limit)), started=True)[0]
+
+    def _take_many(self, queues: Sequence[str], worker_id: str, limit: int,
+                   started: bool = False) -> tuple[list[RedisJob], float | None]:
         wake: float | None = None
         holder = self._holder(worker_id)
         for queue in queues:
             lease = float(self.retry_after(queue))
             t = now()
+            args = [t, t + lease, holder, limit, 1] if started else [t, t + lease, holder, limit]
             with self.errors:
-                reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, [t, t + lease, holder, limit])
+                reply = self.held.script(self._pop_many, self.keys(queue).for_pop_many, args)
             jobs, due = self._unpack_batch(queue, reply, lease)
             if jobs:
                 return jobs, None

@@ -363,7 +363,7 @@ class NoReplyConnection(HeldConnection):
             if self._replies_off or self._corked or _pack is None:
                 oks = self._write(conn, args, reply=True)
             else:  # replies on and nothing corked (the single worker's ack+claim): the command alone
-                conn.send_packed_command([_pack_exact(args)], check_health=False)
+                write_packed(conn, _pack_exact(args))
                 oks = 0
             self._waiting.append((on_reply, oks, on_error))
         except (redis.ConnectionError, redis.TimeoutError):
@@ -390,6 +390,13 @@ class NoReplyConnection(HeldConnection):
 
     def _write(self, conn: Any, args: tuple[Any, ...], reply: bool) -> int:
         """Write `args`, switching replies on or off first as needed; returns the OKs that precede its reply."""
+        if not reply and self._replies_off and _pack is not None:  # a batch's BEGIN or ack: the command alone
+            if self._cork and not self._corked and not self._waiting:
+                self._set_cork(conn, True)
+            write_packed(conn, _pack_exact(args))
+            if self._corked and self._waiting:
+                self._set_cork(conn, False)
+            return 0
         parts = [args]
         oks = 0
         if reply and self._replies_off:
@@ -416,7 +423,7 @@ class NoReplyConnection(HeldConnection):
             try:
                 for _ in range(oks):
                     conn.read_response()
-                reply = conn.read_response()
+                reply = read_reply(conn)
             except redis.ResponseError as exc:
                 if on_error is None:
                     log.warning("a Redis request failed: %s", exc)
@@ -488,6 +495,30 @@ def _socket_failure(conn: Any, exc: BaseException, doing: str) -> BaseException:
     return exc
 
 
+def write_packed(conn: Any, packed: bytes) -> None:
+    """Write one packed command on redis-py connection `conn`, as its `send_packed_command(check_health=False)` does,
+    errors included (a socket error or timeout disconnects and raises redis-py's ConnectionError/TimeoutError).
+
+    A plain socket with a timeout is non-blocking underneath, and its `sendall` polls before every send: on the
+    per-job writes (a batch's BEGIN, the ack+claim) `os.write` on the descriptor is one system call instead of two,
+    whatever it could not write then goes through `sendall`. A TLS socket (whose descriptor carries ciphertext),
+    or none yet, takes redis-py's own path.
+    """
+    sock = conn._sock
+    if type(sock) is not socket.socket:
+        conn.send_packed_command([packed], check_health=False)
+        return
+    try:
+        try:
+            sent = os.write(sock.fileno(), packed)
+        except BlockingIOError:  # the send buffer is full: sendall waits for room, up to the timeout
+            sent = 0
+        if sent < len(packed):
+            sock.sendall(memoryview(packed)[sent:])
+    except BaseException as exc:
+        raise _socket_failure(conn, exc, "writing to") from None
+
+
 def round_trip(conn: Any, packed: bytes) -> Any:
     """Send one packed command on redis-py connection `conn` and return its reply, as its
     `send_packed_command(check_health=False)` then `read_response()` would, errors included.
@@ -510,6 +541,23 @@ def round_trip(conn: Any, packed: bytes) -> Any:
         sock.sendall(packed)
     except BaseException as exc:
         raise _socket_failure(conn, exc, "writing to") from None
+    return _read_direct(conn, parser, reader, buffer, sock)
+
+
+def read_reply(conn: Any) -> Any:
+    """The next reply on redis-py connection `conn`, as its `read_response()` gives it, errors included,
+    straight from the hiredis reader as `round_trip` reads (a reply sent ahead: the single worker's ack+claim)."""
+    parser = conn._parser
+    reader = getattr(parser, "_reader", None)
+    buffer = getattr(parser, "_buffer", None)
+    sock = conn._sock
+    if reader is None or buffer is None or sock is None or _NOT_ENOUGH_DATA is None:
+        return conn.read_response()
+    return _read_direct(conn, parser, reader, buffer, sock)
+
+
+def _read_direct(conn: Any, parser: Any, reader: Any, buffer: Any, sock: Any) -> Any:
+    """Read one reply for `round_trip` and `read_reply` from the parser's own hiredis reader and buffer."""
     try:
         reply = reader.gets()
         while reply is _NOT_ENOUGH_DATA:
