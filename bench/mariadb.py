@@ -18,5 +18,6 @@ def bench_mariadb(tmp: Path, sizes: dict[str, int], rss_marks: tuple[int, ...]) 
         env = {**base_env(tmp), **server.env("bench")}
         result = run_driver("mariadb", "database", env, sizes, lambda: migrator.upgrade(manager().engine()),
                             worker_args=["--sleep=0.01"], rss_marks=rss_marks)
-        result.notes.append("server: --innodb-flush-log-at-trx-commit=2 (no fsync per commit), 64 MB buffer pool")
+        result.notes.append("server: --innodb-flush-log-at-trx-commit=2 (no fsync per commit), 64 MB buffer pool; "
+                            "workers wake InnoDB purge (DB_PURGE_NUDGE, default on; the bench user has SUPER)")
         return result

@@ -34,6 +34,11 @@ def _refuse_disabled_mysql(what: str) -> None:
     raise ConfigurationError(f"{what} uses MySQL, but ENABLE_MYSQL=false; set ENABLE_MYSQL=true or use DB_CONNECTION=sqlite")
 
 
+def purge_nudge_enabled() -> bool:
+    """DB_PURGE_NUDGE (default true): a MariaDB worker wakes InnoDB purge between claims (app/Queue/Database/purge_nudge.py)."""
+    return env_switch("DB_PURGE_NUDGE", default=True)
+
+
 DEFAULT_PORTS = {"mysql": "3306", "pgsql": "5432"}
 # URL schemes people write for PostgreSQL, all served by psycopg 3 (SQLAlchemy's bare `postgresql://` means psycopg2).
 POSTGRES_SCHEMES = ("postgresql+psycopg://", "postgresql://", "postgres://", "pgsql://")

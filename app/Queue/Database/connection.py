@@ -18,6 +18,7 @@ from sqlalchemy.sql import ClauseElement
 
 from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 from app.Queue.Database.mysql_checks import storage_error
+from app.Queue.Database.steady_socket import steady_timeouts
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
@@ -91,12 +92,15 @@ def _mysql_engine(url: str) -> Engine:
     FOUND_ROWS (SQLAlchemy's default, restated because connect_args replaces it) makes
     rowcount mean matched rows; MULTI_STATEMENTS lets the claim send several statements
     in one round trip (every statement here binds its values, none splices text in).
+    Each connection skips PyMySQL's unchanged settimeout calls (app/Queue/Database/steady_socket.py).
     """
     from pymysql.constants import CLIENT
 
-    return create_engine(url, isolation_level="READ COMMITTED", pool_reset_on_return=None, pool_pre_ping=True,
-                         pool_recycle=3600, pool_size=5, max_overflow=10,
-                         connect_args={"client_flag": CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS})
+    engine = create_engine(url, isolation_level="READ COMMITTED", pool_reset_on_return=None, pool_pre_ping=True,
+                           pool_recycle=3600, pool_size=5, max_overflow=10,
+                           connect_args={"client_flag": CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS})
+    event.listen(engine, "connect", lambda dbapi_connection, _record: steady_timeouts(dbapi_connection))
+    return engine
 
 
 def _postgres_engine(url: str) -> Engine:

@@ -31,8 +31,10 @@ from app.Queue.Database.claims import (
 from app.Queue.Database.connection import HeldConnection, Prepared, RawTransaction, run_transaction, translate_errors
 from app.Queue.Database import mysql_rows
 from app.Queue.Database.mysql_checks import PacketLimit
+from app.Queue.Database.purge_nudge import PurgeNudge
 from app.Queue.Database.tables import CLAIM_INDEX, cache, jobs
 from app.Queue.Support.time import now
+from config.database import purge_nudge_enabled
 
 T = TypeVar("T")
 log = logging.getLogger("queue.database")
@@ -168,6 +170,7 @@ class DatabaseQueue:
         self.lock_retries = 0  # deadlocks and lock-wait timeouts retried so far (monitoring, tests)
         self.status_prefix: str | None = None  # set by read_statuses_with_claims
         self._claims = self._choose_claims(engine.dialect.name)
+        self._purge_nudge = PurgeNudge(engine) if engine.dialect.name == "mysql" and purge_nudge_enabled() else None
 
     def _choose_claims(self, dialect: str) -> ClaimStrategy:
         """The claim strategy for this dialect, chosen once (see app/Queue/Database/claims.py)."""
@@ -256,6 +259,8 @@ class DatabaseQueue:
     def _claim_after(self, finished: DatabaseJob | None, queues: Sequence[str],
                      worker_id: str) -> tuple[bool, DatabaseJob | None]:
         """Delete `finished` (if any, and only while still ours), then reserve the first available job of `queues`."""
+        if self._purge_nudge is not None:
+            self._purge_nudge.ensure_started()
         return self._claims.claim(finished, queues, worker_id)
 
     # -- what the claim strategies use ------------------------------------------------------
@@ -298,6 +303,8 @@ class DatabaseQueue:
         Their attempts are not counted until `begin`; `timeout` is ignored (the worker polls).
         """
         limit = max(1, int(limit))
+        if self._purge_nudge is not None:
+            self._purge_nudge.ensure_started()
         return self._held.transaction(lambda tx: self._claim_many_in(tx, queues, worker_id, limit), self._count_retry)
 
     def _claim_many_in(self, tx: RawTransaction, queues: Sequence[str], worker_id: str, limit: int) -> list[DatabaseJob]:
@@ -408,6 +415,8 @@ class DatabaseQueue:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def close(self) -> None:
+        if self._purge_nudge is not None:
+            self._purge_nudge.stop()
         self._held.close()
         self.engine.dispose()
 
