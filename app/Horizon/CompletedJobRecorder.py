@@ -120,7 +120,7 @@ class CompletedJobRecorder(WorkerScopedFlusher):
         if type(queue) is not str or not queue or len(queue) > 191:
             queue = str(queue or "default")[:191]
         return (
-            uuid, connection, queue, name[:191], tags_json(envelope),
+            uuid, connection, queue, name[:191], tags_json(envelope) if get("tags") else "[]",
             data_json(data) if data else "{}", int(event.attempts), float(event.runtime),
             float(created) if isinstance(created, (int, float)) else at, at,
         )

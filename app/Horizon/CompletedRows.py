@@ -18,8 +18,9 @@ def row_text(row: Sequence[Any]) -> tuple[str, str] | None:
     byte for byte) and its completed_at as JSON spells it; None for a row of other types (the caller encodes it).
 
     Spelt with one f-string: the C encoder's per-call setup costs ~0.2 us of a row's ~1.9 (the three floats'
-    shortest spelling, ~0.9, is the floor; for a whole flush's list the encoder stays cheaper). Only the recorder's own shapes qualify (six str, an int, three finite floats), so every
-    value is spelt exactly as the encoder would spell it (the strings by the encoder's own function).
+    shortest spelling, ~0.9, is the floor; for a whole flush's list the encoder stays cheaper). Only the
+    recorder's own shapes qualify (six str, an int, three finite floats), so every value is spelt exactly as
+    the encoder would spell it (the strings by the encoder's own function, a float by float.__repr__).
     """
     if len(row) != 10:
         return None
