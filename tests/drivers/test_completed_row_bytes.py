@@ -17,6 +17,8 @@ from app.Horizon.CompletedJobRecorder import CompletedJobRecorder
 from app.Horizon.CompletedStoreFactory import completed_store
 from app.Horizon.RedisCompletedJobStore import member_and_score
 from app.Horizon.Redaction import data_json, finished_job_data
+from app.Horizon.TagIndexFactory import completed_tag_index
+from app.Horizon.TagsRepository import TagsRepository
 from app.Jobs.Contracts import ShouldBeEncrypted
 from app.Jobs.Job import Job
 from app.Jobs.Security import SecureJob
@@ -137,7 +139,10 @@ def _stored_reference(backend: Backend, rows: list[tuple[Any, ...]]) -> list[Any
 
 
 def test_a_recorded_job_with_monitored_tags_is_stored_and_indexed_as_before(backend: Backend) -> None:
-    recorder = CompletedJobRecorder(completed_store(backend.manager), backend.manager, 60.0)
+    tags = TagsRepository(backend.manager)
+    tags.monitor("é \"x\"")
+    tags.monitor("7")
+    recorder = CompletedJobRecorder(completed_store(backend.manager), backend.manager, 60.0, completed_tag_index(backend.manager))
     _empty(recorder.store)
     envelope = {"uuid": "u-1", "connection": backend.connection, "queue": "q", "tags": ["é \"x\"", 7, 2.5, True, None, {"a": 1}],
                 "data": {"n": 1}, "createdAt": 1.5}
@@ -146,5 +151,10 @@ def test_a_recorded_job_with_monitored_tags_is_stored_and_indexed_as_before(back
     row = recorder._row(event, at)
     assert row == _reference_row(event, at, backend.manager.definitions)
     assert row[4] == '["é \\"x\\"", "7", "2.5", "True"]'
-    recorder.store.record([row])
+    assert recorder._write([row])
     assert _stored(backend) == _stored_reference(backend, [row])
+    index = completed_tag_index(backend.manager)
+    assert index is not None
+    assert [index.ids(t, "completed", 0, 10) for t in ("é \"x\"", "7", "2.5")] == [["u-1"], ["u-1"], []]  # "2.5": not monitored
+    tags.stop("é \"x\"")
+    tags.stop("7")
