@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring
 from typing import Any, Sequence
 
 from app.Horizon.Paging import Filters
@@ -10,30 +9,6 @@ from app.Horizon.Paging import Filters
 COLUMNS = ("uuid", "connection", "queue", "name", "tags", "data", "attempts", "runtime", "created_at", "completed_at")
 _UUID, _QUEUE, _NAME, _TAGS, _DATA, _COMPLETED = (COLUMNS.index(c) for c in ("uuid", "queue", "name", "tags", "data", "completed_at"))
 HINT_SLACK = 5.0  # seconds between a job's status record and its completion time
-_float_text = float.__repr__  # what json's C encoder writes for a finite float
-
-
-def row_text(row: Sequence[Any]) -> tuple[str, str] | None:
-    """A recorder's row as compact JSON (`json.dumps(list(row), separators=(",", ":"), ensure_ascii=False)`,
-    byte for byte) and its completed_at as JSON spells it; None for a row of other types (the caller encodes it).
-
-    Spelt with one f-string: the C encoder's per-call setup costs ~0.2 us of a row's ~1.9 (the three floats'
-    shortest spelling, ~0.9, is the floor; for a whole flush's list the encoder stays cheaper). Only the
-    recorder's own shapes qualify (six str, an int, three finite floats), so every value is spelt exactly as
-    the encoder would spell it (the strings by the encoder's own function, a float by float.__repr__).
-    """
-    if len(row) != 10:
-        return None
-    uuid, connection, queue, name, tags, data, attempts, runtime, created, completed = row
-    if (type(uuid) is str and type(connection) is str and type(queue) is str and type(name) is str and type(tags) is str
-            and type(data) is str and type(attempts) is int and type(runtime) is float and type(created) is float
-            and type(completed) is float and runtime - runtime == 0.0 and created - created == 0.0
-            and completed - completed == 0.0):  # x - x is 0.0 for finite floats only (NaN, Infinity: the encoder)
-        score = _float_text(completed)
-        s = encode_basestring
-        return (f"[{s(uuid)},{s(connection)},{s(queue)},{s(name)},{s(tags)},{s(data)},{attempts},"
-                f"{_float_text(runtime)},{_float_text(created)},{score}]", score)
-    return None
 
 
 def row_item(row: Sequence[Any]) -> dict[str, Any]:

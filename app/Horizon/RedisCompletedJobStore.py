@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from app.Horizon.CompletedRows import COLUMNS, HINT_SLACK, row_item, row_text
+from app.Horizon.CompletedRows import COLUMNS, HINT_SLACK, row_item
 from app.Horizon.Paging import Filters, Page, PageRequest
 from app.Queue.Redis.errors import translate_errors
 from app.Queue.Support.compact_json import compact_encoder
@@ -30,9 +30,6 @@ _INF = float("inf")
 def member_and_score(row: Sequence[Any]) -> tuple[str, Any]:
     """The zset member of a row (`row_json(row)`) and its score, completed_at, spelt once for both:
     spelling a float (repr's shortest round trip) is a third of what the member costs to build."""
-    spelt = row_text(row)
-    if spelt is not None:  # the recorder's rows
-        return spelt
     completed = row[_COMPLETED]
     if _COMPLETED == len(row) - 1 and type(completed) is float and -_INF < completed < _INF:
         score = repr(completed)  # what the JSON encoder writes for a finite float
