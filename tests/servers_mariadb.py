@@ -57,6 +57,16 @@ class MariaDBServer:
         return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                database=database, **kwargs)
 
+    def fetch_one(self, sql: str) -> tuple[Any, ...] | None:
+        """The first row of `sql`, read on a connection of its own (status, processlist and server counters)."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchone()
+        finally:
+            conn.close()
+
     def url(self, database: str) -> str:
         return f"mysql+pymysql://{self.user}:{quote_plus(self.password)}@{self.host}:{self.port}/{database}?charset=utf8mb4"
 

@@ -26,24 +26,12 @@ def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: Queue
 
 
 def _history(server: MariaDBServer) -> int:
-    conn = server.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
-            return int(cur.fetchone()[1])
-    finally:
-        conn.close()
+    return int(server.fetch_one("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")[1])
 
 
 def _nudge_connections(server: MariaDBServer) -> int:
-    conn = server.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%%innodb_max_purge_lag_wait%%' "
-                        "AND ID <> CONNECTION_ID()")
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
+    return int(server.fetch_one("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                                "WHERE INFO LIKE '%%innodb_max_purge_lag_wait%%' AND ID <> CONNECTION_ID()")[0])
 
 
 def test_a_claiming_worker_nudges_purge_and_stops_on_close(maria: QueueManager, mariadb_server: MariaDBServer):

@@ -63,11 +63,5 @@ def test_eight_workers_never_run_a_job_twice_and_no_deadlock_escapes(maria, witn
 
 
 def _server_deadlocks(server: MariaDBServer) -> int:
-    conn = server.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")
-            row = cur.fetchone()
-    finally:
-        conn.close()
+    row = server.fetch_one("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")
     return int(row[1]) if row else 0

@@ -3,10 +3,11 @@
 Async jobs are settled off the claiming thread, and a job given up at its timeout by the lease
 keeper; their acks are posted here instead of costing each a round trip on the settling thread.
 (The batch settler of a driver that acks without a reply sends its acks itself with `send_acks`,
-on a connection of its own: one thread wake less per batch.) The acker sends all it finds posted in one write on a connection of its own, with no reply
-(`ack_many_nowait`); drivers without it get a plain ack each. At a stop every posted ack is
-sent before the connection closes (closing sends what is corked). A SIGKILL before that loses
-only acks: those jobs run again after their lease, as any unacked job does.
+on a connection of its own: one thread wake less per batch.) The acker sends all it finds posted
+in one write on a connection of its own, with no reply (`ack_many_nowait`); drivers without it
+get a plain ack each. At a stop every posted ack is sent before the connection closes (closing
+sends what is corked). A SIGKILL before that loses only acks: those jobs run again after their
+lease, as any unacked job does.
 """
 from __future__ import annotations
 
