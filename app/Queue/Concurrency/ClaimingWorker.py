@@ -43,7 +43,7 @@ log = logging.getLogger("queue.worker")
 SUPERVISE_STEP = 0.1  # seconds between the main thread's looks at flags and stop conditions
 MAX_CLAIM_WAIT = 1.0  # seconds a claim blocks on an empty queue, at most (stop flags are read between waits)
 MAX_BATCH = 100       # jobs one batch claim takes at most (after an async job, as many as there are free places)
-SETTLE_LINGER = 0.005  # seconds the batch settler pauses between batches (see _settle_linger)
+SETTLE_LINGER = 0.002  # seconds the batch settler pauses between batches (see _settle_linger)
 LINGER_FROM = 4        # jobs in a settled batch from which the settler pauses even while places are short
 
 
