@@ -139,6 +139,14 @@ class OurQueue(System):
     def enqueue(self, t: float = 0.0) -> None:
         NoopJob.dispatch(t)
 
+    def close(self) -> None:
+        """Write the dispatches' buffered audit entries now, untimed and while this run's redis-server is up
+        (left to the exit, they were flushed after the harness had stopped it: a warning, entries lost)."""
+        from app.Audit.AuditTrail import flush
+        from app.Queue.QueueManager import manager
+
+        flush(manager())
+
     def enqueue_many(self, n: int) -> None:
         """One dispatch per job, as the base class; with OURQ_STALL_LOG=<file>, also append the slowest
         single dispatch and the threads alive in the bench process (to find stalls between repeats)."""
