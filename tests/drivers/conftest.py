@@ -83,3 +83,10 @@ def backend(request: pytest.FixtureRequest, queue_env: QueueManager, monkeypatch
 def cluster_backend(request: pytest.FixtureRequest, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch) -> Backend:
     """`backend`, plus a run on a 3-master Redis Cluster (id "redis-cluster")."""
     return BACKEND_SETUP[request.param](request, queue_env, monkeypatch)
+
+
+@pytest.fixture
+def maria(request: pytest.FixtureRequest, queue_env: QueueManager, monkeypatch: pytest.MonkeyPatch) -> QueueManager:
+    """The queue manager on a fresh MariaDB database (for the MariaDB-only tests of this folder)."""
+    _mariadb(request, queue_env, monkeypatch)
+    return queue_env

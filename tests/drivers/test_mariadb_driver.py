@@ -12,17 +12,10 @@ from app.Queue.contracts import PushItem
 from app.Queue.Drivers.DatabaseQueue import CLAIM_INDEX, DatabaseQueue, skip_locked_supported
 from app.Queue.QueueManager import QueueManager
 from app.Queue.Support.time import now
-from tests.servers_mariadb import MariaDBServer, use_mariadb
+from tests.servers_mariadb import MariaDBServer
 from tests.support import wait_until
 
 WORKER = "test-worker"
-
-
-@pytest.fixture
-def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: QueueManager,
-          monkeypatch: pytest.MonkeyPatch) -> QueueManager:
-    use_mariadb(mariadb_server, mariadb_database, monkeypatch)
-    return queue_env
 
 
 @pytest.fixture

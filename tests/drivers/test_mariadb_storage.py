@@ -15,14 +15,7 @@ from app.Queue.errors import ConnectionUnavailableError, MissingTablesError
 from app.Queue.FailedJobs import DatabaseFailedJobProvider
 from app.Queue.QueueManager import QueueManager
 from tests.servers_sql import schema_differences
-from tests.servers_mariadb import MariaDBServer, use_mariadb
-
-
-@pytest.fixture
-def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: QueueManager,
-          monkeypatch: pytest.MonkeyPatch) -> QueueManager:
-    use_mariadb(mariadb_server, mariadb_database, monkeypatch)
-    return queue_env
+from tests.servers_mariadb import MariaDBServer
 
 
 def test_migrations_upgrade_downgrade_and_upgrade_again(mariadb_server: MariaDBServer):

@@ -10,17 +10,9 @@ from app.Queue.contracts import PushItem
 from app.Queue.Database import mysql_rows
 from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
 from app.Queue.QueueManager import QueueManager
-from tests.servers_mariadb import MariaDBServer, use_mariadb
 
 WORKER = "test-worker"
 ODD = ["it's", 'say "hi"', "back\\slash \\' \\\\", "100% %s %(x)s", "ünïcødé ✓ 🎉", "", "NULL", "\x00nul\n\r\t\x1a", "x" * 3000]
-
-
-@pytest.fixture
-def maria(mariadb_server: MariaDBServer, mariadb_database: str, queue_env: QueueManager,
-          monkeypatch: pytest.MonkeyPatch) -> QueueManager:
-    use_mariadb(mariadb_server, mariadb_database, monkeypatch)
-    return queue_env
 
 
 @pytest.fixture(params=["default mode", "NO_BACKSLASH_ESCAPES"])
