@@ -8,6 +8,7 @@ import pytest
 
 from app.Queue.contracts import PushItem
 from app.Queue.Database.connection import make_engine
+from app.Queue.Database import purge_nudge
 from app.Queue.Database.purge_nudge import WAIT_CAP, PurgeNudge
 from app.Queue.Drivers.DatabaseQueue import DatabaseQueue
 from app.Queue.errors import ConfigurationError
@@ -40,6 +41,25 @@ def test_a_claiming_worker_nudges_purge_and_stops_on_close(maria: QueueManager, 
     driver.close()
     assert not nudge.running
     assert wait_until(lambda: _nudge_connections(mariadb_server) == 0, timeout=5)
+
+
+def test_an_idle_worker_stops_nudging_until_it_claims_again(maria: QueueManager, monkeypatch: pytest.MonkeyPatch):
+    """No claim for IDLE_AFTER seconds (nothing acked, nothing to purge): no statement goes to the server."""
+    monkeypatch.setattr(purge_nudge, "IDLE_AFTER", 0.3)
+    driver = maria.connection("database")
+    nudge = driver._purge_nudge
+    driver.bulk([PushItem("{}", "default", 0, 0)] * 2)
+    try:
+        assert driver.pop("default", WORKER) is not None
+        assert wait_until(lambda: nudge.nudges >= 1, timeout=10)
+        time.sleep(0.3 + WAIT_CAP + 0.2)  # idle: the nudge in flight ends, none follows
+        idle = nudge.nudges
+        time.sleep(0.6)
+        assert nudge.nudges == idle and nudge.running
+        assert driver.pop("default", WORKER) is not None  # a claim: nudging resumes
+        assert wait_until(lambda: nudge.nudges > idle, timeout=5)
+    finally:
+        driver.close()
 
 
 def test_purge_catches_up_within_a_fraction_of_a_second_while_nudged(maria: QueueManager, mariadb_server: MariaDBServer):
@@ -80,7 +100,8 @@ def test_a_user_without_super_turns_nudging_off_and_claims_go_on(maria: QueueMan
             assert first is not None
             nudge = driver._purge_nudge
             assert nudge is not None and wait_until(lambda: nudge.off_reason is not None, timeout=10)
-            assert "refused" in nudge.off_reason and not nudge.running
+            assert "refused" in nudge.off_reason
+            assert wait_until(lambda: not nudge.running, timeout=5)  # the thread ends once it has closed its connection
             second = driver.ack_and_claim(first, ["default"], WORKER)[1]
             assert second is not None and second.id != first.id
             assert driver.pop("default", WORKER) is None  # no restart of a nudge that was turned off

@@ -7,7 +7,8 @@ the walk cost the server more than any statement of the claim (~250 us of ~700 u
 Nothing in the server's settings shortens that interval; `SET GLOBAL innodb_max_purge_lag_wait = 0`
 (the documented way to wait for purge) wakes it at once and then every 100 ms while history is
 left. Each worker process runs that from one thread on its own connection, every INTERVAL
-seconds, the wait capped by the session's max_statement_time so it never holds on for long.
+seconds, the wait capped by the session's max_statement_time so it never holds on for long,
+and only until IDLE_AFTER seconds after the process's last claim: an idle worker sends nothing.
 
 It needs the SUPER privilege; a server that refuses (or a MySQL, which has no such variable)
 turns nudging off for the process with one INFO line, and claims go on as before.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -25,6 +27,7 @@ log = logging.getLogger("queue.database")
 
 INTERVAL = 0.1  # seconds between nudges
 WAIT_CAP = 0.15  # seconds one nudge may wait for purge (max_statement_time): one wake, then 100 ms, then one more
+IDLE_AFTER = 2.0  # seconds after the last claim that nudging goes on (the last acks' history is purged by then)
 RECONNECT_PAUSE = 2.0  # seconds before reconnecting after the connection was lost
 NUDGE = "SET GLOBAL innodb_max_purge_lag_wait = 0"
 STATEMENT_TIMEOUT = 1969  # ER_STATEMENT_TIMEOUT: the capped wait ended, purge was woken
@@ -43,9 +46,11 @@ class PurgeNudge:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._reached = False  # connected once: a later connect failure is a restart to wait out
+        self._claimed_at = 0.0  # monotonic time of the last claim: an idle worker sends nothing
 
     def ensure_started(self) -> None:
-        """Start the thread in this process unless it runs already (cheap: called before each claim)."""
+        """Note a claim, and start the thread in this process unless it runs already (cheap: called before each claim)."""
+        self._claimed_at = time.monotonic()
         if self._pid == os.getpid():
             return
         with self._lock:
@@ -74,6 +79,9 @@ class PurgeNudge:
         conn: Any = None
         try:
             while not stop.is_set():
+                if time.monotonic() - self._claimed_at > IDLE_AFTER:  # no claims, no acks: nothing to purge
+                    stop.wait(INTERVAL)
+                    continue
                 if conn is None:
                     conn = self._connect()
                     if conn is None:
