@@ -530,13 +530,11 @@ def round_trip(conn: Any, packed: bytes) -> Any:
     A push message (RESP3) ahead of the reply goes to redis-py, which then reads the reply; a
     connection without a hiredis reader takes redis-py's path throughout.
     """
-    parser = conn._parser
-    reader = getattr(parser, "_reader", None)
-    buffer = getattr(parser, "_buffer", None)
-    sock = conn._sock
-    if reader is None or buffer is None or sock is None or _NOT_ENOUGH_DATA is None:
+    direct = _direct_reader(conn)
+    if direct is None:
         conn.send_packed_command([packed], check_health=False)
         return conn.read_response()
+    parser, reader, buffer, sock = direct
     try:
         sock.sendall(packed)
     except BaseException as exc:
@@ -547,13 +545,22 @@ def round_trip(conn: Any, packed: bytes) -> Any:
 def read_reply(conn: Any) -> Any:
     """The next reply on redis-py connection `conn`, as its `read_response()` gives it, errors included,
     straight from the hiredis reader as `round_trip` reads (a reply sent ahead: the single worker's ack+claim)."""
+    direct = _direct_reader(conn)
+    if direct is None:
+        return conn.read_response()
+    return _read_direct(conn, *direct)
+
+
+def _direct_reader(conn: Any) -> tuple[Any, Any, Any, Any] | None:
+    """`conn`'s parser, its hiredis reader and buffer, and its socket, for reading replies directly;
+    None when one is missing (no hiredis, not connected): redis-py's own path then."""
     parser = conn._parser
     reader = getattr(parser, "_reader", None)
     buffer = getattr(parser, "_buffer", None)
     sock = conn._sock
     if reader is None or buffer is None or sock is None or _NOT_ENOUGH_DATA is None:
-        return conn.read_response()
-    return _read_direct(conn, parser, reader, buffer, sock)
+        return None
+    return parser, reader, buffer, sock
 
 
 def _read_direct(conn: Any, parser: Any, reader: Any, buffer: Any, sock: Any) -> Any:

@@ -28,8 +28,8 @@ class RedisRecord(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> RedisRecord | None:
         """Split a member; None when it lacks the framing (the store may hold anything)."""
-        parts = text.split("|", 4)
-        if len(parts) < 5 or not parts[2].isdigit() or not parts[2].isascii():
+        parts = _framed_parts(text)
+        if parts is None:
             return None
         return cls(parts[0], parts[1], int(parts[2]), parts[3], parts[4])
 
@@ -63,8 +63,8 @@ class RedisRecord(NamedTuple):
     @staticmethod
     def payload_and_attempts(text: str) -> tuple[str, int]:
         """`read(text)`'s payload and attempts, without building the record: a worker reads them once per job."""
-        parts = text.split("|", 4)
-        if len(parts) < 5 or not parts[2].isdigit() or not parts[2].isascii():
+        parts = _framed_parts(text)
+        if parts is None:
             return text, 0  # an unframed member read as a bare payload, as `read` takes it
         return parts[4], int(parts[2])
 
@@ -72,9 +72,17 @@ class RedisRecord(NamedTuple):
     def begun(text: str) -> tuple[str, int, str]:
         """`read(text).started()`'s text and attempts, and `read(text)`'s holder, from one split: a prefetched
         job's BEGIN needs only these, once per job (the NamedTuple and its `_replace` cost ~2 us)."""
-        parts = text.split("|", 4)
-        if len(parts) < 5 or not parts[2].isdigit() or not parts[2].isascii():
+        parts = _framed_parts(text)
+        if parts is None:
             return f"|0|1||{text}", 1, ""  # an unframed member read as a bare payload, as `read` takes it
         attempts = int(parts[2]) + 1
         parts[2] = str(attempts)
         return "|".join(parts), attempts, parts[3]
+
+
+def _framed_parts(text: str) -> list[str] | None:
+    """A member's five fields as split text (attempts still a string), or None when it lacks the framing."""
+    parts = text.split("|", 4)
+    if len(parts) < 5 or not parts[2].isdigit() or not parts[2].isascii():
+        return None
+    return parts
