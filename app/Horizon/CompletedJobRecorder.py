@@ -111,16 +111,9 @@ class CompletedJobRecorder(WorkerScopedFlusher):
         name = type(job).__name__ if job is not None else str(get("displayName") or "?")
         created = get("createdAt")
         data = finished_job_data(job, envelope, self.manager.definitions)
-        # an id, connection or queue that is already a short enough str is kept as it is (what str()[:n] returns)
-        uuid, connection, queue = get("uuid"), get("connection"), get("queue")
-        if type(uuid) is not str or len(uuid) > 64:
-            uuid = str(uuid or "")[:64]
-        if type(connection) is not str or len(connection) > 191:
-            connection = str(connection or "")[:191]
-        if type(queue) is not str or not queue or len(queue) > 191:
-            queue = str(queue or "default")[:191]
         return (
-            uuid, connection, queue, name[:191], tags_json(envelope) if get("tags") else "[]",
+            str(get("uuid") or "")[:64], str(get("connection") or "")[:191],
+            str(get("queue") or "default")[:191], name[:191], tags_json(envelope),
             data_json(data) if data else "{}", int(event.attempts), float(event.runtime),
             float(created) if isinstance(created, (int, float)) else at, at,
         )

@@ -246,8 +246,8 @@ class ClaimingWorker(ConcurrentWorker):
             self._cv.notify_all()
 
     def _settle_batch(self, batch: list[tuple[Any, ...]]) -> None:
-        """On the settler thread: settle finished async jobs in order, then post all their acks to the acker at
-        once (one wake of it) and free their places under one pass through the lock."""
+        """On the settler thread: settle finished async jobs in order, then send all their acks at once
+        (_send_acks) and free their places under one pass through the lock."""
         acks: list[Any] = []
         landed: list[Flight] = []
         self._settling.acks, self._settling.landed = acks, landed
