@@ -96,7 +96,7 @@ def tag_list(envelope: Mapping[str, Any]) -> list[str]:
     tags = envelope.get("tags")
     if not tags or not isinstance(tags, list):
         return []
-    return [t if type(t) is str and len(t) <= 191 else str(t)[:191] for t in tags if isinstance(t, (str, int, float))]
+    return [str(t)[:191] for t in tags if isinstance(t, (str, int, float))]
 
 
 def tags_json(envelope: Mapping[str, Any]) -> str:
