@@ -35,13 +35,16 @@ from app.Queue.Concurrency.Flight import Flight, FlightState
 from app.Queue.Concurrency.JobCalls import CallbackRunner, await_handle, call_middleware
 from app.Queue.Concurrency.LeaseKeeper import LeaseKeeper
 from app.Queue.Concurrency.OwnedJob import OwnedJob
-from app.Queue.Concurrency.ThreadSlots import ThreadSlots
-from app.Queue.contracts import JobSource, QueueDriver, ReservedJob
+from app.Queue.Concurrency.SlotJob import SlotJob
+from app.Queue.Concurrency.ThreadSlots import ThreadSlot, ThreadSlots
+from app.Queue.contracts import JobSource, QueueDriver, ReservedJob, ReserveMany, StartsHeldJobs
 from app.Queue.errors import JobTimeoutError
 from app.Queue.events import JobProcessing
 from app.Queue.JobRunner import JobRunner, _is_async, middleware_of
 from app.Queue.JobSettlement import JobSettlement
 from app.Queue.Reservations import source_for
+from app.Queue.Reservations.HeldForSlots import HeldForSlots
+from app.Queue.Reservations.SlotSources import per_slot
 from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
@@ -77,7 +80,14 @@ class ConcurrentWorker(Worker):
         self._acks: list[Any] = []
         self._calls: list[Callable[[], Any]] = []
         self._abandoned: list[Flight] = []
-        self._threads = ThreadSlots(size, self._run_in_thread)
+        self._threads = ThreadSlots(size, self._run_slot, on_exit=self._close_own_driver)
+        self._held_source: HeldForSlots | None = None  # set when slot threads start held jobs themselves
+        self._working_on = ""      # the connection worked (slot threads make their own driver of it)
+        self._take_queues: list[str] = []  # the queues slot threads start held jobs of (refreshed every step)
+        self._taking = True        # False once the worker stops: slot threads start nothing more
+        self._kept = 0             # places kept by slot threads for the held job they take next
+        self._top_up_asked = False  # a slot thread found the held jobs low
+        self._dry_until = 0.0      # a top-up found the queues empty: none again before this (monotonic)
         self._async = AsyncSlots(self._run_async)
         self._settler = ThreadPoolExecutor(max_workers=min(SETTLERS, size), thread_name_prefix="queue-settle")
         self._middleware: ThreadPoolExecutor | None = None
@@ -87,7 +97,9 @@ class ConcurrentWorker(Worker):
     # -- the loop -----------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
         """Work until a stop condition, finish every job in flight, then return the exit status."""
+        self._working_on = connection
         self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)
+        self._held_source = self.source if isinstance(self.source, HeldForSlots) else None
         self._start(connection, queues, concurrency=self.size)
         self._keeper.start()
         return self._stop(*self._loop_until_stop(lambda: self._step(connection, queues), self._drain))
@@ -115,22 +127,27 @@ class ConcurrentWorker(Worker):
         One call reserves as many jobs as there are free slots, plus a few held ahead (N // 4,
         at most MAX_AHEAD, or --prefetch if larger) so that a slot that frees starts its next
         job without waiting for a round trip; more are asked for, without waiting, while the
-        held ones run low. Held jobs count no attempt until they start.
+        held ones run low. Held jobs count no attempt until they start. Where a slot thread can
+        start a held job on a connection of its own (Redis), it takes the next one itself as its
+        job ends (HeldForSlots), and the main thread keeps them topped up.
         """
         def budget(running: int, held: int) -> int:  # the free slots, within what --max-jobs leaves
             with self._cv:
-                busy = len(self._flights)
+                busy = len(self._flights) + self._kept
             limit = max(self.size - busy - held - running, batch - held - running)
             if self.options.max_jobs > 0:
                 limit = min(limit, self.options.max_jobs - self.jobs_processed - running - held)
             return limit
 
+        if per_slot(driver) and isinstance(driver, ReserveMany) and isinstance(driver, StartsHeldJobs):
+            return HeldForSlots(driver, self.worker_id, batch, budget, lambda: self.should_quit)
         return source_for(driver, self.worker_id, batch, budget, lambda: self.should_quit, batches=True)
 
     def _step(self, connection: str, queues: Sequence[str]) -> tuple[int, StopReason] | None:
         """Take one job when a slot is free; returns why to stop, if it is time to."""
         self._wait_for_slot()
         active = self._active_queues(connection, queues)  # after the wait: flags set meanwhile count now
+        self._take_queues = active
         self._service(active)
         stop = self._should_stop()
         if stop is not None:
@@ -138,10 +155,15 @@ class ConcurrentWorker(Worker):
         if not active:
             self._idle_wait(self.options.sleep)
             return None
+        if self._held_source is not None:
+            self._top_up(self._held_source, active)
+            if not self._room():  # woken to top up only: every place is taken
+                return None
         job = self._reserve(active)
         if job is not None:
             self.process(connection, job)
-            self.jobs_processed += 1
+            with self._cv:  # slot threads that start held jobs count theirs too
+                self.jobs_processed += 1
             if self.options.rest > 0:
                 self.signals.sleep(self.options.rest)
             return None
@@ -177,11 +199,26 @@ class ConcurrentWorker(Worker):
         """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile."""
         while True:
             with self._cv:
-                if len(self._flights) < self.size or self.should_quit or self.stuck() >= self.max_stuck:
+                if (self._room() or self.should_quit or self.stuck() >= self.max_stuck
+                        or (self._top_up_asked and time.monotonic() >= self._dry_until)):
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)
             self._service(())
+
+    def _room(self) -> bool:
+        """Whether a place among the N is free (under the lock): no flight in it, and no slot thread keeping it."""
+        return len(self._flights) + self._kept < self.size
+
+    def _top_up(self, source: HeldForSlots, queues: Sequence[str]) -> None:
+        """Reserve more jobs for the slot threads once the held ones are down to half the batch (not again
+        for POLL_WHILE_BUSY after the queues came up empty)."""
+        with self._cv:
+            self._top_up_asked = False
+        if not source.low() or time.monotonic() < self._dry_until:
+            return
+        if source.top_up(queues) == 0:
+            self._dry_until = time.monotonic() + POLL_WHILE_BUSY
 
     def _idle_wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when a job finishes (its ack is due) or a signal arrives."""
@@ -198,7 +235,7 @@ class ConcurrentWorker(Worker):
 
     def _busy(self) -> bool:
         with self._cv:
-            return bool(self._flights or self._acks or self._calls)
+            return bool(self._flights or self._acks or self._calls or self._kept)
 
     # -- writes made by the main thread ----------------------------------------------------------
     # Posts come from settling, which always ends in _landed: that one wakes the main thread.
@@ -216,7 +253,7 @@ class ConcurrentWorker(Worker):
         with self._cv:
             acks, self._acks = self._acks, []
             calls, self._calls = self._calls, []
-            room = len(self._flights) < self.size
+            room = self._room()
         for fn in calls:
             try:
                 fn()
@@ -234,7 +271,11 @@ class ConcurrentWorker(Worker):
     # -- starting a job (main thread) ------------------------------------------------------------
     def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                      started: float, next_from: Sequence[str]) -> None:
-        """Mark the job processing and hand it to a thread or to the event loop."""
+        """Mark the job processing and hand it to a thread or to the event loop (a held job a slot thread
+        took itself runs on that thread: _run_taken)."""
+        if type(reserved) is SlotJob:
+            self._run_taken(reserved, job, envelope, policy, started)
+            return
         flight = self._take_off(reserved, OwnedJob(reserved, self._post_ack, self._post_call), job, envelope, policy,
                                 started)
         with self._cv:
@@ -341,6 +382,114 @@ class ConcurrentWorker(Worker):
             self._middleware = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="queue-middleware")
         return self._middleware
 
+    # -- held jobs a slot thread starts itself (HeldForSlots) ---------------------------------------
+    def _run_slot(self, flight: Flight) -> None:
+        """A slot thread's run of a flight the main thread handed it; where slot threads start held jobs
+        themselves, then the held jobs it takes while it keeps its place (see _landed)."""
+        if self._held_source is None:
+            self._run_in_thread(flight)
+            return
+        slot: ThreadSlot = flight.slot
+        self._runners.slot = slot
+        self._run_in_thread(flight)
+        try:
+            while slot.keeps:
+                taken = self._take(slot)
+                if taken is None:
+                    break
+                self.process(self._working_on, taken)  # type: ignore[arg-type]  # a SlotJob wraps a ReservedJob
+                slot.flight = None
+                if self.options.rest > 0:
+                    self.signals.sleep(self.options.rest)
+        finally:
+            with self._cv:
+                self._give_up_place(slot)
+            self._send_owed(slot)
+
+    def _take(self, slot: ThreadSlot) -> SlotJob | None:
+        """Take the next held job and start it on this thread's connection, its BEGIN carrying the ack the
+        thread owes; None (and the kept place freed) when there is none or the worker stops taking."""
+        source = self._held_source
+        assert source is not None
+        job: Any = None
+        queues = self._take_queues
+        if queues and self._taking and not self.should_quit and not slot.retired:
+            try:
+                job = source.take(queues)
+                if job is not None:
+                    owed, slot.owed = slot.owed, None
+                    self._own_driver().begin_held(job, owed)
+            except Exception:
+                log.exception("could not start a held job; it runs again after its lease")
+                job = None
+        low = source.low()
+        with self._cv:
+            if job is None:
+                self._give_up_place(slot)
+            else:
+                self.jobs_processed += 1  # counted as it is taken, as the main thread counts the jobs it starts
+            if low and not self._top_up_asked:
+                self._top_up_asked = True
+                self._cv.notify()
+        return None if job is None else SlotJob(job, slot, self._post_ack)
+
+    def _give_up_place(self, slot: ThreadSlot) -> None:
+        """Under the lock: free the place `slot` kept, waking the main thread to fill it."""
+        if slot.keeps:
+            slot.keeps = False
+            self._kept -= 1
+            self._cv.notify()
+
+    def _run_taken(self, reserved: Any, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
+                   started: float) -> None:
+        """Mark a job its slot thread took processing: its kept place becomes the flight; a `def handle` job
+        runs right here, an async one goes to the event loop once its BEGIN is applied (its ack goes out
+        on another connection)."""
+        slot: ThreadSlot = reserved.slot  # a SlotJob
+        flight = self._take_off(reserved, reserved, job, envelope, policy, started)
+        with self._cv:
+            self._flights[flight] = None
+            if slot.keeps:
+                slot.keeps = False
+                self._kept -= 1
+        if flight.is_async:
+            try:
+                self._own_driver().flush()
+            except Exception:
+                log.exception("could not confirm a job's start; its ack may find it not started (it then runs again)")
+            self._async.submit(flight)
+            return
+        flight.slot = slot
+        slot.flight = flight
+        self._run_in_thread(flight)
+
+    def _send_owed(self, slot: ThreadSlot) -> None:
+        """Send the ack `slot` owes (no next start carries it) on its thread's connection, without a reply."""
+        owed, slot.owed = slot.owed, None
+        if owed is not None:
+            try:
+                owed.delete_nowait()
+            except Exception:
+                log.exception("could not ack a finished job; it runs again after its lease")
+
+    def _own_driver(self) -> Any:
+        """This slot thread's own driver of the connection worked (made on first use, closed as the thread ends)."""
+        own = getattr(self._runners, "driver", None)
+        if own is None:
+            base: Any = self.manager.connection(self._working_on)  # a ClaimsPerThread driver (see _choose_source)
+            own = self._runners.driver = base.for_thread()
+        return own
+
+    def _close_own_driver(self) -> None:
+        """As a slot thread ends: close its own driver (closing sends its corked BEGINs and acks)."""
+        own = getattr(self._runners, "driver", None)
+        if own is not None:
+            self._runners.driver = None
+            try:
+                own.close()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                log.warning("could not close a worker thread's connection; some acks may be lost (their jobs run again)")
+
     # -- settling (any thread) --------------------------------------------------------------------
     def _settle(self, flight: Flight, result: Any, error: BaseException | None) -> None:
         """Ack, release or fail the job by the Worker's rules, unless the keeper already gave up on it."""
@@ -392,9 +541,26 @@ class ConcurrentWorker(Worker):
             self._landed(flight)
 
     def _landed(self, flight: Flight) -> None:
+        """The job is settled: free its place (waking the main thread), or keep it for the held job its own slot
+        thread takes next, where slot threads start held jobs themselves (the main thread then sleeps on)."""
         with self._cv:
             self._flights.pop(flight, None)
+            if self._held_source is not None and self._keeps_place(flight):
+                if self._acks or self._calls:
+                    self._cv.notify()
+                return
             self._cv.notify()  # only the main thread waits on it
+
+    def _keeps_place(self, flight: Flight) -> bool:
+        """Under the lock: whether the slot thread settling its own `def handle` job keeps the place for a held job."""
+        slot: ThreadSlot | None = flight.slot
+        if (slot is None or flight.is_async or getattr(self._runners, "slot", None) is not slot or slot.retired
+                or not self._taking or self.should_quit or not self._take_queues
+                or self._held_source is None or not self._held_source.holds()):
+            return False
+        slot.keeps = True
+        self._kept += 1
+        return True
 
     def stuck(self) -> int:
         """Slots whose job was given up but whose code has not returned."""
@@ -405,9 +571,11 @@ class ConcurrentWorker(Worker):
     # -- stopping ---------------------------------------------------------------------------------
     def _drain(self) -> None:
         """Take nothing new; wait until every job in flight is settled and its ack sent."""
+        with self._cv:
+            self._taking = False
         while True:
             with self._cv:
-                if not self._flights and not self._acks and not self._calls:
+                if not self._flights and not self._acks and not self._calls and not self._kept:
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)
