@@ -421,7 +421,9 @@ class ConcurrentWorker(Worker):
                     self._own_driver().begin_held(job, owed)
             except Exception:
                 log.exception("could not start a held job; it runs again after its lease")
-                job = None
+                if job is not None:
+                    source.started()
+                    job = None
         low = source.low()
         with self._cv:
             if job is None:
@@ -431,6 +433,8 @@ class ConcurrentWorker(Worker):
             if low and not self._top_up_asked:
                 self._top_up_asked = True
                 self._cv.notify()
+        if job is not None:
+            source.started()  # after the count: until then it still counts as held (--max-jobs' budget)
         return None if job is None else SlotJob(job, slot, self._post_ack)
 
     def _give_up_place(self, slot: ThreadSlot) -> None:

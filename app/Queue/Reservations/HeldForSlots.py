@@ -35,6 +35,7 @@ class HeldForSlots(BatchReservations):
         super().__init__(driver, worker_id, size, budget, stopping)
         self._ahead = None  # no reservation is left waiting for its reply: the main thread tops up in one round trip
         self._lock = threading.Lock()
+        self._starting = 0  # jobs slot threads took and have not yet counted (`started`): still held, for the budget
 
     def next_job(self, queues: Sequence[str], wait: float) -> ReservedJob | None:
         """On the main thread: start the next held job (on its connection), reserving a batch when none is held."""
@@ -48,8 +49,14 @@ class HeldForSlots(BatchReservations):
             return job
 
     def take(self, queues: Sequence[str]) -> HeldJob | None:
-        """On a slot thread: the next held job of `queues`, not begun (the caller begins it on its own connection)."""
-        return self._pop(queues)
+        """On a slot thread: the next held job of `queues`, not begun (the caller begins it on its own connection).
+        It counts as held until the caller has counted it among the jobs processed and called `started`."""
+        return self._pop(queues, taking=True)
+
+    def started(self) -> None:
+        """A job `take` gave has been counted by the worker (or dropped): it no longer counts as held."""
+        with self._lock:
+            self._starting -= 1
 
     def holds(self) -> bool:
         """Whether any job is held."""
@@ -63,7 +70,7 @@ class HeldForSlots(BatchReservations):
         """On the main thread: reserve, in one round trip without waiting, as many jobs as the budget allows
         beside those held; how many came."""
         with self._lock:
-            held = len(self._held)
+            held = len(self._held) + self._starting
         limit = self._budget(0, held)
         if limit < 1 or self._stopping():
             return 0
@@ -71,24 +78,40 @@ class HeldForSlots(BatchReservations):
         self._hold(batch)
         return len(batch)
 
-    def _pop(self, queues: Sequence[str]) -> HeldJob | None:
-        """The next held job of `queues` whose lease is still fresh (renewed when half gone); others are handed back."""
+    def _pop(self, queues: Sequence[str], taking: bool = False) -> HeldJob | None:
+        """The next held job of `queues` whose lease is still fresh (renewed when half gone); others are handed
+        back. `taking`: it counts as held until `started`."""
         while True:
             with self._lock:
                 if not self._held:
                     return None
                 job, fetched = self._held.popleft()
-            if job.queue not in queues:
-                job.release(0)
-                continue
-            if time.monotonic() - fetched > job.retry_after / 2 and not job.renew():
-                log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
-                continue
-            return job
+                self._starting += taking
+            kept = False
+            try:
+                if job.queue not in queues:  # a queue no longer worked (paused since): hand it back
+                    job.release(0)
+                else:
+                    kept = time.monotonic() - fetched <= job.retry_after / 2 or self._renewed(job)
+            finally:
+                if taking and not kept:
+                    self.started()
+            if kept:
+                return job
+
+    @staticmethod
+    def _renewed(job: HeldJob) -> bool:
+        if job.renew():
+            return True
+        log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
+        return False
 
     def _refill(self, queues: Sequence[str], wait: float) -> bool:
         """Reserve a new batch (waiting up to `wait` where the store can); False when none came."""
-        batch = self.driver.pop_many(queues, self.worker_id, max(1, self._budget(0, 0)), wait if self.waits else 0)
+        limit = self._budget(0, self._starting)
+        if limit < 1:  # the jobs slot threads are starting use what --max-jobs leaves
+            return False
+        batch = self.driver.pop_many(queues, self.worker_id, limit, wait if self.waits else 0)
         self._hold(batch)
         return bool(batch)
 
