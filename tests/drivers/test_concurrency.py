@@ -198,7 +198,9 @@ def test_strict_queue_priority_picks_the_job_a_freed_slot_starts(backend: Backen
     assert sorted(order) == sorted([*low, high])
 
 
-def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Backend, witness: Path, tmp_path: Path):
+@pytest.mark.parametrize("prefetch", [1, 8])  # 8: jobs held ahead (on Redis, slot threads start them themselves)
+def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Backend, witness: Path, tmp_path: Path,
+                                                                   prefetch: int):
     from tests.fixtures.concurrency_jobs import AsyncOnionJob
     from tests.fixtures.feature_jobs import LimitedJob, UniqueJob
 
@@ -206,7 +208,7 @@ def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Bac
     unique = UniqueJob.dispatch(str(witness), 7)
     onion_log = tmp_path / "onion.log"
     AsyncOnionJob.dispatch(str(onion_log))
-    options = WorkerOptions(concurrency=4, stop_when_empty=True, sleep=0.05)
+    options = WorkerOptions(concurrency=4, prefetch=prefetch, stop_when_empty=True, sleep=0.05)
     assert Worker(backend.manager, options).daemon(backend.connection, ["default"]) == 0
     deadline = time.monotonic() + 15  # two were released until the window frees; then they run on their only attempt
     while len(read_lines(witness)) < 5 and time.monotonic() < deadline:

@@ -413,7 +413,7 @@ class ConcurrentWorker(Worker):
         assert source is not None
         job: Any = None
         queues = self._take_queues
-        if queues and self._taking and not self.should_quit and not slot.retired:
+        if queues and self._taking and not self.should_quit and not self.signals.held and not slot.retired:
             try:
                 job = source.take(queues)
                 if job is not None:
