@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from app.Queue.WorkerOptions import WorkerOptions
 from tests.conftest import read_lines
 from tests.drivers.batch_support import lines_starting
 from tests.drivers.conftest import Backend
-from tests.fixtures.concurrency_jobs import AsyncSleepSpanJob, SleepSpanJob, intervals, max_overlap
+from tests.fixtures.concurrency_jobs import AsyncSleepSpanJob, GatedSpanJob, SleepSpanJob, intervals, max_overlap
 from tests.fixtures import batch_jobs as bj
 from tests.fixtures.jobs import RecordJob
 from tests.support import start_worker, stop, wait_until
@@ -149,3 +150,26 @@ def test_a_batch_worked_by_two_workers_holding_jobs_ahead_fires_each_callback_on
     assert len({line.split()[2] for line in lines_starting(witness, "ran")}) == 40
     assert sorted(read_lines(callbacks)) == sorted([f"then {batch_id} processed=40 failed=0",
                                                     f"finally {batch_id} pending=0 failed=0"])
+
+
+def test_a_held_job_keeps_its_lease_while_every_slot_is_busy(backend: Backend, tmp_path: Path, witness: Path):
+    gates = [tmp_path / f"gate{i}" for i in range(2)]
+    gated = [GatedSpanJob(str(witness), str(gate)).dispatch() for gate in gates]
+    held = [RecordJob.dispatch(str(witness), f"held{i}") for i in range(2)]  # reserved with the first two, held
+    proc = _worker(backend, ["--concurrency=2", "--prefetch=4", "--stop-when-empty"], tmp_path, retry_after=2)
+    try:
+        assert wait_until(lambda: len(_begins(witness)) == 2, 30)
+        time.sleep(3.0)  # longer than a lease: unrenewed, the held jobs would be free for any worker to take
+        backend.manager.reset()
+        assert backend.driver().pop("default", "another-worker") is None
+        for gate in gates:
+            gate.touch()
+        assert proc.wait(60) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        for gate in gates:
+            gate.touch()
+        stop(proc)
+    assert sorted(uuid for uuid, _ in _begins(witness)) == sorted(gated)
+    assert sorted(line for line in read_lines(witness) if line.startswith("held")) == sorted(
+        f"held{i} {uuid} 1" for i, uuid in enumerate(held))  # each ran once, on its first attempt
+    assert _sizes(backend).total == 0

@@ -42,7 +42,7 @@ from app.Queue.errors import JobTimeoutError
 from app.Queue.events import JobProcessing
 from app.Queue.JobRunner import JobRunner, _is_async, middleware_of
 from app.Queue.JobSettlement import JobSettlement
-from app.Queue.Reservations import source_for
+from app.Queue.Reservations import BatchReservations, source_for
 from app.Queue.Reservations.HeldForSlots import HeldForSlots
 from app.Queue.Reservations.SlotSources import per_slot
 from app.Queue.Worker import Worker
@@ -81,6 +81,7 @@ class ConcurrentWorker(Worker):
         self._calls: list[Callable[[], Any]] = []
         self._abandoned: list[Flight] = []
         self._threads = ThreadSlots(size, self._run_slot, on_exit=self._close_own_driver)
+        self._batch: BatchReservations | None = None  # the source, when it holds jobs ahead (their leases are kept)
         self._held_source: HeldForSlots | None = None  # set when slot threads start held jobs themselves
         self._working_on = ""      # the connection worked (slot threads make their own driver of it)
         self._take_queues: list[str] = []  # the queues slot threads start held jobs of (refreshed every step)
@@ -99,6 +100,7 @@ class ConcurrentWorker(Worker):
         """Work until a stop condition, finish every job in flight, then return the exit status."""
         self._working_on = connection
         self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)
+        self._batch = self.source if isinstance(self.source, BatchReservations) else None
         self._held_source = self.source if isinstance(self.source, HeldForSlots) else None
         self._start(connection, queues, concurrency=self.size)
         self._keeper.start()
@@ -155,10 +157,12 @@ class ConcurrentWorker(Worker):
         if not active:
             self._idle_wait(self.options.sleep)
             return None
+        if self._batch is not None and self._batch.leases_due():
+            self._batch.keep_leases()
         if self._held_source is not None:
             self._top_up(self._held_source, active)
-            if not self._room():  # woken to top up only: every place is taken
-                return None
+        if not self._room():  # woken for the held jobs only (leases, top-up): every place is taken
+            return None
         job = self._reserve(active)
         if job is not None:
             self.process(connection, job)
@@ -196,11 +200,13 @@ class ConcurrentWorker(Worker):
         return job
 
     def _wait_for_slot(self) -> None:
-        """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile."""
+        """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile (or until the
+        held jobs need the main thread: a top-up, or leases to renew)."""
         while True:
             with self._cv:
                 if (self._room() or self.should_quit or self.stuck() >= self.max_stuck
-                        or (self._top_up_asked and time.monotonic() >= self._dry_until)):
+                        or (self._top_up_asked and time.monotonic() >= self._dry_until)
+                        or (self._batch is not None and self._batch.leases_due())):
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)

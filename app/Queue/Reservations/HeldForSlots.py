@@ -16,7 +16,6 @@ it may not start another job for a while, so none waits for a next BEGIN to ride
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Callable, Sequence
 
@@ -34,7 +33,6 @@ class HeldForSlots(BatchReservations):
                  stopping: Callable[[], bool]) -> None:
         super().__init__(driver, worker_id, size, budget, stopping)
         self._ahead = None  # no reservation is left waiting for its reply: the main thread tops up in one round trip
-        self._lock = threading.Lock()
         self._starting = 0  # jobs slot threads took and have not yet counted (`started`): still held, for the budget
 
     def next_job(self, queues: Sequence[str], wait: float) -> ReservedJob | None:
@@ -75,7 +73,7 @@ class HeldForSlots(BatchReservations):
         if limit < 1 or self._stopping():
             return 0
         batch = self.driver.pop_many(queues, self.worker_id, limit, 0)
-        self._hold(batch)
+        self._hold(batch, time.monotonic())
         return len(batch)
 
     def _pop(self, queues: Sequence[str], taking: bool = False) -> HeldJob | None:
@@ -112,13 +110,8 @@ class HeldForSlots(BatchReservations):
         if limit < 1:  # the jobs slot threads are starting use what --max-jobs leaves
             return False
         batch = self.driver.pop_many(queues, self.worker_id, limit, wait if self.waits else 0)
-        self._hold(batch)
+        self._hold(batch, time.monotonic())
         return bool(batch)
-
-    def _hold(self, batch: Sequence[HeldJob]) -> None:
-        fetched = time.monotonic()
-        with self._lock:
-            self._held.extend((job, fetched) for job in batch)
 
     def finished(self, job: ReservedJob, queues: Sequence[str], meanwhile: Callable[[], None] | None = None) -> None:
         """Ack now: without waiting for the reply while more jobs follow, else waiting for it. Then `meanwhile`."""
