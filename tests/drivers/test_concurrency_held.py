@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from app.Jobs.Batch import batch
-from app.Models.JobBatch import JobBatch
 from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
 from app.Queue.contracts import ReserveMany
 from app.Queue.Reservations.HeldForSlots import HeldForSlots
@@ -25,7 +23,6 @@ from tests.conftest import read_lines
 from tests.drivers.batch_support import lines_starting
 from tests.drivers.conftest import Backend
 from tests.fixtures.concurrency_jobs import AsyncSleepSpanJob, GatedSpanJob, SleepSpanJob, intervals, max_overlap
-from tests.fixtures import batch_jobs as bj
 from tests.fixtures.jobs import RecordJob
 from tests.support import start_worker, stop, wait_until
 
@@ -137,24 +134,6 @@ def test_max_jobs_counts_the_jobs_slots_start_themselves(backend: Backend, witne
     sizes = _sizes(backend)
     assert (sizes.pending, sizes.reserved) == (7, 0)
     assert _left_unstarted(backend, 7) == [0] * 7
-
-
-def test_a_batch_worked_by_two_workers_holding_jobs_ahead_fires_each_callback_once(
-        backend: Backend, tmp_path: Path, witness: Path, monkeypatch: pytest.MonkeyPatch):
-    callbacks = tmp_path / "callbacks.log"
-    monkeypatch.setenv("BATCH_WITNESS", str(callbacks))
-    jobs = [bj.Work(witness, f"w{i}") for i in range(40)]
-    batch_id = (batch(jobs).then(bj.on_then).catch(bj.on_catch).finally_(bj.on_finally)
-                .on_connection(backend.connection).dispatch())
-    procs = [_worker(backend, ["--concurrency=4", "--prefetch=8", "--stop-when-empty"], tmp_path, name=f"w{i}")
-             for i in range(2)]
-    for proc in procs:
-        assert proc.wait(90) == 0
-    found = JobBatch.find(batch_id)
-    assert (found.total_jobs, found.pending_jobs, found.processed_jobs, found.failed_jobs) == (40, 0, 40, 0)
-    assert len({line.split()[2] for line in lines_starting(witness, "ran")}) == 40
-    assert sorted(read_lines(callbacks)) == sorted([f"then {batch_id} processed=40 failed=0",
-                                                    f"finally {batch_id} pending=0 failed=0"])
 
 
 def test_a_held_job_keeps_its_lease_while_every_slot_is_busy(backend: Backend, tmp_path: Path, witness: Path):

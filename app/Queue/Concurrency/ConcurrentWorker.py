@@ -7,6 +7,8 @@ settled by the Worker's JobSettlement (attempts, backoff, failed_jobs, events), 
 the thread that ran it or, for async jobs, from a small settling pool. Acks and releases
 come back to the main thread (OwnedJob), which sends them through the worker's JobSource
 (app/Queue/Reservations/, the same sources as the single worker's) before it reserves again.
+Where a slot thread can start a held job on a connection of its own (Redis, --prefetch), it takes
+the next one itself as its job ends, and the main thread only tops them up: SlotsTakeHeldJobs.
 
 Timeouts: an async job is cancelled at its timeout (the attempt fails with JobTimeoutError);
 one that ignores the cancellation for `hard_timeout_grace` seconds is given up. A thread
@@ -36,7 +38,8 @@ from app.Queue.Concurrency.JobCalls import CallbackRunner, await_handle, call_mi
 from app.Queue.Concurrency.LeaseKeeper import LeaseKeeper
 from app.Queue.Concurrency.OwnedJob import OwnedJob
 from app.Queue.Concurrency.SlotJob import SlotJob
-from app.Queue.Concurrency.ThreadSlots import ThreadSlot, ThreadSlots
+from app.Queue.Concurrency.SlotsTakeHeldJobs import SlotsTakeHeldJobs
+from app.Queue.Concurrency.ThreadSlots import ThreadSlots
 from app.Queue.contracts import JobSource, QueueDriver, ReservedJob, ReserveMany, StartsHeldJobs
 from app.Queue.errors import JobTimeoutError
 from app.Queue.events import JobProcessing
@@ -80,15 +83,9 @@ class ConcurrentWorker(Worker):
         self._acks: list[Any] = []
         self._calls: list[Callable[[], Any]] = []
         self._abandoned: list[Flight] = []
-        self._threads = ThreadSlots(size, self._run_slot, on_exit=self._close_own_driver)
+        self._threads = ThreadSlots(size, self._run_in_thread)
         self._batch: BatchReservations | None = None  # the source, when it holds jobs ahead (their leases are kept)
-        self._held_source: HeldForSlots | None = None  # set when slot threads start held jobs themselves
-        self._working_on = ""      # the connection worked (slot threads make their own driver of it)
-        self._take_queues: list[str] = []  # the queues slot threads start held jobs of (refreshed every step)
-        self._taking = True        # False once the worker stops: slot threads start nothing more
-        self._kept = 0             # places kept by slot threads for the held job they take next
-        self._top_up_asked = False  # a slot thread found the held jobs low
-        self._dry_until = 0.0      # a top-up found the queues empty: none again before this (monotonic)
+        self._held: SlotsTakeHeldJobs | None = None  # set when slot threads start held jobs themselves
         self._async = AsyncSlots(self._run_async)
         self._settler = ThreadPoolExecutor(max_workers=min(SETTLERS, size), thread_name_prefix="queue-settle")
         self._middleware: ThreadPoolExecutor | None = None
@@ -98,10 +95,11 @@ class ConcurrentWorker(Worker):
     # -- the loop -----------------------------------------------------------------------------
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
         """Work until a stop condition, finish every job in flight, then return the exit status."""
-        self._working_on = connection
         self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)
         self._batch = self.source if isinstance(self.source, BatchReservations) else None
-        self._held_source = self.source if isinstance(self.source, HeldForSlots) else None
+        if isinstance(self.source, HeldForSlots):  # no slot thread has started yet: their loop can still change
+            self._held = SlotsTakeHeldJobs(self, self.source, connection, dry_pause=POLL_WHILE_BUSY)
+            self._threads = ThreadSlots(self.size, self._held.run_slot, on_exit=self._held.close_own_driver)
         self._start(connection, queues, concurrency=self.size)
         self._keeper.start()
         return self._stop(*self._loop_until_stop(lambda: self._step(connection, queues), self._drain))
@@ -135,7 +133,7 @@ class ConcurrentWorker(Worker):
         """
         def budget(running: int, held: int) -> int:  # the free slots, within what --max-jobs leaves
             with self._cv:
-                busy = len(self._flights) + self._kept
+                busy = len(self._flights) + self._kept()
             limit = max(self.size - busy - held - running, batch - held - running)
             if self.options.max_jobs > 0:
                 limit = min(limit, self.options.max_jobs - self.jobs_processed - running - held)
@@ -149,7 +147,8 @@ class ConcurrentWorker(Worker):
         """Take one job when a slot is free; returns why to stop, if it is time to."""
         self._wait_for_slot()
         active = self._active_queues(connection, queues)  # after the wait: flags set meanwhile count now
-        self._take_queues = active
+        if self._held is not None:
+            self._held.queues = active
         self._service(active)
         stop = self._should_stop()
         if stop is not None:
@@ -159,8 +158,8 @@ class ConcurrentWorker(Worker):
             return None
         if self._batch is not None and self._batch.leases_due():
             self._batch.keep_leases()
-        if self._held_source is not None:
-            self._top_up(self._held_source, active)
+        if self._held is not None:
+            self._held.top_up(active)
         if not self._room():  # woken for the held jobs only (leases, top-up): every place is taken
             return None
         job = self._reserve(active)
@@ -205,7 +204,7 @@ class ConcurrentWorker(Worker):
         while True:
             with self._cv:
                 if (self._room() or self.should_quit or self.stuck() >= self.max_stuck
-                        or (self._top_up_asked and time.monotonic() >= self._dry_until)
+                        or (self._held is not None and self._held.wants_top_up())
                         or (self._batch is not None and self._batch.leases_due())):
                     return
                 if not self._acks and not self._calls:
@@ -214,17 +213,11 @@ class ConcurrentWorker(Worker):
 
     def _room(self) -> bool:
         """Whether a place among the N is free (under the lock): no flight in it, and no slot thread keeping it."""
-        return len(self._flights) + self._kept < self.size
+        return len(self._flights) + self._kept() < self.size
 
-    def _top_up(self, source: HeldForSlots, queues: Sequence[str]) -> None:
-        """Reserve more jobs for the slot threads once the held ones are down to half the batch (not again
-        for POLL_WHILE_BUSY after the queues came up empty)."""
-        with self._cv:
-            self._top_up_asked = False
-        if not source.low() or time.monotonic() < self._dry_until:
-            return
-        if source.top_up(queues) == 0:
-            self._dry_until = time.monotonic() + POLL_WHILE_BUSY
+    def _kept(self) -> int:
+        """Under the lock: the places slot threads keep for the held job they take next (SlotsTakeHeldJobs)."""
+        return 0 if self._held is None else self._held.kept
 
     def _idle_wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when a job finishes (its ack is due) or a signal arrives."""
@@ -241,7 +234,7 @@ class ConcurrentWorker(Worker):
 
     def _busy(self) -> bool:
         with self._cv:
-            return bool(self._flights or self._acks or self._calls or self._kept)
+            return bool(self._flights or self._acks or self._calls or self._kept())
 
     # -- writes made by the main thread ----------------------------------------------------------
     # Posts come from settling, which always ends in _landed: that one wakes the main thread.
@@ -278,9 +271,10 @@ class ConcurrentWorker(Worker):
     def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                      started: float, next_from: Sequence[str]) -> None:
         """Mark the job processing and hand it to a thread or to the event loop (a held job a slot thread
-        took itself runs on that thread: _run_taken)."""
+        took itself runs on that thread: SlotsTakeHeldJobs.run_taken)."""
         if type(reserved) is SlotJob:
-            self._run_taken(reserved, job, envelope, policy, started)
+            assert self._held is not None  # only its slot threads make SlotJobs here
+            self._held.run_taken(reserved, job, envelope, policy, started)
             return
         flight = self._take_off(reserved, OwnedJob(reserved, self._post_ack, self._post_call), job, envelope, policy,
                                 started)
@@ -388,118 +382,6 @@ class ConcurrentWorker(Worker):
             self._middleware = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="queue-middleware")
         return self._middleware
 
-    # -- held jobs a slot thread starts itself (HeldForSlots) ---------------------------------------
-    def _run_slot(self, flight: Flight) -> None:
-        """A slot thread's run of a flight the main thread handed it; where slot threads start held jobs
-        themselves, then the held jobs it takes while it keeps its place (see _landed)."""
-        if self._held_source is None:
-            self._run_in_thread(flight)
-            return
-        slot: ThreadSlot = flight.slot
-        self._runners.slot = slot
-        self._run_in_thread(flight)
-        try:
-            while slot.keeps:
-                taken = self._take(slot)
-                if taken is None:
-                    break
-                self.process(self._working_on, taken)  # type: ignore[arg-type]  # a SlotJob wraps a ReservedJob
-                slot.flight = None
-                if self.options.rest > 0:
-                    self.signals.sleep(self.options.rest)
-        finally:
-            with self._cv:
-                self._give_up_place(slot)
-            self._send_owed(slot)
-
-    def _take(self, slot: ThreadSlot) -> SlotJob | None:
-        """Take the next held job and start it on this thread's connection, its BEGIN carrying the ack the
-        thread owes; None (and the kept place freed) when there is none or the worker stops taking."""
-        source = self._held_source
-        assert source is not None
-        job: Any = None
-        queues = self._take_queues
-        if queues and self._taking and not self.should_quit and not self.signals.held and not slot.retired:
-            try:
-                job = source.take(queues)
-                if job is not None:
-                    owed, slot.owed = slot.owed, None
-                    self._own_driver().begin_held(job, owed)
-            except Exception:
-                log.exception("could not start a held job; it runs again after its lease")
-                if job is not None:
-                    source.started()
-                    job = None
-        low = source.low()
-        with self._cv:
-            if job is None:
-                self._give_up_place(slot)
-            else:
-                self.jobs_processed += 1  # counted as it is taken, as the main thread counts the jobs it starts
-            if low and not self._top_up_asked:
-                self._top_up_asked = True
-                self._cv.notify()
-        if job is not None:
-            source.started()  # after the count: until then it still counts as held (--max-jobs' budget)
-        return None if job is None else SlotJob(job, slot, self._post_ack)
-
-    def _give_up_place(self, slot: ThreadSlot) -> None:
-        """Under the lock: free the place `slot` kept, waking the main thread to fill it."""
-        if slot.keeps:
-            slot.keeps = False
-            self._kept -= 1
-            self._cv.notify()
-
-    def _run_taken(self, reserved: Any, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
-                   started: float) -> None:
-        """Mark a job its slot thread took processing: its kept place becomes the flight; a `def handle` job
-        runs right here, an async one goes to the event loop once its BEGIN is applied (its ack goes out
-        on another connection)."""
-        slot: ThreadSlot = reserved.slot  # a SlotJob
-        flight = self._take_off(reserved, reserved, job, envelope, policy, started)
-        with self._cv:
-            self._flights[flight] = None
-            if slot.keeps:
-                slot.keeps = False
-                self._kept -= 1
-        if flight.is_async:
-            try:
-                self._own_driver().flush()
-            except Exception:
-                log.exception("could not confirm a job's start; its ack may find it not started (it then runs again)")
-            self._async.submit(flight)
-            return
-        flight.slot = slot
-        slot.flight = flight
-        self._run_in_thread(flight)
-
-    def _send_owed(self, slot: ThreadSlot) -> None:
-        """Send the ack `slot` owes (no next start carries it) on its thread's connection, without a reply."""
-        owed, slot.owed = slot.owed, None
-        if owed is not None:
-            try:
-                owed.delete_nowait()
-            except Exception:
-                log.exception("could not ack a finished job; it runs again after its lease")
-
-    def _own_driver(self) -> Any:
-        """This slot thread's own driver of the connection worked (made on first use, closed as the thread ends)."""
-        own = getattr(self._runners, "driver", None)
-        if own is None:
-            base: Any = self.manager.connection(self._working_on)  # a ClaimsPerThread driver (see _choose_source)
-            own = self._runners.driver = base.for_thread()
-        return own
-
-    def _close_own_driver(self) -> None:
-        """As a slot thread ends: close its own driver (closing sends its corked BEGINs and acks)."""
-        own = getattr(self._runners, "driver", None)
-        if own is not None:
-            self._runners.driver = None
-            try:
-                own.close()
-            except Exception:  # noqa: BLE001 - closing must not raise
-                log.warning("could not close a worker thread's connection; some acks may be lost (their jobs run again)")
-
     # -- settling (any thread) --------------------------------------------------------------------
     def _settle(self, flight: Flight, result: Any, error: BaseException | None) -> None:
         """Ack, release or fail the job by the Worker's rules, unless the keeper already gave up on it."""
@@ -555,22 +437,11 @@ class ConcurrentWorker(Worker):
         thread takes next, where slot threads start held jobs themselves (the main thread then sleeps on)."""
         with self._cv:
             self._flights.pop(flight, None)
-            if self._held_source is not None and self._keeps_place(flight):
+            if self._held is not None and self._held.keeps_place(flight):
                 if self._acks or self._calls:
                     self._cv.notify()
                 return
             self._cv.notify()  # only the main thread waits on it
-
-    def _keeps_place(self, flight: Flight) -> bool:
-        """Under the lock: whether the slot thread settling its own `def handle` job keeps the place for a held job."""
-        slot: ThreadSlot | None = flight.slot
-        if (slot is None or flight.is_async or getattr(self._runners, "slot", None) is not slot or slot.retired
-                or not self._taking or self.should_quit or not self._take_queues
-                or self._held_source is None or not self._held_source.holds()):
-            return False
-        slot.keeps = True
-        self._kept += 1
-        return True
 
     def stuck(self) -> int:
         """Slots whose job was given up but whose code has not returned."""
@@ -581,11 +452,12 @@ class ConcurrentWorker(Worker):
     # -- stopping ---------------------------------------------------------------------------------
     def _drain(self) -> None:
         """Take nothing new; wait until every job in flight is settled and its ack sent."""
-        with self._cv:
-            self._taking = False
+        if self._held is not None:
+            with self._cv:
+                self._held.stop_taking()
         while True:
             with self._cv:
-                if not self._flights and not self._acks and not self._calls and not self._kept:
+                if not self._flights and not self._acks and not self._calls and not self._kept():
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)
