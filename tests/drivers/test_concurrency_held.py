@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.Queue.Concurrency.ConcurrentWorker import ConcurrentWorker
+from app.Queue.Concurrency.SlotsTakeHeldJobs import SlotsTakeHeldJobs
 from app.Queue.contracts import ReserveMany
 from app.Queue.Reservations.HeldForSlots import HeldForSlots
 from app.Queue.Worker import Worker
@@ -56,15 +57,15 @@ def test_a_freed_slot_starts_the_next_held_job_itself_where_its_thread_has_a_con
     ids = [SleepSpanJob.dispatch(str(witness), 0.05) for _ in range(18)]
     ids += [AsyncSleepSpanJob.dispatch(str(witness), 0.05) for _ in range(4)]  # an async job taken by a slot too
     taken_on: list[str] = []
-    take = ConcurrentWorker._take
+    take = SlotsTakeHeldJobs._take
 
-    def spy(self: ConcurrentWorker, slot):
+    def spy(self: SlotsTakeHeldJobs, slot):
         job = take(self, slot)
         if job is not None:
             taken_on.append(threading.current_thread().name)
         return job
 
-    monkeypatch.setattr(ConcurrentWorker, "_take", spy)
+    monkeypatch.setattr(SlotsTakeHeldJobs, "_take", spy)
     worker = Worker(backend.manager, WorkerOptions(concurrency=3, prefetch=6, stop_when_empty=True, sleep=0.05))
     assert worker.daemon(backend.connection, ["default"]) == 0
     assert sorted(_begins(witness)) == sorted((i, 1) for i in ids)  # each once, with its one attempt
