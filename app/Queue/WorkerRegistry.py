@@ -119,22 +119,25 @@ class WorkerState:
     processed: int = 0
     failed: int = 0
     released: int = 0
-    current: dict[str, Any] | None = None
     concurrency: int = 1
     running: dict[str, dict[str, Any]] = field(default_factory=dict)  # uuid -> job, one per busy slot
     peak_memory_mb: float = 0.0
 
-    def record(self) -> dict[str, Any]:
-        """The heartbeat record: `current` is the oldest running job, `slots` every running job; memory
-        is the process's RSS read now (each heartbeat), and its peak so far."""
+    def record(self, running: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The heartbeat record: `current` is the oldest running job, `slots` every running job (`running`:
+        them, as taken under the monitor's lock; default: read now); memory is the process's RSS read now
+        (each heartbeat), and its peak so far."""
         memory = round(rss_mb(), 1)
         self.peak_memory_mb = max(self.peak_memory_mb, memory)
+        if running is None:
+            running = list(self.running.values())
+        current = running[0] if running else None
         return {
             "id": self.worker_id, "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
             "connection": self.connection, "queues": list(self.queues), "started_at": self.started_at,
             "last_seen": now(), "processed": self.processed, "failed": self.failed, "released": self.released,
-            "current": dict(self.current) if self.current else None,
-            "concurrency": self.concurrency, "slots": [dict(job) for job in self.running.values()],
+            "current": dict(current) if current else None,
+            "concurrency": self.concurrency, "slots": [dict(job) for job in running],
             "memory_mb": memory, "peak_memory_mb": self.peak_memory_mb,
         }
 
@@ -190,41 +193,54 @@ class WorkerMonitor:
                 log_failure(log, "could not remove the worker from the registry; it will show as gone", exc)
 
     def _state(self) -> WorkerState | None:
-        """The state of the worker loop this thread belongs to (its own, or the one that started its slot)."""
-        return self._states.get(threading.get_ident()) or _CURRENT_STATE.get()
+        """The state of the worker loop this thread belongs to (the one that started its slot, or its own)."""
+        return _CURRENT_STATE.get() or self._states.get(threading.get_ident())
 
+    # The per-job critical sections call nothing: a call is where a thread may hand the GIL over,
+    # and a slot thread switched out while holding the lock had the other slots queue behind it.
     def on_job_processing(self, event: JobProcessing) -> None:
         state = self._state()
         if state is not None:
-            job = {"job": type(event.job).__name__, "uuid": event.envelope.get("uuid"),
-                   "queue": event.envelope.get("queue"), "attempts": event.attempts, "started_at": now()}
+            envelope = event.envelope
+            job = {"job": type(event.job).__name__, "uuid": envelope.get("uuid"), "queue": envelope.get("queue"),
+                   "attempts": event.attempts, "started_at": now()}
+            key, running = str(job["uuid"]), state.running
             with self._lock:
-                state.running[str(job["uuid"])] = job
-                state.current = next(iter(state.running.values()))
+                running[key] = job
 
     def on_job_processed(self, event: JobProcessed) -> None:
-        self._finish(event.envelope, "processed")
+        state = self._state()
+        if state is not None:
+            key, running = str(event.envelope.get("uuid")), state.running
+            with self._lock:
+                if key in running:
+                    del running[key]
+                state.processed += 1
 
     def on_job_failed(self, event: JobFailed) -> None:
-        self._finish(event.envelope, "failed")
+        state = self._state()
+        if state is not None:
+            key, running = str((event.envelope or {}).get("uuid")), state.running
+            with self._lock:
+                if key in running:
+                    del running[key]
+                state.failed += 1
 
     def on_job_released(self, event: JobReleased) -> None:
-        self._finish(event.envelope, "released")
-
-    def _finish(self, envelope: dict[str, Any] | None, counter: str) -> None:
         state = self._state()
-        if state is None:
-            return
-        with self._lock:
-            state.running.pop(str((envelope or {}).get("uuid")), None)
-            state.current = next(iter(state.running.values()), None)
-            setattr(state, counter, getattr(state, counter) + 1)
+        if state is not None:
+            key, running = str(event.envelope.get("uuid")), state.running
+            with self._lock:
+                if key in running:
+                    del running[key]
+                state.released += 1
 
     def _publish_loop(self) -> None:
         checked = 0.0
         while not self._wake.wait(HEARTBEAT_INTERVAL):
-            with self._lock:
-                records = [s.record() for s in self._states.values()]
+            with self._lock:  # only the snapshot: the record reads /proc, which would hold up every job meanwhile
+                taken = [(state, list(state.running.values())) for state in self._states.values()]
+            records = [state.record(running) for state, running in taken]
             try:
                 registry = self._registry()
                 for record in records:

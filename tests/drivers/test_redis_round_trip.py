@@ -152,6 +152,17 @@ def test_write_packed_sends_the_whole_command_byte_for_byte(redis_server: RedisS
         assert client.get("wp:v") == value
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_round_trip_of_a_command_many_times_the_send_buffer_sends_it_whole(redis_server: RedisServer, protocol: int):
+    """round_trip writes as write_packed does (os.write, then sendall for what the buffer did not take)."""
+    value = bytes(range(256)) * (3_000_000 // 256) + b"tail"
+    with _pooled(redis_server, protocol, socket_timeout=10) as (client, conn):
+        conn._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        assert round_trip(conn, hiredis.pack_command(("SET", "rt:whole", value))) == b"OK"
+        assert round_trip(conn, hiredis.pack_command(("STRLEN", "rt:whole"))) == len(value)
+        assert client.get("rt:whole") == value
+
+
 def test_write_packed_to_a_closed_connection_raises_connection_error_and_disconnects(redis_server: RedisServer):
     with _pooled(redis_server, 2) as (client, conn):
         conn.send_command("CLIENT", "SETNAME", "wp-victim")

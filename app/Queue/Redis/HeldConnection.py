@@ -528,18 +528,16 @@ def round_trip(conn: Any, packed: bytes) -> Any:
     socket error or timeout disconnects and raises redis-py's ConnectionError/TimeoutError; an
     error reply raises its redis-py class (NoScriptError, ...) and leaves the connection in step.
     A push message (RESP3) ahead of the reply goes to redis-py, which then reads the reply; a
-    connection without a hiredis reader takes redis-py's path throughout.
+    connection without a hiredis reader takes redis-py's path throughout. The command goes out by
+    `write_packed` (one system call where `sendall` makes two: each lets go of the GIL, which a slot
+    thread of a concurrent worker, claiming with every job, then has to wait for again).
     """
     direct = _direct_reader(conn)
     if direct is None:
         conn.send_packed_command([packed], check_health=False)
         return conn.read_response()
-    parser, reader, buffer, sock = direct
-    try:
-        sock.sendall(packed)
-    except BaseException as exc:
-        raise _socket_failure(conn, exc, "writing to") from None
-    return _read_direct(conn, parser, reader, buffer, sock)
+    write_packed(conn, packed)
+    return _read_direct(conn, *direct)
 
 
 def read_reply(conn: Any) -> Any:
