@@ -113,6 +113,18 @@ class ReserveAhead(Protocol):
 
 
 @runtime_checkable
+class StartsHeldJobs(Protocol):
+    """Optional, with ReserveMany: a driver that starts a job another driver of its connection holds (Redis),
+    so a concurrent worker's slot thread starts a held job itself, on a connection of its own."""
+
+    def begin_held(self, job: Any, finished: Any = None) -> None:
+        """`job.begin(finished)` sent on this driver's connection; the job's later writes go there too (in order)."""
+
+    def flush(self) -> None:
+        """Wait until every command sent on this driver's connection has been applied."""
+
+
+@runtime_checkable
 class AckAndReserve(Protocol):
     """Optional: a driver that acks a finished job and reserves the next one in the same round trip."""
 

@@ -6,7 +6,7 @@ except `--quiet` (WARNING-level logging, as for the other rows); the
 `ourq-prefetch100` row adds `--prefetch=100` (batch reservation). The job body is
 the harness's `job_body` with a per-process redis-py client. For I/O-bound jobs
 (`bench.py --job-io-ms 20`): `ourq-c32` runs `def handle` jobs on 32 threads
-(`--concurrency=32`), `ourq-async32` / `ourq-async500` run `async def handle` jobs (the
+(`--concurrency=32`; `ourq-c32-prefetch64` adds `--prefetch=64`), `ourq-async32` / `ourq-async500` run `async def handle` jobs (the
 harness's `ajob_body` on a redis.asyncio client) as tasks on one event loop.
 """
 from __future__ import annotations
@@ -197,6 +197,19 @@ class OurQueueThreads32(OurQueue):
         return [*super().worker_cmd(), f"--concurrency={self.concurrency}"]
 
 
+class OurQueueThreads32Prefetch64(OurQueueThreads32):
+    """The same 32 threads with 64 jobs reserved ahead: each freed slot thread starts the next held job itself."""
+
+    name = "ourq-c32-prefetch64"
+    shape = "1 process, 32 threads (--concurrency=32), 64 reserved ahead"
+    notes = ("ourq-c32-prefetch64: `queue:work redis --concurrency=32 --prefetch=64` (def handle jobs on 32 threads; "
+             "the main thread keeps up to 64 jobs reserved ahead, and a thread whose job ends starts the next one "
+             "itself, with no round trip).")
+
+    def worker_cmd(self) -> list[str]:
+        return [*super().worker_cmd(), "--prefetch=64"]
+
+
 class OurQueueAsync32(OurQueueThreads32):
     """`async def handle` jobs as tasks on one event loop, 32 at once."""
 
@@ -215,4 +228,5 @@ class OurQueueAsync500(OurQueueAsync32):
     notes = "ourq-async500: `queue:work redis --concurrency=500` with `async def handle` jobs (one event loop)."
 
 
-SYSTEMS = [OurQueue(), OurQueuePrefetch(), OurQueueThreads32(), OurQueueAsync32(), OurQueueAsync500()]
+SYSTEMS = [OurQueue(), OurQueuePrefetch(), OurQueueThreads32(), OurQueueThreads32Prefetch64(), OurQueueAsync32(),
+           OurQueueAsync500()]

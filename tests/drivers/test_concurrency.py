@@ -121,20 +121,24 @@ def test_attempts_backoff_and_failure_hold_per_job(backend: Backend, witness: Pa
     assert all(backend.manager.statuses.get(i).state == JobState.COMPLETED for i in ok)
 
 
-def test_a_batch_of_two_hundred_fires_each_callback_once(backend: Backend, tmp_path: Path, witness: Path,
-                                                         monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("count,args", [(200, ["--concurrency=16"]),
+                                        (40, ["--concurrency=4", "--prefetch=8"])],  # jobs held ahead
+                         ids=["c16", "c4-prefetch8"])
+def test_a_batch_worked_by_two_workers_fires_each_callback_once(backend: Backend, tmp_path: Path, witness: Path,
+                                                                monkeypatch: pytest.MonkeyPatch, count: int,
+                                                                args: list[str]):
     callbacks = tmp_path / "callbacks.log"
     monkeypatch.setenv("BATCH_WITNESS", str(callbacks))
-    jobs = [bj.Work(witness, f"w{i}") for i in range(200)]
+    jobs = [bj.Work(witness, f"w{i}") for i in range(count)]
     batch_id = (batch(jobs).then(bj.on_then).catch(bj.on_catch).finally_(bj.on_finally)
                 .on_connection(backend.connection).dispatch())
-    procs = [_worker(backend, ["--concurrency=16", "--stop-when-empty"], tmp_path, name=f"w{i}") for i in range(2)]
+    procs = [_worker(backend, [*args, "--stop-when-empty"], tmp_path, name=f"w{i}") for i in range(2)]
     for proc in procs:
         assert proc.wait(90) == 0
     found = JobBatch.find(batch_id)
-    assert (found.total_jobs, found.pending_jobs, found.processed_jobs, found.failed_jobs) == (200, 0, 200, 0)
-    assert len({line.split()[2] for line in lines_starting(witness, "ran")}) == 200
-    assert sorted(read_lines(callbacks)) == sorted([f"then {batch_id} processed=200 failed=0",
+    assert (found.total_jobs, found.pending_jobs, found.processed_jobs, found.failed_jobs) == (count, 0, count, 0)
+    assert len({line.split()[2] for line in lines_starting(witness, "ran")}) == count
+    assert sorted(read_lines(callbacks)) == sorted([f"then {batch_id} processed={count} failed=0",
                                                     f"finally {batch_id} pending=0 failed=0"])
 
 
@@ -198,7 +202,9 @@ def test_strict_queue_priority_picks_the_job_a_freed_slot_starts(backend: Backen
     assert sorted(order) == sorted([*low, high])
 
 
-def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Backend, witness: Path, tmp_path: Path):
+@pytest.mark.parametrize("prefetch", [1, 8])  # 8: jobs held ahead (on Redis, slot threads start them themselves)
+def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Backend, witness: Path, tmp_path: Path,
+                                                                   prefetch: int):
     from tests.fixtures.concurrency_jobs import AsyncOnionJob
     from tests.fixtures.feature_jobs import LimitedJob, UniqueJob
 
@@ -206,7 +212,7 @@ def test_rate_limits_unique_locks_and_async_middleware_hold_per_job(backend: Bac
     unique = UniqueJob.dispatch(str(witness), 7)
     onion_log = tmp_path / "onion.log"
     AsyncOnionJob.dispatch(str(onion_log))
-    options = WorkerOptions(concurrency=4, stop_when_empty=True, sleep=0.05)
+    options = WorkerOptions(concurrency=4, prefetch=prefetch, stop_when_empty=True, sleep=0.05)
     assert Worker(backend.manager, options).daemon(backend.connection, ["default"]) == 0
     deadline = time.monotonic() + 15  # two were released until the window frees; then they run on their only attempt
     while len(read_lines(witness)) < 5 and time.monotonic() < deadline:

@@ -7,6 +7,8 @@ settled by the Worker's JobSettlement (attempts, backoff, failed_jobs, events), 
 the thread that ran it or, for async jobs, from a small settling pool. Acks and releases
 come back to the main thread (OwnedJob), which sends them through the worker's JobSource
 (app/Queue/Reservations/, the same sources as the single worker's) before it reserves again.
+Where a slot thread can start a held job on a connection of its own (Redis, --prefetch), it takes
+the next one itself as its job ends, and the main thread only tops them up: SlotsTakeHeldJobs.
 
 Timeouts: an async job is cancelled at its timeout (the attempt fails with JobTimeoutError);
 one that ignores the cancellation for `hard_timeout_grace` seconds is given up. A thread
@@ -35,13 +37,17 @@ from app.Queue.Concurrency.Flight import Flight, FlightState
 from app.Queue.Concurrency.JobCalls import CallbackRunner, await_handle, call_middleware
 from app.Queue.Concurrency.LeaseKeeper import LeaseKeeper
 from app.Queue.Concurrency.OwnedJob import OwnedJob
+from app.Queue.Concurrency.SlotJob import SlotJob
+from app.Queue.Concurrency.SlotsTakeHeldJobs import SlotsTakeHeldJobs
 from app.Queue.Concurrency.ThreadSlots import ThreadSlots
-from app.Queue.contracts import JobSource, QueueDriver, ReservedJob
+from app.Queue.contracts import JobSource, QueueDriver, ReservedJob, ReserveMany, StartsHeldJobs
 from app.Queue.errors import JobTimeoutError
 from app.Queue.events import JobProcessing
 from app.Queue.JobRunner import JobRunner, _is_async, middleware_of
 from app.Queue.JobSettlement import JobSettlement
-from app.Queue.Reservations import source_for
+from app.Queue.Reservations import BatchReservations, source_for
+from app.Queue.Reservations.HeldForSlots import HeldForSlots
+from app.Queue.Reservations.SlotSources import per_slot
 from app.Queue.Worker import Worker
 from app.Queue.WorkerOptions import StopReason, WorkerOptions
 
@@ -78,6 +84,8 @@ class ConcurrentWorker(Worker):
         self._calls: list[Callable[[], Any]] = []
         self._abandoned: list[Flight] = []
         self._threads = ThreadSlots(size, self._run_in_thread)
+        self._batch: BatchReservations | None = None  # the source, when it holds jobs ahead (their leases are kept)
+        self._held: SlotsTakeHeldJobs | None = None  # set when slot threads start held jobs themselves
         self._async = AsyncSlots(self._run_async)
         self._settler = ThreadPoolExecutor(max_workers=min(SETTLERS, size), thread_name_prefix="queue-settle")
         self._middleware: ThreadPoolExecutor | None = None
@@ -88,6 +96,10 @@ class ConcurrentWorker(Worker):
     def daemon(self, connection: str, queues: Sequence[str]) -> int:
         """Work until a stop condition, finish every job in flight, then return the exit status."""
         self.source = self._choose_source(self.manager.connection(connection), self.options.prefetch)
+        self._batch = self.source if isinstance(self.source, BatchReservations) else None
+        if isinstance(self.source, HeldForSlots):  # no slot thread has started yet: their loop can still change
+            self._held = SlotsTakeHeldJobs(self, self.source, connection, dry_pause=POLL_WHILE_BUSY)
+            self._threads = ThreadSlots(self.size, self._held.run_slot, on_exit=self._held.close_own_driver)
         self._start(connection, queues, concurrency=self.size)
         self._keeper.start()
         return self._stop(*self._loop_until_stop(lambda: self._step(connection, queues), self._drain))
@@ -115,22 +127,28 @@ class ConcurrentWorker(Worker):
         One call reserves as many jobs as there are free slots, plus a few held ahead (N // 4,
         at most MAX_AHEAD, or --prefetch if larger) so that a slot that frees starts its next
         job without waiting for a round trip; more are asked for, without waiting, while the
-        held ones run low. Held jobs count no attempt until they start.
+        held ones run low. Held jobs count no attempt until they start. Where a slot thread can
+        start a held job on a connection of its own (Redis), it takes the next one itself as its
+        job ends (HeldForSlots), and the main thread keeps them topped up.
         """
         def budget(running: int, held: int) -> int:  # the free slots, within what --max-jobs leaves
             with self._cv:
-                busy = len(self._flights)
+                busy = len(self._flights) + self._kept()
             limit = max(self.size - busy - held - running, batch - held - running)
             if self.options.max_jobs > 0:
                 limit = min(limit, self.options.max_jobs - self.jobs_processed - running - held)
             return limit
 
+        if per_slot(driver) and isinstance(driver, ReserveMany) and isinstance(driver, StartsHeldJobs):
+            return HeldForSlots(driver, self.worker_id, batch, budget, lambda: self.should_quit)
         return source_for(driver, self.worker_id, batch, budget, lambda: self.should_quit, batches=True)
 
     def _step(self, connection: str, queues: Sequence[str]) -> tuple[int, StopReason] | None:
         """Take one job when a slot is free; returns why to stop, if it is time to."""
         self._wait_for_slot()
         active = self._active_queues(connection, queues)  # after the wait: flags set meanwhile count now
+        if self._held is not None:
+            self._held.queues = active
         self._service(active)
         stop = self._should_stop()
         if stop is not None:
@@ -138,10 +156,17 @@ class ConcurrentWorker(Worker):
         if not active:
             self._idle_wait(self.options.sleep)
             return None
+        if self._batch is not None and self._batch.leases_due():
+            self._batch.keep_leases()
+        if self._held is not None:
+            self._held.top_up(active)
+        if not self._room():  # woken for the held jobs only (leases, top-up): every place is taken
+            return None
         job = self._reserve(active)
         if job is not None:
             self.process(connection, job)
-            self.jobs_processed += 1
+            with self._cv:  # slot threads that start held jobs count theirs too
+                self.jobs_processed += 1
             if self.options.rest > 0:
                 self.signals.sleep(self.options.rest)
             return None
@@ -174,14 +199,25 @@ class ConcurrentWorker(Worker):
         return job
 
     def _wait_for_slot(self) -> None:
-        """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile."""
+        """Wait until fewer than `size` jobs are in flight, sending acks and releases meanwhile (or until the
+        held jobs need the main thread: a top-up, or leases to renew)."""
         while True:
             with self._cv:
-                if len(self._flights) < self.size or self.should_quit or self.stuck() >= self.max_stuck:
+                if (self._room() or self.should_quit or self.stuck() >= self.max_stuck
+                        or (self._held is not None and self._held.wants_top_up())
+                        or (self._batch is not None and self._batch.leases_due())):
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)
             self._service(())
+
+    def _room(self) -> bool:
+        """Whether a place among the N is free (under the lock): no flight in it, and no slot thread keeping it."""
+        return len(self._flights) + self._kept() < self.size
+
+    def _kept(self) -> int:
+        """Under the lock: the places slot threads keep for the held job they take next (SlotsTakeHeldJobs)."""
+        return 0 if self._held is None else self._held.kept
 
     def _idle_wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when a job finishes (its ack is due) or a signal arrives."""
@@ -198,7 +234,7 @@ class ConcurrentWorker(Worker):
 
     def _busy(self) -> bool:
         with self._cv:
-            return bool(self._flights or self._acks or self._calls)
+            return bool(self._flights or self._acks or self._calls or self._kept())
 
     # -- writes made by the main thread ----------------------------------------------------------
     # Posts come from settling, which always ends in _landed: that one wakes the main thread.
@@ -216,7 +252,7 @@ class ConcurrentWorker(Worker):
         with self._cv:
             acks, self._acks = self._acks, []
             calls, self._calls = self._calls, []
-            room = len(self._flights) < self.size
+            room = self._room()
         for fn in calls:
             try:
                 fn()
@@ -234,7 +270,12 @@ class ConcurrentWorker(Worker):
     # -- starting a job (main thread) ------------------------------------------------------------
     def _run_attempt(self, reserved: ReservedJob, job: Job, envelope: dict[str, Any], policy: RetryPolicy,
                      started: float, next_from: Sequence[str]) -> None:
-        """Mark the job processing and hand it to a thread or to the event loop."""
+        """Mark the job processing and hand it to a thread or to the event loop (a held job a slot thread
+        took itself runs on that thread: SlotsTakeHeldJobs.run_taken)."""
+        if type(reserved) is SlotJob:
+            assert self._held is not None  # only its slot threads make SlotJobs here
+            self._held.run_taken(reserved, job, envelope, policy, started)
+            return
         flight = self._take_off(reserved, OwnedJob(reserved, self._post_ack, self._post_call), job, envelope, policy,
                                 started)
         with self._cv:
@@ -392,8 +433,14 @@ class ConcurrentWorker(Worker):
             self._landed(flight)
 
     def _landed(self, flight: Flight) -> None:
+        """The job is settled: free its place (waking the main thread), or keep it for the held job its own slot
+        thread takes next, where slot threads start held jobs themselves (the main thread then sleeps on)."""
         with self._cv:
             self._flights.pop(flight, None)
+            if self._held is not None and self._held.keeps_place(flight):
+                if self._acks or self._calls:
+                    self._cv.notify()
+                return
             self._cv.notify()  # only the main thread waits on it
 
     def stuck(self) -> int:
@@ -405,9 +452,12 @@ class ConcurrentWorker(Worker):
     # -- stopping ---------------------------------------------------------------------------------
     def _drain(self) -> None:
         """Take nothing new; wait until every job in flight is settled and its ack sent."""
+        if self._held is not None:
+            with self._cv:
+                self._held.stop_taking()
         while True:
             with self._cv:
-                if not self._flights and not self._acks and not self._calls:
+                if not self._flights and not self._acks and not self._calls and not self._kept():
                     return
                 if not self._acks and not self._calls:
                     self._cv.wait(WAIT_STEP)

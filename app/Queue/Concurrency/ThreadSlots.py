@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 from app.Queue.Concurrency.Flight import Flight
 from app.Queue.Concurrency.context_thread import start_thread
@@ -18,22 +18,28 @@ log = logging.getLogger("queue.worker")
 
 
 class ThreadSlot:
-    """One thread of the pool and the flight it runs."""
+    """One thread of the pool, the flight it runs, and (when it starts held jobs itself) the ack it owes
+    to its next start and whether it kept its place among the N for that start."""
 
-    __slots__ = ("thread", "flight", "retired")
+    __slots__ = ("thread", "flight", "retired", "owed", "keeps")
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
         self.flight: Flight | None = None
         self.retired = False
+        self.owed: Any = None  # a finished job's ack, sent with the thread's next start (SlotJob)
+        self.keeps = False     # its last job's place is kept for the job it takes next
 
 
 class ThreadSlots:
-    """A pool of up to `size` live threads taking flights from one queue; `run(flight)` does the work."""
+    """A pool of up to `size` live threads taking flights from one queue; `run(flight)` does the work,
+    `on_exit()` runs on each thread as it ends."""
 
-    def __init__(self, size: int, run: Callable[[Flight], None], name: str = "queue-slot") -> None:
+    def __init__(self, size: int, run: Callable[[Flight], None], name: str = "queue-slot",
+                 on_exit: Callable[[], None] = lambda: None) -> None:
         self.size = size
         self._run = run
+        self._on_exit = on_exit
         self._name = name
         self._tasks: queue.SimpleQueue[Flight | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -91,6 +97,15 @@ class ThreadSlots:
         slot.thread = start_thread(f"{self._name}-{number}", self._loop, slot)
 
     def _loop(self, slot: ThreadSlot) -> None:
+        try:
+            self._take_flights(slot)
+        finally:
+            try:
+                self._on_exit()
+            except Exception:  # noqa: BLE001 - a last guard: the thread must end
+                log.exception("a worker thread could not close")
+
+    def _take_flights(self, slot: ThreadSlot) -> None:
         while True:
             flight = self._tasks.get()
             if flight is None:

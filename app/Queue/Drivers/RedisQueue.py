@@ -508,6 +508,18 @@ class RedisQueue:
         with self.errors:
             self.held.send_many([job._begin_args(t) for job in jobs])
 
+    def begin_held(self, job: RedisJob, finished: RedisJob | None = None) -> None:
+        """Start `job`, reserved by another driver of this connection, on this driver's held connection (the
+        calling thread's), acking `finished` with it: the job is this driver's from now on, so its ack and
+        release follow its BEGIN on the same connection (a concurrent worker's slot thread, StartsHeldJobs)."""
+        job.driver = self
+        job.begin(finished)
+
+    def flush(self) -> None:
+        """Wait until every command sent on the held connection has been applied (one round trip)."""
+        with self.errors:
+            self.held.execute("PING")
+
     def ack_many_nowait(self, jobs: Sequence[RedisJob]) -> None:
         """Ack several finished jobs (of any driver of this connection) in one write without a reply,
         as `RedisJob.delete_nowait` does one by one."""

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from collections import deque
 from typing import Callable, Sequence
@@ -32,6 +34,8 @@ class BatchReservations:
         self._ahead = driver if isinstance(driver, ReserveAhead) else None
         self.waits = isinstance(driver, BlockingPop)
         self._held: deque[tuple[HeldJob, float]] = deque()  # with the monotonic time each lease began
+        self._lock = threading.Lock()  # around _held where other threads look at it (keep_leases, HeldForSlots)
+        self._renew_at = math.inf  # monotonic: the earliest a held job's lease is a third gone (see keep_leases)
         self._unacked: HeldJob | None = None
         self._ahead_in_flight = False  # a batch reserved ahead whose reply is not read yet
 
@@ -62,9 +66,40 @@ class BatchReservations:
             return True
         self._ahead_in_flight = False  # a lost connection may have swallowed its reply
         batch = self.driver.pop_many(queues, self.worker_id, max(1, self._budget(0, 0)), wait if self.waits else 0)
-        fetched = time.monotonic()
-        self._held.extend((job, fetched) for job in batch)
+        self._hold(batch, time.monotonic())
         return bool(batch)
+
+    def _hold(self, batch: Sequence[HeldJob], fetched: float) -> None:
+        """Hold `batch`, whose leases began at `fetched` (monotonic)."""
+        if not batch:
+            return
+        with self._lock:
+            self._held.extend((job, fetched) for job in batch)
+            self._renew_at = min(self._renew_at, fetched + min(job.retry_after for job in batch) / 3)
+
+    def leases_due(self) -> bool:
+        """Whether a held job's lease is a third gone: time for `keep_leases` (a cheap look, for a waiting loop)."""
+        return time.monotonic() >= self._renew_at
+
+    def keep_leases(self) -> None:
+        """Renew the lease of every held job a third gone, as the lease keeper does for running jobs, so that none
+        lapses while it waits for a slot (a concurrent worker's main thread calls this while slots are busy);
+        one whose reservation was lost meanwhile is dropped."""
+        with self._lock:
+            self._renew_at = math.inf
+            now = time.monotonic()
+            due = [job for job, fetched in self._held if now - fetched >= job.retry_after / 3]
+        lost: set[int] = set()
+        for job in due:
+            if not job.renew():
+                lost.add(id(job))
+                log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
+        renewed = {id(job) for job in due}
+        with self._lock:
+            held = [(job, now if id(job) in renewed else fetched) for job, fetched in self._held if id(job) not in lost]
+            self._held = deque(held)
+            if held:
+                self._renew_at = min(fetched + job.retry_after / 3 for job, fetched in held)
 
     def _reserve_ahead(self, queue: str) -> None:
         """Ask, without waiting, for as many jobs as the budget allows beside the one starting and those held."""
@@ -75,7 +110,7 @@ class BatchReservations:
 
         def arrived(jobs: list[HeldJob]) -> None:
             self._ahead_in_flight = False
-            self._held.extend((j, sent) for j in jobs)
+            self._hold(jobs, sent)
 
         self._ahead_in_flight = True
         self._ahead.reserve_ahead(queue, self.worker_id, limit, arrived)
