@@ -209,30 +209,28 @@ class WorkerMonitor:
                 running[key] = job
 
     def on_job_processed(self, event: JobProcessed) -> None:
-        state = self._state()
-        if state is not None:
-            key, running = str(event.envelope.get("uuid")), state.running
-            with self._lock:
-                if key in running:
-                    del running[key]
-                state.processed += 1
+        self._ended(event.envelope, "processed")
 
     def on_job_failed(self, event: JobFailed) -> None:
-        state = self._state()
-        if state is not None:
-            key, running = str((event.envelope or {}).get("uuid")), state.running
-            with self._lock:
-                if key in running:
-                    del running[key]
-                state.failed += 1
+        self._ended(event.envelope, "failed")
 
     def on_job_released(self, event: JobReleased) -> None:
+        self._ended(event.envelope, "released")
+
+    def _ended(self, envelope: dict[str, Any] | None, outcome: str) -> None:
+        """The job left its slot: drop it from the running jobs and count its `outcome`."""
         state = self._state()
-        if state is not None:
-            key, running = str(event.envelope.get("uuid")), state.running
-            with self._lock:
-                if key in running:
-                    del running[key]
+        if state is None:
+            return
+        key, running = str((envelope or {}).get("uuid")), state.running
+        with self._lock:
+            if key in running:
+                del running[key]
+            if outcome == "processed":
+                state.processed += 1
+            elif outcome == "failed":
+                state.failed += 1
+            else:
                 state.released += 1
 
     def _publish_loop(self) -> None:
