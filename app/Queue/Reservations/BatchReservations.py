@@ -45,11 +45,7 @@ class BatchReservations:
             if not self._held and not self._refill(queues, wait):
                 return None
             job, fetched = self._held.popleft()
-            if job.queue not in queues:
-                job.release(0)
-                continue
-            if time.monotonic() - fetched > job.retry_after / 2 and not job.renew():
-                log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
+            if not self._usable(job, fetched, queues):
                 continue
             job.begin(self._unacked)
             self._unacked = None
@@ -89,17 +85,29 @@ class BatchReservations:
             self._renew_at = math.inf
             now = time.monotonic()
             due = [job for job, fetched in self._held if now - fetched >= job.retry_after / 3]
-        lost: set[int] = set()
-        for job in due:
-            if not job.renew():
-                lost.add(id(job))
-                log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
+        lost = {id(job) for job in due if not job.renew()}
         renewed = {id(job) for job in due}
-        with self._lock:
+        with self._lock:  # a job a slot thread took meanwhile is no longer held: neither kept nor reported
+            skipped = [job for job, _ in self._held if id(job) in lost]
             held = [(job, now if id(job) in renewed else fetched) for job, fetched in self._held if id(job) not in lost]
             self._held = deque(held)
             if held:
                 self._renew_at = min(fetched + job.retry_after / 3 for job, fetched in held)
+        for job in skipped:
+            _lost(job)
+
+    @staticmethod
+    def _usable(job: HeldJob, fetched: float, queues: Sequence[str]) -> bool:
+        """Whether held `job` (its lease begun at `fetched`) may start now: one of a queue no longer worked
+        (paused since) is handed back; one whose lease is half gone is renewed first, and skipped when its
+        reservation was lost meanwhile."""
+        if job.queue not in queues:
+            job.release(0)
+            return False
+        if time.monotonic() - fetched <= job.retry_after / 2 or job.renew():
+            return True
+        _lost(job)
+        return False
 
     def _reserve_ahead(self, queue: str) -> None:
         """Ask, without waiting, for as many jobs as the budget allows beside the one starting and those held."""
@@ -142,3 +150,7 @@ class BatchReservations:
         job, self._unacked = self._unacked, None
         if job is not None:
             ack(job)
+
+
+def _lost(job: HeldJob) -> None:
+    log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)

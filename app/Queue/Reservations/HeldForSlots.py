@@ -15,15 +15,12 @@ it may not start another job for a while, so none waits for a next BEGIN to ride
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable, Sequence
 
 from app.Queue.contracts import HeldJob, ReservedJob, ReserveMany
 from app.Queue.Reservations.BatchReservations import BatchReservations
 from app.Queue.Reservations.OneAtATime import ack_then
-
-log = logging.getLogger("queue.worker")
 
 
 class HeldForSlots(BatchReservations):
@@ -87,22 +84,12 @@ class HeldForSlots(BatchReservations):
                 self._starting += taking
             kept = False
             try:
-                if job.queue not in queues:  # a queue no longer worked (paused since): hand it back
-                    job.release(0)
-                else:
-                    kept = time.monotonic() - fetched <= job.retry_after / 2 or self._renewed(job)
+                kept = self._usable(job, fetched, queues)
             finally:
                 if taking and not kept:
                     self.started()
             if kept:
                 return job
-
-    @staticmethod
-    def _renewed(job: HeldJob) -> bool:
-        if job.renew():
-            return True
-        log.warning("a prefetched job on %s lost its reservation while waiting; skipped", job.queue)
-        return False
 
     def _refill(self, queues: Sequence[str], wait: float) -> bool:
         """Reserve a new batch (waiting up to `wait` where the store can); False when none came."""
