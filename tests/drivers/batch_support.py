@@ -8,6 +8,7 @@ from typing import Iterator
 
 from tests.drivers.conftest import Backend
 from tests.support import start_worker, stop
+from tests.conftest import read_lines
 
 
 @contextlib.contextmanager
@@ -24,4 +25,4 @@ def workers(backend: Backend, tmp_path: Path, count: int = 2, retry_after: int =
 
 
 def lines_starting(path: Path, prefix: str) -> list[str]:
-    return [line for line in (path.read_text().splitlines() if path.exists() else []) if line.startswith(prefix)]
+    return [line for line in read_lines(path) if line.startswith(prefix)]

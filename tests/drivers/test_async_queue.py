@@ -19,12 +19,13 @@ from app.Queue.errors import SerializationError
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401  (fixture)
 from tests.drivers.conftest import BACKEND_SETUP, Backend
 from tests.fixtures.jobs import RecordJob
+from tests.conftest import read_lines
 
 
 
 
 def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
+    return read_lines(path)
 
 
 def test_push_later_bulk_size_store_jobs_a_worker_runs(backend: Backend, witness: Path) -> None:

@@ -7,6 +7,7 @@ from app.Queue.QueueManager import manager
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.drivers.conftest import Backend
 from tests.fixtures.tenant_jobs import TenantRecordJob
+from tests.conftest import read_lines
 
 
 def _with_tenancy(backend: Backend, **tenancy):
@@ -18,7 +19,7 @@ def _with_tenancy(backend: Backend, **tenancy):
 
 
 def _ran(witness) -> list[str]:
-    return [line.split()[0] for line in witness.read_text().splitlines()] if witness.exists() else []
+    return [line.split()[0] for line in read_lines(witness)]
 
 
 def test_a_tenant_over_its_rate_limit_waits_while_others_run(backend: Backend, tmp_path):

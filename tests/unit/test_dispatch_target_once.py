@@ -6,10 +6,11 @@ from __future__ import annotations
 from app.Queue.QueueManager import define_queue
 from config.queue import settings
 from tests.fixtures.jobs import RecordJob
+from tests.conftest import read_lines
 
 
 def _lines(witness) -> list[str]:
-    return witness.read_text().splitlines() if witness.exists() else []
+    return read_lines(witness)
 
 
 def test_a_reset_to_another_default_connection_is_seen_by_the_next_dispatch(queue_env, witness):
