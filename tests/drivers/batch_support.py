@@ -6,9 +6,9 @@ import signal
 from pathlib import Path
 from typing import Iterator
 
+from tests.conftest import read_lines
 from tests.drivers.conftest import Backend
 from tests.support import start_worker, stop
-from tests.conftest import read_lines
 
 
 @contextlib.contextmanager

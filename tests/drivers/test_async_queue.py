@@ -16,16 +16,10 @@ from app.Jobs.JobState import JobState
 from app.Queue import aio
 from tests.async_support import run  # noqa: F401  (re-exported for the sample tests)
 from app.Queue.errors import SerializationError
+from tests.conftest import read_lines
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401  (fixture)
 from tests.drivers.conftest import BACKEND_SETUP, Backend
 from tests.fixtures.jobs import RecordJob
-from tests.conftest import read_lines
-
-
-
-
-def lines(path: Path) -> list[str]:
-    return read_lines(path)
 
 
 def test_push_later_bulk_size_store_jobs_a_worker_runs(backend: Backend, witness: Path) -> None:
@@ -44,7 +38,7 @@ def test_push_later_bulk_size_store_jobs_a_worker_runs(backend: Backend, witness
     assert (stats.pending, stats.delayed) == (4, 1)
     assert Job.status(first).state == JobState.PENDING
     work(backend.manager, ["default", "emails"], connection=backend.connection)
-    ran = sorted(line.split()[0] for line in lines(witness))
+    ran = sorted(line.split()[0] for line in read_lines(witness))
     assert ran == ["bulk0", "bulk1", "bulk2", "dispatched", "pushed"]
     assert Job.status(first).state == JobState.COMPLETED
     assert backend.manager.size("default", backend.connection) == 1  # the delayed job waits
@@ -59,7 +53,7 @@ def test_bulk_keeps_order_and_stores_nothing_when_one_job_cannot_be_encoded(back
     assert backend.manager.size("default", backend.connection) == 0
     ids = run(lambda: aio.queue.bulk([RecordJob(str(witness), t).on_queue(q) for t, q in (("a", "one"), ("b", "two"), ("c", "one"))]))
     work(backend.manager, ["one", "two"], connection=backend.connection)
-    by_tag = {line.split()[0]: line.split()[1] for line in lines(witness)}
+    by_tag = {line.split()[0]: line.split()[1] for line in read_lines(witness)}
     assert [by_tag["a"], by_tag["b"], by_tag["c"]] == ids
 
 
@@ -72,7 +66,7 @@ def test_sync_api_is_unchanged_beside_the_async_one(backend: Backend, witness: P
     assert isinstance(sync_id, str) and isinstance(method_id, str) and isinstance(async_id, str)
     assert sync_queue.size("default") == 3
     work(backend.manager, connection=backend.connection)
-    assert sorted(line.split()[0] for line in lines(witness)) == ["async", "method", "sync"]
+    assert sorted(line.split()[0] for line in read_lines(witness)) == ["async", "method", "sync"]
 
 
 def test_queue_fake_records_async_pushes(backend: Backend, witness: Path) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from freezegun import freeze_time
 
 from app.Queue.QueueManager import manager
+from tests.conftest import read_lines
 from tests.core_helpers import keep_signal_handlers, work  # noqa: F401 (autouse fixture)
 from tests.drivers.conftest import Backend
 from tests.fixtures.tenant_jobs import TenantRecordJob
-from tests.conftest import read_lines
 
 
 def _with_tenancy(backend: Backend, **tenancy):

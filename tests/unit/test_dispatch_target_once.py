@@ -5,22 +5,18 @@ from __future__ import annotations
 
 from app.Queue.QueueManager import define_queue
 from config.queue import settings
-from tests.fixtures.jobs import RecordJob
 from tests.conftest import read_lines
-
-
-def _lines(witness) -> list[str]:
-    return read_lines(witness)
+from tests.fixtures.jobs import RecordJob
 
 
 def test_a_reset_to_another_default_connection_is_seen_by_the_next_dispatch(queue_env, witness):
     queued = RecordJob(str(witness), "queued").dispatch()
-    assert queue_env.size("default", "database") == 1 and _lines(witness) == []
+    assert queue_env.size("default", "database") == 1 and read_lines(witness) == []
     config = settings()
     config["default"] = "sync"
     queue_env.reset(config)
     RecordJob(str(witness), "inline").dispatch()  # the sync connection runs it at once
-    assert [line.split()[0] for line in _lines(witness)] == ["inline"]
+    assert [line.split()[0] for line in read_lines(witness)] == ["inline"]
     assert queued
 
 
@@ -37,4 +33,4 @@ def test_a_queue_defined_on_another_connection_after_a_dispatch_routes_the_next_
     define_queue("routed", connection="sync")
     RecordJob(str(witness), "second").on_queue("routed").dispatch()
     assert queue_env.size("routed", "database") == 1
-    assert [line.split()[0] for line in _lines(witness)] == ["second"]
+    assert [line.split()[0] for line in read_lines(witness)] == ["second"]
